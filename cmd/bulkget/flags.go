@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/bulkget/bulkget/scheduler"
+	"github.com/urfave/cli/v2"
+)
+
+const (
+	catConnections = "Connections"
+	catOutput      = "Output"
+	catSafety      = "Reliability"
+)
+
+func env(name string) []string { return []string{"BULKGET_" + name} }
+
+// getFlags are the options of a download; `bulkget LIST` and `bulkget get
+// LIST` share them, and demo reuses the connection ones.
+func getFlags() []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "dir", Aliases: []string{"d"}, Category: catOutput, EnvVars: env("DIR"),
+			Usage: "output folder (default: the list's name without extension, in the current folder)"},
+		&cli.StringFlag{Name: "progress", Value: "auto", Category: catOutput, EnvVars: env("PROGRESS"),
+			Usage: "how to show progress: auto (bars on a terminal, else plain), bars, plain or none"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Category: catOutput, EnvVars: env("QUIET"),
+			Usage: "print errors only"},
+	}, connectionFlags()...)
+}
+
+func connectionFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "connections", Aliases: []string{"c"}, Value: 16, Category: catConnections, EnvVars: env("CONNECTIONS"),
+			Usage: "total connections for the whole run"},
+		&cli.IntFlag{Name: "max-per-file", Aliases: []string{"x"}, Category: catConnections, EnvVars: env("MAX_PER_FILE"),
+			Usage: "connections one file may use (0: no cap beyond the others)"},
+		&cli.IntFlag{Name: "max-files", Aliases: []string{"j"}, Category: catConnections, EnvVars: env("MAX_FILES"),
+			Usage: "files in progress at once (0: as many as the connections can feed)"},
+		&cli.IntFlag{Name: "max-per-host", Value: 16, Category: catConnections, EnvVars: env("MAX_PER_HOST"),
+			Usage: "connections to one host, across all files"},
+		&cli.StringFlag{Name: "min-segment", Aliases: []string{"k"}, Value: "4M", Category: catConnections, EnvVars: env("MIN_SEGMENT"),
+			Usage: "smallest byte range worth its own connection (K, M, G suffixes, 1024-based)"},
+		&cli.BoolFlag{Name: "http2", Category: catConnections, EnvVars: env("HTTP2"),
+			Usage: "allow HTTP/2 over TLS (default HTTP/1.1, so each segment gets its own TCP connection)"},
+		&cli.IntFlag{Name: "retries", Value: 5, Category: catSafety, EnvVars: env("RETRIES"),
+			Usage: "failed attempts in a row, without progress, before a file is given up"},
+		&cli.DurationFlag{Name: "stall-timeout", Value: 10 * time.Second, Category: catSafety, EnvVars: env("STALL_TIMEOUT"),
+			Usage: "cut and retry a connection that receives nothing for this long"},
+		&cli.DurationFlag{Name: "connect-timeout", Value: 30 * time.Second, Category: catSafety, EnvVars: env("CONNECT_TIMEOUT"),
+			Usage: "limit for connecting, TLS and waiting for response headers"},
+	}
+}
+
+// schedulerOptions reads the connection and reliability flags.
+func schedulerOptions(c *cli.Context) (scheduler.Options, error) {
+	minSeg, err := parseSize(c.String("min-segment"))
+	if err != nil {
+		return scheduler.Options{}, fmt.Errorf("--min-segment: %w", err)
+	}
+	if minSeg < 64<<10 {
+		return scheduler.Options{}, fmt.Errorf("--min-segment: %s is below the 64 KiB minimum", c.String("min-segment"))
+	}
+	o := scheduler.Options{
+		Connections:    c.Int("connections"),
+		MaxPerFile:     c.Int("max-per-file"),
+		MaxFiles:       c.Int("max-files"),
+		MaxPerHost:     c.Int("max-per-host"),
+		MinSegment:     minSeg,
+		Retries:        c.Int("retries"),
+		HTTP2:          c.Bool("http2"),
+		StallTimeout:   c.Duration("stall-timeout"),
+		ConnectTimeout: c.Duration("connect-timeout"),
+		UserAgent:      "bulkget/" + version,
+	}
+	switch {
+	case o.Connections < 1:
+		return o, fmt.Errorf("--connections must be at least 1")
+	case o.MaxPerHost < 1:
+		return o, fmt.Errorf("--max-per-host must be at least 1")
+	case o.MaxPerFile < 0, o.MaxFiles < 0:
+		return o, fmt.Errorf("--max-per-file and --max-files must not be negative")
+	case o.Retries < 0:
+		return o, fmt.Errorf("--retries must not be negative")
+	case o.StallTimeout <= 0, o.ConnectTimeout <= 0:
+		return o, fmt.Errorf("--stall-timeout and --connect-timeout must be positive")
+	}
+	return o, nil
+}

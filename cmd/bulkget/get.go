@@ -1,0 +1,88 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/bulkget/bulkget/manifest"
+	"github.com/bulkget/bulkget/scheduler"
+	"github.com/urfave/cli/v2"
+)
+
+func getAction(c *cli.Context) error {
+	if c.NArg() != 1 {
+		if c.NArg() == 0 && c.Command.Name == "" {
+			return cli.ShowAppHelp(c)
+		}
+		return cli.Exit("want exactly one LIST argument (see bulkget --help)", exitUsage)
+	}
+	listPath := c.Args().First()
+	opts, err := schedulerOptions(c)
+	if err != nil {
+		return cli.Exit(err.Error(), exitUsage)
+	}
+	dir := c.String("dir")
+	if dir == "" {
+		if dir, err = defaultDir(listPath); err != nil {
+			return cli.Exit(err.Error(), exitUsage)
+		}
+	}
+	entries, bad, err := readList(listPath)
+	if err != nil {
+		return cli.Exit(err.Error(), exitUsage)
+	}
+	for _, b := range bad {
+		fmt.Fprintf(c.App.ErrWriter, "bulkget: %s: %s\n", listPath, b)
+	}
+	out, err := newOutput(c, c.App.Writer, c.App.ErrWriter)
+	if err != nil {
+		return cli.Exit(err.Error(), exitUsage)
+	}
+	opts.Dir = dir
+	opts.Reporter = out
+	sum, err := scheduler.Run(c.Context, entries, opts)
+	out.Close(sum)
+	if err != nil {
+		return cli.Exit(err.Error(), exitFailed)
+	}
+	switch {
+	case sum.Interrupted:
+		return cli.Exit("interrupted; run the same command again to continue", exitInterrupted)
+	case len(sum.Failed) > 0 || len(bad) > 0:
+		return cli.Exit("", exitFailed)
+	}
+	return nil
+}
+
+// readList parses the list, returning the good entries and every bad line.
+func readList(path string) ([]manifest.Entry, []*manifest.LineError, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list: %w", err)
+	}
+	defer f.Close()
+	entries, bad, err := manifest.ReadAll(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list %s: %w", path, err)
+	}
+	return entries, bad, nil
+}
+
+// defaultDir names the output folder after the list: lists/tmp.csv → tmp,
+// in the current folder, as the tool bulkget replaces did.
+func defaultDir(listPath string) (string, error) {
+	base := filepath.Base(listPath)
+	name := strings.TrimSuffix(base, filepath.Ext(base))
+	if name == "" || name == "." || name == ".." {
+		return "", fmt.Errorf("cannot name an output folder after %q; use --dir", listPath)
+	}
+	if st, err := os.Stat(name); err == nil && !st.IsDir() {
+		return "", fmt.Errorf("output folder %q would be the file of that name; use --dir", name)
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("output folder %q: %w", name, err)
+	}
+	return name, nil
+}

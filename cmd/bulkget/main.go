@@ -1,0 +1,107 @@
+// Command bulkget downloads a list of files over many parallel HTTP
+// connections, splitting large files into byte ranges. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+// Exit statuses, documented in the README.
+const (
+	exitOK          = 0
+	exitFailed      = 1 // some files failed
+	exitUsage       = 2 // bad flags or an unreadable list
+	exitInterrupted = 130
+)
+
+func main() {
+	os.Exit(runMain(os.Args, os.Stdout, os.Stderr))
+}
+
+// runMain is main without the process: tests call it directly.
+func runMain(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		// A second Ctrl-C means "now": whatever is on disk is already
+		// consistent, because the final name only ever holds complete files.
+		select {
+		case <-ctx.Done():
+		case <-finished:
+			return
+		}
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(again)
+		select {
+		case <-again:
+			os.Exit(exitInterrupted)
+		case <-finished:
+		}
+	}()
+	app := newApp(stdout, stderr)
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return exitOK
+	}
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(stderr, "bulkget:", msg)
+		}
+		return ec.ExitCode()
+	}
+	fmt.Fprintln(stderr, "bulkget:", err)
+	return exitUsage
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	usageError := func(c *cli.Context, err error, _ bool) error {
+		return cli.Exit(fmt.Sprintf("%v (see bulkget --help)", err), exitUsage)
+	}
+	get := &cli.Command{
+		Name:      "get",
+		Usage:     "download every file of a list",
+		ArgsUsage: "LIST",
+		Description: "LIST is a CSV file whose first line is a header (skipped) and whose other lines\n" +
+			"are filename,url. Files go to a folder named after the list (lists/tmp.csv → ./tmp/)\n" +
+			"unless --dir says otherwise.\n\n" +
+			"Example:\n   bulkget get -c 32 --dir /data/models models.csv",
+		Flags:        getFlags(),
+		Action:       getAction,
+		OnUsageError: usageError,
+	}
+	return &cli.App{
+		Name:    "bulkget",
+		Usage:   "download thousands of large files fast and reliably",
+		Version: version,
+		UsageText: "bulkget [options] LIST        download a list (same as bulkget get)\n" +
+			"bulkget get [options] LIST\n" +
+			"bulkget demo [options]        download from a built-in local server: no network needed",
+		Description: "bulkget reads a list of filename,url lines and downloads many files at once,\n" +
+			"each large file in byte ranges over several connections, written in place and\n" +
+			"renamed to its final name only when complete.",
+		Commands:             []*cli.Command{get, demoCommand()},
+		Flags:                getFlags(),
+		Action:               getAction,
+		OnUsageError:         usageError,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		HideHelpCommand:      true,
+		EnableBashCompletion: true,
+		ExitErrHandler:       func(*cli.Context, error) {}, // exit codes are decided in runMain
+	}
+}

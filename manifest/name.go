@@ -1,0 +1,113 @@
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// reservedSuffixes are the endings of the files bulkget keeps next to a
+// download while it is in progress. A listed file with such a name could be
+// overwritten by, or be mistaken for, another file's progress. They are
+// compared case-insensitively because the output folder may live on a
+// case-insensitive file system.
+var reservedSuffixes = []string{".part", ".part.state", ".part.state.tmp"}
+
+// lockName is the file bulkget locks so that two runs do not share a folder.
+const lockName = ".bulkget.lock"
+
+// ValidName reports why a name cannot be used as a relative path inside the
+// output folder, or nil.
+//
+// The rules do not depend on the operating system bulkget runs on, so a list
+// that is accepted on one machine is accepted on all of them. Names that only
+// need tidying ("a//b", "./a") are valid; NewReader's entries carry the tidy
+// form.
+func ValidName(name string) error {
+	_, err := cleanName(name)
+	return err
+}
+
+// cleanName validates name and returns it with empty and "." components
+// removed.
+func cleanName(name string) (string, error) {
+	if name == "" {
+		return "", errors.New("empty name")
+	}
+	if !utf8.ValidString(name) {
+		return "", fmt.Errorf("name %q is not valid UTF-8", name)
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 0x20 || c == 0x7f {
+			return "", fmt.Errorf("name %q contains a control character (%#02x)", name, c)
+		}
+	}
+	// On Windows a backslash separates folders, so "..\x" would escape the
+	// folder there while looking harmless here.
+	if strings.IndexByte(name, '\\') >= 0 {
+		return "", fmt.Errorf("name %q contains a backslash; separate folders with /", name)
+	}
+	if name[0] == '/' {
+		return "", fmt.Errorf("name %q is absolute; it must be relative to the output folder", name)
+	}
+
+	// Most names are already clean; they are returned without copying.
+	tidy := true
+	kept := 0
+	last := ""
+	for part := range strings.SplitSeq(name, "/") {
+		switch part {
+		case "..":
+			// Rejected even where cleaning would cancel it out ("a/../b"):
+			// such a name was likely meant to point somewhere else.
+			return "", fmt.Errorf("name %q contains a \"..\" component; it must stay inside the output folder", name)
+		case "", ".":
+			tidy = false
+		default:
+			kept++
+		}
+		last = part
+	}
+	if kept == 0 {
+		return "", fmt.Errorf("name %q refers to the output folder itself, not a file", name)
+	}
+	if last == "" || last == "." {
+		return "", fmt.Errorf("name %q ends with a folder separator; it must name a file", name)
+	}
+
+	clean := name
+	if !tidy {
+		parts := make([]string, 0, kept)
+		for part := range strings.SplitSeq(name, "/") {
+			if part != "" && part != "." {
+				parts = append(parts, part)
+			}
+		}
+		clean = strings.Join(parts, "/")
+	}
+
+	// Checked after cleaning, since "./C:x" becomes "C:x". On Windows a drive
+	// prefix makes the path leave the output folder even without a slash.
+	if len(clean) >= 2 && clean[1] == ':' && isASCIILetter(clean[0]) {
+		return "", fmt.Errorf("name %q starts with a drive letter; it must be relative to the output folder", name)
+	}
+	for part := range strings.SplitSeq(clean, "/") {
+		lower := strings.ToLower(part)
+		if lower == lockName {
+			return "", fmt.Errorf("name %q is reserved: %s is bulkget's lock file", name, lockName)
+		}
+		// Folders too: a folder "x.part" would clash with the progress
+		// file of a listed file "x".
+		for _, s := range reservedSuffixes {
+			if strings.HasSuffix(lower, s) {
+				return "", fmt.Errorf("name %q is reserved: bulkget uses names ending in %s for downloads in progress", name, s)
+			}
+		}
+	}
+	return clean, nil
+}
+
+func isASCIILetter(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}

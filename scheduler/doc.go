@@ -1,0 +1,50 @@
+// Package scheduler runs a whole download: it decides which connection
+// fetches which bytes of which file, and when.
+//
+// # Algorithm
+//
+// Run starts one worker per connection of the total budget (Options.
+// Connections). A free worker takes, in order of preference:
+//
+//  1. a segment that failed earlier and whose backoff has expired;
+//  2. the next file of the list whose host has room (Options.MaxPerHost,
+//     Options.MaxFiles): its first request is a GET for "bytes=0-", which
+//     is at once the probe (size, validators, range support) and segment 0,
+//     so a list of small files costs exactly one request per file;
+//  3. half of the largest remaining segment anywhere in the run, provided
+//     at least 2 × Options.MinSegment is left (work stealing). The running
+//     segment's end shrinks under it (segment.Cursor.Split) and the worker
+//     starts a new ranged request for the tail.
+//
+// Step 3 is also how a large file gets its connections in the first place:
+// there is no up-front plan, so connections never idle while any segment
+// still has twice the minimum segment left, and the tail of the run keeps
+// every connection busy.
+//
+// Every ranged request after the probe carries If-Range. A 200 in reply
+// means the file changed (validator differs) or the server stopped
+// honouring ranges; either way the file restarts from zero under a new
+// generation, the old generation's transfers are cancelled, and their
+// results are ignored. A file of unknown size, or from a server without
+// ranges, is fetched as one stream and, if that fails, fetched again from
+// byte zero.
+//
+// Failures are classified by segment.Permanent: permanent ones (most 4xx)
+// fail the file at once; transient ones are retried with capped exponential
+// backoff and full jitter, honouring Retry-After, up to Options.Retries
+// failures in a row without progress. A watchdog cancels requests that
+// receive nothing for Options.StallTimeout.
+//
+// # Concurrency
+//
+// One mutex guards the run's bookkeeping; it is taken when a worker picks
+// work and when it finishes, never per chunk of data. The data path touches
+// only the segment's cursor and a few atomics.
+//
+// # On disk
+//
+// A file is written to <name>.part, preallocated to its size. When every
+// segment is complete the .part is synced, renamed to <name>, and the folder
+// is synced, so a file under its final name is always complete. An
+// interrupted run leaves .part files behind; nothing else.
+package scheduler

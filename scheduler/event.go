@@ -1,0 +1,104 @@
+package scheduler
+
+import "time"
+
+// Kind says what an Event reports.
+type Kind int
+
+const (
+	// Started: a file's first response arrived; Total is known (or -1).
+	Started Kind = iota + 1
+	// Retrying: a request failed and will be tried again after Delay.
+	Retrying
+	// Warning: something the user should know that is not a failure, such
+	// as a server that stopped honouring ranges or a file that changed.
+	Warning
+	// Done: the file is complete, synced and under its final name.
+	Done
+	// Failed: the file was given up; Err says why.
+	Failed
+	// Progress: periodic snapshot of every file in progress and the totals.
+	Progress
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Started:
+		return "started"
+	case Retrying:
+		return "retry"
+	case Warning:
+		return "warning"
+	case Done:
+		return "done"
+	case Failed:
+		return "failed"
+	case Progress:
+		return "progress"
+	}
+	return "unknown"
+}
+
+// Event is one thing that happened during a Run. File events carry Line,
+// Name, Bytes (written so far) and Total (-1 if unknown).
+type Event struct {
+	Kind    Kind
+	Time    time.Time
+	Line    int
+	Name    string
+	Bytes   int64
+	Total   int64
+	Conns   int           // connections on the file when the event fired
+	Attempt int           // Retrying: the attempt that failed
+	Delay   time.Duration // Retrying: wait before the next try
+	Elapsed time.Duration // Done: time since the file started
+	Err     error         // Retrying, Warning, Failed
+
+	// Progress only: every file in progress, and run totals.
+	Files      []FileProgress
+	BytesDone  int64 // bytes written in this run, all files
+	FilesDone  int
+	FilesTotal int
+}
+
+// FileProgress is one file's line in a Progress event.
+type FileProgress struct {
+	Line  int
+	Name  string
+	Bytes int64
+	Total int64
+	Conns int
+}
+
+// Reporter receives events. Report is called from the run's goroutines,
+// possibly concurrently, and must not block for long: the data path does
+// not wait for it, but the worker that finishes a file does.
+type Reporter interface {
+	Report(Event)
+}
+
+// ReporterFunc adapts a function to Reporter.
+type ReporterFunc func(Event)
+
+// Report calls f(e).
+func (f ReporterFunc) Report(e Event) { f(e) }
+
+type discard struct{}
+
+func (discard) Report(Event) {}
+
+// Failure is a file that could not be downloaded.
+type Failure struct {
+	Line int
+	Name string
+	Err  error
+}
+
+// Summary is the outcome of a Run.
+type Summary struct {
+	Done        int
+	Failed      []Failure
+	Bytes       int64 // bytes written in this run
+	Elapsed     time.Duration
+	Interrupted bool // the context was cancelled before the end
+}

@@ -1,0 +1,136 @@
+package scheduler
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"time"
+)
+
+// Options configures a Run. The zero value of every field means its
+// documented default, so tests set only what they care about.
+type Options struct {
+	// Dir is the output folder; created if missing.
+	Dir string
+	// Connections is the total number of requests in flight at once (16).
+	Connections int
+	// MaxPerFile caps the connections working on one file (0: no cap).
+	MaxPerFile int
+	// MaxFiles caps the files in progress at once (0: as many as the
+	// connection budget can feed).
+	MaxFiles int
+	// MaxPerHost caps the connections to one host, across all files (16).
+	MaxPerHost int
+	// MinSegment is the smallest piece worth its own connection (4 MiB): a
+	// running segment is split only while at least twice this is left.
+	MinSegment int64
+	// Retries is how many failures without progress one segment may have
+	// before its file fails (5).
+	Retries int
+	// BufferSize is each connection's read buffer (256 KiB): memory is
+	// Connections × BufferSize.
+	BufferSize int
+	// HTTP2 allows HTTP/2 over TLS. Off by default: HTTP/2 would multiplex
+	// every segment onto one TCP connection, which is what we split to avoid.
+	HTTP2 bool
+	// Client overrides the HTTP client built from the options above
+	// (tests use it to trust a test certificate).
+	Client *http.Client
+	// StallTimeout cuts a request that delivers nothing for this long (10s).
+	StallTimeout time.Duration
+	// ConnectTimeout bounds dial, TLS handshake and waiting for response
+	// headers (30s).
+	ConnectTimeout time.Duration
+	// Backoff spaces out retries.
+	Backoff Backoff
+	// ProgressInterval is how often a Progress event is emitted (250ms).
+	ProgressInterval time.Duration
+	// Reporter receives events; nil discards them.
+	Reporter Reporter
+	// UserAgent is sent with every request.
+	UserAgent string
+}
+
+// Backoff is capped exponential backoff with full jitter: the n-th retry
+// waits a uniformly random time in [0, min(Max, Base·2ⁿ)), or what the
+// server asked for with Retry-After (up to RetryAfterCap) if that is longer.
+type Backoff struct {
+	Base          time.Duration // 200ms
+	Max           time.Duration // 30s
+	RetryAfterCap time.Duration // 5m
+	// Jitter returns a random duration in [0, d); nil uses math/rand/v2.
+	// Tests inject a deterministic one.
+	Jitter func(d time.Duration) time.Duration
+}
+
+// Delay returns the wait before retry number attempt (1-based).
+func (b Backoff) Delay(attempt int, retryAfter time.Duration) time.Duration {
+	ceil := b.Base
+	for i := 1; i < attempt && ceil < b.Max; i++ {
+		ceil *= 2
+	}
+	ceil = min(ceil, b.Max)
+	var d time.Duration
+	if ceil > 0 {
+		if b.Jitter != nil {
+			d = b.Jitter(ceil)
+		} else {
+			d = rand.N(ceil)
+		}
+	}
+	return max(d, min(retryAfter, b.RetryAfterCap))
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Dir == "" {
+		return o, fmt.Errorf("scheduler: no output folder")
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.Connections, 16)
+	def(&o.MaxPerHost, 16)
+	def(&o.Retries, 5)
+	def(&o.BufferSize, 256<<10)
+	if o.MinSegment == 0 {
+		o.MinSegment = 4 << 20
+	}
+	if o.StallTimeout == 0 {
+		o.StallTimeout = 10 * time.Second
+	}
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = 30 * time.Second
+	}
+	if o.ProgressInterval == 0 {
+		o.ProgressInterval = 250 * time.Millisecond
+	}
+	if o.Backoff.Base == 0 {
+		o.Backoff.Base = 200 * time.Millisecond
+	}
+	if o.Backoff.Max == 0 {
+		o.Backoff.Max = 30 * time.Second
+	}
+	if o.Backoff.RetryAfterCap == 0 {
+		o.Backoff.RetryAfterCap = 5 * time.Minute
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = "bulkget"
+	}
+	switch {
+	case o.Connections < 1:
+		return o, fmt.Errorf("scheduler: connections must be at least 1, not %d", o.Connections)
+	case o.MaxPerHost < 1:
+		return o, fmt.Errorf("scheduler: max per host must be at least 1, not %d", o.MaxPerHost)
+	case o.MaxPerFile < 0 || o.MaxFiles < 0:
+		return o, fmt.Errorf("scheduler: max per file and max files must not be negative")
+	case o.Retries < 0:
+		return o, fmt.Errorf("scheduler: retries must not be negative")
+	case o.MinSegment < 1:
+		return o, fmt.Errorf("scheduler: min segment must be positive")
+	case o.BufferSize < 4096:
+		return o, fmt.Errorf("scheduler: buffer size must be at least 4 KiB")
+	}
+	return o, nil
+}

@@ -1,0 +1,409 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulkget/bulkget/manifest"
+	"github.com/bulkget/bulkget/segment"
+)
+
+// PartSuffix is appended to a file's name while it is incomplete.
+const PartSuffix = ".part"
+
+type fileState int
+
+const (
+	pending fileState = iota
+	active
+	finalizing
+	finished
+	failed
+)
+
+// file is one entry of the list and everything the run knows about it.
+// Fields are guarded by run.mu unless noted.
+type file struct {
+	index int
+	entry manifest.Entry
+	host  *host
+	state fileState
+	// gen counts restarts from zero; a transfer started under an older
+	// generation has its outcome ignored.
+	gen       int
+	restarts  int
+	probed    bool  // size and range support are known
+	size      int64 // -1: unknown (a stream without length)
+	ranged    bool  // segments may be split and fetched in parallel
+	noRanges  bool  // the server answered a ranged request with 200: never split again
+	validator string
+	etag      string
+	out       *os.File
+	segs      []*seg // unfinished segments of the current generation
+	conns     int
+	started   time.Time
+	written   atomic.Int64 // bytes in the .part for this generation
+	ctx       context.Context
+	cancel    context.CancelFunc
+}
+
+// seg is a segment of a file, running on a connection or waiting for one.
+type seg struct {
+	f         *file
+	gen       int
+	cur       *segment.Cursor
+	running   bool
+	attempts  int // consecutive failures without progress
+	best      int64
+	notBefore time.Time
+	cancel    context.CancelFunc
+	stalled   atomic.Bool
+	alive     atomic.Int64 // nanoseconds since run start of the last byte received
+	epoch     time.Time
+	bytes     *atomic.Int64
+}
+
+// Received implements segment.Observer: any byte proves the link is alive.
+func (s *seg) Received(int) { s.alive.Store(int64(time.Since(s.epoch))) }
+
+// Written implements segment.Observer.
+func (s *seg) Written(n int64) {
+	s.f.written.Add(n)
+	s.bytes.Add(n)
+}
+
+type host struct {
+	name    string
+	conns   int
+	pending []*file // in list order; head is next
+}
+
+// run is the state of one Run call.
+type run struct {
+	opts   Options
+	client *http.Client
+	root   *os.Root
+	rep    Reporter
+	epoch  time.Time
+	ctx    context.Context // the run's; every file's context derives from it
+
+	mu        sync.Mutex
+	changed   chan struct{} // closed and replaced whenever work may have appeared
+	hosts     []*host
+	active    []*file
+	openFiles int
+	remaining int
+	done      int
+	failures  []Failure
+	bytes     atomic.Int64
+}
+
+// Run downloads every entry into opts.Dir and returns when each one is done
+// or failed, or when ctx is cancelled. Entries must have valid, unique names
+// (see manifest). The error is non-nil only if the run could not start.
+func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return Summary{}, err
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return Summary{}, fmt.Errorf("scheduler: output folder: %w", err)
+	}
+	root, err := os.OpenRoot(opts.Dir)
+	if err != nil {
+		return Summary{}, fmt.Errorf("scheduler: output folder: %w", err)
+	}
+	defer root.Close()
+	r := &run{
+		opts:    opts,
+		client:  opts.Client,
+		root:    root,
+		rep:     opts.Reporter,
+		epoch:   time.Now(),
+		ctx:     ctx,
+		changed: make(chan struct{}),
+	}
+	if r.client == nil {
+		r.client = NewClient(opts.MaxPerHost, opts.ConnectTimeout, opts.HTTP2)
+		defer r.client.CloseIdleConnections()
+	}
+	if r.rep == nil {
+		r.rep = discard{}
+	}
+	var early []Failure
+	byHost := map[string]*host{}
+	for i, e := range entries {
+		f := &file{index: i, entry: e, size: -1}
+		u, err := url.Parse(e.URL)
+		if err != nil || u.Host == "" {
+			early = append(early, Failure{Line: e.Line, Name: e.Name, Err: fmt.Errorf("bad url %q", e.URL)})
+			continue
+		}
+		h := byHost[u.Host]
+		if h == nil {
+			h = &host{name: u.Host}
+			byHost[u.Host] = h
+			r.hosts = append(r.hosts, h)
+		}
+		f.host = h
+		h.pending = append(h.pending, f)
+		r.remaining++
+	}
+	r.failures = early
+	for _, fl := range early {
+		r.rep.Report(Event{Kind: Failed, Time: time.Now(), Line: fl.Line, Name: fl.Name, Total: -1, Err: fl.Err})
+	}
+
+	var wg sync.WaitGroup
+	for range opts.Connections {
+		wg.Go(func() {
+			buf := make([]byte, opts.BufferSize)
+			for {
+				s := r.next(ctx)
+				if s == nil {
+					return
+				}
+				r.exec(ctx, s, buf)
+			}
+		})
+	}
+	bg, stopBG := context.WithCancel(ctx)
+	var bgWG sync.WaitGroup
+	bgWG.Go(func() { r.watchdog(bg) })
+	bgWG.Go(func() { r.ticker(bg) })
+	wg.Wait()
+	stopBG()
+	bgWG.Wait()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range r.active {
+		f.cancel()
+		if f.out != nil {
+			f.out.Close()
+		}
+	}
+	return Summary{
+		Done:        r.done,
+		Failed:      r.failures,
+		Bytes:       r.bytes.Load(),
+		Elapsed:     time.Since(r.epoch),
+		Interrupted: ctx.Err() != nil && r.remaining > 0,
+	}, nil
+}
+
+// notify wakes every idle worker; call with mu held.
+func (r *run) notify() {
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// next blocks until there is work for one connection and returns it marked
+// running, or returns nil when the run is over.
+func (r *run) next(ctx context.Context) *seg {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		if ctx.Err() != nil || r.remaining == 0 {
+			return nil
+		}
+		now := time.Now()
+		s, wake := r.pickWaiting(now)
+		if s == nil {
+			s = r.pickNewFile()
+		}
+		if s == nil {
+			s = r.pickSteal()
+		}
+		if s != nil {
+			s.running = true
+			s.stalled.Store(false)
+			s.alive.Store(int64(time.Since(r.epoch)))
+			s.f.conns++
+			s.f.host.conns++
+			return s
+		}
+		ch := r.changed
+		r.mu.Unlock()
+		var timer <-chan time.Time
+		if !wake.IsZero() {
+			t := time.NewTimer(time.Until(wake))
+			timer = t.C
+			select {
+			case <-ch:
+			case <-timer:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		} else {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+			}
+		}
+		r.mu.Lock()
+	}
+}
+
+func (r *run) hasRoom(f *file) bool {
+	return f.host.conns < r.opts.MaxPerHost && (r.opts.MaxPerFile == 0 || f.conns < r.opts.MaxPerFile)
+}
+
+// pickWaiting returns a segment whose retry time has come, or the earliest
+// time one will.
+func (r *run) pickWaiting(now time.Time) (*seg, time.Time) {
+	var wake time.Time
+	for _, f := range r.active {
+		if f.state != active || !r.hasRoom(f) {
+			continue
+		}
+		for _, s := range f.segs {
+			if s.running {
+				continue
+			}
+			if !s.notBefore.After(now) {
+				return s, time.Time{}
+			}
+			if wake.IsZero() || s.notBefore.Before(wake) {
+				wake = s.notBefore
+			}
+		}
+	}
+	return nil, wake
+}
+
+// pickNewFile opens the next file in list order whose host has room.
+func (r *run) pickNewFile() *seg {
+	if r.opts.MaxFiles > 0 && r.openFiles >= r.opts.MaxFiles {
+		return nil
+	}
+	var best *host
+	for _, h := range r.hosts {
+		if len(h.pending) == 0 || h.conns >= r.opts.MaxPerHost {
+			continue
+		}
+		if best == nil || h.pending[0].index < best.pending[0].index {
+			best = h
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	f := best.pending[0]
+	best.pending[0] = nil
+	best.pending = best.pending[1:]
+	f.state = active
+	f.started = time.Now()
+	r.openFiles++
+	r.active = append(r.active, f)
+	r.restartLocked(f)
+	return f.segs[0]
+}
+
+// pickSteal splits the running segment with the most bytes left, anywhere
+// in the run, and returns its second half as new work.
+func (r *run) pickSteal() *seg {
+	var victim *seg
+	var most int64
+	for _, f := range r.active {
+		if f.state != active || !f.probed || !f.ranged || !r.hasRoom(f) {
+			continue
+		}
+		for _, s := range f.segs {
+			if !s.running {
+				continue
+			}
+			if rest := s.cur.Splittable(); rest > most {
+				victim, most = s, rest
+			}
+		}
+	}
+	if victim == nil || most < 2*r.opts.MinSegment {
+		return nil
+	}
+	mid, end, ok := victim.cur.Split(r.opts.MinSegment)
+	if !ok {
+		return nil
+	}
+	f := victim.f
+	s := r.newSeg(f, segment.NewCursor(mid, mid, end))
+	f.segs = append(f.segs, s)
+	return s
+}
+
+func (r *run) newSeg(f *file, cur *segment.Cursor) *seg {
+	_, pos, _ := cur.Bounds()
+	return &seg{f: f, gen: f.gen, cur: cur, best: pos, epoch: r.epoch, bytes: &r.bytes}
+}
+
+// restartLocked (re)starts f from byte zero as a single unprobed segment.
+// Transfers of the previous generation are cancelled and their outcome
+// ignored; they write into the old .part inode, which the new probe unlinks.
+func (r *run) restartLocked(f *file) {
+	if f.cancel != nil {
+		f.cancel()
+	}
+	if f.out != nil {
+		f.out.Close()
+		f.out = nil
+	}
+	f.gen++
+	f.ctx, f.cancel = context.WithCancel(r.ctx)
+	f.probed, f.ranged, f.size, f.validator, f.etag = false, false, -1, "", ""
+	f.written.Store(0)
+	f.segs = []*seg{r.newSeg(f, segment.NewCursor(0, 0, -1))}
+}
+
+// watchdog cuts requests that have received nothing for StallTimeout, so
+// their segments are retried instead of hanging the run.
+func (r *run) watchdog(ctx context.Context) {
+	tick := time.NewTicker(min(r.opts.StallTimeout/4, 250*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := int64(time.Since(r.epoch))
+		r.mu.Lock()
+		for _, f := range r.active {
+			for _, s := range f.segs {
+				if s.running && s.cancel != nil && now-s.alive.Load() > int64(r.opts.StallTimeout) {
+					s.stalled.Store(true)
+					s.cancel()
+				}
+			}
+		}
+		r.mu.Unlock()
+	}
+}
+
+// ticker emits Progress events.
+func (r *run) ticker(ctx context.Context) {
+	tick := time.NewTicker(r.opts.ProgressInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		r.mu.Lock()
+		e := Event{Kind: Progress, Time: time.Now(), BytesDone: r.bytes.Load(), FilesDone: r.done,
+			FilesTotal: r.done + len(r.failures) + r.remaining}
+		e.Files = make([]FileProgress, 0, len(r.active))
+		for _, f := range r.active {
+			e.Files = append(e.Files, FileProgress{Line: f.entry.Line, Name: f.entry.Name,
+				Bytes: f.written.Load(), Total: f.size, Conns: f.conns})
+		}
+		r.mu.Unlock()
+		r.rep.Report(e)
+	}
+}

@@ -1,0 +1,501 @@
+package scheduler
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bulkget/bulkget/internal/origin"
+	"github.com/bulkget/bulkget/manifest"
+)
+
+// fixture is a test origin plus a list of files it serves.
+type fixture struct {
+	srv     *origin.Server
+	entries []manifest.Entry
+	sizes   map[string]int64
+}
+
+func newFixture(t *testing.T, opts origin.Options) *fixture {
+	t.Helper()
+	srv := origin.New(opts)
+	t.Cleanup(srv.Close)
+	return &fixture{srv: srv, sizes: map[string]int64{}}
+}
+
+func (fx *fixture) add(name string, size int64) {
+	fx.srv.Add(name, size)
+	fx.sizes[name] = size
+	fx.entries = append(fx.entries, manifest.Entry{Line: len(fx.entries) + 2, Name: name, URL: fx.srv.URL(name), Size: -1})
+}
+
+// testOptions keeps retries fast and deterministic in their count.
+func testOptions(dir string) Options {
+	return Options{
+		Dir:        dir,
+		MinSegment: 256 << 10,
+		BufferSize: 64 << 10,
+		Backoff:    Backoff{Base: time.Millisecond, Max: 5 * time.Millisecond, RetryAfterCap: 50 * time.Millisecond},
+	}
+}
+
+// recorder collects events.
+type recorder struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+func (r *recorder) Report(e Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e.Kind != Progress {
+		r.events = append(r.events, e)
+	}
+}
+
+func (r *recorder) count(k Kind) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.events {
+		if e.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+func fileHash(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("open result: %v", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// verify checks every file of the fixture (except skip) against the
+// origin's content, version 0 unless versions says otherwise, and that no
+// .part is left behind for it.
+func (fx *fixture) verify(t *testing.T, dir string, versions map[string]int, skip ...string) {
+	t.Helper()
+	for _, e := range fx.entries {
+		if contains(skip, e.Name) {
+			continue
+		}
+		path := filepath.Join(dir, filepath.FromSlash(e.Name))
+		if got, want := fileHash(t, path), origin.SHA256Hex(e.Name, versions[e.Name], fx.sizes[e.Name]); got != want {
+			t.Errorf("%s: sha256 %s, want %s", e.Name, got, want)
+		}
+		if _, err := os.Stat(path + PartSuffix); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: .part left behind (%v)", e.Name, err)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func runFixture(t *testing.T, fx *fixture, opts Options) Summary {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sum, err := Run(ctx, fx.entries, opts)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if sum.Interrupted {
+		t.Fatalf("Run timed out")
+	}
+	return sum
+}
+
+func TestManySmallFilesOneRequestEach(t *testing.T) {
+	fx := newFixture(t, origin.Options{Latency: time.Millisecond})
+	for i := range 300 {
+		fx.add(fmt.Sprintf("small/f%03d.bin", i), 32<<10+int64(i))
+	}
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	opts.Connections = 8
+	sum := runFixture(t, fx, opts)
+	if sum.Done != 300 || len(sum.Failed) != 0 {
+		t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
+	}
+	fx.verify(t, dir, nil)
+	st := fx.srv.Stats()
+	if st.Requests != 300 {
+		t.Errorf("origin saw %d requests for 300 files, want exactly one each", st.Requests)
+	}
+	if st.HeadRequests != 0 {
+		t.Errorf("origin saw %d HEAD requests, want none", st.HeadRequests)
+	}
+	if st.PeakRequests > 8 {
+		t.Errorf("peak concurrent requests %d exceeds -c 8", st.PeakRequests)
+	}
+	if st.ConnsAccepted > 8 {
+		t.Errorf("%d TCP connections for small files: connections are not being reused", st.ConnsAccepted)
+	}
+}
+
+func TestLargeFilesUseSeveralConnectionsWithinBudgets(t *testing.T) {
+	for _, c := range []struct {
+		name                string
+		conns, perHost, per int
+	}{
+		{"connections", 8, 16, 0},
+		{"per-host", 16, 5, 0},
+		{"per-file", 16, 16, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fx := newFixture(t, origin.Options{PerConnRate: 8 << 20, Latency: 2 * time.Millisecond})
+			for i := range 3 {
+				fx.add(fmt.Sprintf("big%d.bin", i), 4<<20+int64(i)*12345)
+			}
+			dir := t.TempDir()
+			opts := testOptions(dir)
+			opts.Connections, opts.MaxPerHost, opts.MaxPerFile = c.conns, c.perHost, c.per
+			sum := runFixture(t, fx, opts)
+			if sum.Done != 3 {
+				t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
+			}
+			fx.verify(t, dir, nil)
+			limit := int64(min(c.conns, c.perHost))
+			if c.per > 0 {
+				limit = int64(min(int(limit), 3*c.per))
+			}
+			st := fx.srv.Stats()
+			if st.PeakRequests > limit {
+				t.Errorf("peak concurrent requests %d, limit %d", st.PeakRequests, limit)
+			}
+			if st.PeakRequests <= 3 {
+				t.Errorf("peak concurrent requests %d: files were not split across connections", st.PeakRequests)
+			}
+			if st.Requests <= 3 {
+				t.Errorf("only %d requests for 3 large files: no segments", st.Requests)
+			}
+		})
+	}
+}
+
+func TestWorkStealingKeepsConnectionsBusy(t *testing.T) {
+	fx := newFixture(t, origin.Options{PerConnRate: 16 << 20})
+	fx.add("one.bin", 16<<20)
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	// Three connections cannot split a file evenly by halving: the two
+	// quarters finish first and must take over half of what is left.
+	opts.Connections = 3
+	opts.MinSegment = 512 << 10
+	runFixture(t, fx, opts)
+	fx.verify(t, dir, nil)
+	st := fx.srv.Stats()
+	if st.PeakRequests != 3 {
+		t.Errorf("peak concurrent requests %d, want all 3 connections on the one file", st.PeakRequests)
+	}
+	if st.Requests < 5 {
+		t.Errorf("%d requests: finished connections did not take over remaining work", st.Requests)
+	}
+	if st.BytesServed > 16<<20+int64(st.Requests)*int64(opts.BufferSize)*2 {
+		t.Errorf("origin served %d bytes for a 16 MiB file", st.BytesServed)
+	}
+}
+
+func TestServerQuirks(t *testing.T) {
+	cases := []struct {
+		name string
+		opts origin.Options
+		size int64
+	}{
+		{"no ranges", origin.Options{NoRanges: true}, 3<<20 + 7},
+		{"no length", origin.Options{NoLength: true}, 2<<20 + 3},
+		{"empty file", origin.Options{}, 0},
+		{"one byte", origin.Options{}, 1},
+		{"no ranges, empty", origin.Options{NoRanges: true}, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fx := newFixture(t, c.opts)
+			fx.add("a/b/file.bin", c.size)
+			fx.add("other.bin", c.size)
+			dir := t.TempDir()
+			sum := runFixture(t, fx, testOptions(dir))
+			if sum.Done != 2 {
+				t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
+			}
+			fx.verify(t, dir, nil)
+			if st := fx.srv.Stats(); st.Requests != 2 {
+				t.Errorf("%d requests, want one per file", st.Requests)
+			}
+		})
+	}
+}
+
+func TestFaults(t *testing.T) {
+	const size = 3<<20 + 1234
+	cases := []struct {
+		name       string
+		fault      func(r origin.Request) origin.Fault
+		wantFail   string // substring of the error; "" means success
+		maxReqs    int64  // for the faulty file; 0: no check
+		minRetries int
+		unsplit    bool // one segment per file, so every faulty request is reached
+	}{
+		{"reset twice", func(r origin.Request) origin.Fault {
+			if r.N <= 2 {
+				return origin.Fault{ResetAfter: 100 << 10}
+			}
+			return origin.Fault{}
+		}, "", 0, 2, false},
+		{"503 with retry-after", func(r origin.Request) origin.Fault {
+			if r.N <= 2 {
+				return origin.Fault{Status: 503, RetryAfter: "0"}
+			}
+			return origin.Fault{}
+		}, "", 0, 2, false},
+		{"429", func(r origin.Request) origin.Fault {
+			if r.N == 1 {
+				return origin.Fault{Status: 429}
+			}
+			return origin.Fault{}
+		}, "", 0, 1, false},
+		{"short body", func(r origin.Request) origin.Fault {
+			if r.N <= 2 {
+				return origin.Fault{ShortBy: 1000}
+			}
+			return origin.Fault{}
+		}, "", 0, 2, true},
+		{"wrong range on later requests", func(r origin.Request) origin.Fault {
+			if r.N > 1 && r.N <= 4 && r.Start > 0 {
+				return origin.Fault{WrongRange: true}
+			}
+			return origin.Fault{}
+		}, "", 0, 1, false},
+		{"404 is permanent", func(origin.Request) origin.Fault { return origin.Fault{Status: 404} }, "404", 1, 0, false},
+		{"403 is permanent", func(origin.Request) origin.Fault { return origin.Fault{Status: 403} }, "403", 1, 0, false},
+		{"500 forever gives up", func(origin.Request) origin.Fault { return origin.Fault{Status: 500} }, "gave up after 4 attempts", 4, 3, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fx := newFixture(t, origin.Options{PerConnRate: 32 << 20})
+			fx.srv.SetOptions(func(o *origin.Options) {
+				o.Fault = func(r origin.Request) origin.Fault {
+					if r.Name != "faulty.bin" {
+						return origin.Fault{}
+					}
+					return c.fault(r)
+				}
+			})
+			fx.add("good1.bin", size)
+			fx.add("faulty.bin", size)
+			fx.add("good2.bin", size)
+			dir := t.TempDir()
+			opts := testOptions(dir)
+			opts.Connections = 4
+			opts.Retries = 3
+			if c.unsplit {
+				opts.MinSegment = size
+			}
+			rec := &recorder{}
+			opts.Reporter = rec
+			sum := runFixture(t, fx, opts)
+			if c.wantFail == "" {
+				if sum.Done != 3 || len(sum.Failed) != 0 {
+					t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
+				}
+				fx.verify(t, dir, nil)
+			} else {
+				if sum.Done != 2 || len(sum.Failed) != 1 {
+					t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
+				}
+				f := sum.Failed[0]
+				if f.Name != "faulty.bin" || f.Line != 3 || !strings.Contains(f.Err.Error(), c.wantFail) {
+					t.Errorf("failure %+v, want faulty.bin on line 3 with %q", f, c.wantFail)
+				}
+				fx.verify(t, dir, nil, "faulty.bin")
+				if _, err := os.Stat(filepath.Join(dir, "faulty.bin")); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("failed file exists under its final name")
+				}
+			}
+			if got := fx.srv.FileRequests("faulty.bin"); c.maxReqs > 0 && got > c.maxReqs {
+				t.Errorf("%d requests for the faulty file, want at most %d", got, c.maxReqs)
+			}
+			if got := rec.count(Retrying); got < c.minRetries {
+				t.Errorf("%d retry events, want at least %d", got, c.minRetries)
+			}
+		})
+	}
+}
+
+func TestRangesIgnoredMidRunRestartsAsOneStream(t *testing.T) {
+	fx := newFixture(t, origin.Options{PerConnRate: 8 << 20})
+	fx.srv.SetOptions(func(o *origin.Options) {
+		o.Fault = func(r origin.Request) origin.Fault {
+			return origin.Fault{IgnoreRange: r.N > 1}
+		}
+	})
+	fx.add("x.bin", 4<<20)
+	dir := t.TempDir()
+	rec := &recorder{}
+	opts := testOptions(dir)
+	opts.Reporter = rec
+	sum := runFixture(t, fx, opts)
+	if sum.Done != 1 {
+		t.Fatalf("failed: %v", sum.Failed)
+	}
+	fx.verify(t, dir, nil)
+	if rec.count(Warning) == 0 {
+		t.Errorf("no warning about the server dropping ranges")
+	}
+}
+
+func TestRemoteChangeMidRunRestarts(t *testing.T) {
+	fx := newFixture(t, origin.Options{PerConnRate: 4 << 20})
+	var changed atomic.Bool
+	fx.srv.SetOptions(func(o *origin.Options) {
+		o.Fault = func(r origin.Request) origin.Fault {
+			if r.N == 3 && changed.CompareAndSwap(false, true) {
+				fx.srv.SetVersion("x.bin", 1)
+			}
+			return origin.Fault{}
+		}
+	})
+	fx.add("x.bin", 4<<20)
+	dir := t.TempDir()
+	rec := &recorder{}
+	opts := testOptions(dir)
+	opts.Reporter = rec
+	sum := runFixture(t, fx, opts)
+	if sum.Done != 1 {
+		t.Fatalf("failed: %v", sum.Failed)
+	}
+	if !changed.Load() {
+		t.Fatal("the test never changed the file")
+	}
+	fx.verify(t, dir, map[string]int{"x.bin": 1})
+	if rec.count(Warning) == 0 {
+		t.Errorf("no warning about the changed file")
+	}
+}
+
+func TestStalledConnectionIsCut(t *testing.T) {
+	fx := newFixture(t, origin.Options{})
+	fx.srv.SetOptions(func(o *origin.Options) {
+		o.Fault = func(r origin.Request) origin.Fault {
+			if r.N == 1 {
+				return origin.Fault{StallAfter: 64 << 10}
+			}
+			return origin.Fault{}
+		}
+	})
+	fx.add("s.bin", 1<<20)
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	opts.StallTimeout = 300 * time.Millisecond
+	rec := &recorder{}
+	opts.Reporter = rec
+	start := time.Now()
+	sum := runFixture(t, fx, opts)
+	if sum.Done != 1 {
+		t.Fatalf("failed: %v", sum.Failed)
+	}
+	fx.verify(t, dir, nil)
+	if rec.count(Retrying) == 0 {
+		t.Errorf("no retry after the stall")
+	}
+	// Generous: the point is that the stall is not waited out forever.
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+func TestCancelLeavesOnlyPartFiles(t *testing.T) {
+	fx := newFixture(t, origin.Options{PerConnRate: 1 << 20})
+	fx.add("slow.bin", 8<<20)
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	opts.Reporter = ReporterFunc(func(e Event) {
+		if e.Kind == Progress && e.BytesDone > 256<<10 {
+			cancel()
+		}
+	})
+	sum, err := Run(ctx, fx.entries, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Interrupted || sum.Done != 0 {
+		t.Fatalf("summary %+v, want interrupted with nothing done", sum)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "slow.bin")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("an incomplete file is under its final name")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "slow.bin"+PartSuffix)); err != nil {
+		t.Errorf("no .part kept: %v", err)
+	}
+}
+
+func TestBackoffDelay(t *testing.T) {
+	full := func(d time.Duration) time.Duration { return d - 1 }
+	b := Backoff{Base: 100 * time.Millisecond, Max: time.Second, RetryAfterCap: 3 * time.Second, Jitter: full}
+	cases := []struct {
+		attempt    int
+		retryAfter time.Duration
+		want       time.Duration
+	}{
+		{1, 0, 100*time.Millisecond - 1},
+		{2, 0, 200*time.Millisecond - 1},
+		{4, 0, 800*time.Millisecond - 1},
+		{10, 0, time.Second - 1},
+		{1, 2 * time.Second, 2 * time.Second},
+		{1, time.Hour, 3 * time.Second},
+	}
+	for _, c := range cases {
+		if got := b.Delay(c.attempt, c.retryAfter); got != c.want {
+			t.Errorf("Delay(%d, %v) = %v, want %v", c.attempt, c.retryAfter, got, c.want)
+		}
+	}
+	b.Jitter = nil
+	for range 100 {
+		if d := b.Delay(3, 0); d < 0 || d >= 400*time.Millisecond {
+			t.Fatalf("jittered delay %v out of [0, 400ms)", d)
+		}
+	}
+}
+
+func TestOptionsRejected(t *testing.T) {
+	for _, o := range []Options{
+		{},
+		{Dir: "x", Connections: -1},
+		{Dir: "x", MaxPerHost: -2},
+		{Dir: "x", MaxPerFile: -1},
+		{Dir: "x", Retries: -1},
+		{Dir: "x", BufferSize: 10},
+	} {
+		if _, err := Run(context.Background(), nil, o); err == nil {
+			t.Errorf("Run accepted %+v", o)
+		}
+	}
+}

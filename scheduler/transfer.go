@@ -1,0 +1,289 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"time"
+
+	"github.com/bulkget/bulkget/segment"
+)
+
+var (
+	// errChanged: the remote file is not the one the earlier requests saw.
+	errChanged = errors.New("remote file changed")
+	// errRangesIgnored: a ranged request was answered with the whole file.
+	errRangesIgnored = errors.New("server stopped honouring byte ranges")
+	// errStale: the file restarted or ended while this transfer ran.
+	errStale = errors.New("transfer outdated")
+)
+
+// snapshot is what a transfer needs to know about its file, read under mu
+// once so that the data path never takes the run's lock.
+type snapshot struct {
+	probed, ranged bool
+	size           int64
+	validator      string
+	etag           string
+	out            *os.File
+	ctx            context.Context
+}
+
+// exec runs one segment on this connection and records the outcome.
+func (r *run) exec(ctx context.Context, s *seg, buf []byte) {
+	r.mu.Lock()
+	f := s.f
+	snap := snapshot{probed: f.probed, ranged: f.ranged, size: f.size, validator: f.validator,
+		etag: f.etag, out: f.out, ctx: f.ctx}
+	reqCtx, cancel := context.WithCancel(snap.ctx)
+	s.cancel = cancel
+	r.mu.Unlock()
+	err := r.transfer(reqCtx, s, snap, buf)
+	cancel()
+	r.finish(ctx, s, err)
+}
+
+func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, buf []byte) error {
+	f := s.f
+	_, pos, end := s.cur.Bounds()
+	req := segment.Request{URL: f.entry.URL, UserAgent: r.opts.UserAgent,
+		Start: pos, End: end, Total: snap.size, IfRange: snap.validator}
+	switch {
+	case !snap.probed:
+		// The probe is a real GET whose body is segment 0: no HEAD round trip.
+		req.Start, req.End, req.Total, req.IfRange = 0, -1, -1, ""
+	case !snap.ranged:
+		// A single stream from a server without ranges can only start over.
+		f.written.Add(-pos)
+		s.cur.Rewind(0)
+		req.Start, req.End, req.Total, req.IfRange = 0, -1, -1, ""
+	}
+	resp, err := segment.Open(ctx, r.client, req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	s.Received(0)
+	out := snap.out
+	switch {
+	case !snap.probed:
+		if out, err = r.onProbe(s, resp); err != nil {
+			return err
+		}
+	case snap.ranged && !resp.Partial:
+		if resp.Validator() != snap.validator {
+			return fmt.Errorf("%w: validator %q is now %q", errChanged, snap.validator, resp.Validator())
+		}
+		return errRangesIgnored
+	case snap.ranged && snap.etag != "" && resp.ETag != "" && resp.ETag != snap.etag:
+		return fmt.Errorf("%w: ETag %s is now %s", errChanged, snap.etag, resp.ETag)
+	case !snap.ranged && snap.size >= 0 && resp.Total != snap.size:
+		return fmt.Errorf("%w: size %d is now %d", errChanged, snap.size, resp.Total)
+	}
+	_, err = segment.Copy(ctx, resp.Body, s.cur, out, buf, nil, s)
+	if err == nil && resp.End >= 0 && s.cur.Pos() == resp.End {
+		segment.Drain(resp.Body) // lets the connection be reused
+	}
+	return err
+}
+
+// onProbe records what the first response says about the file and creates
+// its .part, preallocated to the full size.
+func (r *run) onProbe(s *seg, resp *segment.Response) (*os.File, error) {
+	f := s.f
+	size := resp.Total
+	out, err := r.openPart(f.entry.Name, size)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if f.gen != s.gen || f.state != active {
+		r.mu.Unlock()
+		out.Close()
+		return nil, errStale
+	}
+	f.probed, f.size, f.out = true, size, out
+	f.ranged = resp.Partial && size > 0 && !f.noRanges
+	f.validator, f.etag = resp.Validator(), resp.ETag
+	s.cur.SetEnd(size)
+	conns := f.conns
+	r.notify()
+	r.mu.Unlock()
+	r.rep.Report(Event{Kind: Started, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
+		Total: size, Conns: conns})
+	return out, nil
+}
+
+// openPart creates name.part afresh inside the output folder. An existing
+// .part is unlinked first rather than truncated, so that a transfer of an
+// abandoned generation still writing to it cannot touch the new file.
+func (r *run) openPart(name string, size int64) (*os.File, error) {
+	if dir := path.Dir(name); dir != "." {
+		if err := r.root.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create folder for %s: %w", name, err)
+		}
+	}
+	part := name + PartSuffix
+	if err := r.root.Remove(part); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("remove old %s: %w", part, err)
+	}
+	out, err := r.root.OpenFile(part, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", part, err)
+	}
+	if size >= 0 {
+		if err := preallocate(out, size); err != nil {
+			out.Close()
+			return nil, fmt.Errorf("preallocate %s (%d bytes): %w", part, size, err)
+		}
+	}
+	return out, nil
+}
+
+// finish records how a transfer ended: the segment is complete, to be
+// retried, or the file is failed, restarted or complete.
+func (r *run) finish(ctx context.Context, s *seg, err error) {
+	var events []Event
+	r.mu.Lock()
+	f := s.f
+	s.running, s.cancel = false, nil
+	f.conns--
+	f.host.conns--
+	defer func() {
+		r.notify()
+		r.mu.Unlock()
+		for _, e := range events {
+			r.rep.Report(e)
+		}
+	}()
+	if s.gen != f.gen || f.state != active || errors.Is(err, errStale) {
+		return
+	}
+	fileEvent := func(k Kind, err error) Event {
+		return Event{Kind: k, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
+			Bytes: f.written.Load(), Total: f.size, Conns: f.conns, Err: err}
+	}
+	if err == nil {
+		if _, pos, end := s.cur.Bounds(); end < 0 {
+			f.size = pos // a stream of unknown length ends at EOF
+			s.cur.SetEnd(pos)
+		}
+		f.segs = slices.DeleteFunc(f.segs, func(x *seg) bool { return x == s })
+		if len(f.segs) > 0 {
+			return
+		}
+		f.state = finalizing
+		r.mu.Unlock()
+		ferr := r.finalize(f)
+		r.mu.Lock()
+		if ferr != nil {
+			events = append(events, r.failLocked(f, ferr))
+			return
+		}
+		r.closeLocked(f)
+		r.done++
+		e := fileEvent(Done, nil)
+		e.Elapsed = time.Since(f.started)
+		events = append(events, e)
+		return
+	}
+	if ctx.Err() != nil {
+		return // interrupted: leave everything as it is
+	}
+	if s.stalled.Load() {
+		err = fmt.Errorf("%w: nothing received for %v", segment.ErrStalled, r.opts.StallTimeout)
+	}
+	switch {
+	case errors.Is(err, errChanged), errors.Is(err, errRangesIgnored):
+		f.restarts++
+		if f.restarts > r.opts.Retries {
+			events = append(events, r.failLocked(f, fmt.Errorf("restarted %d times: %w", f.restarts-1, err)))
+			return
+		}
+		if errors.Is(err, errRangesIgnored) {
+			f.noRanges = true
+		}
+		events = append(events, fileEvent(Warning, fmt.Errorf("%w; restarting from zero", err)))
+		r.restartLocked(f)
+	case segment.Permanent(err):
+		events = append(events, r.failLocked(f, err))
+	default:
+		if pos := s.cur.Pos(); pos > s.best {
+			s.best, s.attempts = pos, 0
+		}
+		s.attempts++
+		if s.attempts > r.opts.Retries {
+			events = append(events, r.failLocked(f, fmt.Errorf("gave up after %d attempts: %w", s.attempts, err)))
+			return
+		}
+		delay := r.opts.Backoff.Delay(s.attempts, segment.RetryAfter(err))
+		s.notBefore = time.Now().Add(delay)
+		e := fileEvent(Retrying, err)
+		e.Attempt, e.Delay = s.attempts, delay
+		events = append(events, e)
+	}
+}
+
+// finalize makes a complete file durable under its final name: data synced
+// before the rename, the rename synced by syncing the folder.
+func (r *run) finalize(f *file) error {
+	name := f.entry.Name
+	if f.size >= 0 {
+		// A stream of unknown length may have been preallocated by nobody;
+		// a known size is already exact. Truncate guards against a server
+		// that sent less than it announced without us noticing.
+		if err := f.out.Truncate(f.size); err != nil {
+			return fmt.Errorf("finalize %s: %w", name, err)
+		}
+	}
+	if err := f.out.Sync(); err != nil {
+		return fmt.Errorf("sync %s%s: %w", name, PartSuffix, err)
+	}
+	if err := f.out.Close(); err != nil {
+		return fmt.Errorf("close %s%s: %w", name, PartSuffix, err)
+	}
+	f.out = nil
+	if err := r.root.Rename(name+PartSuffix, name); err != nil {
+		return fmt.Errorf("rename %s%s: %w", name, PartSuffix, err)
+	}
+	return syncDir(r.root, path.Dir(name))
+}
+
+func syncDir(root *os.Root, dir string) error {
+	d, err := root.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync folder %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync folder %s: %w", dir, err)
+	}
+	return nil
+}
+
+// failLocked gives up on f and returns the event to report.
+func (r *run) failLocked(f *file, err error) Event {
+	r.closeLocked(f)
+	f.state = failed
+	r.failures = append(r.failures, Failure{Line: f.entry.Line, Name: f.entry.Name, Err: err})
+	return Event{Kind: Failed, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
+		Bytes: f.written.Load(), Total: f.size, Err: err}
+}
+
+// closeLocked takes f out of the active set, finished or failed.
+func (r *run) closeLocked(f *file) {
+	f.state = finished
+	f.cancel()
+	if f.out != nil {
+		f.out.Close()
+		f.out = nil
+	}
+	f.segs = nil
+	r.active = slices.DeleteFunc(r.active, func(x *file) bool { return x == f })
+	r.openFiles--
+	r.remaining--
+}

@@ -1,0 +1,94 @@
+package segment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+func TestPermanentAndRetryAfter(t *testing.T) {
+	status := func(code int) error { return &StatusError{Code: code} }
+	tests := []struct {
+		name      string
+		err       error
+		permanent bool
+		retry     time.Duration
+	}{
+		{"nil", nil, false, 0},
+		{"400", status(400), true, 0},
+		{"401", status(401), true, 0},
+		{"403", status(403), true, 0},
+		{"404", status(404), true, 0},
+		{"410", status(410), true, 0},
+		{"416", status(416), true, 0},
+		{"499", status(499), true, 0},
+		{"408", status(408), false, 0},
+		{"425", status(425), false, 0},
+		{"429", status(429), false, 0},
+		{"429 with retry-after", &StatusError{Code: 429, RetryAfter: 3 * time.Second}, false, 3 * time.Second},
+		{"404 with retry-after", &StatusError{Code: 404, RetryAfter: time.Minute}, true, time.Minute},
+		{"500", status(500), false, 0},
+		{"502", status(502), false, 0},
+		{"503", status(503), false, 0},
+		{"503 with retry-after", &StatusError{Code: 503, RetryAfter: 7 * time.Second}, false, 7 * time.Second},
+		{"504", status(504), false, 0},
+		{"302", status(302), false, 0},
+		{"ErrShortBody", ErrShortBody, false, 0},
+		{"ErrBadRange", ErrBadRange, false, 0},
+		{"ErrStalled", ErrStalled, false, 0},
+		{"io.ErrUnexpectedEOF", io.ErrUnexpectedEOF, false, 0},
+		{"connection refused", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, false, 0},
+		{"deadline exceeded", context.DeadlineExceeded, false, 0},
+		{"context.Canceled", context.Canceled, true, 0},
+		{"canceled because stalled", fmt.Errorf("%w: %w", ErrStalled, context.Canceled), false, 0},
+		{"plain error", errors.New("boom"), false, 0},
+	}
+	wraps := []struct {
+		name string
+		wrap func(error) error
+	}{
+		{"bare", func(e error) error { return e }},
+		{"wrapped", func(e error) error { return fmt.Errorf("fetch seg 3: %w", e) }},
+		{"wrapped twice", func(e error) error { return fmt.Errorf("outer: %w", fmt.Errorf("inner: %w", e)) }},
+		{"joined", func(e error) error { return errors.Join(errors.New("other"), e) }},
+	}
+	for _, tt := range tests {
+		for _, w := range wraps {
+			if tt.err == nil && w.name != "bare" {
+				continue
+			}
+			t.Run(tt.name+"/"+w.name, func(t *testing.T) {
+				err := w.wrap(tt.err)
+				if got := Permanent(err); got != tt.permanent {
+					t.Errorf("Permanent(%v) = %v, want %v", err, got, tt.permanent)
+				}
+				if got := RetryAfter(err); got != tt.retry {
+					t.Errorf("RetryAfter(%v) = %v, want %v", err, got, tt.retry)
+				}
+			})
+		}
+	}
+}
+
+func TestStatusErrorMessage(t *testing.T) {
+	tests := []struct {
+		err  *StatusError
+		want string
+	}{
+		{&StatusError{Code: 404, Status: "404 Not Found"}, "http 404 Not Found"},
+		{&StatusError{Code: 404}, "http 404 Not Found"},
+		{&StatusError{Code: 503, Status: "503 Busy"}, "http 503 Busy"},
+		{&StatusError{Code: 599}, "http 599 "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := tt.err.Error(); got != tt.want {
+				t.Errorf("Error() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

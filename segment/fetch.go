@@ -1,0 +1,223 @@
+package segment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Request describes one ranged GET.
+type Request struct {
+	URL   string
+	Start int64
+	End   int64 // exclusive; -1 asks for everything from Start on
+	// Total is the file size learnt earlier, or -1 when this request is the
+	// probe that is to learn it.
+	Total int64
+	// IfRange is the validator (strong ETag or Last-Modified) sent as
+	// If-Range, so that a changed file is answered with 200 instead of a
+	// range of new bytes spliced onto old ones.
+	IfRange   string
+	UserAgent string
+}
+
+// Response is a checked answer to a Request.
+type Response struct {
+	// Partial is true for a 206 whose range and total match the request.
+	// False means a 200: the body is the whole file from byte 0.
+	Partial      bool
+	Start, End   int64 // the range the body covers; End is -1 when unknown
+	Total        int64 // file size, -1 when unknown
+	ETag         string
+	LastModified string
+	Body         io.ReadCloser
+}
+
+// Validator returns the value to send as If-Range on later requests: the
+// ETag if it is strong, else Last-Modified, else "".
+func (r *Response) Validator() string {
+	if r.ETag != "" && len(r.ETag) > 2 && r.ETag[:2] != "W/" {
+		return r.ETag
+	}
+	return r.LastModified
+}
+
+// Open sends req and checks the answer. On error the body is closed.
+//
+// Accepted answers: 206 whose Content-Range equals the range asked for and
+// the known total (for a probe, any total, as long as it starts at Start and
+// runs to its end); 200 (Partial false, the whole file); and for a probe
+// from offset 0, 416 "bytes */0", which is an empty file. Every other
+// status is a *StatusError, every mismatch ErrBadRange.
+func Open(ctx context.Context, client *http.Client, req Request) (*Response, error) {
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, req.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("segment: %w", err)
+	}
+	hr.Header.Set("Range", RangeHeader(req.Start, req.End))
+	// Ranges must be ranges of the stored bytes, never of a compressed form.
+	hr.Header.Set("Accept-Encoding", "identity")
+	if req.IfRange != "" {
+		hr.Header.Set("If-Range", req.IfRange)
+	}
+	if req.UserAgent != "" {
+		hr.Header.Set("User-Agent", req.UserAgent)
+	}
+	hresp, err := client.Do(hr)
+	if err != nil {
+		return nil, err
+	}
+	resp := &Response{
+		Start:        -1,
+		End:          -1,
+		Total:        -1,
+		ETag:         hresp.Header.Get("ETag"),
+		LastModified: hresp.Header.Get("Last-Modified"),
+		Body:         hresp.Body,
+	}
+	if err := check(hresp, req, resp); err != nil {
+		hresp.Body.Close()
+		return nil, err
+	}
+	return resp, nil
+}
+
+func check(hresp *http.Response, req Request, resp *Response) error {
+	switch hresp.StatusCode {
+	case http.StatusPartialContent:
+		cr, err := ParseContentRange(hresp.Header.Get("Content-Range"))
+		if err != nil || cr.Start < 0 {
+			return fmt.Errorf("%w: %q", ErrBadRange, hresp.Header.Get("Content-Range"))
+		}
+		wantEnd := req.End
+		if wantEnd < 0 {
+			wantEnd = req.Total
+			if req.Total < 0 {
+				wantEnd = cr.Total
+			}
+		}
+		switch {
+		case cr.Start != req.Start,
+			wantEnd >= 0 && cr.End != wantEnd,
+			req.Total >= 0 && cr.Total != req.Total,
+			hresp.ContentLength >= 0 && hresp.ContentLength != cr.End-cr.Start:
+			return fmt.Errorf("%w: asked %s of %d, got %q", ErrBadRange,
+				RangeHeader(req.Start, req.End), req.Total, hresp.Header.Get("Content-Range"))
+		}
+		resp.Partial = true
+		resp.Start, resp.End, resp.Total = cr.Start, cr.End, cr.Total
+		return nil
+	case http.StatusOK:
+		resp.Start, resp.Total = 0, hresp.ContentLength
+		if resp.Total >= 0 {
+			resp.End = resp.Total
+		}
+		return nil
+	case http.StatusRequestedRangeNotSatisfiable:
+		cr, err := ParseContentRange(hresp.Header.Get("Content-Range"))
+		if err == nil && cr.Total == 0 && req.Start == 0 && req.Total <= 0 {
+			resp.Partial = true
+			resp.Start, resp.End, resp.Total = 0, 0, 0
+			return nil
+		}
+	}
+	return &StatusError{
+		Code:       hresp.StatusCode,
+		Status:     hresp.Status,
+		RetryAfter: ParseRetryAfter(hresp.Header.Get("Retry-After"), time.Now()),
+	}
+}
+
+// Waiter throttles reads; *rate.Limiter satisfies it. WaitN is never asked
+// for more than the buffer size handed to Copy, which the caller keeps at
+// or below the limiter's burst.
+type Waiter interface {
+	WaitN(ctx context.Context, n int) error
+}
+
+// Copy streams body into dst at cur's position until cur reaches its end
+// (which may shrink meanwhile), or, for an unknown end, until EOF. It reads
+// whole buffers before writing, so a fast link costs one pwrite per buffer.
+// obs (may be nil) hears of every read and every write; it runs on the data
+// path and must be cheap.
+//
+// It returns the bytes written. A body that ends before a known end gives
+// ErrShortBody. The body is not closed.
+func Copy(ctx context.Context, body io.Reader, cur *Cursor, dst io.WriterAt, buf []byte, limit Waiter, obs Observer) (int64, error) {
+	var written int64
+	for {
+		want := int64(len(buf))
+		if rem := cur.Remaining(); rem >= 0 && rem < want {
+			want = rem
+		}
+		if want == 0 {
+			return written, nil
+		}
+		n, rerr := fill(body, buf[:want], obs)
+		if n > 0 && limit != nil {
+			if err := limit.WaitN(ctx, n); err != nil {
+				return written, err
+			}
+		}
+		off, allowed := cur.claim(int64(n))
+		if allowed > 0 {
+			w, err := dst.WriteAt(buf[:allowed], off)
+			cur.commit(int64(w))
+			written += int64(w)
+			if obs != nil && w > 0 {
+				obs.Written(int64(w))
+			}
+			if err != nil {
+				return written, fmt.Errorf("segment: write at %d: %w", off, err)
+			}
+		} else {
+			cur.commit(0)
+		}
+		switch {
+		case rerr == io.EOF:
+			if cur.Remaining() > 0 {
+				return written, ErrShortBody
+			}
+			return written, nil
+		case errors.Is(rerr, io.ErrUnexpectedEOF):
+			return written, fmt.Errorf("%w: %v", ErrShortBody, rerr)
+		case rerr != nil:
+			return written, rerr
+		}
+	}
+}
+
+// fill reads until p is full or the body ends or fails.
+func fill(r io.Reader, p []byte, obs Observer) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := r.Read(p[n:])
+		n += m
+		if m > 0 && obs != nil {
+			obs.Received(m)
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Observer hears of a transfer's progress. Received proves the connection
+// is alive (bytes arrived, perhaps not yet written); Written counts bytes
+// that are in the file.
+type Observer interface {
+	Received(n int)
+	Written(n int64)
+}
+
+// Drain reads what is left of a body that should already be at its end, so
+// the connection can be reused. It gives up after a few bytes: a body that
+// still has data is not worth a connection.
+func Drain(body io.Reader) {
+	var b [1]byte
+	_, _ = io.ReadFull(body, b[:])
+}

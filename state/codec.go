@@ -1,0 +1,181 @@
+package state
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"math"
+)
+
+const (
+	magic      = "BGST"
+	headerLen  = len(magic) + 2 + 4 // magic, uint16 version, uint32 payload length
+	trailerLen = 4                  // CRC-32C
+	// maxPayload bounds the payload length field by the largest payload a
+	// valid File can encode to, so a corrupt length is rejected before it
+	// is compared against anything or used to size a read.
+	maxPayload = 3*(binary.MaxVarintLen64+maxStringLen) + // URL, ETag, LastModified
+		2*binary.MaxVarintLen64 + // Size, segment count
+		maxSegments*2*binary.MaxVarintLen64 // per segment: length, done
+	// maxEncoded is the largest valid encoding; Load reads at most one byte
+	// more so an oversized file is detected without reading all of it.
+	maxEncoded = headerLen + maxPayload + trailerLen
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Encode validates f and returns its sidecar encoding. The encoding is
+// canonical: Decode accepts exactly one byte string per File, which is what
+// lets the fuzzer check that decode-then-encode is the identity.
+func Encode(f *File) ([]byte, error) {
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	// Segment starts are implied by the running sum of lengths, so they are
+	// not stored: the encoding cannot even express a gap or an overlap.
+	payload := make([]byte, 0, 3*binary.MaxVarintLen64+len(f.URL)+len(f.ETag)+len(f.LastModified)+
+		2*binary.MaxVarintLen64+len(f.Segments)*2*binary.MaxVarintLen64)
+	for _, s := range [...]string{f.URL, f.ETag, f.LastModified} {
+		payload = binary.AppendUvarint(payload, uint64(len(s)))
+		payload = append(payload, s...)
+	}
+	payload = binary.AppendUvarint(payload, uint64(f.Size))
+	payload = binary.AppendUvarint(payload, uint64(len(f.Segments)))
+	for _, s := range f.Segments {
+		payload = binary.AppendUvarint(payload, uint64(s.End-s.Start))
+		payload = binary.AppendUvarint(payload, uint64(s.Done))
+	}
+	return frame(Version, payload), nil
+}
+
+// frame wraps payload in the header and checksum trailer.
+func frame(version uint16, payload []byte) []byte {
+	b := make([]byte, 0, headerLen+len(payload)+trailerLen)
+	b = append(b, magic...)
+	b = binary.BigEndian.AppendUint16(b, version)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(payload)))
+	b = append(b, payload...)
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// Decode parses a sidecar encoding. Every error wraps ErrInvalid. The
+// checksum is verified before the payload is interpreted, and the declared
+// length must match the input exactly, so a truncated or extended file never
+// reaches the parser; the parser is still written to survive arbitrary
+// payloads because a checksum is not a security boundary.
+func Decode(b []byte) (*File, error) {
+	if len(b) < headerLen+trailerLen {
+		return nil, invalidf("%d bytes is shorter than the minimum %d", len(b), headerLen+trailerLen)
+	}
+	if !bytes.Equal(b[:len(magic)], []byte(magic)) {
+		return nil, invalidf("bad magic %q", b[:len(magic)])
+	}
+	// The version is checked before the checksum so that a file from a
+	// different bulkget release is reported as such rather than as corrupt.
+	if v := binary.BigEndian.Uint16(b[len(magic):]); v != Version {
+		return nil, invalidf("unsupported version %d (want %d)", v, Version)
+	}
+	n := binary.BigEndian.Uint32(b[len(magic)+2:])
+	if n > maxPayload {
+		return nil, invalidf("payload length %d exceeds limit %d", n, maxPayload)
+	}
+	if want := headerLen + int(n) + trailerLen; len(b) != want {
+		return nil, invalidf("length %d, header says %d", len(b), want)
+	}
+	body := b[:len(b)-trailerLen]
+	if got, want := crc32.Checksum(body, castagnoli), binary.BigEndian.Uint32(b[len(body):]); got != want {
+		return nil, invalidf("checksum mismatch (computed %08x, stored %08x)", got, want)
+	}
+	return decodePayload(body[headerLen:])
+}
+
+func decodePayload(p []byte) (*File, error) {
+	d := decoder{b: p}
+	f := &File{
+		URL:          d.str(),
+		ETag:         d.str(),
+		LastModified: d.str(),
+		Size:         d.int(),
+	}
+	count := d.uvarint()
+	if d.err != nil {
+		return nil, d.err
+	}
+	// Each segment takes at least two bytes, which bounds the allocation by
+	// the input we already hold as well as by the hard limit.
+	if count == 0 || count > maxSegments || count > uint64(len(d.b))/2 {
+		return nil, invalidf("segment count %d impossible for %d remaining bytes", count, len(d.b))
+	}
+	f.Segments = make([]Segment, count)
+	var start int64
+	for i := range f.Segments {
+		length, done := d.int(), d.int()
+		if d.err != nil {
+			return nil, d.err
+		}
+		if length > f.Size-start {
+			return nil, invalidf("segment %d of length %d overruns size %d", i, length, f.Size)
+		}
+		f.Segments[i] = Segment{Start: start, End: start + length, Done: done}
+		start += length
+	}
+	if len(d.b) != 0 {
+		return nil, invalidf("%d trailing payload bytes", len(d.b))
+	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// decoder is a cursor over the payload that records the first error, so the
+// parse reads linearly and checks once per group of fields.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = invalidf("malformed varint")
+		return 0
+	}
+	// binary.Uvarint accepts padded encodings such as 0x80 0x00; a final
+	// zero byte after a continuation means the value had a shorter form.
+	// Rejecting it keeps the encoding canonical.
+	if n > 1 && d.b[n-1] == 0 {
+		d.err = invalidf("non-minimal varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) int() int64 {
+	v := d.uvarint()
+	if v > math.MaxInt64 {
+		if d.err == nil {
+			d.err = invalidf("value %d overflows int64", v)
+		}
+		return 0
+	}
+	return int64(v)
+}
+
+func (d *decoder) str() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > maxStringLen || n > uint64(len(d.b)) {
+		d.err = invalidf("string length %d exceeds limit or remaining %d bytes", n, len(d.b))
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}

@@ -1,0 +1,275 @@
+package state
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func sampleFiles() map[string]*File {
+	many := &File{URL: "https://example.com/big.iso", Size: 1000 * 1000}
+	for i := int64(0); i < 1000; i++ {
+		many.Segments = append(many.Segments, Segment{Start: i * 1000, End: (i + 1) * 1000, Done: i % 1001})
+	}
+	return map[string]*File{
+		"one byte": {Size: 1, Segments: []Segment{{0, 1, 0}}},
+		"one byte done": {
+			URL: "http://h/x", Size: 1, Segments: []Segment{{0, 1, 1}},
+		},
+		"typical": {
+			URL:          "https://example.com/file.bin?sig=abc&exp=1",
+			Size:         10 << 20,
+			ETag:         `"5f3a-abc"`,
+			LastModified: "Wed, 21 Oct 2015 07:28:00 GMT",
+			Segments: []Segment{
+				{0, 4 << 20, 4 << 20},
+				{4 << 20, 8 << 20, 123456},
+				{8 << 20, 10 << 20, 0},
+			},
+		},
+		"empty segment": {
+			URL: "u", Size: 2, Segments: []Segment{{0, 0, 0}, {0, 2, 1}, {2, 2, 0}},
+		},
+		"huge size": {
+			URL: "u", Size: math.MaxInt64,
+			Segments: []Segment{{0, math.MaxInt64 - 1, math.MaxInt64 - 1}, {math.MaxInt64 - 1, math.MaxInt64, 1}},
+		},
+		"non-utf8 and long strings": {
+			URL: strings.Repeat("x", maxStringLen), ETag: "\xff\x00\xfe", LastModified: strings.Repeat("é", 1000),
+			Size: 300, Segments: []Segment{{0, 300, 150}},
+		},
+		"many segments": many,
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for name, f := range sampleFiles() {
+		t.Run(name, func(t *testing.T) {
+			b, err := Encode(f)
+			if err != nil {
+				t.Fatalf("Encode: %v", err)
+			}
+			g, err := Decode(b)
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if !reflect.DeepEqual(f, g) {
+				t.Fatalf("round trip mismatch:\n got %+v\nwant %+v", g, f)
+			}
+			if g.DoneBytes() != f.DoneBytes() {
+				t.Fatalf("DoneBytes %d != %d", g.DoneBytes(), f.DoneBytes())
+			}
+			b2, err := Encode(g)
+			if err != nil || !bytes.Equal(b, b2) {
+				t.Fatalf("re-encode differs (err %v)", err)
+			}
+		})
+	}
+}
+
+func TestDoneBytes(t *testing.T) {
+	f := sampleFiles()["typical"]
+	if got, want := f.DoneBytes(), int64(4<<20+123456); got != want {
+		t.Fatalf("DoneBytes = %d, want %d", got, want)
+	}
+}
+
+func mustEncode(t testing.TB, f *File) []byte {
+	t.Helper()
+	b, err := Encode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func wantInvalid(t *testing.T, b []byte, what string) {
+	t.Helper()
+	f, err := Decode(b)
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("%s: Decode = %+v, %v; want ErrInvalid", what, f, err)
+	}
+	if f != nil {
+		t.Fatalf("%s: Decode returned a File alongside an error", what)
+	}
+}
+
+func TestTruncations(t *testing.T) {
+	for name, f := range sampleFiles() {
+		if name == "many segments" || name == "non-utf8 and long strings" {
+			continue // quadratic in length; covered by the smaller files
+		}
+		b := mustEncode(t, f)
+		for n := 0; n < len(b); n++ {
+			wantInvalid(t, b[:n], name+" truncated")
+		}
+	}
+}
+
+func TestTrailingBytes(t *testing.T) {
+	b := mustEncode(t, sampleFiles()["typical"])
+	wantInvalid(t, append(append([]byte(nil), b...), 0), "one trailing zero")
+	wantInvalid(t, append(append([]byte(nil), b...), b...), "doubled")
+}
+
+func TestBitFlips(t *testing.T) {
+	for _, name := range []string{"typical", "one byte", "empty segment"} {
+		b := mustEncode(t, sampleFiles()[name])
+		for i := range b {
+			for bit := 0; bit < 8; bit++ {
+				c := append([]byte(nil), b...)
+				c[i] ^= 1 << bit
+				wantInvalid(t, c, name+" bit flip")
+			}
+		}
+	}
+}
+
+func TestGarbage(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	good := mustEncode(t, sampleFiles()["typical"])
+	for i := 0; i < 20000; i++ {
+		n := r.IntN(200)
+		b := make([]byte, n)
+		for j := range b {
+			b[j] = byte(r.Uint32())
+		}
+		// Half the time keep a valid header so the garbage gets past the
+		// cheap checks and must be stopped by length or checksum.
+		if i%2 == 0 && n >= headerLen {
+			copy(b, good[:headerLen-4])
+			binary.BigEndian.PutUint32(b[headerLen-4:], uint32(n-headerLen-trailerLen))
+		}
+		wantInvalid(t, b, "garbage")
+	}
+}
+
+func TestWrongVersion(t *testing.T) {
+	b := mustEncode(t, sampleFiles()["typical"])
+	payload := b[headerLen : len(b)-trailerLen]
+	for _, v := range []uint16{0, 2, math.MaxUint16} {
+		_, err := Decode(frame(v, payload))
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "version") {
+			t.Errorf("version %d: err = %v", v, err)
+		}
+	}
+	if _, err := Decode(frame(Version, payload)); err != nil {
+		t.Fatalf("re-framed valid payload: %v", err)
+	}
+}
+
+func TestBadMagic(t *testing.T) {
+	b := mustEncode(t, sampleFiles()["typical"])
+	b[0] = 'X'
+	// Fix up the checksum so only the magic is wrong.
+	binary.BigEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], castagnoli))
+	wantInvalid(t, b, "bad magic")
+}
+
+// payload helpers build payloads that carry a valid checksum, to reach the
+// parser's own checks.
+func uv(vs ...uint64) []byte {
+	var b []byte
+	for _, v := range vs {
+		b = binary.AppendUvarint(b, v)
+	}
+	return b
+}
+
+func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+func TestPayloadChecks(t *testing.T) {
+	strs := uv(0, 0, 0) // empty URL, ETag, LastModified
+	cases := map[string][]byte{
+		"empty payload":         nil,
+		"valid then trailing":   cat(strs, uv(10, 1, 10, 5), []byte{0}),
+		"non-minimal varint":    cat([]byte{0x80, 0x00}, uv(0, 0, 10, 1, 10, 5)),
+		"non-minimal size":      cat(strs, []byte{0x8a, 0x00}, uv(1, 10, 5)),
+		"varint overflow":       cat(strs, bytes.Repeat([]byte{0xff}, 10), []byte{0x01}),
+		"size above int64":      cat(strs, uv(math.MaxUint64), uv(1, 10, 5)),
+		"zero size":             cat(strs, uv(0, 1, 0, 0)),
+		"zero segments":         cat(strs, uv(10, 0)),
+		"absurd segment count":  cat(strs, uv(10, 1<<40)),
+		"count above limit":     cat(strs, uv(10, maxSegments+1), make([]byte, 2*(maxSegments+1))),
+		"count beyond input":    cat(strs, uv(10, 3, 10, 5)),
+		"segments short":        cat(strs, uv(20, 2, 10, 5, 5, 0)),
+		"segments long":         cat(strs, uv(10, 2, 10, 5, 1, 0)),
+		"segment overruns":      cat(strs, uv(10, 1, 11, 0)),
+		"done exceeds length":   cat(strs, uv(10, 1, 10, 11)),
+		"string too long":       cat(uv(maxStringLen+1), make([]byte, maxStringLen+1), uv(0, 0, 10, 1, 10, 5)),
+		"string beyond input":   cat(uv(100), []byte("abc")),
+		"absurd string length":  cat(uv(1 << 62)),
+		"truncated in segments": cat(strs, uv(10, 1, 10)),
+	}
+	for name, p := range cases {
+		t.Run(name, func(t *testing.T) { wantInvalid(t, frame(Version, p), name) })
+	}
+	// Sanity check that the helpers build valid payloads when asked to.
+	if _, err := Decode(frame(Version, cat(strs, uv(10, 1, 10, 5)))); err != nil {
+		t.Fatalf("valid hand-built payload: %v", err)
+	}
+}
+
+func TestPayloadLengthLimit(t *testing.T) {
+	b := []byte(magic)
+	b = binary.BigEndian.AppendUint16(b, Version)
+	b = binary.BigEndian.AppendUint32(b, math.MaxUint32)
+	b = append(b, 0, 0, 0, 0)
+	wantInvalid(t, b, "payload length above limit")
+}
+
+func TestValidate(t *testing.T) {
+	seg := func(s ...Segment) []Segment { return s }
+	cases := map[string]*File{
+		"nil":               nil,
+		"zero size":         {Size: 0, Segments: seg(Segment{0, 0, 0})},
+		"negative size":     {Size: -5, Segments: seg(Segment{0, 0, 0})},
+		"no segments":       {Size: 10},
+		"gap at start":      {Size: 10, Segments: seg(Segment{1, 10, 0})},
+		"gap in middle":     {Size: 10, Segments: seg(Segment{0, 4, 0}, Segment{5, 10, 0})},
+		"short cover":       {Size: 10, Segments: seg(Segment{0, 4, 0}, Segment{4, 9, 0})},
+		"beyond size":       {Size: 10, Segments: seg(Segment{0, 4, 0}, Segment{4, 11, 0})},
+		"overlap":           {Size: 10, Segments: seg(Segment{0, 5, 0}, Segment{4, 10, 0})},
+		"unsorted":          {Size: 10, Segments: seg(Segment{5, 10, 0}, Segment{0, 5, 0})},
+		"duplicate":         {Size: 10, Segments: seg(Segment{0, 10, 0}, Segment{0, 10, 0})},
+		"reversed segment":  {Size: 10, Segments: seg(Segment{0, 6, 0}, Segment{6, 4, 0}, Segment{4, 10, 0})},
+		"negative start":    {Size: 10, Segments: seg(Segment{-1, 10, 0})},
+		"done > length":     {Size: 10, Segments: seg(Segment{0, 5, 6}, Segment{5, 10, 0})},
+		"negative done":     {Size: 10, Segments: seg(Segment{0, 10, -1})},
+		"url too long":      {URL: strings.Repeat("u", maxStringLen+1), Size: 1, Segments: seg(Segment{0, 1, 0})},
+		"etag too long":     {ETag: strings.Repeat("e", maxStringLen+1), Size: 1, Segments: seg(Segment{0, 1, 0})},
+		"too many segments": {Size: maxSegments + 1, Segments: make([]Segment, maxSegments+1)},
+		"overflowing end": {Size: math.MaxInt64, Segments: seg(
+			Segment{0, math.MaxInt64, 0}, Segment{math.MaxInt64, math.MinInt64, 0})},
+	}
+	for i := range cases["too many segments"].Segments {
+		cases["too many segments"].Segments[i] = Segment{int64(i), int64(i + 1), 0}
+	}
+	for name, f := range cases {
+		t.Run(name, func(t *testing.T) {
+			if err := f.Validate(); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Validate = %v, want ErrInvalid", err)
+			}
+			if b, err := Encode(f); !errors.Is(err, ErrInvalid) || b != nil {
+				t.Fatalf("Encode = %d bytes, %v; want ErrInvalid", len(b), err)
+			}
+		})
+	}
+	for name, f := range sampleFiles() {
+		if err := f.Validate(); err != nil {
+			t.Errorf("%s: Validate = %v", name, err)
+		}
+	}
+}
+
+func TestPath(t *testing.T) {
+	if got := Path("a/b.bin.part"); got != "a/b.bin.part.state" {
+		t.Fatalf("Path = %q", got)
+	}
+}

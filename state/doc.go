@@ -1,0 +1,117 @@
+// Package state owns bulkget's resume sidecar and the output-folder lock.
+//
+// Each download writes <name>.part (preallocated to the full size, segments
+// filled with WriteAt) and records its progress in <name>.part.state (see
+// Path). After a crash, kill -9 or power cut the next run loads the sidecar
+// and fetches only what it does not claim. The package does no network I/O
+// and knows nothing about HTTP beyond storing the validators (ETag,
+// Last-Modified) the caller must compare before trusting a resume.
+//
+// # The one rule
+//
+// A state must never claim a byte that is not durably in the .part file:
+// a false claim becomes silent corruption in the finished file, while a
+// missing claim only costs a re-fetch. Hence the caller's contract for Save:
+// WriteAt the data, fdatasync the .part, and only then Save a File whose
+// Done counts include it. Everything in this package errs the same way: when
+// in doubt a state is rejected (ErrInvalid) and the file restarts.
+//
+// # Format (Version 1)
+//
+// All integers in the header and trailer are big-endian.
+//
+//	offset  size  field
+//	0       4     magic "BGST"
+//	4       2     version (uint16) = 1
+//	6       4     payload length N (uint32)
+//	10      N     payload
+//	10+N    4     CRC-32C (Castagnoli) of bytes [0, 10+N)
+//
+// The payload is a sequence of unsigned varints (encoding/binary, minimal
+// form only):
+//
+//	len(URL) URL-bytes len(ETag) ETag-bytes len(LastModified) LastModified-bytes
+//	Size  count  count × (length, done)
+//
+// Segment starts are not stored: segment i starts where segment i-1 ends,
+// so the encoding cannot express a gap or an overlap, and the lengths must
+// sum to Size. Strings are limited to 64 KiB and the count to 1<<20, checked
+// before anything is allocated.
+//
+// Decode requires the input length to equal 14+N exactly and the checksum to
+// match, so every truncation, every appended byte and every single-bit flip
+// is detected; the version is checked before the checksum so a file from
+// another release is reported as such. Only the minimal varint form is
+// accepted, which makes the encoding canonical (one byte string per File).
+// Any change to the layout must bump Version; an old binary then refuses the
+// new file as invalid and restarts, which is safe.
+//
+// # Atomic save
+//
+// Save writes <state>.tmp in the same folder, fsyncs it, closes it, renames
+// it over <state>, and fsyncs the folder. What a crash leaves behind:
+//
+//   - during the write or before the file fsync: a torn or empty .tmp and
+//     the previous state untouched. Load never reads .tmp; the next Save
+//     truncates it and Remove deletes it.
+//   - after the file fsync, before the rename: a complete .tmp and the
+//     previous state, which is still correct, merely behind (the data it
+//     claims was synced before it was saved).
+//   - after the rename, before the folder fsync: after a power cut the
+//     folder holds either the old or the new state; both were fully synced
+//     before being linked under the final name, so either is complete and
+//     truthful.
+//   - after the folder fsync: the new state.
+//
+// Without the file fsync the rename could reach the disk before the data
+// (delayed allocation), leaving an empty state under the final name: the
+// checksum would catch it, but all progress would be lost. The folder fsync
+// is what makes a nil return from Save mean "durable".
+//
+// Save, Load and Remove on the same name must not run concurrently; the
+// output-folder lock keeps other processes out, the caller keeps its own
+// goroutines in line (typically one saver per file).
+//
+// When a download completes, the intended order is: fdatasync the .part,
+// rename it to its final name, fsync the folder, then Remove the state. A
+// crash in between leaves a state without a .part, which the caller ignores
+// (and removes); the other order could leave a complete .part with no state,
+// which would be downloaded again.
+//
+// # Load
+//
+// Load distinguishes three outcomes: fs.ErrNotExist (no state: start
+// fresh), ErrInvalid (torn, garbage, other version, inconsistent segments,
+// or a Size different from the .part's current size: discard and start
+// fresh) and anything else (an I/O error: do not throw progress away over
+// it). The .part size check catches a .part that was truncated or recreated
+// since the state was written.
+//
+// # Output-folder lock
+//
+// AcquireLock creates (if needed) .bulkget.lock in the output folder and
+// takes an exclusive, non-blocking lock on it, then records the holder's
+// PID (truncate, write "PID\n", fsync) for the benefit of the error message
+// another run gets: `output folder "DIR" is in use by another bulkget (pid
+// N)`, or "pid unknown" if the record is absent or incomplete. Exclusion
+// comes only from the kernel lock, never from the file's existence or
+// content, so:
+//
+//   - a lock left by a process that died, however it died, never blocks:
+//     the kernel drops the lock with the last descriptor;
+//   - Release unlocks and closes but leaves the file, since unlinking it
+//     would let one process lock the old inode while another creates and
+//     locks a new one;
+//   - the lock is per open file, not per process, so a second AcquireLock
+//     on the same folder inside one process also fails.
+//
+// On Unix the lock is flock(LOCK_EX|LOCK_NB) (not fcntl locks, which are
+// per process and vanish when any descriptor of the file is closed), and
+// the lock file is opened with O_NOFOLLOW. flock may be unsupported or
+// advisory-only on some network filesystems; AcquireLock then returns the
+// error. On Windows it is LockFileEx on one byte far beyond end of file, so
+// the PID stays readable under Windows' mandatory locking. On platforms
+// with neither (AIX, Plan 9, WASI, js) the lock is a no-op that always
+// succeeds: an O_EXCL marker would survive a crash and block every later
+// run, which is worse than no lock.
+package state

@@ -1,0 +1,176 @@
+//go:build (unix && !aix) || windows
+
+package state
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLockExclusiveInProcess(t *testing.T) {
+	dir := t.TempDir()
+	l, err := AcquireLock(dir)
+	if err != nil {
+		t.Fatalf("AcquireLock: %v", err)
+	}
+	content, err := os.ReadFile(filepath.Join(dir, lockName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strconv.Itoa(os.Getpid()) + "\n"; string(content) != want {
+		t.Fatalf("lock file holds %q, want %q", content, want)
+	}
+
+	// flock belongs to the open file description, so a second open in
+	// this same process must conflict.
+	l2, err := AcquireLock(dir)
+	if err == nil {
+		l2.Release()
+		t.Fatal("second AcquireLock in the same process succeeded")
+	}
+	var le *LockedError
+	if !errors.As(err, &le) || !errors.Is(err, ErrLocked) {
+		t.Fatalf("second AcquireLock = %T %v, want *LockedError matching ErrLocked", err, err)
+	}
+	if le.PID != os.Getpid() || le.Dir != dir {
+		t.Fatalf("LockedError = %+v, want PID %d Dir %q", le, os.Getpid(), dir)
+	}
+	want := fmt.Sprintf("output folder %q is in use by another bulkget (pid %d)", dir, os.Getpid())
+	if err.Error() != want {
+		t.Fatalf("Error() = %q, want %q", err.Error(), want)
+	}
+
+	if err := l.Release(); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatalf("second Release: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, lockName)); err != nil {
+		t.Fatalf("lock file removed by Release: %v", err)
+	}
+	l3, err := AcquireLock(dir)
+	if err != nil {
+		t.Fatalf("AcquireLock after Release: %v", err)
+	}
+	if err := l3.Release(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLockUnknownPID(t *testing.T) {
+	dir := t.TempDir()
+	l, err := AcquireLock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	for _, content := range []string{"", "garbage\n", "123", "-5\n"} {
+		if err := os.WriteFile(filepath.Join(dir, lockName), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := AcquireLock(dir)
+		var le *LockedError
+		if !errors.As(err, &le) || le.PID != 0 || !strings.HasSuffix(err.Error(), "(pid unknown)") {
+			t.Errorf("content %q: AcquireLock = %v, want LockedError with unknown pid", content, err)
+		}
+	}
+}
+
+func TestLockStaleFile(t *testing.T) {
+	dir := t.TempDir()
+	// A lock file left behind by an earlier process (and never locked by
+	// anyone now) must not block.
+	if err := os.WriteFile(filepath.Join(dir, lockName), []byte("999999999\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := AcquireLock(dir)
+	if err != nil {
+		t.Fatalf("AcquireLock over stale file: %v", err)
+	}
+	content, _ := os.ReadFile(filepath.Join(dir, lockName))
+	if string(content) != strconv.Itoa(os.Getpid())+"\n" {
+		t.Fatalf("stale PID not replaced: %q", content)
+	}
+	l.Release()
+}
+
+func TestLockMissingDir(t *testing.T) {
+	_, err := AcquireLock(filepath.Join(t.TempDir(), "nope"))
+	if err == nil || errors.Is(err, ErrLocked) {
+		t.Fatalf("AcquireLock(missing dir) = %v", err)
+	}
+}
+
+const helperEnv = "BULKGET_STATE_LOCK_HELPER_DIR"
+
+// TestHelperProcess is not a real test: when re-executed by
+// TestLockReleasedOnKill it takes the lock and holds it until killed.
+func TestHelperProcess(t *testing.T) {
+	dir := os.Getenv(helperEnv)
+	if dir == "" {
+		t.Skip("helper process only")
+	}
+	if _, err := AcquireLock(dir); err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	fmt.Println("locked")
+	time.Sleep(time.Minute)
+	os.Exit(2)
+}
+
+func TestLockReleasedOnKill(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := false
+	defer func() {
+		if !waited {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "locked\n" {
+		t.Fatalf("helper said %q, %v", line, err)
+	}
+
+	_, err = AcquireLock(dir)
+	var le *LockedError
+	if !errors.As(err, &le) || le.PID != cmd.Process.Pid {
+		t.Fatalf("AcquireLock while child holds it = %v, want LockedError with pid %d", err, cmd.Process.Pid)
+	}
+
+	// Process.Kill is SIGKILL on Unix: the child gets no chance to clean
+	// up, exactly like kill -9 or a crash.
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	waited = true
+
+	l, err := AcquireLock(dir)
+	if err != nil {
+		t.Fatalf("AcquireLock after the holder was killed: %v", err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,45 @@
+//go:build windows
+
+package state
+
+import (
+	"errors"
+	"math"
+	"os"
+
+	"golang.org/x/sys/windows"
+)
+
+func openLockFile(p string) (*os.File, error) {
+	return os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+}
+
+// Windows byte-range locks are mandatory: a locked range cannot be read by
+// anyone else. Locking a single byte far beyond end of file (which Windows
+// permits) keeps the PID readable by a contender. Like flock, the lock
+// belongs to the handle and is released by the system when the holding
+// process dies.
+const lockOffset uint64 = 1 << 40
+
+func lockOverlapped() *windows.Overlapped {
+	return &windows.Overlapped{Offset: uint32(lockOffset & math.MaxUint32), OffsetHigh: uint32(lockOffset >> 32)}
+}
+
+func tryLock(f *os.File) (bool, error) {
+	err := windows.LockFileEx(windows.Handle(f.Fd()),
+		windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, lockOverlapped())
+	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) || errors.Is(err, windows.ERROR_IO_PENDING) {
+		return false, nil
+	}
+	if err != nil {
+		return false, &os.PathError{Op: "LockFileEx", Path: f.Name(), Err: err}
+	}
+	return true, nil
+}
+
+func unlock(f *os.File) error {
+	if err := windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, lockOverlapped()); err != nil {
+		return &os.PathError{Op: "UnlockFileEx", Path: f.Name(), Err: err}
+	}
+	return nil
+}

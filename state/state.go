@@ -1,0 +1,113 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Version is the sidecar format version written by Encode. Decode accepts
+// only this version: an older or newer layout is reported as ErrInvalid so
+// the caller restarts the download instead of trusting bytes it cannot parse.
+const Version = 1
+
+// ErrInvalid is wrapped by every error that means "this state cannot be
+// trusted". Callers should treat it like a missing state: discard it and
+// start the file over.
+var ErrInvalid = errors.New("state: invalid state file")
+
+// Limits that keep a hostile or corrupt sidecar from making Decode allocate
+// without bound. Validate enforces the same limits so that Encode never
+// produces something Decode would refuse.
+const (
+	maxSegments  = 1 << 20
+	maxStringLen = 64 << 10
+)
+
+// Segment is a byte range [Start, End) of the file of which the first Done
+// bytes (from Start) are durably written.
+type Segment struct {
+	Start, End, Done int64
+}
+
+// File is the resumable progress of one download.
+type File struct {
+	URL          string
+	Size         int64 // total size, > 0: states are only kept for files of known size
+	ETag         string
+	LastModified string
+	// Segments are sorted by Start, non-overlapping, and cover exactly
+	// [0, Size) with no gaps. Empty segments (Start == End) are allowed so
+	// that a splitter producing more segments than bytes still saves.
+	Segments []Segment
+}
+
+// DoneBytes returns the number of bytes the state claims are durable.
+func (f *File) DoneBytes() int64 {
+	var n int64
+	for _, s := range f.Segments {
+		n += s.Done
+	}
+	return n
+}
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+}
+
+// Validate checks the structural invariants. Because a segment's claims are
+// only meaningful relative to the file's layout, a state that does not tile
+// [0, Size) exactly is rejected as a whole rather than repaired: repairing
+// would mean guessing which claims are true.
+func (f *File) Validate() error {
+	if f == nil {
+		return invalidf("nil file")
+	}
+	if f.Size <= 0 {
+		return invalidf("size %d is not positive", f.Size)
+	}
+	for _, s := range [...]struct{ name, v string }{
+		{"URL", f.URL}, {"ETag", f.ETag}, {"Last-Modified", f.LastModified},
+	} {
+		if len(s.v) > maxStringLen {
+			return invalidf("%s is %d bytes, limit %d", s.name, len(s.v), maxStringLen)
+		}
+	}
+	if len(f.Segments) == 0 {
+		return invalidf("no segments")
+	}
+	if len(f.Segments) > maxSegments {
+		return invalidf("%d segments, limit %d", len(f.Segments), maxSegments)
+	}
+	// Requiring each Start to equal the previous End rules out gaps,
+	// overlaps and misordering in one check; with the first Start at 0 and
+	// End >= Start, every value is non-negative, so End-Start cannot
+	// overflow.
+	var next int64
+	for i, s := range f.Segments {
+		if s.Start != next {
+			if s.Start < next {
+				return invalidf("segment %d starts at %d, overlapping or out of order (expected %d)", i, s.Start, next)
+			}
+			return invalidf("segment %d starts at %d, leaving a gap (expected %d)", i, s.Start, next)
+		}
+		if s.End < s.Start {
+			return invalidf("segment %d ends at %d before its start %d", i, s.End, s.Start)
+		}
+		if s.End > f.Size {
+			return invalidf("segment %d ends at %d beyond size %d", i, s.End, f.Size)
+		}
+		if s.Done < 0 || s.Done > s.End-s.Start {
+			return invalidf("segment %d claims %d done bytes of %d", i, s.Done, s.End-s.Start)
+		}
+		next = s.End
+	}
+	if next != f.Size {
+		return invalidf("segments cover [0, %d), size is %d", next, f.Size)
+	}
+	return nil
+}
+
+// Path returns the sidecar name for a .part name.
+func Path(partName string) string {
+	return partName + ".state"
+}

@@ -1,0 +1,219 @@
+package state
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func openRoot(t *testing.T) (*os.Root, string) {
+	t.Helper()
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	return root, dir
+}
+
+// noTemp fails if any Save temp file is left anywhere under dir.
+func noTemp(t *testing.T, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(p, tmpSuffix) {
+			t.Errorf("temp file left behind: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestSaveLoad(t *testing.T) {
+	root, dir := openRoot(t)
+	if err := os.MkdirAll(filepath.Join(dir, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{Path("top.bin.part"), Path("a/b.bin.part")} {
+		t.Run(name, func(t *testing.T) {
+			f := sampleFiles()["typical"]
+			if err := Save(root, name, f); err != nil {
+				t.Fatalf("Save: %v", err)
+			}
+			noTemp(t, dir)
+			if fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(name))); err != nil {
+				t.Fatal(err)
+			} else if fi.Mode().Perm()&0o077 != 0 && os.PathSeparator == '/' {
+				t.Errorf("state mode %v is readable by others; URLs may hold credentials", fi.Mode())
+			}
+			g, err := Load(root, name, f.Size)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if !reflect.DeepEqual(f, g) {
+				t.Fatalf("Load = %+v, want %+v", g, f)
+			}
+			_, err = Load(root, name, f.Size-1)
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "size") {
+				t.Fatalf("Load with other part size: %v, want ErrInvalid", err)
+			}
+		})
+	}
+}
+
+func TestSaveReplaces(t *testing.T) {
+	root, dir := openRoot(t)
+	name := Path("x.part")
+	f := sampleFiles()["typical"]
+	if err := Save(root, name, f); err != nil {
+		t.Fatal(err)
+	}
+	g := *f
+	g.Segments = append([]Segment(nil), f.Segments...)
+	g.Segments[2].Done = 1 << 20
+	g.ETag = `"new"`
+	if err := Save(root, name, &g); err != nil {
+		t.Fatal(err)
+	}
+	noTemp(t, dir)
+	h, err := Load(root, name, f.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&g, h) {
+		t.Fatalf("Load after replace = %+v, want %+v", h, &g)
+	}
+	// A stale temp file from a crashed Save must not get in the way.
+	if err := os.WriteFile(filepath.Join(dir, name+tmpSuffix), []byte("torn"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Save(root, name, f); err != nil {
+		t.Fatal(err)
+	}
+	noTemp(t, dir)
+	if h, err := Load(root, name, f.Size); err != nil || !reflect.DeepEqual(f, h) {
+		t.Fatalf("Load = %+v, %v", h, err)
+	}
+}
+
+func TestSaveInvalidKeepsOld(t *testing.T) {
+	root, dir := openRoot(t)
+	name := Path("x.part")
+	f := sampleFiles()["one byte done"]
+	if err := Save(root, name, f); err != nil {
+		t.Fatal(err)
+	}
+	bad := &File{Size: 1, Segments: []Segment{{0, 1, 2}}}
+	if err := Save(root, name, bad); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Save(invalid) = %v, want ErrInvalid", err)
+	}
+	noTemp(t, dir)
+	if g, err := Load(root, name, 1); err != nil || !reflect.DeepEqual(f, g) {
+		t.Fatalf("old state damaged: %+v, %v", g, err)
+	}
+}
+
+func TestSaveFailureRemovesTemp(t *testing.T) {
+	root, dir := openRoot(t)
+	// A non-empty directory where the state should go makes the rename
+	// fail after the temp file has been written and synced.
+	name := "blocked.part.state"
+	if err := os.MkdirAll(filepath.Join(dir, name, "child"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := Save(root, name, sampleFiles()["typical"]); err == nil {
+		t.Fatal("Save over a non-empty directory succeeded")
+	}
+	noTemp(t, dir)
+}
+
+func TestSaveMissingParent(t *testing.T) {
+	root, dir := openRoot(t)
+	if err := Save(root, "nope/x.part.state", sampleFiles()["typical"]); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Save into missing folder: %v", err)
+	}
+	noTemp(t, dir)
+}
+
+func TestSaveEscape(t *testing.T) {
+	root, _ := openRoot(t)
+	if err := Save(root, "../escape.state", sampleFiles()["typical"]); err == nil {
+		t.Fatal("Save outside root succeeded")
+	}
+}
+
+func TestLoadMissing(t *testing.T) {
+	root, _ := openRoot(t)
+	_, err := Load(root, "missing.part.state", 10)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load(missing) = %v, want fs.ErrNotExist", err)
+	}
+	if errors.Is(err, ErrInvalid) {
+		t.Fatalf("missing state reported as invalid: %v", err)
+	}
+}
+
+func TestLoadCorrupt(t *testing.T) {
+	root, dir := openRoot(t)
+	good := mustEncode(t, sampleFiles()["typical"])
+	torn := good[:len(good)/2]
+	zeros := make([]byte, len(good))
+	for name, content := range map[string][]byte{
+		"empty": nil, "torn": torn, "zeros": zeros, "text": []byte("hello\n"),
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if f, err := Load(root, name, 10<<20); !errors.Is(err, ErrInvalid) || f != nil {
+			t.Errorf("%s: Load = %v, %v; want ErrInvalid", name, f, err)
+		}
+	}
+}
+
+func TestLoadOversized(t *testing.T) {
+	root, dir := openRoot(t)
+	p := filepath.Join(dir, "big")
+	fh, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sparse, so the test stays cheap on disk.
+	if err := fh.Truncate(int64(maxEncoded) + 1); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+	if _, err := Load(root, "big", 10); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Load(oversized) = %v, want ErrInvalid", err)
+	}
+}
+
+func TestRemove(t *testing.T) {
+	root, dir := openRoot(t)
+	if err := os.Mkdir(filepath.Join(dir, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	name := Path("a/b.bin.part")
+	if err := Save(root, name, sampleFiles()["typical"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a", "b.bin.part.state"+tmpSuffix), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Remove(root, name); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	if _, err := Load(root, name, 10<<20); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load after Remove = %v, want fs.ErrNotExist", err)
+	}
+	noTemp(t, dir)
+	if err := Remove(root, name); err != nil {
+		t.Fatalf("Remove(missing) = %v", err)
+	}
+}
