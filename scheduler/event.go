@@ -19,6 +19,12 @@ const (
 	Failed
 	// Progress: periodic snapshot of every file in progress and the totals.
 	Progress
+	// Skipped: the file already exists under its final name with the
+	// remote size; nothing was downloaded.
+	Skipped
+	// Resumed: a .part and its state were found and the remote file is
+	// unchanged; Bytes were already on disk and will not be fetched again.
+	Resumed
 )
 
 func (k Kind) String() string {
@@ -35,6 +41,10 @@ func (k Kind) String() string {
 		return "failed"
 	case Progress:
 		return "progress"
+	case Skipped:
+		return "skipped"
+	case Resumed:
+		return "resumed"
 	}
 	return "unknown"
 }
@@ -57,7 +67,7 @@ type Event struct {
 	// Progress only: every file in progress, and run totals.
 	Files      []FileProgress
 	BytesDone  int64 // bytes written in this run, all files
-	FilesDone  int
+	FilesDone  int // done or skipped
 	FilesTotal int
 }
 
@@ -97,6 +107,7 @@ type Failure struct {
 // Summary is the outcome of a Run.
 type Summary struct {
 	Done        int
+	Skipped     int
 	Failed      []Failure
 	Bytes       int64 // bytes written in this run
 	Elapsed     time.Duration

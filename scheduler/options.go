@@ -45,6 +45,12 @@ type Options struct {
 	Backoff Backoff
 	// ProgressInterval is how often a Progress event is emitted (250ms).
 	ProgressInterval time.Duration
+	// CheckpointInterval is how often the progress of every file is made
+	// durable in its sidecar state (1s); it bounds what a crash costs.
+	CheckpointInterval time.Duration
+	// Overwrite downloads files that already exist under their final name
+	// instead of skipping them when their size matches the remote one.
+	Overwrite bool
 	// Reporter receives events; nil discards them.
 	Reporter Reporter
 	// UserAgent is sent with every request.
@@ -103,6 +109,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = 30 * time.Second
 	}
+	if o.CheckpointInterval == 0 {
+		o.CheckpointInterval = time.Second
+	}
 	if o.ProgressInterval == 0 {
 		o.ProgressInterval = 250 * time.Millisecond
 	}
@@ -129,6 +138,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("scheduler: retries must not be negative")
 	case o.MinSegment < 1:
 		return o, fmt.Errorf("scheduler: min segment must be positive")
+	case o.CheckpointInterval < 0:
+		return o, fmt.Errorf("scheduler: checkpoint interval must not be negative")
 	case o.BufferSize < 4096:
 		return o, fmt.Errorf("scheduler: buffer size must be at least 4 KiB")
 	}

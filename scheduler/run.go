@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
+	"github.com/bulkget/bulkget/state"
 )
 
 // PartSuffix is appended to a file's name while it is incomplete.
@@ -44,13 +46,25 @@ type file struct {
 	noRanges  bool  // the server answered a ranged request with 200: never split again
 	validator string
 	etag      string
+	// lastModified is kept for the state: it is the validator of servers
+	// without strong ETags.
+	lastModified string
 	out       *os.File
 	segs      []*seg // unfinished segments of the current generation
+	all       []*seg // every segment of the current generation, for checkpoints
+	// tryResume is set until the first request of the file decides
+	// between resuming a .part, skipping a finished file, or starting over.
+	tryResume bool
 	conns     int
 	started   time.Time
 	written   atomic.Int64 // bytes in the .part for this generation
 	ctx       context.Context
 	cancel    context.CancelFunc
+
+	// ckMu serialises everything that touches the sidecar state and the
+	// .part's identity: checkpoints, creating a new .part, finalizing.
+	ckMu  sync.Mutex
+	saved int64 // f.written at the last checkpoint; guarded by ckMu
 }
 
 // seg is a segment of a file, running on a connection or waiting for one.
@@ -100,6 +114,8 @@ type run struct {
 	openFiles int
 	remaining int
 	done      int
+	skipped   int
+	ckNow     chan struct{} // asks the checkpointer for a round now
 	failures  []Failure
 	bytes     atomic.Int64
 }
@@ -115,6 +131,11 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return Summary{}, fmt.Errorf("scheduler: output folder: %w", err)
 	}
+	lock, err := state.AcquireLock(opts.Dir)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer lock.Release()
 	root, err := os.OpenRoot(opts.Dir)
 	if err != nil {
 		return Summary{}, fmt.Errorf("scheduler: output folder: %w", err)
@@ -128,6 +149,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		epoch:   time.Now(),
 		ctx:     ctx,
 		changed: make(chan struct{}),
+		ckNow:   make(chan struct{}, 1),
 	}
 	if r.client == nil {
 		r.client = NewClient(opts.MaxPerHost, opts.ConnectTimeout, opts.HTTP2)
@@ -139,7 +161,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	var early []Failure
 	byHost := map[string]*host{}
 	for i, e := range entries {
-		f := &file{index: i, entry: e, size: -1}
+		f := &file{index: i, entry: e, size: -1, tryResume: true}
 		u, err := url.Parse(e.URL)
 		if err != nil || u.Host == "" {
 			early = append(early, Failure{Line: e.Line, Name: e.Name, Err: fmt.Errorf("bad url %q", e.URL)})
@@ -177,9 +199,19 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	var bgWG sync.WaitGroup
 	bgWG.Go(func() { r.watchdog(bg) })
 	bgWG.Go(func() { r.ticker(bg) })
+	bgWG.Go(func() { r.checkpointer(bg) })
 	wg.Wait()
 	stopBG()
 	bgWG.Wait()
+
+	// Whatever was interrupted is saved as far as it got, so that the next
+	// run continues from here.
+	r.mu.Lock()
+	open := slices.Clone(r.active)
+	r.mu.Unlock()
+	for _, f := range open {
+		r.checkpoint(f)
+	}
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -191,6 +223,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	}
 	return Summary{
 		Done:        r.done,
+		Skipped:     r.skipped,
 		Failed:      r.failures,
 		Bytes:       r.bytes.Load(),
 		Elapsed:     time.Since(r.epoch),
@@ -334,6 +367,7 @@ func (r *run) pickSteal() *seg {
 	f := victim.f
 	s := r.newSeg(f, segment.NewCursor(mid, mid, end))
 	f.segs = append(f.segs, s)
+	f.all = append(f.all, s)
 	return s
 }
 
@@ -358,6 +392,7 @@ func (r *run) restartLocked(f *file) {
 	f.probed, f.ranged, f.size, f.validator, f.etag = false, false, -1, "", ""
 	f.written.Store(0)
 	f.segs = []*seg{r.newSeg(f, segment.NewCursor(0, 0, -1))}
+	f.all = slices.Clone(f.segs)
 }
 
 // watchdog cuts requests that have received nothing for StallTimeout, so
@@ -396,8 +431,8 @@ func (r *run) ticker(ctx context.Context) {
 		case <-tick.C:
 		}
 		r.mu.Lock()
-		e := Event{Kind: Progress, Time: time.Now(), BytesDone: r.bytes.Load(), FilesDone: r.done,
-			FilesTotal: r.done + len(r.failures) + r.remaining}
+		e := Event{Kind: Progress, Time: time.Now(), BytesDone: r.bytes.Load(), FilesDone: r.done + r.skipped,
+			FilesTotal: r.done + r.skipped + len(r.failures) + r.remaining}
 		e.Files = make([]FileProgress, 0, len(r.active))
 		for _, f := range r.active {
 			e.Files = append(e.Files, FileProgress{Line: f.entry.Line, Name: f.entry.Name,

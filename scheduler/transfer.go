@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bulkget/bulkget/segment"
+	"github.com/bulkget/bulkget/state"
 )
 
 var (
@@ -26,6 +27,7 @@ var (
 // once so that the data path never takes the run's lock.
 type snapshot struct {
 	probed, ranged bool
+	tryResume      bool
 	size           int64
 	validator      string
 	etag           string
@@ -38,7 +40,7 @@ func (r *run) exec(ctx context.Context, s *seg, buf []byte) {
 	r.mu.Lock()
 	f := s.f
 	snap := snapshot{probed: f.probed, ranged: f.ranged, size: f.size, validator: f.validator,
-		etag: f.etag, out: f.out, ctx: f.ctx}
+		etag: f.etag, out: f.out, ctx: f.ctx, tryResume: f.tryResume}
 	reqCtx, cancel := context.WithCancel(snap.ctx)
 	s.cancel = cancel
 	r.mu.Unlock()
@@ -49,6 +51,11 @@ func (r *run) exec(ctx context.Context, s *seg, buf []byte) {
 
 func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, buf []byte) error {
 	f := s.f
+	if !snap.probed && snap.tryResume {
+		if handled, err := r.resumeOrSkip(ctx, s, buf); handled {
+			return err
+		}
+	}
 	_, pos, end := s.cur.Bounds()
 	req := segment.Request{URL: f.entry.URL, UserAgent: r.opts.UserAgent,
 		Start: pos, End: end, Total: snap.size, IfRange: snap.validator}
@@ -96,7 +103,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, buf []byte) e
 func (r *run) onProbe(s *seg, resp *segment.Response) (*os.File, error) {
 	f := s.f
 	size := resp.Total
-	out, err := r.openPart(f.entry.Name, size)
+	out, err := r.openPart(f, size)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +115,8 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*os.File, error) {
 	}
 	f.probed, f.size, f.out = true, size, out
 	f.ranged = resp.Partial && size > 0 && !f.noRanges
-	f.validator, f.etag = resp.Validator(), resp.ETag
+	f.validator, f.etag, f.lastModified = resp.Validator(), resp.ETag, resp.LastModified
+	f.tryResume = false
 	s.cur.SetEnd(size)
 	conns := f.conns
 	r.notify()
@@ -121,13 +129,22 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*os.File, error) {
 // openPart creates name.part afresh inside the output folder. An existing
 // .part is unlinked first rather than truncated, so that a transfer of an
 // abandoned generation still writing to it cannot touch the new file.
-func (r *run) openPart(name string, size int64) (*os.File, error) {
+func (r *run) openPart(f *file, size int64) (*os.File, error) {
+	f.ckMu.Lock()
+	defer f.ckMu.Unlock()
+	name := f.entry.Name
 	if dir := path.Dir(name); dir != "." {
 		if err := r.root.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create folder for %s: %w", name, err)
 		}
 	}
 	part := name + PartSuffix
+	// The old state describes the old .part: remove it first, so that a
+	// crash in between leaves a .part without state (restarted), never a
+	// state that claims bytes of a file that no longer has them.
+	if err := state.Remove(r.root, state.Path(part)); err != nil {
+		return nil, fmt.Errorf("remove old state of %s: %w", part, err)
+	}
 	if err := r.root.Remove(part); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("remove old %s: %w", part, err)
 	}
@@ -155,12 +172,30 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 	f.host.conns--
 	defer func() {
 		r.notify()
+		gaveUp := f.state == failed && f.out != nil
 		r.mu.Unlock()
+		if gaveUp {
+			// Keep what a failed file got, for a later run to resume.
+			r.checkpoint(f)
+			r.mu.Lock()
+			if f.out != nil {
+				f.out.Close()
+				f.out = nil
+			}
+			r.mu.Unlock()
+		}
 		for _, e := range events {
 			r.rep.Report(e)
 		}
 	}()
 	if s.gen != f.gen || f.state != active || errors.Is(err, errStale) {
+		return
+	}
+	if errors.Is(err, errSkipped) {
+		r.closeLocked(f)
+		r.skipped++
+		e := Event{Kind: Skipped, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name, Total: -1}
+		events = append(events, e)
 		return
 	}
 	fileEvent := func(k Kind, err error) Event {
@@ -174,6 +209,7 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		}
 		f.segs = slices.DeleteFunc(f.segs, func(x *seg) bool { return x == s })
 		if len(f.segs) > 0 {
+			r.requestCheckpoint()
 			return
 		}
 		f.state = finalizing
@@ -231,6 +267,8 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 // finalize makes a complete file durable under its final name: data synced
 // before the rename, the rename synced by syncing the folder.
 func (r *run) finalize(f *file) error {
+	f.ckMu.Lock()
+	defer f.ckMu.Unlock()
 	name := f.entry.Name
 	if f.size >= 0 {
 		// A stream of unknown length may have been preallocated by nobody;
@@ -250,7 +288,12 @@ func (r *run) finalize(f *file) error {
 	if err := r.root.Rename(name+PartSuffix, name); err != nil {
 		return fmt.Errorf("rename %s%s: %w", name, PartSuffix, err)
 	}
-	return syncDir(r.root, path.Dir(name))
+	if err := syncDir(r.root, path.Dir(name)); err != nil {
+		return err
+	}
+	// Only now is the state useless; a crash before this line leaves a
+	// state without its .part, which the next run ignores and removes.
+	return state.Remove(r.root, state.Path(name+PartSuffix))
 }
 
 func syncDir(root *os.Root, dir string) error {
@@ -265,9 +308,13 @@ func syncDir(root *os.Root, dir string) error {
 	return nil
 }
 
-// failLocked gives up on f and returns the event to report.
+// failLocked gives up on f and returns the event to report. The .part
+// stays open for finish to checkpoint it.
 func (r *run) failLocked(f *file, err error) Event {
+	out := f.out
+	f.out = nil
 	r.closeLocked(f)
+	f.out = out
 	f.state = failed
 	r.failures = append(r.failures, Failure{Line: f.entry.Line, Name: f.entry.Name, Err: err})
 	return Event{Kind: Failed, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,

@@ -72,6 +72,10 @@ func (b *bars) Report(e scheduler.Event) {
 			delete(b.files, e.Line)
 		}
 		b.printAbove(failureLine(e.Name, e.Line, e.Err))
+	case scheduler.Skipped:
+		b.printAbove(fmt.Sprintf("= %s: already downloaded, skipped", e.Name))
+	case scheduler.Resumed:
+		b.printAbove(fmt.Sprintf("↻ %s: resuming at %s of %s", e.Name, formatSize(e.Bytes), formatSize(e.Total)))
 	case scheduler.Retrying:
 		b.printAbove(fmt.Sprintf("retry %s: %v (attempt %d)", e.Name, e.Err, e.Attempt))
 	case scheduler.Warning:

@@ -47,6 +47,10 @@ func connectionFlags() []cli.Flag {
 			Usage: "failed attempts in a row, without progress, before a file is given up"},
 		&cli.DurationFlag{Name: "stall-timeout", Value: 10 * time.Second, Category: catSafety, EnvVars: env("STALL_TIMEOUT"),
 			Usage: "cut and retry a connection that receives nothing for this long"},
+		&cli.DurationFlag{Name: "checkpoint-interval", Value: time.Second, Category: catSafety, EnvVars: env("CHECKPOINT_INTERVAL"),
+			Usage: "how often progress is saved for resuming (a crash costs at most this much transfer)"},
+		&cli.BoolFlag{Name: "overwrite", Category: catSafety, EnvVars: env("OVERWRITE"),
+			Usage: "download files that already exist instead of skipping those whose size matches the remote"},
 		&cli.DurationFlag{Name: "connect-timeout", Value: 30 * time.Second, Category: catSafety, EnvVars: env("CONNECT_TIMEOUT"),
 			Usage: "limit for connecting, TLS and waiting for response headers"},
 	}
@@ -62,16 +66,18 @@ func schedulerOptions(c *cli.Context) (scheduler.Options, error) {
 		return scheduler.Options{}, fmt.Errorf("--min-segment: %s is below the 64 KiB minimum", c.String("min-segment"))
 	}
 	o := scheduler.Options{
-		Connections:    c.Int("connections"),
-		MaxPerFile:     c.Int("max-per-file"),
-		MaxFiles:       c.Int("max-files"),
-		MaxPerHost:     c.Int("max-per-host"),
-		MinSegment:     minSeg,
-		Retries:        c.Int("retries"),
-		HTTP2:          c.Bool("http2"),
-		StallTimeout:   c.Duration("stall-timeout"),
-		ConnectTimeout: c.Duration("connect-timeout"),
-		UserAgent:      "bulkget/" + version,
+		Connections:        c.Int("connections"),
+		MaxPerFile:         c.Int("max-per-file"),
+		MaxFiles:           c.Int("max-files"),
+		MaxPerHost:         c.Int("max-per-host"),
+		MinSegment:         minSeg,
+		Retries:            c.Int("retries"),
+		HTTP2:              c.Bool("http2"),
+		StallTimeout:       c.Duration("stall-timeout"),
+		ConnectTimeout:     c.Duration("connect-timeout"),
+		CheckpointInterval: c.Duration("checkpoint-interval"),
+		Overwrite:          c.Bool("overwrite"),
+		UserAgent:          "bulkget/" + version,
 	}
 	switch {
 	case o.Connections < 1:
@@ -82,8 +88,8 @@ func schedulerOptions(c *cli.Context) (scheduler.Options, error) {
 		return o, fmt.Errorf("--max-per-file and --max-files must not be negative")
 	case o.Retries < 0:
 		return o, fmt.Errorf("--retries must not be negative")
-	case o.StallTimeout <= 0, o.ConnectTimeout <= 0:
-		return o, fmt.Errorf("--stall-timeout and --connect-timeout must be positive")
+	case o.StallTimeout <= 0, o.ConnectTimeout <= 0, o.CheckpointInterval <= 0:
+		return o, fmt.Errorf("--stall-timeout, --connect-timeout and --checkpoint-interval must be positive")
 	}
 	return o, nil
 }

@@ -86,7 +86,7 @@ func TestGetDownloadsListIntoFolderNamedAfterIt(t *testing.T) {
 			t.Errorf("%s: sha256 %s, want %s", n, got, want)
 		}
 	}
-	for _, want := range []string{"line 5", "404", "line 6", "3 done, 1 failed"} {
+	for _, want := range []string{"line 5", "404", "line 6", "3 done, 0 skipped, 1 failed"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}

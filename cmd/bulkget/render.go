@@ -74,6 +74,14 @@ func (p *plain) Report(e scheduler.Event) {
 		if !p.quiet {
 			fmt.Fprintln(p.w, doneLine(e))
 		}
+	case scheduler.Skipped:
+		if !p.quiet {
+			fmt.Fprintf(p.w, "= %s: already downloaded, skipped\n", e.Name)
+		}
+	case scheduler.Resumed:
+		if !p.quiet {
+			fmt.Fprintf(p.w, "↻ %s: resuming at %s of %s\n", e.Name, formatSize(e.Bytes), formatSize(e.Total))
+		}
 	case scheduler.Retrying:
 		if !p.quiet {
 			fmt.Fprintf(p.w, "retry %s: %v (attempt %d, next in %v)\n", e.Name, e.Err, e.Attempt, e.Delay.Round(time.Millisecond))
@@ -111,7 +119,7 @@ func failureLine(name string, line int, err error) string {
 // writeSummary prints the totals and every failure with its list line.
 func writeSummary(w io.Writer, sum scheduler.Summary, quiet bool) {
 	if !quiet {
-		fmt.Fprintf(w, "%d done, %d failed, %s in %v (%s)\n", sum.Done, len(sum.Failed), formatSize(sum.Bytes),
+		fmt.Fprintf(w, "%d done, %d skipped, %d failed, %s in %v (%s)\n", sum.Done, sum.Skipped, len(sum.Failed), formatSize(sum.Bytes),
 			sum.Elapsed.Round(time.Millisecond), formatRate(sum.Bytes, sum.Elapsed.Seconds()))
 	}
 	if len(sum.Failed) > 0 {

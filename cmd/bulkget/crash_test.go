@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bulkget/bulkget/internal/origin"
+	"github.com/bulkget/bulkget/state"
+)
+
+// ordeal describes a crash test. The default is small enough for every
+// test run; BULKGET_ORDEAL=1 runs the full one from the resume issue
+// (6 × 96 MiB at 8 MiB/s per connection, 40 kills), which takes minutes.
+type ordeal struct {
+	files       int
+	size        int64
+	connRate    int64
+	connections int
+	kills       int
+	interval    time.Duration // --checkpoint-interval
+	maxDelay    time.Duration // a kill comes at a random moment up to this long after start
+}
+
+func chooseOrdeal() ordeal {
+	if os.Getenv("BULKGET_ORDEAL") != "" {
+		return ordeal{files: 6, size: 96 << 20, connRate: 8 << 20, connections: 16, kills: 40,
+			interval: time.Second, maxDelay: 3 * time.Second}
+	}
+	return ordeal{files: 3, size: 4 << 20, connRate: 1 << 20, connections: 4, kills: 6,
+		interval: 250 * time.Millisecond, maxDelay: 700 * time.Millisecond}
+}
+
+// setupOrdeal starts a throttled origin and writes the list.
+func setupOrdeal(t *testing.T, o ordeal) (srv *origin.Server, list string, names []string) {
+	t.Helper()
+	srv = origin.New(origin.Options{PerConnRate: o.connRate, Latency: 2 * time.Millisecond})
+	t.Cleanup(srv.Close)
+	var b strings.Builder
+	b.WriteString("filename,url\n")
+	for i := range o.files {
+		n := fmt.Sprintf("set/file-%02d.bin", i)
+		srv.Add(n, o.size)
+		names = append(names, n)
+		fmt.Fprintf(&b, "%s,%s\n", n, srv.URL(n))
+	}
+	list = filepath.Join(t.TempDir(), "ordeal.csv")
+	if err := os.WriteFile(list, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return srv, list, names
+}
+
+// checkFinalNames fails the test if any file under its final name is not
+// complete and correct: the invariant a crash must never break.
+func checkFinalNames(t *testing.T, dir string, names []string, size int64) (complete int) {
+	t.Helper()
+	for _, n := range names {
+		path := filepath.Join(dir, filepath.FromSlash(n))
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if got, want := sha(t, path), origin.SHA256Hex(n, 0, size); got != want {
+			t.Fatalf("%s is under its final name but its content is wrong", n)
+		}
+		complete++
+	}
+	return complete
+}
+
+func bulkgetCmd(o ordeal, dir, list string) *exec.Cmd {
+	return exec.Command(bulkgetBin, "--progress", "none", "-c", fmt.Sprint(o.connections),
+		"--min-segment", "512K", "--checkpoint-interval", o.interval.String(), "-d", dir, list)
+}
+
+func TestSIGKILLAtRandomMomentsNeverCorrupts(t *testing.T) {
+	o := chooseOrdeal()
+	srv, list, names := setupOrdeal(t, o)
+	dir := filepath.Join(t.TempDir(), "out")
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 1))
+	t.Logf("seed %d", seed)
+	for k := range o.kills {
+		cmd := bulkgetCmd(o, dir, list)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		delay := time.Duration(rng.Int64N(int64(o.maxDelay)))
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			// Finished before the kill: fine, as long as it succeeded.
+			if err != nil {
+				t.Fatalf("run %d exited with %v:\n%s", k, err, stderr.String())
+			}
+		case <-time.After(delay):
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-exited
+		}
+		checkFinalNames(t, dir, names, o.size)
+	}
+	cmd := bulkgetCmd(o, dir, list)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("final run: %v\n%s", err, out)
+	}
+	if n := checkFinalNames(t, dir, names, o.size); n != o.files {
+		t.Fatalf("%d of %d files complete after the final run", n, o.files)
+	}
+	for _, n := range names {
+		for _, junk := range []string{".part", ".part.state", ".part.state.tmp"} {
+			if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(n)+junk)); err == nil {
+				t.Errorf("%s%s left behind", n, junk)
+			}
+		}
+	}
+	srv.WaitIdle(2 * time.Second)
+	total := int64(o.files) * o.size
+	served := srv.Stats().BytesServed
+	throughput := float64(int64(o.connections) * o.connRate)
+	allowance := float64(total) + float64(o.kills)*o.interval.Seconds()*throughput + 0.05*float64(total)
+	t.Logf("%d kills: origin served %d bytes for %d bytes of files (%.3f×); allowance %.0f",
+		o.kills, served, total, float64(served)/float64(total), allowance)
+	if float64(served) > allowance {
+		t.Errorf("served %d bytes, more than files + kills × checkpoint interval × throughput + 5%% = %.0f", served, allowance)
+	}
+}
+
+// onDisk is what the states and final files in dir claim.
+func onDisk(t *testing.T, dir string, names []string, size int64) int64 {
+	t.Helper()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	var sum int64
+	for _, n := range names {
+		if _, err := root.Stat(n); err == nil {
+			sum += size
+			continue
+		}
+		fi, err := root.Stat(n + ".part")
+		if err != nil {
+			continue
+		}
+		if st, err := state.Load(root, state.Path(n+".part"), fi.Size()); err == nil {
+			sum += st.DoneBytes()
+		}
+	}
+	return sum
+}
+
+func TestSIGINTCheckpointsEverythingAndResumes(t *testing.T) {
+	o := chooseOrdeal()
+	srv, list, names := setupOrdeal(t, o)
+	dir := filepath.Join(t.TempDir(), "out")
+	cmd := bulkgetCmd(o, dir, list)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	total := int64(o.files) * o.size
+	deadline := time.Now().Add(30 * time.Second)
+	for srv.Stats().BytesServed < total/2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	stopped := time.Now()
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit %v, want %d:\n%s", err, exitInterrupted, stderr.String())
+	}
+	if d := time.Since(stopped); d > 3*time.Second {
+		t.Errorf("took %v to exit after SIGINT", d)
+	}
+	checkFinalNames(t, dir, names, o.size)
+	srv.WaitIdle(2 * time.Second)
+	first := srv.Stats().BytesServed
+	kept := onDisk(t, dir, names, o.size)
+	srv.ResetStats()
+
+	if out, err := bulkgetCmd(o, dir, list).CombinedOutput(); err != nil {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	if n := checkFinalNames(t, dir, names, o.size); n != o.files {
+		t.Fatalf("%d of %d files complete after resuming", n, o.files)
+	}
+	srv.WaitIdle(2 * time.Second)
+	second := srv.Stats().BytesServed
+	refetched := second - (total - kept)
+	t.Logf("first run: %d bytes served, %d kept; resume served %d, re-fetched %d (%.2f%% of the first run)",
+		first, kept, second, refetched, 100*float64(refetched)/float64(first))
+	// Bytes still in socket buffers when the signal came are lost; the
+	// rest must all have been checkpointed.
+	if slack := first/100 + int64(o.connections)*64<<10; refetched > slack {
+		t.Errorf("re-fetched %d bytes after SIGINT, limit %d", refetched, slack)
+	}
+}
+
+func TestSecondProcessOnSameFolderFailsFast(t *testing.T) {
+	o := chooseOrdeal()
+	_, list, _ := setupOrdeal(t, o)
+	dir := filepath.Join(t.TempDir(), "out")
+	first := bulkgetCmd(o, dir, list)
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		first.Process.Kill()
+		first.Wait()
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(filepath.Join(dir, ".bulkget.lock")); err == nil {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	start := time.Now()
+	out, err := bulkgetCmd(o, dir, list).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
+		t.Fatalf("second process: %v, want exit %d\n%s", err, exitFailed, out)
+	}
+	if want := fmt.Sprintf("pid %d", first.Process.Pid); !strings.Contains(string(out), want) {
+		t.Errorf("message does not name the holder (%s): %s", want, out)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v to refuse", d)
+	}
+}

@@ -1,0 +1,80 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/bulkget/bulkget/state"
+)
+
+// checkpointer saves every file's progress each CheckpointInterval, and at
+// once when a segment completes (r.ckNow).
+func (r *run) checkpointer(ctx context.Context) {
+	tick := time.NewTicker(r.opts.CheckpointInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-r.ckNow:
+		}
+		r.mu.Lock()
+		files := slices.Clone(r.active)
+		r.mu.Unlock()
+		for _, f := range files {
+			if ctx.Err() != nil {
+				return
+			}
+			r.checkpoint(f)
+		}
+	}
+}
+
+// requestCheckpoint asks for a checkpoint round without waiting for it.
+func (r *run) requestCheckpoint() {
+	select {
+	case r.ckNow <- struct{}{}:
+	default:
+	}
+}
+
+// checkpoint makes f's progress durable in its sidecar state. The order is
+// what keeps the state from ever claiming bytes that are not on disk: read
+// every segment's position, then fdatasync the .part (everything up to
+// those positions is now durable), then save the state atomically. Bytes
+// written after the positions were read are simply claimed next time.
+func (r *run) checkpoint(f *file) {
+	f.ckMu.Lock()
+	defer f.ckMu.Unlock()
+	r.mu.Lock()
+	if !f.probed || !f.ranged || f.size <= 0 || f.out == nil || (f.state != active && f.state != failed) {
+		r.mu.Unlock()
+		return
+	}
+	written := f.written.Load()
+	if written == f.saved {
+		r.mu.Unlock()
+		return
+	}
+	st := &state.File{URL: f.entry.URL, Size: f.size, ETag: f.etag, LastModified: f.lastModified,
+		Segments: make([]state.Segment, 0, len(f.all))}
+	for _, s := range f.all {
+		start, pos, end := s.cur.Bounds()
+		st.Segments = append(st.Segments, state.Segment{Start: start, End: end, Done: pos - start})
+	}
+	out := f.out
+	r.mu.Unlock()
+	slices.SortFunc(st.Segments, func(a, b state.Segment) int { return int(a.Start - b.Start) })
+	if err := datasync(out); err != nil {
+		return // the .part was closed by a restart; there is nothing to save
+	}
+	if err := state.Save(r.root, state.Path(f.entry.Name+PartSuffix), st); err != nil {
+		r.rep.Report(Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
+			Bytes: written, Total: st.Size, Err: fmt.Errorf("checkpoint: %w", err)})
+		return
+	}
+	f.saved = written
+}

@@ -1,0 +1,191 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/bulkget/bulkget/segment"
+	"github.com/bulkget/bulkget/state"
+)
+
+// errSkipped: the file is already complete under its final name.
+var errSkipped = errors.New("already downloaded")
+
+// resumeOrSkip is the first step of a file in this run. It returns
+// handled=false when the file must simply be downloaded from zero (the
+// caller then probes); otherwise it has done the file's first transfer
+// itself and err is that transfer's outcome (errSkipped for a file that is
+// already there).
+func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled bool, err error) {
+	f := s.f
+	name, part := f.entry.Name, f.entry.Name+PartSuffix
+	if !r.opts.Overwrite {
+		if fi, err := r.root.Stat(name); err == nil && fi.Mode().IsRegular() {
+			total, err := r.remoteSize(ctx, f.entry.URL)
+			if err != nil {
+				return true, err
+			}
+			if total == fi.Size() {
+				// Leftovers of an earlier attempt at replacing it are junk.
+				_ = state.Remove(r.root, state.Path(part))
+				_ = r.root.Remove(part)
+				return true, errSkipped
+			}
+			// A different size: fetch it again. The old file stays until
+			// the new one is complete and takes its name.
+		}
+	}
+	pi, err := r.root.Stat(part)
+	if err != nil {
+		r.noResume(f)
+		return false, nil
+	}
+	st, err := state.Load(r.root, state.Path(part), pi.Size())
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, state.ErrInvalid):
+		r.warn(f, fmt.Errorf("%s has no usable state (%v); starting over", part, err))
+		r.noResume(f)
+		return false, nil
+	case err != nil:
+		return true, fmt.Errorf("read state of %s: %w", part, err)
+	}
+	validator := st.LastModified
+	if st.ETag != "" && len(st.ETag) > 2 && st.ETag[:2] != "W/" {
+		validator = st.ETag
+	}
+	first := -1
+	for i, sg := range st.Segments {
+		if sg.Done < sg.End-sg.Start {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		// Every byte is on disk and durable (the state never leads the
+		// data): the run stopped between the last checkpoint and the rename.
+		return true, r.install(s, st, validator, -1, nil)
+	}
+	sg := st.Segments[first]
+	resp, err := segment.Open(ctx, r.client, segment.Request{URL: f.entry.URL, UserAgent: r.opts.UserAgent,
+		Start: sg.Start + sg.Done, End: sg.End, Total: -1, IfRange: validator})
+	if err != nil {
+		return true, err
+	}
+	defer resp.Body.Close()
+	s.Received(0)
+	if why := changed(st, resp); why != "" {
+		r.warn(f, fmt.Errorf("%w since the last run (%s); starting over", errChanged, why))
+		r.noResume(f)
+		return false, nil
+	}
+	out, err := r.root.OpenFile(part, os.O_RDWR, 0)
+	if err != nil {
+		return true, fmt.Errorf("open %s: %w", part, err)
+	}
+	if err := r.install(s, st, validator, first, out); err != nil {
+		out.Close()
+		return true, err
+	}
+	_, err = segment.Copy(ctx, resp.Body, s.cur, out, buf, nil, s)
+	if err == nil && s.cur.Pos() == resp.End {
+		segment.Drain(resp.Body)
+	}
+	return true, err
+}
+
+// changed says why a response to a resumed range shows that the remote file
+// is not the one the state was saved for, or "" if it is the same.
+func changed(st *state.File, resp *segment.Response) string {
+	switch {
+	case !resp.Partial:
+		return "the server sent the whole file instead of the range: it changed, or it no longer serves ranges"
+	case resp.Total != st.Size:
+		return fmt.Sprintf("size %d is now %d", st.Size, resp.Total)
+	case st.ETag != "" && resp.ETag != "" && resp.ETag != st.ETag:
+		return fmt.Sprintf("ETag %s is now %s", st.ETag, resp.ETag)
+	case st.ETag == "" && st.LastModified != "" && resp.LastModified != "" && resp.LastModified != st.LastModified:
+		return fmt.Sprintf("Last-Modified %s is now %s", st.LastModified, resp.LastModified)
+	}
+	return ""
+}
+
+// install makes f continue from a saved state: its segments become the
+// file's, the one at index first (if any) running on s, the other
+// unfinished ones waiting for a connection. With out nil the file is
+// complete and only needs finalizing, which the caller's finish does.
+func (r *run) install(s *seg, st *state.File, validator string, first int, out *os.File) error {
+	f := s.f
+	if out == nil {
+		var err error
+		if out, err = r.root.OpenFile(f.entry.Name+PartSuffix, os.O_RDWR, 0); err != nil {
+			return fmt.Errorf("open %s%s: %w", f.entry.Name, PartSuffix, err)
+		}
+	}
+	r.mu.Lock()
+	if f.gen != s.gen || f.state != active {
+		r.mu.Unlock()
+		out.Close()
+		return errStale
+	}
+	f.tryResume = false
+	f.probed, f.ranged, f.size, f.out = true, true, st.Size, out
+	f.validator, f.etag, f.lastModified = validator, st.ETag, st.LastModified
+	f.segs, f.all = nil, nil
+	for i, sg := range st.Segments {
+		cur := segment.NewCursor(sg.Start, sg.Start+sg.Done, sg.End)
+		x := s
+		if i == first {
+			s.cur, s.best = cur, sg.Start+sg.Done
+		} else {
+			x = r.newSeg(f, cur)
+		}
+		f.all = append(f.all, x)
+		if sg.Done < sg.End-sg.Start {
+			f.segs = append(f.segs, x)
+		}
+	}
+	if first < 0 {
+		s.cur = segment.NewCursor(0, st.Size, st.Size)
+	}
+	done := st.DoneBytes()
+	f.written.Store(done)
+	conns := f.conns
+	r.notify()
+	r.mu.Unlock()
+	f.ckMu.Lock()
+	f.saved = done
+	f.ckMu.Unlock()
+	r.rep.Report(Event{Kind: Resumed, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
+		Bytes: done, Total: st.Size, Conns: conns})
+	return nil
+}
+
+// noResume records that f starts from zero in this run.
+func (r *run) noResume(f *file) {
+	r.mu.Lock()
+	f.tryResume = false
+	r.mu.Unlock()
+}
+
+func (r *run) warn(f *file, err error) {
+	r.rep.Report(Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name, Total: -1, Err: err})
+}
+
+// remoteSize asks for the first byte only: the cheapest request that tells
+// the size of the remote file. -1 if the server does not say.
+func (r *run) remoteSize(ctx context.Context, url string) (int64, error) {
+	resp, err := segment.Open(ctx, r.client, segment.Request{URL: url, UserAgent: r.opts.UserAgent,
+		Start: 0, End: 1, Total: -1})
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.Partial && resp.End-resp.Start <= 1 {
+		segment.Drain(resp.Body)
+	}
+	return resp.Total, nil
+}
