@@ -67,7 +67,7 @@ type Event struct {
 	// Progress only: every file in progress, and run totals.
 	Files      []FileProgress
 	BytesDone  int64 // bytes written in this run, all files
-	FilesDone  int // done or skipped
+	FilesDone  int   // done or skipped
 	FilesTotal int
 }
 

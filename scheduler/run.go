@@ -49,9 +49,9 @@ type file struct {
 	// lastModified is kept for the state: it is the validator of servers
 	// without strong ETags.
 	lastModified string
-	out       *os.File
-	segs      []*seg // unfinished segments of the current generation
-	all       []*seg // every segment of the current generation, for checkpoints
+	out          *os.File
+	segs         []*seg // unfinished segments of the current generation
+	all          []*seg // every segment of the current generation, for checkpoints
 	// tryResume is set until the first request of the file decides
 	// between resuming a .part, skipping a finished file, or starting over.
 	tryResume bool
