@@ -25,6 +25,9 @@ const (
 	// Resumed: a .part and its state were found and the remote file is
 	// unchanged; Bytes were already on disk and will not be fetched again.
 	Resumed
+	// HostLimit: the connections allowed to a host changed (Name is the
+	// host, Conns the new limit); Err says why when it went down.
+	HostLimit
 )
 
 func (k Kind) String() string {
@@ -45,6 +48,8 @@ func (k Kind) String() string {
 		return "skipped"
 	case Resumed:
 		return "resumed"
+	case HostLimit:
+		return "host"
 	}
 	return "unknown"
 }

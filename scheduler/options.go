@@ -41,6 +41,13 @@ type Options struct {
 	// ConnectTimeout bounds dial, TLS handshake and waiting for response
 	// headers (30s).
 	ConnectTimeout time.Duration
+	// RateLimit caps the whole run's download rate in bytes per second
+	// (0: no cap). One limiter is shared by every connection.
+	RateLimit int64
+	// HedgeAfter: a free connection takes over the rest of a segment whose
+	// connection has received nothing for this long (1s), instead of
+	// waiting for StallTimeout. Negative disables hedging.
+	HedgeAfter time.Duration
 	// Backoff spaces out retries.
 	Backoff Backoff
 	// ProgressInterval is how often a Progress event is emitted (250ms).
@@ -109,6 +116,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = 30 * time.Second
 	}
+	if o.HedgeAfter == 0 {
+		o.HedgeAfter = time.Second
+	}
 	if o.CheckpointInterval == 0 {
 		o.CheckpointInterval = time.Second
 	}
@@ -138,6 +148,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("scheduler: retries must not be negative")
 	case o.MinSegment < 1:
 		return o, fmt.Errorf("scheduler: min segment must be positive")
+	case o.RateLimit < 0:
+		return o, fmt.Errorf("scheduler: rate limit must not be negative")
 	case o.CheckpointInterval < 0:
 		return o, fmt.Errorf("scheduler: checkpoint interval must not be negative")
 	case o.BufferSize < 4096:

@@ -90,7 +90,7 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled boo
 		out.Close()
 		return true, err
 	}
-	_, err = segment.Copy(ctx, resp.Body, s.cur, out, buf, nil, s)
+	_, err = segment.Copy(ctx, resp.Body, s.cur, out, buf, r.waiter(), s)
 	if err == nil && s.cur.Pos() == resp.End {
 		segment.Drain(resp.Body)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
 	"github.com/bulkget/bulkget/state"
+	"golang.org/x/time/rate"
 )
 
 // PartSuffix is appended to a file's name while it is incomplete.
@@ -81,6 +82,11 @@ type seg struct {
 	alive     atomic.Int64 // nanoseconds since run start of the last byte received
 	epoch     time.Time
 	bytes     *atomic.Int64
+
+	began   time.Time    // start of the current attempt
+	got     atomic.Int64 // bytes written in the current attempt
+	hedged  bool         // another connection took over the rest
+	hedgeOf *seg         // the slow segment this one took over from
 }
 
 // Received implements segment.Observer: any byte proves the link is alive.
@@ -90,12 +96,21 @@ func (s *seg) Received(int) { s.alive.Store(int64(time.Since(s.epoch))) }
 func (s *seg) Written(n int64) {
 	s.f.written.Add(n)
 	s.bytes.Add(n)
+	s.got.Add(n)
 }
 
 type host struct {
 	name    string
 	conns   int
 	pending []*file // in list order; head is next
+	// AIMD politeness: limit is the connections currently allowed; it is
+	// halved on 429/503 and raised by one after quiet periods, quickly up
+	// to just below the concurrency that was refused (ceiling), slowly
+	// beyond it.
+	limit     int
+	ceiling   int
+	lastCut   time.Time
+	lastRaise time.Time
 }
 
 // run is the state of one Run call.
@@ -118,6 +133,8 @@ type run struct {
 	ckNow     chan struct{} // asks the checkpointer for a round now
 	failures  []Failure
 	bytes     atomic.Int64
+	limiter   *rate.Limiter // nil: no rate limit
+	chunk     int           // bytes read per limiter wait
 }
 
 // Run downloads every entry into opts.Dir and returns when each one is done
@@ -158,6 +175,15 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	if r.rep == nil {
 		r.rep = discard{}
 	}
+	r.chunk = opts.BufferSize
+	if opts.RateLimit > 0 {
+		// Reads of about 20 ms of the whole cap keep the flow smooth; the
+		// burst equals one read so no wait is ever larger than the burst,
+		// and the bucket starts empty so the first second is not a spike.
+		r.chunk = int(min(max(opts.RateLimit/50, 16<<10), int64(opts.BufferSize)))
+		r.limiter = rate.NewLimiter(rate.Limit(opts.RateLimit), r.chunk)
+		r.limiter.AllowN(time.Now(), r.chunk)
+	}
 	var early []Failure
 	byHost := map[string]*host{}
 	for i, e := range entries {
@@ -169,7 +195,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		}
 		h := byHost[u.Host]
 		if h == nil {
-			h = &host{name: u.Host}
+			h = &host{name: u.Host, limit: opts.MaxPerHost, ceiling: opts.MaxPerHost + 1}
 			byHost[u.Host] = h
 			r.hosts = append(r.hosts, h)
 		}
@@ -254,8 +280,13 @@ func (r *run) next(ctx context.Context) *seg {
 		if s == nil {
 			s = r.pickSteal()
 		}
+		if s == nil {
+			s = r.pickHedge(now)
+		}
 		if s != nil {
 			s.running = true
+			s.began = now
+			s.got.Store(0)
 			s.stalled.Store(false)
 			s.alive.Store(int64(time.Since(r.epoch)))
 			s.f.conns++
@@ -285,7 +316,7 @@ func (r *run) next(ctx context.Context) *seg {
 }
 
 func (r *run) hasRoom(f *file) bool {
-	return f.host.conns < r.opts.MaxPerHost && (r.opts.MaxPerFile == 0 || f.conns < r.opts.MaxPerFile)
+	return f.host.conns < f.host.limit && (r.opts.MaxPerFile == 0 || f.conns < r.opts.MaxPerFile)
 }
 
 // pickWaiting returns a segment whose retry time has come, or the earliest
@@ -318,7 +349,7 @@ func (r *run) pickNewFile() *seg {
 	}
 	var best *host
 	for _, h := range r.hosts {
-		if len(h.pending) == 0 || h.conns >= r.opts.MaxPerHost {
+		if len(h.pending) == 0 || h.conns >= h.limit {
 			continue
 		}
 		if best == nil || h.pending[0].index < best.pending[0].index {
@@ -416,7 +447,14 @@ func (r *run) watchdog(ctx context.Context) {
 				}
 			}
 		}
+		events := r.raiseHostsLocked(time.Now())
+		if len(events) > 0 {
+			r.notify()
+		}
 		r.mu.Unlock()
+		for _, e := range events {
+			r.rep.Report(e)
+		}
 	}
 }
 

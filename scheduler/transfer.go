@@ -44,7 +44,7 @@ func (r *run) exec(ctx context.Context, s *seg, buf []byte) {
 	reqCtx, cancel := context.WithCancel(snap.ctx)
 	s.cancel = cancel
 	r.mu.Unlock()
-	err := r.transfer(reqCtx, s, snap, buf)
+	err := r.transfer(reqCtx, s, snap, buf[:r.chunk])
 	cancel()
 	r.finish(ctx, s, err)
 }
@@ -91,7 +91,16 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, buf []byte) e
 	case !snap.ranged && snap.size >= 0 && resp.Total != snap.size:
 		return fmt.Errorf("%w: size %d is now %d", errChanged, snap.size, resp.Total)
 	}
-	_, err = segment.Copy(ctx, resp.Body, s.cur, out, buf, nil, s)
+	if s.hedgeOf != nil {
+		// The new connection answers: the slow one is no longer needed.
+		r.mu.Lock()
+		if v := s.hedgeOf; v.running && v.cancel != nil {
+			v.cancel()
+		}
+		s.hedgeOf = nil
+		r.mu.Unlock()
+	}
+	_, err = segment.Copy(ctx, resp.Body, s.cur, out, buf, r.waiter(), s)
 	if err == nil && resp.End >= 0 && s.cur.Pos() == resp.End {
 		segment.Drain(resp.Body) // lets the connection be reused
 	}
@@ -191,6 +200,11 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 	if s.gen != f.gen || f.state != active || errors.Is(err, errStale) {
 		return
 	}
+	if err != nil && s.cur.Done() {
+		// Every byte of the segment is written; how the request ended (a
+		// hedge cancelled it, say) no longer matters.
+		err = nil
+	}
 	if errors.Is(err, errSkipped) {
 		r.closeLocked(f)
 		r.skipped++
@@ -233,6 +247,11 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 	if s.stalled.Load() {
 		err = fmt.Errorf("%w: nothing received for %v", segment.ErrStalled, r.opts.StallTimeout)
 	}
+	if overloaded(err) {
+		if e, ok := r.cutHostLocked(f.host, s.began, time.Now(), err); ok {
+			events = append(events, e)
+		}
+	}
 	switch {
 	case errors.Is(err, errChanged), errors.Is(err, errRangesIgnored):
 		f.restarts++
@@ -251,17 +270,31 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		if pos := s.cur.Pos(); pos > s.best {
 			s.best, s.attempts = pos, 0
 		}
-		s.attempts++
+		// A refusal for load counts against the retry budget only once the
+		// host is down to one connection: until then, being politer (fewer
+		// connections, see cutHostLocked) is the remedy, not giving up.
+		if !overloaded(err) || f.host.limit <= 1 {
+			s.attempts++
+		}
 		if s.attempts > r.opts.Retries {
 			events = append(events, r.failLocked(f, fmt.Errorf("gave up after %d attempts: %w", s.attempts, err)))
 			return
 		}
-		delay := r.opts.Backoff.Delay(s.attempts, segment.RetryAfter(err))
+		delay := r.opts.Backoff.Delay(max(s.attempts, 1), segment.RetryAfter(err))
 		s.notBefore = time.Now().Add(delay)
 		e := fileEvent(Retrying, err)
 		e.Attempt, e.Delay = s.attempts, delay
 		events = append(events, e)
 	}
+}
+
+// waiter returns the run's rate limiter as a segment.Waiter, or nil. (A nil
+// *rate.Limiter inside a non-nil interface would not be nil.)
+func (r *run) waiter() segment.Waiter {
+	if r.limiter == nil {
+		return nil
+	}
+	return r.limiter
 }
 
 // finalize makes a complete file durable under its final name: data synced

@@ -135,3 +135,21 @@ func (c *Cursor) commit(n int64) {
 	c.pos += n
 	c.reserved = c.pos
 }
+
+// Truncate ends the segment at what is written or being written now and
+// returns the rest [from, end) so that another connection can take it over
+// (a hedge against a stalled or slow one). ok is false if nothing is left.
+func (c *Cursor) Truncate() (from, end int64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.end < 0 {
+		return 0, 0, false
+	}
+	from = max(c.pos, c.reserved)
+	if from >= c.end {
+		return 0, 0, false
+	}
+	end = c.end
+	c.end = from
+	return from, end, true
+}

@@ -518,3 +518,24 @@ func (h *hookReader) Read(p []byte) (int, error) {
 	h.hook()
 	return h.r.Read(p)
 }
+
+func TestCursorTruncate(t *testing.T) {
+	c := NewCursor(0, 100, 1000)
+	if off, n := c.claim(50); off != 100 || n != 50 {
+		t.Fatalf("claim = %d, %d", off, n)
+	}
+	from, end, ok := c.Truncate()
+	if !ok || from != 150 || end != 1000 {
+		t.Fatalf("Truncate = %d, %d, %v; want the rest after the in-flight chunk", from, end, ok)
+	}
+	c.commit(50)
+	if !c.Done() {
+		t.Errorf("cursor not done after its in-flight chunk landed")
+	}
+	if _, _, ok := c.Truncate(); ok {
+		t.Errorf("Truncate of a finished cursor succeeded")
+	}
+	if _, _, ok := NewCursor(0, 0, -1).Truncate(); ok {
+		t.Errorf("Truncate of an unknown end succeeded")
+	}
+}

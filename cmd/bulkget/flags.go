@@ -43,6 +43,8 @@ func connectionFlags() []cli.Flag {
 			Usage: "smallest byte range worth its own connection (K, M, G suffixes, 1024-based)"},
 		&cli.BoolFlag{Name: "http2", Category: catConnections, EnvVars: env("HTTP2"),
 			Usage: "allow HTTP/2 over TLS (default HTTP/1.1, so each segment gets its own TCP connection)"},
+		&cli.StringFlag{Name: "limit-rate", Category: "Limits", EnvVars: env("LIMIT_RATE"),
+			Usage: "cap the whole run's download rate, bytes per second (e.g. 500K, 20M, 1G; 1024-based; 0: none)"},
 		&cli.IntFlag{Name: "retries", Value: 5, Category: catSafety, EnvVars: env("RETRIES"),
 			Usage: "failed attempts in a row, without progress, before a file is given up"},
 		&cli.DurationFlag{Name: "stall-timeout", Value: 10 * time.Second, Category: catSafety, EnvVars: env("STALL_TIMEOUT"),
@@ -58,6 +60,13 @@ func connectionFlags() []cli.Flag {
 
 // schedulerOptions reads the connection and reliability flags.
 func schedulerOptions(c *cli.Context) (scheduler.Options, error) {
+	var limit int64
+	if v := c.String("limit-rate"); v != "" {
+		var err error
+		if limit, err = parseSize(v); err != nil {
+			return scheduler.Options{}, fmt.Errorf("--limit-rate: %w", err)
+		}
+	}
 	minSeg, err := parseSize(c.String("min-segment"))
 	if err != nil {
 		return scheduler.Options{}, fmt.Errorf("--min-segment: %w", err)
@@ -72,6 +81,7 @@ func schedulerOptions(c *cli.Context) (scheduler.Options, error) {
 		MaxPerHost:         c.Int("max-per-host"),
 		MinSegment:         minSeg,
 		Retries:            c.Int("retries"),
+		RateLimit:          limit,
 		HTTP2:              c.Bool("http2"),
 		StallTimeout:       c.Duration("stall-timeout"),
 		ConnectTimeout:     c.Duration("connect-timeout"),

@@ -220,3 +220,22 @@ func TestInterruptExits130AndKeepsOnlyPartFiles(t *testing.T) {
 	}
 	_ = io.Discard
 }
+
+func TestLimitRateFlag(t *testing.T) {
+	srv := origin.New(origin.Options{})
+	defer srv.Close()
+	srv.Add("r.bin", 3<<20)
+	chdir(t)
+	os.WriteFile("l.csv", []byte("filename,url\nr.bin,"+srv.URL("r.bin")+"\n"), 0o644)
+	start := time.Now()
+	if code, _, stderr := runCLI(t, "-q", "--limit-rate", "2M", "l.csv"); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	// 3 MiB at 2 MiB/s from an empty bucket cannot take less than 1.5 s.
+	if d := time.Since(start); d < 1400*time.Millisecond {
+		t.Errorf("3 MiB at --limit-rate 2M took only %v", d)
+	}
+	if code, _, _ := runCLI(t, "--limit-rate", "fast", "l.csv"); code != exitUsage {
+		t.Errorf("--limit-rate fast: exit %d, want %d", code, exitUsage)
+	}
+}

@@ -28,10 +28,23 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b 
 // ServeHTTP implements http.Handler; it is exported only so that a Server can
 // also be mounted elsewhere (for example behind a proxy in a test).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	raise(&s.st.peakReqs, s.st.inflight.Add(1))
+	inflight := s.st.inflight.Add(1)
+	raise(&s.st.peakReqs, inflight)
 	defer s.st.inflight.Add(-1)
 
 	opts := s.options()
+	if opts.MaxInFlight > 0 && inflight > int64(opts.MaxInFlight) && r.Method == http.MethodGet {
+		s.st.requests.Add(1)
+		code := opts.OverloadStatus
+		if code == 0 {
+			code = http.StatusTooManyRequests
+		}
+		if opts.OverloadRetryAfter != "" {
+			w.Header().Set("Retry-After", opts.OverloadRetryAfter)
+		}
+		s.plain(w, r, code, "too many requests in flight\n")
+		return
+	}
 	ctx := r.Context()
 	head := r.Method == http.MethodHead
 	switch r.Method {

@@ -24,6 +24,12 @@ type Options struct {
 	NoRanges    bool                  // ignore Range headers: always 200 with the whole body
 	NoLength    bool                  // no Content-Length/Content-Range, streamed 200 body; implies NoRanges
 	Fault       func(r Request) Fault // optional per-request fault injection, called concurrently
+	// MaxInFlight, if positive, answers every request beyond that many in
+	// flight with OverloadStatus (429 if zero) and OverloadRetryAfter, as
+	// servers with a per-client concurrency limit do.
+	MaxInFlight        int
+	OverloadStatus     int
+	OverloadRetryAfter string
 }
 
 // Request is what the fault hook sees.
