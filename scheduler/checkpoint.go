@@ -73,7 +73,7 @@ func (r *run) checkpoint(f *file) {
 	}
 	if err := state.Save(r.root, state.Path(f.entry.Name+PartSuffix), st); err != nil {
 		r.rep.Report(Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
-			Bytes: written, Total: st.Size, Err: fmt.Errorf("checkpoint: %w", err)})
+			Bytes: written, Total: st.Size, Err: redact(fmt.Errorf("checkpoint: %w", err))})
 		return
 	}
 	f.saved = written

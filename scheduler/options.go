@@ -62,6 +62,14 @@ type Options struct {
 	Reporter Reporter
 	// UserAgent is sent with every request.
 	UserAgent string
+	// Header is sent with every request, but never to a host other than
+	// the list's (see ClientOptions.Private).
+	Header http.Header
+	// Insecure skips TLS certificate verification.
+	Insecure bool
+	// NoSpaceCheck skips comparing a file's size with the free space, and
+	// preallocation, for filesystems that misreport either.
+	NoSpaceCheck bool
 }
 
 // Backoff is capped exponential backoff with full jitter: the n-th retry

@@ -25,11 +25,11 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled boo
 	name, part := f.entry.Name, f.entry.Name+PartSuffix
 	if !r.opts.Overwrite {
 		if fi, err := r.root.Stat(name); err == nil && fi.Mode().IsRegular() {
-			total, err := r.remoteSize(ctx, f.entry.URL)
+			same, err := r.alreadyThere(ctx, f, fi.Size())
 			if err != nil {
 				return true, err
 			}
-			if total == fi.Size() {
+			if same {
 				// Leftovers of an earlier attempt at replacing it are junk.
 				_ = state.Remove(r.root, state.Path(part))
 				_ = r.root.Remove(part)
@@ -70,7 +70,7 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled boo
 		return true, r.install(s, st, validator, -1, nil)
 	}
 	sg := st.Segments[first]
-	resp, err := segment.Open(ctx, r.client, segment.Request{URL: f.entry.URL, UserAgent: r.opts.UserAgent,
+	resp, err := segment.Open(ctx, r.client, segment.Request{URL: f.entry.URL, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
 		Start: sg.Start + sg.Done, End: sg.End, Total: -1, IfRange: validator})
 	if err != nil {
 		return true, err
@@ -172,13 +172,39 @@ func (r *run) noResume(f *file) {
 }
 
 func (r *run) warn(f *file, err error) {
-	r.rep.Report(Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name, Total: -1, Err: err})
+	r.rep.Report(Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name, Total: -1, Err: redact(err)})
+}
+
+// alreadyThere decides whether the file under f's final name (of the given
+// size) is the one the list asks for, as cheaply as the list allows: by
+// checksum without any request, by the list's size without any request, or
+// by one 1-byte request for the remote size.
+func (r *run) alreadyThere(ctx context.Context, f *file, size int64) (bool, error) {
+	if s := newSums(f.entry); s != nil {
+		local, err := r.root.Open(f.entry.Name)
+		if err != nil {
+			return false, nil
+		}
+		defer local.Close()
+		if err := s.hashFile(local, size); err != nil {
+			return false, nil
+		}
+		return s.check(f.entry) == nil, nil
+	}
+	if f.entry.Size >= 0 {
+		return f.entry.Size == size, nil
+	}
+	total, err := r.remoteSize(ctx, f.entry.URL)
+	if err != nil {
+		return false, err
+	}
+	return total == size, nil
 }
 
 // remoteSize asks for the first byte only: the cheapest request that tells
 // the size of the remote file. -1 if the server does not say.
 func (r *run) remoteSize(ctx context.Context, url string) (int64, error) {
-	resp, err := segment.Open(ctx, r.client, segment.Request{URL: url, UserAgent: r.opts.UserAgent,
+	resp, err := segment.Open(ctx, r.client, segment.Request{URL: url, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
 		Start: 0, End: 1, Total: -1})
 	if err != nil {
 		return 0, err

@@ -56,11 +56,16 @@ type file struct {
 	// tryResume is set until the first request of the file decides
 	// between resuming a .part, skipping a finished file, or starting over.
 	tryResume bool
-	conns     int
-	started   time.Time
-	written   atomic.Int64 // bytes in the .part for this generation
-	ctx       context.Context
-	cancel    context.CancelFunc
+	// sums hashes a single stream as it is written, for the list's
+	// checksums; nil for segmented files (hashed after completion).
+	sums *sums
+	// checkRetried: the file already failed its checksum once.
+	checkRetried bool
+	conns        int
+	started      time.Time
+	written      atomic.Int64 // bytes in the .part for this generation
+	ctx          context.Context
+	cancel       context.CancelFunc
 
 	// ckMu serialises everything that touches the sidecar state and the
 	// .part's identity: checkpoints, creating a new .part, finalizing.
@@ -169,7 +174,12 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		ckNow:   make(chan struct{}, 1),
 	}
 	if r.client == nil {
-		r.client = NewClient(opts.MaxPerHost, opts.ConnectTimeout, opts.HTTP2)
+		var private []string
+		for k := range opts.Header {
+			private = append(private, k)
+		}
+		r.client = NewClient(ClientOptions{MaxPerHost: opts.MaxPerHost, ConnectTimeout: opts.ConnectTimeout,
+			HTTP2: opts.HTTP2, Insecure: opts.Insecure, Private: private})
 		defer r.client.CloseIdleConnections()
 	}
 	if r.rep == nil {

@@ -113,7 +113,7 @@ func (b *countedBody) Close() error {
 
 // withCounter makes opts use a client whose concurrency is measured.
 func withCounter(opts *Options) *countingTransport {
-	base := NewClient(max(opts.MaxPerHost, 16), 10*time.Second, false)
+	base := NewClient(ClientOptions{MaxPerHost: max(opts.MaxPerHost, 16), ConnectTimeout: 10 * time.Second})
 	ct := &countingTransport{base: base.Transport}
 	opts.Client = &http.Client{Transport: ct}
 	return ct

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/bulkget/bulkget/segment"
@@ -21,6 +23,8 @@ var (
 	errRangesIgnored = errors.New("server stopped honouring byte ranges")
 	// errStale: the file restarted or ended while this transfer ran.
 	errStale = errors.New("transfer outdated")
+	// errSizeMismatch: the server's size is not the one the list gives.
+	errSizeMismatch = errors.New("size differs from the list")
 )
 
 // snapshot is what a transfer needs to know about its file, read under mu
@@ -32,6 +36,7 @@ type snapshot struct {
 	validator      string
 	etag           string
 	out            *os.File
+	sums           *sums
 	ctx            context.Context
 }
 
@@ -40,7 +45,7 @@ func (r *run) exec(ctx context.Context, s *seg, buf []byte) {
 	r.mu.Lock()
 	f := s.f
 	snap := snapshot{probed: f.probed, ranged: f.ranged, size: f.size, validator: f.validator,
-		etag: f.etag, out: f.out, ctx: f.ctx, tryResume: f.tryResume}
+		etag: f.etag, out: f.out, ctx: f.ctx, tryResume: f.tryResume, sums: f.sums}
 	reqCtx, cancel := context.WithCancel(snap.ctx)
 	s.cancel = cancel
 	r.mu.Unlock()
@@ -57,7 +62,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, buf []byte) e
 		}
 	}
 	_, pos, end := s.cur.Bounds()
-	req := segment.Request{URL: f.entry.URL, UserAgent: r.opts.UserAgent,
+	req := segment.Request{URL: f.entry.URL, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
 		Start: pos, End: end, Total: snap.size, IfRange: snap.validator}
 	switch {
 	case !snap.probed:
@@ -67,6 +72,9 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, buf []byte) e
 		// A single stream from a server without ranges can only start over.
 		f.written.Add(-pos)
 		s.cur.Rewind(0)
+		if snap.sums != nil {
+			snap.sums.reset()
+		}
 		req.Start, req.End, req.Total, req.IfRange = 0, -1, -1, ""
 	}
 	resp, err := segment.Open(ctx, r.client, req)
@@ -75,10 +83,10 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, buf []byte) e
 	}
 	defer resp.Body.Close()
 	s.Received(0)
-	out := snap.out
+	out, sums := snap.out, snap.sums
 	switch {
 	case !snap.probed:
-		if out, err = r.onProbe(s, resp); err != nil {
+		if out, sums, err = r.onProbe(s, resp); err != nil {
 			return err
 		}
 	case snap.ranged && !resp.Partial:
@@ -100,7 +108,11 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, buf []byte) e
 		s.hedgeOf = nil
 		r.mu.Unlock()
 	}
-	_, err = segment.Copy(ctx, resp.Body, s.cur, out, buf, r.waiter(), s)
+	var dst io.WriterAt = out
+	if sums != nil {
+		dst = inOrder{w: out, s: sums}
+	}
+	_, err = segment.Copy(ctx, resp.Body, s.cur, dst, buf, r.waiter(), s)
 	if err == nil && resp.End >= 0 && s.cur.Pos() == resp.End {
 		segment.Drain(resp.Body) // lets the connection be reused
 	}
@@ -109,30 +121,41 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, buf []byte) e
 
 // onProbe records what the first response says about the file and creates
 // its .part, preallocated to the full size.
-func (r *run) onProbe(s *seg, resp *segment.Response) (*os.File, error) {
+func (r *run) onProbe(s *seg, resp *segment.Response) (*os.File, *sums, error) {
 	f := s.f
 	size := resp.Total
+	if want := f.entry.Size; want >= 0 && size >= 0 && size != want {
+		return nil, nil, fmt.Errorf("%w: the list says %d bytes, the server %d", errSizeMismatch, want, size)
+	}
+	if free := freeSpace(r.opts.Dir); !r.opts.NoSpaceCheck && free >= 0 && size > free {
+		return nil, nil, &NoSpaceError{Need: size, Free: free}
+	}
 	out, err := r.openPart(f, size)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.mu.Lock()
 	if f.gen != s.gen || f.state != active {
 		r.mu.Unlock()
 		out.Close()
-		return nil, errStale
+		return nil, nil, errStale
 	}
 	f.probed, f.size, f.out = true, size, out
 	f.ranged = resp.Partial && size > 0 && !f.noRanges
 	f.validator, f.etag, f.lastModified = resp.Validator(), resp.ETag, resp.LastModified
 	f.tryResume = false
+	f.sums = nil
+	if !f.ranged {
+		f.sums = newSums(f.entry)
+	}
+	sums := f.sums
 	s.cur.SetEnd(size)
 	conns := f.conns
 	r.notify()
 	r.mu.Unlock()
 	r.rep.Report(Event{Kind: Started, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
 		Total: size, Conns: conns})
-	return out, nil
+	return out, sums, nil
 }
 
 // openPart creates name.part afresh inside the output folder. An existing
@@ -162,8 +185,15 @@ func (r *run) openPart(f *file, size int64) (*os.File, error) {
 		return nil, fmt.Errorf("create %s: %w", part, err)
 	}
 	if size >= 0 {
-		if err := preallocate(out, size); err != nil {
+		grow := preallocate
+		if r.opts.NoSpaceCheck {
+			grow = func(f *os.File, size int64) error { return f.Truncate(size) }
+		}
+		if err := grow(out, size); err != nil {
 			out.Close()
+			if errors.Is(err, syscall.ENOSPC) {
+				return nil, &NoSpaceError{Need: size, Free: freeSpace(r.opts.Dir)}
+			}
 			return nil, fmt.Errorf("preallocate %s (%d bytes): %w", part, size, err)
 		}
 	}
@@ -214,7 +244,7 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 	}
 	fileEvent := func(k Kind, err error) Event {
 		return Event{Kind: k, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
-			Bytes: f.written.Load(), Total: f.size, Conns: f.conns, Err: err}
+			Bytes: f.written.Load(), Total: f.size, Conns: f.conns, Err: redact(err)}
 	}
 	if err == nil {
 		if _, pos, end := s.cur.Bounds(); end < 0 {
@@ -230,6 +260,16 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		r.mu.Unlock()
 		ferr := r.finalize(f)
 		r.mu.Lock()
+		var ce *ChecksumError
+		if errors.As(ferr, &ce) && !f.checkRetried {
+			// Fetch it once more: a bad byte in transit or on a flaky
+			// server is more likely than a wrong list.
+			f.checkRetried = true
+			f.state = active
+			events = append(events, fileEvent(Warning, fmt.Errorf("%w; fetching it again", ferr)))
+			r.restartLocked(f)
+			return
+		}
 		if ferr != nil {
 			events = append(events, r.failLocked(f, ferr))
 			return
@@ -264,7 +304,7 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		}
 		events = append(events, fileEvent(Warning, fmt.Errorf("%w; restarting from zero", err)))
 		r.restartLocked(f)
-	case segment.Permanent(err):
+	case segment.Permanent(err), noSpace(err), errors.Is(err, errSizeMismatch):
 		events = append(events, r.failLocked(f, err))
 	default:
 		if pos := s.cur.Pos(); pos > s.best {
@@ -311,6 +351,16 @@ func (r *run) finalize(f *file) error {
 			return fmt.Errorf("finalize %s: %w", name, err)
 		}
 	}
+	if s := newSums(f.entry); s != nil {
+		if f.sums != nil && f.sums.next == f.size {
+			s = f.sums // hashed while it was written, in order
+		} else if err := s.hashFile(f.out, f.size); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if err := s.check(f.entry); err != nil {
+			return err
+		}
+	}
 	if err := f.out.Sync(); err != nil {
 		return fmt.Errorf("sync %s%s: %w", name, PartSuffix, err)
 	}
@@ -349,6 +399,7 @@ func (r *run) failLocked(f *file, err error) Event {
 	r.closeLocked(f)
 	f.out = out
 	f.state = failed
+	err = redact(err)
 	r.failures = append(r.failures, Failure{Line: f.entry.Line, Name: f.entry.Name, Err: err})
 	return Event{Kind: Failed, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
 		Bytes: f.written.Load(), Total: f.size, Err: err}

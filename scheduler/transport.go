@@ -1,10 +1,25 @@
 package scheduler
 
 import (
+	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"time"
 )
+
+// ClientOptions are the transport settings of a run.
+type ClientOptions struct {
+	MaxPerHost     int
+	ConnectTimeout time.Duration
+	HTTP2          bool
+	// Insecure skips TLS certificate verification.
+	Insecure bool
+	// Private are header names (the user's --header ones: tokens) that must
+	// never reach another host than the one in the list: they are dropped
+	// when a redirect leaves it.
+	Private []string
+}
 
 // NewClient builds the HTTP client a run uses. It clones
 // http.DefaultTransport to keep proxy settings, speaks HTTP/1.1 only unless
@@ -12,8 +27,12 @@ import (
 // for compression (ranges must be ranges of the stored bytes) and has no
 // overall timeout, which would cut long bodies; stalls are caught by the
 // scheduler's watchdog instead.
-func NewClient(maxPerHost int, connectTimeout time.Duration, http2 bool) *http.Client {
+func NewClient(o ClientOptions) *http.Client {
+	maxPerHost, connectTimeout, http2 := o.MaxPerHost, o.ConnectTimeout, o.HTTP2
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	if o.Insecure {
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	}
 	t.DialContext = (&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = connectTimeout
 	t.ResponseHeaderTimeout = connectTimeout
@@ -29,5 +48,15 @@ func NewClient(maxPerHost int, connectTimeout time.Duration, http2 bool) *http.C
 	} else {
 		t.ForceAttemptHTTP2 = false
 	}
-	return &http.Client{Transport: t}
+	return &http.Client{Transport: t, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if req.URL.Host != via[0].URL.Host {
+			for _, k := range o.Private {
+				req.Header.Del(k)
+			}
+		}
+		return nil
+	}}
 }

@@ -22,6 +22,9 @@ type Request struct {
 	// range of new bytes spliced onto old ones.
 	IfRange   string
 	UserAgent string
+	// Header holds extra request headers (tokens, say); Range,
+	// Accept-Encoding and If-Range are always set by Open.
+	Header http.Header
 }
 
 // Response is a checked answer to a Request.
@@ -56,6 +59,11 @@ func Open(ctx context.Context, client *http.Client, req Request) (*Response, err
 	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, req.URL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("segment: %w", err)
+	}
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			hr.Header.Add(k, v)
+		}
 	}
 	hr.Header.Set("Range", RangeHeader(req.Start, req.End))
 	// Ranges must be ranges of the stored bytes, never of a compressed form.

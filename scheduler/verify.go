@@ -1,0 +1,128 @@
+package scheduler
+
+import (
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"syscall"
+
+	"github.com/bulkget/bulkget/manifest"
+)
+
+// ChecksumError is a complete file whose content does not match the list.
+type ChecksumError struct {
+	Algo, Want, Got string
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("%s mismatch: list says %s, file has %s", e.Algo, e.Want, e.Got)
+}
+
+// NoSpaceError is a file that does not fit on the output filesystem.
+type NoSpaceError struct {
+	Need, Free int64
+}
+
+func (e *NoSpaceError) Error() string {
+	if e.Need <= 0 {
+		return "no space left on the output filesystem"
+	}
+	return fmt.Sprintf("not enough free space: need %d bytes, %d free (--no-space-check to try anyway)", e.Need, e.Free)
+}
+
+// noSpace reports whether err means the disk is full: retrying will not help
+// this file, and the others must be told clearly.
+func noSpace(err error) bool {
+	var ns *NoSpaceError
+	return errors.As(err, &ns) || errors.Is(err, syscall.ENOSPC)
+}
+
+// sums hashes a file's content for the checksums its entry names.
+type sums struct {
+	sha, md hash.Hash
+	next    int64 // offset of the next byte expected in order; -1 once out of order
+}
+
+func newSums(e manifest.Entry) *sums {
+	s := &sums{}
+	if e.SHA256 != "" {
+		s.sha = sha256.New()
+	}
+	if e.MD5 != "" {
+		s.md = md5.New()
+	}
+	if s.sha == nil && s.md == nil {
+		return nil
+	}
+	return s
+}
+
+func (s *sums) Write(p []byte) (int, error) {
+	if s.sha != nil {
+		s.sha.Write(p)
+	}
+	if s.md != nil {
+		s.md.Write(p)
+	}
+	return len(p), nil
+}
+
+func (s *sums) reset() {
+	if s.sha != nil {
+		s.sha.Reset()
+	}
+	if s.md != nil {
+		s.md.Reset()
+	}
+	s.next = 0
+}
+
+// check compares the sums with the entry's.
+func (s *sums) check(e manifest.Entry) error {
+	if s.sha != nil {
+		if got := hex.EncodeToString(s.sha.Sum(nil)); got != e.SHA256 {
+			return &ChecksumError{Algo: "sha256", Want: e.SHA256, Got: got}
+		}
+	}
+	if s.md != nil {
+		if got := hex.EncodeToString(s.md.Sum(nil)); got != e.MD5 {
+			return &ChecksumError{Algo: "md5", Want: e.MD5, Got: got}
+		}
+	}
+	return nil
+}
+
+// hashFile reads size bytes of f through the sums: for segmented downloads,
+// which arrive out of order, at disk speed after completion.
+func (s *sums) hashFile(f *os.File, size int64) error {
+	s.reset()
+	buf := make([]byte, 1<<20)
+	if _, err := io.CopyBuffer(s, io.NewSectionReader(f, 0, size), buf); err != nil {
+		return fmt.Errorf("read back for checksum: %w", err)
+	}
+	s.next = size
+	return nil
+}
+
+// inOrder is a WriterAt that feeds the sums while a single stream writes
+// the file front to back, so its checksum costs no second read.
+type inOrder struct {
+	w io.WriterAt
+	s *sums
+}
+
+func (o inOrder) WriteAt(p []byte, off int64) (int, error) {
+	n, err := o.w.WriteAt(p, off)
+	if o.s.next == off {
+		o.s.Write(p[:n])
+		o.s.next += int64(n)
+	} else {
+		o.s.next = -1
+	}
+	return n, err
+}
