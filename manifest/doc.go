@@ -56,6 +56,14 @@
 // "a//b" and "./a" are accepted and tidied to "a/b" and "a"; a name ending
 // in "/" names a folder and is refused. See [ValidName].
 //
+// # Shards
+//
+// [Shard] splits a list over several machines by a stable hash of each
+// entry's name, so machines that read the same list agree on which files are
+// theirs without talking to each other. Sharding applies to the entries
+// [ReadAll] returns: names are checked, and duplicates found, over the whole
+// list first.
+//
 // # Memory
 //
 // [Reader] holds one record at a time, so it reads lists of millions of lines

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"sync"
+	"math"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulkget/bulkget/scheduler"
@@ -12,138 +13,346 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 )
 
-// maxFileBars keeps the display within a screen; further files in progress
-// are counted on the total bar instead.
-const maxFileBars = 12
+// barsConfig sets what bars cannot find out by itself.
+type barsConfig struct {
+	// rows returns the terminal's height, asked again on every progress
+	// tick so the display follows a resize; nil or 0 means unknown.
+	rows func() int
+	// refresh is how often mpb redraws.
+	refresh time.Duration
+	// width is the line width when the output is not a terminal (on a
+	// terminal mpb reads the width on every redraw).
+	width int
+	// tick, if set, redraws on demand instead of every refresh (tests).
+	tick <-chan any
+}
 
-// bars draws one mpb bar per file in progress and a total bar under them.
+// Lines kept free on the screen besides the file bars: the total bar, the
+// "+N more" line, and two for the records printed above and the prompt,
+// so a full display never scrolls itself off the top.
+const reservedRows = 4
+
+// bars draws one bar per file in progress (as many as the screen holds)
+// and a total bar under them. Records of finished files, retries and
+// warnings are printed above the bars through mpb, which redraws the bars
+// under them.
+//
+// bars runs on the queue's goroutine. mpb's decorators run on mpb's
+// goroutines: they only read atomics and their own state, never anything
+// that needs a lock held while calling mpb, which would deadlock against a
+// redraw.
 type bars struct {
 	w     io.Writer
+	cfg   barsConfig
 	p     *mpb.Progress
 	total *mpb.Bar
-	start time.Time
+	t     tally
 
-	mu       sync.Mutex
-	files    map[int]*fileBar // by list line
+	shown    []*fileBar // in the order they appeared, oldest first
+	byLine   map[int]*fileBar
 	lastTick time.Time
-	hidden   int
-	status   string
+
+	// Read by the total bar's decorators.
+	filesDone, filesTotal atomic.Int64
+	hidden                atomic.Int64 // files in progress without a bar
+	connsInUse            atomic.Int64
+	estimated             atomic.Bool
 }
 
 type fileBar struct {
-	bar  *mpb.Bar
-	last time.Time
+	line  int
+	bar   *mpb.Bar
+	last  time.Time
+	size  int64        // last total given to mpb; -1 unknown
+	conns atomic.Int64 // read by its decorator
+	sized atomic.Bool
 }
 
-func newBars(w io.Writer) *bars {
-	b := &bars{w: w, files: map[int]*fileBar{}, start: time.Now(), lastTick: time.Now()}
-	b.p = mpb.NewWithContext(context.Background(), mpb.WithOutput(w), mpb.WithWidth(100),
-		mpb.WithRefreshRate(150*time.Millisecond), mpb.WithAutoRefresh())
-	b.total = b.p.New(0, mpb.BarStyle().Lbound("[").Rbound("]"),
-		mpb.BarPriority(1<<30),
+func newBars(w io.Writer, cfg barsConfig) *bars {
+	b := &bars{w: w, cfg: cfg, t: newTally(), byLine: map[int]*fileBar{}}
+	opts := []mpb.ContainerOption{mpb.WithOutput(w), mpb.WithWidth(cfg.width), mpb.WithRefreshRate(cfg.refresh)}
+	if cfg.tick != nil {
+		opts = append(opts, mpb.WithManualRefresh(cfg.tick))
+	} else {
+		// Also when the output is not a terminal (--progress bars into a
+		// file): the user asked for bars.
+		opts = append(opts, mpb.WithAutoRefresh())
+	}
+	b.p = mpb.New(opts...)
+	more := mpb.BarFillerFunc(func(w io.Writer, _ decor.Statistics) error {
+		// Written empty, the line takes no room at all.
+		if n := b.hidden.Load(); n > 0 {
+			_, err := fmt.Fprintf(w, "  +%d more in progress\n", n)
+			return err
+		}
+		return nil
+	})
+	b.total = b.p.New(0, barStyle(),
+		mpb.BarPriority(math.MaxInt32), // always the bottom line
+		mpb.BarFillerMiddleware(rightMargin),
+		mpb.BarTopExtender(more),
 		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			return b.status
-		}, decor.WCSyncSpaceR)),
+			return fmt.Sprintf("total %d/%d files", b.filesDone.Load(), b.filesTotal.Load())
+		}, decor.WCSyncWidthR)),
 		mpb.AppendDecorators(
-			decor.Counters(decor.SizeB1024(0), "% .1f / % .1f"),
-			decor.Name(" "),
-			decor.EwmaSpeed(decor.SizeB1024(0), "% .1f", 30),
-			decor.Name(" ETA "),
-			decor.EwmaETA(decor.ET_STYLE_GO, 30),
+			decor.Any(func(st decor.Statistics) string {
+				about := ""
+				if b.estimated.Load() {
+					about = "~"
+				}
+				return formatSize(st.Current) + " / " + about + formatSize(st.Total)
+			}, decor.WCSyncWidth),
+			decor.Any(percent, decor.WCSyncSpace),
+			newRateDecor(5*time.Second),
+			decor.Any(func(decor.Statistics) string { return conns(b.connsInUse.Load()) }, decor.WCSyncSpaceR),
 		))
 	return b
 }
 
-func (b *bars) Report(e scheduler.Event) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+func barStyle() mpb.BarStyleComposer {
+	return mpb.BarStyle().Lbound("[").Filler("=").Tip(">").Padding("-").Rbound("]")
+}
+
+// rightMargin keeps the last column free: a line that fills the terminal
+// exactly leaves the cursor in a pending wrap, which some terminals resolve
+// differently after a resize, and the redraw would then climb one line
+// short.
+func rightMargin(f mpb.BarFiller) mpb.BarFiller {
+	return mpb.BarFillerFunc(func(w io.Writer, st decor.Statistics) error {
+		st.AvailableWidth = min(st.AvailableWidth-1, 60)
+		if st.AvailableWidth < 3 {
+			return nil
+		}
+		return f.Fill(w, st)
+	})
+}
+
+func percent(st decor.Statistics) string {
+	if st.Total <= 0 {
+		return ""
+	}
+	return strconv.FormatInt(min(100*st.Current/st.Total, 100), 10) + "%"
+}
+
+func conns(n int64) string {
+	if n == 1 {
+		return "1 conn"
+	}
+	return strconv.FormatInt(n, 10) + " conns"
+}
+
+// nameWidth gives the file name column what the other columns leave of a
+// line of width tw, within bounds that keep names and bars readable.
+func nameWidth(tw int) int {
+	return min(max(tw-84, 16), 48)
+}
+
+func (b *bars) event(e scheduler.Event) {
+	b.t.add(e)
 	switch e.Kind {
 	case scheduler.Done:
-		if fb := b.files[e.Line]; fb != nil {
-			fb.bar.SetTotal(e.Bytes, true)
-			delete(b.files, e.Line)
-		}
-		b.printAbove(doneLine(e))
+		b.drop(e.Line)
+		b.printAbove(doneLine(e, b.t.fileSpeed(e)))
 	case scheduler.Failed:
-		if fb := b.files[e.Line]; fb != nil {
-			fb.bar.Abort(true)
-			delete(b.files, e.Line)
-		}
+		b.drop(e.Line)
 		b.printAbove(failureLine(e.Name, e.Line, e.Err))
 	case scheduler.Skipped:
-		b.printAbove(fmt.Sprintf("= %s: already downloaded, skipped", e.Name))
+		b.drop(e.Line)
+		b.printAbove(skippedLine(e))
 	case scheduler.Resumed:
-		b.printAbove(fmt.Sprintf("↻ %s: resuming at %s of %s", e.Name, formatSize(e.Bytes), formatSize(e.Total)))
+		// The bytes from earlier runs count as done, without adding to
+		// the speed: a plain SetCurrent feeds no moving average.
+		b.total.SetCurrent(b.t.bytes())
+		b.printAbove(resumedLine(e))
 	case scheduler.Retrying:
-		b.printAbove(fmt.Sprintf("retry %s: %v (attempt %d)", e.Name, e.Err, e.Attempt))
+		b.printAbove(fmt.Sprintf("retry %s: %v (attempt %d, next try in %s)", e.Name, e.Err, e.Attempt, formatDuration(e.Delay)))
 	case scheduler.Warning:
-		b.printAbove(fmt.Sprintf("warning %s: %v", e.Name, e.Err))
+		b.printAbove(warningLine(e))
+	case scheduler.HostLimit:
+		// Raises come every second while a host recovers: only the cut is
+		// worth a line above the bars.
+		if e.Err != nil {
+			b.printAbove(hostLine(e))
+		}
 	case scheduler.Progress:
 		b.progress(e)
 	}
+	b.filesDone.Store(int64(b.t.filesDone))
 }
 
 func (b *bars) printAbove(line string) {
+	// mpb holds the line until its next redraw and writes it over the
+	// bars, which are then drawn again below it.
 	fmt.Fprintln(b.p, line)
 }
 
-func (b *bars) progress(e scheduler.Event) {
-	var total int64
-	b.hidden = 0
-	for _, f := range e.Files {
-		if f.Total > 0 {
-			total += f.Total - f.Bytes
+// drop takes a file's bar off the display.
+func (b *bars) drop(line int) {
+	fb := b.byLine[line]
+	if fb == nil {
+		return
+	}
+	fb.bar.Abort(true)
+	delete(b.byLine, line)
+	for i, x := range b.shown {
+		if x == fb {
+			b.shown = append(b.shown[:i], b.shown[i+1:]...)
+			break
 		}
-		fb := b.files[f.Line]
+	}
+}
+
+// maxFileBars is how many file bars fit on the screen now.
+func (b *bars) maxFileBars() int {
+	rows := 0
+	if b.cfg.rows != nil {
+		rows = b.cfg.rows()
+	}
+	if rows <= 0 {
+		rows = 24
+	}
+	return max(rows-reservedRows, 1)
+}
+
+func (b *bars) progress(e scheduler.Event) {
+	limit := b.maxFileBars()
+	// The terminal may have shrunk: the newest bars go first, and come back
+	// when there is room again.
+	for len(b.shown) > limit {
+		b.drop(b.shown[len(b.shown)-1].line)
+	}
+	active := make(map[int]bool, len(b.t.active))
+	var hidden, inUse int64
+	for _, f := range b.t.active {
+		active[f.Line] = true
+		inUse += int64(f.Conns)
+		fb := b.byLine[f.Line]
 		if fb == nil {
-			if len(b.files) >= maxFileBars {
-				b.hidden++
+			if len(b.shown) >= limit {
+				hidden++
 				continue
 			}
-			fb = &fileBar{last: e.Time, bar: b.p.New(max(f.Total, 0), mpb.BarStyle(),
-				mpb.BarRemoveOnComplete(),
-				mpb.PrependDecorators(decor.Name(shorten(f.Name, 28), decor.WCSyncSpaceR)),
-				mpb.AppendDecorators(
-					decor.Counters(decor.SizeB1024(0), "% .1f / % .1f"),
-					decor.Name(" "),
-					decor.EwmaSpeed(decor.SizeB1024(0), "% .1f", 30),
-				))}
-			fb.bar.SetCurrent(f.Bytes)
-			b.files[f.Line] = fb
+			b.add(f, e.Time)
 			continue
 		}
-		if f.Total > 0 {
+		fb.conns.Store(int64(f.Conns))
+		if f.Total != fb.size && f.Total >= 0 {
+			fb.size = f.Total
+			fb.sized.Store(true)
 			fb.bar.SetTotal(f.Total, false)
 		}
 		fb.bar.EwmaSetCurrent(f.Bytes, e.Time.Sub(fb.last))
 		fb.last = e.Time
 	}
-	more := ""
-	if b.hidden > 0 {
-		more = fmt.Sprintf(" (+%d more in progress)", b.hidden)
+	// A file that left without an event of its own (it cannot, but a bar
+	// stuck on the screen would be worse than this loop).
+	for i := len(b.shown) - 1; i >= 0; i-- {
+		if !active[b.shown[i].line] {
+			b.drop(b.shown[i].line)
+		}
 	}
-	b.status = fmt.Sprintf("total %d/%d files%s", e.FilesDone, e.FilesTotal, more)
-	// The total bar tracks bytes of this run against what is known so far.
-	b.total.SetTotal(e.BytesDone+total, false)
-	b.total.EwmaSetCurrent(e.BytesDone, e.Time.Sub(b.lastTick))
+	b.hidden.Store(hidden)
+	b.connsInUse.Store(inUse)
+	b.filesTotal.Store(int64(b.t.filesTotal))
+	total, estimated := b.t.total()
+	b.estimated.Store(estimated)
+	b.total.SetTotal(total, false)
+	if b.lastTick.IsZero() {
+		b.lastTick = b.t.start
+	}
+	b.total.EwmaSetCurrent(b.t.bytes(), e.Time.Sub(b.lastTick))
 	b.lastTick = e.Time
 }
 
-func (b *bars) Close(sum scheduler.Summary) {
-	b.mu.Lock()
-	for _, fb := range b.files {
-		fb.bar.Abort(true)
+// add gives a file in progress its bar, which starts at the bytes the
+// file already has (on disk from an earlier run, or written before the bar
+// had room) without counting them as speed.
+func (b *bars) add(f scheduler.FileProgress, now time.Time) {
+	fb := &fileBar{line: f.Line, last: now, size: f.Total}
+	fb.conns.Store(int64(f.Conns))
+	fb.sized.Store(f.Total >= 0)
+	name := f.Name
+	// A bar made with total 0 never completes by itself: it leaves when
+	// its file's event says so.
+	fb.bar = b.p.New(max(f.Total, 0), barStyle(),
+		mpb.BarRemoveOnComplete(),
+		mpb.BarFillerMiddleware(rightMargin),
+		mpb.PrependDecorators(decor.Any(func(st decor.Statistics) string {
+			return shorten(name, nameWidth(st.AvailableWidth))
+		}, decor.WCSyncWidthR)),
+		mpb.AppendDecorators(
+			decor.Any(func(st decor.Statistics) string {
+				if !fb.sized.Load() {
+					return formatSize(st.Current) + " / ?"
+				}
+				return formatSize(st.Current) + " / " + formatSize(st.Total)
+			}, decor.WCSyncWidth),
+			decor.Any(percent, decor.WCSyncSpace),
+			newRateDecor(5*time.Second),
+			decor.Any(func(decor.Statistics) string { return conns(fb.conns.Load()) }, decor.WCSyncSpaceR),
+		))
+	fb.bar.SetCurrent(f.Bytes)
+	b.shown = append(b.shown, fb)
+	b.byLine[f.Line] = fb
+}
+
+func (b *bars) finish(sum scheduler.Summary) {
+	for len(b.shown) > 0 {
+		b.drop(b.shown[0].line)
 	}
-	b.files = map[int]*fileBar{}
-	b.total.SetTotal(b.total.Current(), true)
-	b.mu.Unlock()
+	// The summary says what the total bar said, for good.
+	b.hidden.Store(0)
+	b.total.Abort(true)
 	b.p.Wait()
 	writeSummary(b.w, sum, false)
 }
 
-// shorten cuts the middle out of a long name so both ends stay readable.
+// rateDecor shows a moving average of the speed and the time left at that
+// speed. Unlike mpb's EWMA decorators, its weight follows the time between
+// samples rather than their count, so irregular progress ticks (or a slow
+// tick after a pause) weigh what they are worth.
+type rateDecor struct {
+	decor.WC
+	tau    float64       // seconds for the weight of old samples to fall to 1/e
+	bps    atomic.Uint64 // float64 bits: written by the renderer, read by mpb
+	primed bool          // only EwmaUpdate's goroutine touches it
+}
+
+func newRateDecor(tau time.Duration) *rateDecor {
+	d := &rateDecor{WC: decor.WC{C: decor.DSyncSpace}, tau: tau.Seconds()}
+	d.Init()
+	return d
+}
+
+// EwmaUpdate takes n more bytes in dur; mpb calls it from EwmaSetCurrent.
+func (d *rateDecor) EwmaUpdate(n int64, dur time.Duration) {
+	if dur <= 0 || n < 0 {
+		return
+	}
+	now := float64(n) / dur.Seconds()
+	if !d.primed {
+		d.primed = true
+		d.bps.Store(math.Float64bits(now))
+		return
+	}
+	old := math.Float64frombits(d.bps.Load())
+	w := 1 - math.Exp(-dur.Seconds()/d.tau)
+	d.bps.Store(math.Float64bits(old + w*(now-old)))
+}
+
+func (d *rateDecor) Decor(st decor.Statistics) (string, int) {
+	bps := math.Float64frombits(d.bps.Load())
+	left := "-"
+	if st.Total > 0 {
+		if t, ok := eta(st.Total-st.Current, bps); ok {
+			left = formatETA(t)
+		}
+	}
+	return d.Format(fmt.Sprintf("%11s  ETA %-7s", formatSize(int64(bps))+"/s", left))
+}
+
+// shorten cuts the middle out of a long name so both ends stay readable:
+// the folder it is in and its extension.
 func shorten(name string, width int) string {
 	r := []rune(name)
 	if len(r) <= width || width < 5 {

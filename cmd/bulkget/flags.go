@@ -11,7 +11,8 @@ import (
 const (
 	catConnections = "Connections"
 	catOutput      = "Output"
-	catSafety      = "Reliability"
+	catSafety      = "Safety"
+	catSelection   = "Selection"
 )
 
 func env(name string) []string { return []string{"BULKGET_" + name} }
@@ -19,14 +20,13 @@ func env(name string) []string { return []string{"BULKGET_" + name} }
 // getFlags are the options of a download; `bulkget LIST` and `bulkget get
 // LIST` share them, and demo reuses the connection ones.
 func getFlags() []cli.Flag {
-	return append([]cli.Flag{
+	flags := []cli.Flag{
 		&cli.StringFlag{Name: "dir", Aliases: []string{"d"}, Category: catOutput, EnvVars: env("DIR"),
 			Usage: "output folder (default: the list's name without extension, in the current folder)"},
-		&cli.StringFlag{Name: "progress", Value: "auto", Category: catOutput, EnvVars: env("PROGRESS"),
-			Usage: "how to show progress: auto (bars on a terminal, else plain), bars, plain or none"},
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Category: catOutput, EnvVars: env("QUIET"),
-			Usage: "print errors only"},
-	}, connectionFlags()...)
+	}
+	flags = append(flags, outputFlags()...) // render.go
+	flags = append(flags, shardFlag(), summaryFlag())
+	return append(flags, connectionFlags()...)
 }
 
 func connectionFlags() []cli.Flag {
@@ -51,7 +51,7 @@ func connectionFlags() []cli.Flag {
 			Usage: "cut and retry a connection that receives nothing for this long"},
 		&cli.DurationFlag{Name: "checkpoint-interval", Value: time.Second, Category: catSafety, EnvVars: env("CHECKPOINT_INTERVAL"),
 			Usage: "how often progress is saved for resuming (a crash costs at most this much transfer)"},
-		&cli.BoolFlag{Name: "overwrite", Category: catSafety, EnvVars: env("OVERWRITE"),
+		&cli.BoolFlag{Name: "overwrite", Category: catSelection, EnvVars: env("OVERWRITE"),
 			Usage: "download files that already exist instead of skipping those whose size matches the remote"},
 		&cli.DurationFlag{Name: "connect-timeout", Value: 30 * time.Second, Category: catSafety, EnvVars: env("CONNECT_TIMEOUT"),
 			Usage: "limit for connecting, TLS and waiting for response headers"},

@@ -12,7 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func getAction(c *cli.Context) error {
+func getAction(c *cli.Context) (err error) {
 	if c.NArg() != 1 {
 		if c.NArg() == 0 && c.Command.Name == "" {
 			return cli.ShowAppHelp(c)
@@ -24,12 +24,22 @@ func getAction(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), exitUsage)
 	}
+	shard, err := shardOption(c)
+	if err != nil {
+		return cli.Exit(err.Error(), exitUsage)
+	}
+	report, err := newSummaryReport(c.String("summary"), listPath, shard)
+	if err != nil {
+		return cli.Exit(err.Error(), exitUsage)
+	}
+	defer func() { err = report.finish(err, c.App.ErrWriter) }()
 	dir := c.String("dir")
 	if dir == "" {
 		if dir, err = defaultDir(listPath); err != nil {
 			return cli.Exit(err.Error(), exitUsage)
 		}
 	}
+	report.setDir(dir)
 	entries, bad, err := readList(listPath)
 	if err != nil {
 		return cli.Exit(err.Error(), exitUsage)
@@ -37,9 +47,14 @@ func getAction(c *cli.Context) error {
 	for _, b := range bad {
 		fmt.Fprintf(c.App.ErrWriter, "bulkget: %s: %s\n", listPath, b)
 	}
+	entries = selectShard(shard, entries, c.App.ErrWriter, c.Bool("quiet"))
+	report.listRead(len(entries), bad)
 	out, err := newOutput(c, c.App.Writer, c.App.ErrWriter)
 	if err != nil {
 		return cli.Exit(err.Error(), exitUsage)
+	}
+	if br, ok := out.(badLineReporter); ok {
+		br.BadLines(bad) // --progress json lists them on stdout too
 	}
 	opts.Dir = dir
 	opts.Reporter = out
@@ -48,6 +63,7 @@ func getAction(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), exitFailed)
 	}
+	report.runDone(sum)
 	switch {
 	case sum.Interrupted:
 		return cli.Exit("interrupted; run the same command again to continue", exitInterrupted)

@@ -90,11 +90,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Version: version,
 		UsageText: "bulkget [options] LIST        download a list (same as bulkget get)\n" +
 			"bulkget get [options] LIST\n" +
-			"bulkget demo [options]        download from a built-in local server: no network needed",
+			"bulkget demo [options]        download from a built-in local server: no network needed\n" +
+			"bulkget status [options] DIR  what is done, partial or not started in DIR (reads only)",
 		Description: "bulkget reads a list of filename,url lines and downloads many files at once,\n" +
 			"each large file in byte ranges over several connections, written in place and\n" +
 			"renamed to its final name only when complete.",
-		Commands:             []*cli.Command{get, demoCommand()},
+		Commands:             []*cli.Command{get, demoCommand(), statusCommand()},
 		Flags:                getFlags(),
 		Action:               getAction,
 		OnUsageError:         usageError,

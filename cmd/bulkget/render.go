@@ -7,40 +7,321 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/scheduler"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
 
-// output renders scheduler events for people. Everything goes to stderr:
-// stdout stays free for machine-readable output.
+// Progress modes of --progress.
+const (
+	modeAuto  = "auto"
+	modeBars  = "bars"
+	modePlain = "plain"
+	modeJSON  = "json"
+	modeNone  = "none"
+)
+
+// defaultProgressInterval spaces the progress lines of plain and json
+// output: often enough to see a run move, rare enough for a CI log.
+const defaultProgressInterval = 10 * time.Second
+
+// output renders scheduler events. People's output goes to stderr; stdout
+// carries only --progress json.
 type output interface {
 	scheduler.Reporter
-	// Close stops the display and prints the summary.
+	// Close waits until every event reported so far is rendered, stops the
+	// display and prints the summary. Events reported after Close are
+	// dropped.
 	Close(scheduler.Summary)
 }
 
-func newOutput(c *cli.Context, _, stderr io.Writer) (output, error) {
+// badLineReporter is implemented by outputs that show the list lines that
+// were refused before the run started (get.go prints them on stderr in
+// every mode; json also puts them on stdout).
+type badLineReporter interface {
+	BadLines([]*manifest.LineError)
+}
+
+// renderer turns events into text. Its methods are called from a single
+// goroutine (see queue), so a renderer needs no locking of its own.
+type renderer interface {
+	event(scheduler.Event)
+	finish(scheduler.Summary)
+}
+
+// outputFlags choose how a run is shown; get and demo share them.
+func outputFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "progress", Value: modeAuto, Category: catOutput, EnvVars: env("PROGRESS"),
+			Usage: "how to show progress: auto (bars on a terminal, else plain), bars, plain (a line per event), " +
+				"json (JSON lines on stdout) or none"},
+		&cli.DurationFlag{Name: "progress-interval", Value: defaultProgressInterval, Category: catOutput,
+			EnvVars: env("PROGRESS_INTERVAL"), Usage: "time between progress lines of plain and json output"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Category: catOutput, EnvVars: env("QUIET"),
+			Usage: "print errors only"},
+	}
+}
+
+func newOutput(c *cli.Context, stdout, stderr io.Writer) (output, error) {
 	mode := c.String("progress")
 	quiet := c.Bool("quiet")
-	if mode == "auto" {
-		mode = "plain"
-		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			mode = "bars"
+	every := c.Duration("progress-interval")
+	if every <= 0 {
+		return nil, fmt.Errorf("--progress-interval must be positive")
+	}
+	fd, tty := terminal(stderr)
+	if mode == modeAuto {
+		mode = modePlain
+		if tty {
+			mode = modeBars
 		}
 	}
 	switch mode {
-	case "none":
-		return &plain{w: stderr, quiet: quiet, silent: true}, nil
-	case "plain":
-		return &plain{w: stderr, quiet: quiet, every: 10 * time.Second}, nil
-	case "bars":
+	case modeNone:
+		return newQueue(&plain{w: stderr, quiet: quiet, silent: true}), nil
+	case modePlain:
+		return newQueue(&plain{w: stderr, quiet: quiet, every: every}), nil
+	case modeJSON:
+		return newQueue(newJSONLines(stdout, every)), nil
+	case modeBars:
 		if quiet {
-			return &plain{w: stderr, quiet: true}, nil
+			return newQueue(&plain{w: stderr, quiet: true}), nil
 		}
-		return newBars(stderr), nil
+		cfg := barsConfig{refresh: 150 * time.Millisecond, width: 100}
+		if tty {
+			cfg.rows = func() int {
+				_, h, err := term.GetSize(fd)
+				if err != nil {
+					return 0
+				}
+				return h
+			}
+		}
+		return newQueue(newBars(stderr, cfg)), nil
 	}
-	return nil, fmt.Errorf("--progress %q: want auto, bars, plain or none", c.String("progress"))
+	return nil, fmt.Errorf("--progress %q: want auto, bars, plain, json or none", c.String("progress"))
+}
+
+// terminal reports whether w is a terminal, and its descriptor.
+func terminal(w io.Writer) (int, bool) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0, false
+	}
+	fd := int(f.Fd())
+	return fd, term.IsTerminal(fd)
+}
+
+// queue hands events from the scheduler's goroutines to a renderer running
+// on a goroutine of its own. Report only appends to a slice, so a worker
+// that finishes a file never waits for a terminal, a pipe or mpb; and
+// Progress snapshots that pile up behind a slow renderer collapse into the
+// latest one, so the backlog stays bounded by the lifecycle events.
+type queue struct {
+	r renderer
+
+	mu      sync.Mutex
+	pending []queued
+	closed  bool
+
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+// queued is an event, or the list lines refused before the run.
+type queued struct {
+	e   scheduler.Event
+	bad []*manifest.LineError
+}
+
+func newQueue(r renderer) *queue {
+	q := &queue{r: r, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go q.loop()
+	return q
+}
+
+func (q *queue) Report(e scheduler.Event) {
+	q.push(queued{e: e})
+}
+
+// BadLines passes the refused list lines on, in order with the events.
+func (q *queue) BadLines(bad []*manifest.LineError) {
+	if _, ok := q.r.(badLineReporter); ok && len(bad) > 0 {
+		q.push(queued{bad: bad})
+	}
+}
+
+func (q *queue) push(it queued) {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
+	n := len(q.pending)
+	if it.e.Kind == scheduler.Progress && n > 0 && q.pending[n-1].e.Kind == scheduler.Progress {
+		q.pending[n-1] = it
+	} else {
+		q.pending = append(q.pending, it)
+	}
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *queue) loop() {
+	defer close(q.done)
+	var batch []queued
+	for {
+		stopping := false
+		select {
+		case <-q.wake:
+		case <-q.stop:
+			stopping = true
+		}
+		q.mu.Lock()
+		batch, q.pending = q.pending, batch[:0]
+		q.mu.Unlock()
+		for _, it := range batch {
+			if it.bad != nil {
+				q.r.(badLineReporter).BadLines(it.bad)
+				continue
+			}
+			q.r.event(it.e)
+		}
+		clear(batch) // let go of the Progress snapshots
+		if stopping {
+			return
+		}
+	}
+}
+
+func (q *queue) Close(sum scheduler.Summary) {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	close(q.stop)
+	<-q.done
+	q.r.finish(sum)
+}
+
+// tally keeps the run's totals as the renderers show them, from the events
+// alone. Bytes count what is on disk: bytes written in this run plus what
+// resumed files already had. The grand total is known only once every
+// file has answered; until then it is extrapolated from the average size
+// of the files seen so far, and estimated says so.
+type tally struct {
+	start      time.Time
+	filesDone  int // done or skipped
+	filesTotal int
+	failed     int
+	runBytes   int64 // written in this run, from the latest Progress
+	onDisk     int64 // resumed files' bytes from earlier runs
+	doneSize   int64 // final sizes of the files done in this run
+	doneCount  int
+
+	resumed map[int]int64 // list line → bytes on disk when resumed
+	closed  map[int]bool  // list lines done, failed or skipped
+	active  []scheduler.FileProgress
+}
+
+func newTally() tally {
+	return tally{resumed: map[int]int64{}, closed: map[int]bool{}}
+}
+
+// add updates the totals with one event.
+func (t *tally) add(e scheduler.Event) {
+	if t.start.IsZero() {
+		t.start = e.Time
+	}
+	switch e.Kind {
+	case scheduler.Resumed:
+		t.resumed[e.Line] = e.Bytes
+		t.onDisk += e.Bytes
+	case scheduler.Done:
+		t.closed[e.Line] = true
+		t.doneSize += e.Bytes
+		t.doneCount++
+		t.filesDone++
+	case scheduler.Skipped:
+		t.closed[e.Line] = true
+		t.filesDone++
+	case scheduler.Failed:
+		t.closed[e.Line] = true
+		t.failed++
+	case scheduler.Progress:
+		t.runBytes = e.BytesDone
+		t.filesTotal = e.FilesTotal
+		// A snapshot is taken before it is reported, so it may still list
+		// a file whose Done has already been rendered.
+		t.active = t.active[:0]
+		for _, f := range e.Files {
+			if !t.closed[f.Line] {
+				t.active = append(t.active, f)
+			}
+		}
+	}
+}
+
+// bytes is what is on disk of the files of this run.
+func (t *tally) bytes() int64 { return t.runBytes + t.onDisk }
+
+// total is the expected size of the whole list, and whether it is an
+// estimate (some files have not said their size yet).
+func (t *tally) total() (int64, bool) {
+	known, sized := t.doneSize, t.doneCount
+	unsized := 0
+	for _, f := range t.active {
+		if f.Total >= 0 {
+			known += f.Total
+			sized++
+		} else {
+			unsized++
+		}
+	}
+	pending := max(t.filesTotal-t.filesDone-t.failed-len(t.active), 0) + unsized
+	total := known
+	if pending > 0 && sized > 0 {
+		total += int64(pending) * (known / int64(sized))
+	}
+	return max(total, t.bytes()), pending > 0
+}
+
+// fileSpeed is a finished file's average speed over this run only: bytes
+// a resumed file already had were not downloaded now.
+func (t *tally) fileSpeed(e scheduler.Event) string {
+	return formatRate(e.Bytes-t.resumed[e.Line], e.Elapsed.Seconds())
+}
+
+// window measures the overall speed between two progress lines, from the
+// bytes written in this run (a resumed file's bytes on disk would look
+// like a burst of speed).
+type window struct {
+	at    time.Time
+	bytes int64
+}
+
+// advance returns the speed since the previous call, in bytes per second.
+func (w *window) advance(now time.Time, bytes int64) float64 {
+	dt := now.Sub(w.at).Seconds()
+	speed := 0.0
+	if dt > 0 {
+		speed = float64(bytes-w.bytes) / dt
+	}
+	w.at, w.bytes = now, bytes
+	return max(speed, 0)
+}
+
+// eta is how long the rest takes at speed; ok is false when it cannot be
+// told.
+func eta(remaining int64, speed float64) (time.Duration, bool) {
+	if speed <= 0 || remaining < 0 {
+		return 0, false
+	}
+	return time.Duration(float64(remaining) / speed * float64(time.Second)), true
 }
 
 // plain writes one line per notable event and a progress line every so
@@ -51,76 +332,139 @@ type plain struct {
 	silent bool // only the summary
 	every  time.Duration
 
-	mu        sync.Mutex
-	lastTick  time.Time
-	lastBytes int64
-	start     time.Time
+	t        tally
+	win      window
+	nextLine time.Time
 }
 
-func (p *plain) Report(e scheduler.Event) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.start.IsZero() {
-		p.start = e.Time
-		p.lastTick = e.Time
+func (p *plain) event(e scheduler.Event) {
+	if p.t.closed == nil {
+		p.t = newTally()
+		p.win.at, p.nextLine = e.Time, e.Time.Add(p.every)
 	}
+	p.t.add(e)
 	if p.silent {
 		return
 	}
-	switch e.Kind {
-	case scheduler.Failed:
+	if e.Kind == scheduler.Failed {
 		fmt.Fprintln(p.w, failureLine(e.Name, e.Line, e.Err))
+		return
+	}
+	if p.quiet {
+		return
+	}
+	switch e.Kind {
+	case scheduler.Started:
+		fmt.Fprintf(p.w, "start %s  %s\n", e.Name, sizeOrUnknown(e.Total))
 	case scheduler.Done:
-		if !p.quiet {
-			fmt.Fprintln(p.w, doneLine(e))
-		}
+		fmt.Fprintln(p.w, doneLine(e, p.t.fileSpeed(e)))
 	case scheduler.Skipped:
-		if !p.quiet {
-			fmt.Fprintf(p.w, "= %s: already downloaded, skipped\n", e.Name)
-		}
+		fmt.Fprintln(p.w, skippedLine(e))
 	case scheduler.Resumed:
-		if !p.quiet {
-			fmt.Fprintf(p.w, "↻ %s: resuming at %s of %s\n", e.Name, formatSize(e.Bytes), formatSize(e.Total))
-		}
+		fmt.Fprintln(p.w, resumedLine(e))
 	case scheduler.Retrying:
-		if !p.quiet {
-			fmt.Fprintf(p.w, "retry %s: %v (attempt %d, next in %v)\n", e.Name, e.Err, e.Attempt, e.Delay.Round(time.Millisecond))
-		}
+		fmt.Fprintf(p.w, "retry %s: %v (attempt %d, next try in %s)\n", e.Name, e.Err, e.Attempt, formatDuration(e.Delay))
 	case scheduler.Warning:
-		if !p.quiet {
-			fmt.Fprintf(p.w, "warning %s: %v\n", e.Name, e.Err)
-		}
+		fmt.Fprintln(p.w, warningLine(e))
+	case scheduler.HostLimit:
+		fmt.Fprintln(p.w, hostLine(e))
 	case scheduler.Progress:
-		if p.quiet || p.every <= 0 || e.Time.Sub(p.lastTick) < p.every {
+		if p.every <= 0 || e.Time.Before(p.nextLine) {
 			return
 		}
-		speed := float64(e.BytesDone-p.lastBytes) / e.Time.Sub(p.lastTick).Seconds()
-		p.lastTick, p.lastBytes = e.Time, e.BytesDone
-		fmt.Fprintf(p.w, "progress: %d/%d files, %s, %s/s, %d in progress\n", e.FilesDone, e.FilesTotal,
-			formatSize(e.BytesDone), formatSize(int64(speed)), len(e.Files))
+		p.nextLine = e.Time.Add(p.every)
+		fmt.Fprintln(p.w, p.progressLine(e))
 	}
 }
 
-func (p *plain) Close(sum scheduler.Summary) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func (p *plain) progressLine(e scheduler.Event) string {
+	done := p.t.bytes()
+	total, estimated := p.t.total()
+	speed := p.win.advance(e.Time, p.t.runBytes)
+	about := ""
+	if estimated {
+		about = "~"
+	}
+	left := "ETA -"
+	if d, ok := eta(total-done, speed); ok {
+		left = "ETA " + about + formatETA(d)
+	}
+	pct := 100.0
+	if total > 0 {
+		pct = 100 * float64(done) / float64(total)
+	}
+	return fmt.Sprintf("progress %d/%d files  %s / %s%s (%.0f%%)  %s/s  %s  %d in progress",
+		p.t.filesDone, p.t.filesTotal, formatSize(done), about, formatSize(total), pct,
+		formatSize(int64(speed)), left, len(p.t.active))
+}
+
+func (p *plain) finish(sum scheduler.Summary) {
 	writeSummary(p.w, sum, p.quiet)
 }
 
-func doneLine(e scheduler.Event) string {
-	return fmt.Sprintf("✓ %s  %s  in %v  %s", e.Name, formatSize(e.Bytes), e.Elapsed.Round(time.Millisecond),
-		formatRate(e.Bytes, e.Elapsed.Seconds()))
+func doneLine(e scheduler.Event, speed string) string {
+	return fmt.Sprintf("✓ %s  %s  in %s  %s", e.Name, formatSize(e.Bytes), formatDuration(e.Elapsed), speed)
 }
 
 func failureLine(name string, line int, err error) string {
 	return fmt.Sprintf("✗ %s: %v (list line %d)", name, err, line)
 }
 
+func skippedLine(e scheduler.Event) string {
+	return fmt.Sprintf("= %s: already downloaded, skipped", e.Name)
+}
+
+func resumedLine(e scheduler.Event) string {
+	return fmt.Sprintf("↻ %s: resuming at %s of %s", e.Name, formatSize(e.Bytes), sizeOrUnknown(e.Total))
+}
+
+func warningLine(e scheduler.Event) string {
+	return fmt.Sprintf("warning %s: %v", e.Name, e.Err)
+}
+
+// hostLine reports a change of the connections a host gets: cut after the
+// server refused some (Err says how), or raised again after a quiet spell.
+func hostLine(e scheduler.Event) string {
+	if e.Err != nil {
+		return fmt.Sprintf("host %s slowed down: %v", e.Name, e.Err)
+	}
+	return fmt.Sprintf("host %s: up to %d connections again", e.Name, e.Conns)
+}
+
+func sizeOrUnknown(n int64) string {
+	if n < 0 {
+		return "size unknown"
+	}
+	return formatSize(n)
+}
+
+// formatDuration rounds a duration for people: milliseconds below a
+// second, tenths below a minute, whole seconds above.
+func formatDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return d.Round(time.Second).String()
+}
+
+// formatETA rounds a time left to whole seconds: anything finer would
+// flicker.
+func formatETA(d time.Duration) string {
+	return max(d, 0).Round(time.Second).String()
+}
+
 // writeSummary prints the totals and every failure with its list line.
 func writeSummary(w io.Writer, sum scheduler.Summary, quiet bool) {
 	if !quiet {
-		fmt.Fprintf(w, "%d done, %d skipped, %d failed, %s in %v (%s)\n", sum.Done, sum.Skipped, len(sum.Failed), formatSize(sum.Bytes),
-			sum.Elapsed.Round(time.Millisecond), formatRate(sum.Bytes, sum.Elapsed.Seconds()))
+		state := ""
+		if sum.Interrupted {
+			state = " (interrupted)"
+		}
+		fmt.Fprintf(w, "%d done, %d skipped, %d failed, %s in %s (%s)%s\n", sum.Done, sum.Skipped, len(sum.Failed),
+			formatSize(sum.Bytes), formatDuration(sum.Elapsed), formatRate(sum.Bytes, sum.Elapsed.Seconds()), state)
 	}
 	if len(sum.Failed) > 0 {
 		fmt.Fprintf(w, "failed:\n")
