@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/bulkget/bulkget/internal/origin"
@@ -15,37 +16,105 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+const catDemo = "Demo"
+
+func demoEnv(name string) []string { return env("DEMO_" + name) }
+
 func demoCommand() *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "dir", Aliases: []string{"d"}, Value: "demo", Category: catOutput,
+		&cli.StringFlag{Name: "dir", Aliases: []string{"d"}, Value: "demo", Category: catOutput, EnvVars: demoEnv("DIR"),
 			Usage: "output folder for the demo files"},
-		&cli.IntFlag{Name: "files", Value: 6, Category: "Demo",
-			Usage: "number of files the local origin serves"},
-		&cli.StringFlag{Name: "size", Category: "Demo",
-			Usage: "size of every file, e.g. 10G (default: a mix from 32 MiB to 256 MiB)"},
-		&cli.StringFlag{Name: "conn-rate", Value: "16M", Category: "Demo",
+		&cli.IntFlag{Name: "files", Category: catDemo, EnvVars: demoEnv("FILES"),
+			Usage:       "number of files the local origin serves",
+			DefaultText: fmt.Sprintf("a model release of %d files, %s", len(demoRelease), formatSize(demoReleaseSize()))},
+		&cli.StringFlag{Name: "size", Category: catDemo, EnvVars: demoEnv("SIZE"),
+			Usage: "size of every file, e.g. 10G (default: the sizes of a model release, from 200 B to 240 MiB)"},
+		&cli.StringFlag{Name: "conn-rate", Value: "16M", Category: catDemo, EnvVars: demoEnv("CONN_RATE"),
 			Usage: "bandwidth cap the origin puts on each TCP connection, per second (0: none)"},
-		&cli.DurationFlag{Name: "latency", Value: 20 * time.Millisecond, Category: "Demo",
+		&cli.DurationFlag{Name: "latency", Value: 20 * time.Millisecond, Category: catDemo, EnvVars: demoEnv("LATENCY"),
 			Usage: "first-byte latency of every request"},
-		&cli.StringFlag{Name: "progress", Value: "auto", Category: catOutput,
-			Usage: "auto, bars, plain or none"},
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Category: catOutput, Usage: "print errors only"},
-		&cli.BoolFlag{Name: "keep", Category: "Demo", Usage: "keep the downloaded files (default: delete them at the end)"},
+		&cli.BoolFlag{Name: "keep", Category: catDemo, EnvVars: demoEnv("KEEP"),
+			Usage: "keep the downloaded files (default: delete them at the end)"},
+		&cli.BoolFlag{Name: "no-compare", Category: catDemo, EnvVars: demoEnv("NO_COMPARE"),
+			Usage: "skip the second run with one connection per file (-x 1) that measures the speed-up"},
 	}
+	flags = append(flags, outputFlags()...)
 	return &cli.Command{
 		Name:  "demo",
 		Usage: "download from a built-in local server (no network needed) and show what bulkget does",
 		Description: "demo starts a local HTTP origin on 127.0.0.1 that caps every connection (like many\n" +
-			"real servers), writes a list for it, downloads that list, checks every file's\n" +
-			"SHA-256 and prints the speed against the ideal.\n\n" +
-			"Example, the original tool's mock input:\n   bulkget demo --files 7 --size 10G",
+			"real servers), writes a list shaped like a model release for it, downloads that list\n" +
+			"with the full display, checks every file's SHA-256, then downloads the same list\n" +
+			"again with one connection per file (-x 1) into a temporary folder and prints the\n" +
+			"measured speed-up.\n\n" +
+			"Examples:\n" +
+			"   bulkget demo\n" +
+			"   bulkget demo -c 32 --conn-rate 8M\n" +
+			"   bulkget demo --files 7 --size 10G --no-compare    the original tool's mock input",
 		Flags:  append(flags, connectionFlags()...),
 		Action: demoAction,
 	}
 }
 
-// demoSizes is a list shaped like a real one: a few big files, some medium.
-var demoSizes = []int64{256 << 20, 192 << 20, 128 << 20, 96 << 20, 64 << 20, 32 << 20}
+// demoRelease is a list shaped like a real one, a model release: a few
+// large weight shards, a tokenizer, and the small files around them. Small
+// and large files in one list are what a download tool must handle well.
+var demoRelease = []struct {
+	name string
+	size int64
+}{
+	{"README.md", 11 << 10},
+	{"config.json", 1500},
+	{"generation_config.json", 180},
+	{"model-00001-of-00004.safetensors", 240 << 20},
+	{"model-00002-of-00004.safetensors", 240 << 20},
+	{"model-00003-of-00004.safetensors", 232 << 20},
+	{"model-00004-of-00004.safetensors", 72 << 20},
+	{"model.safetensors.index.json", 23 << 10},
+	{"original/params.json", 200},
+	{"original/tokenizer.model", 2 << 20},
+	{"special_tokens_map.json", 400},
+	{"tokenizer.json", 9 << 20},
+	{"tokenizer_config.json", 50 << 10},
+}
+
+func demoReleaseSize() int64 {
+	var n int64
+	for _, f := range demoRelease {
+		n += f.size
+	}
+	return n
+}
+
+type demoFile struct {
+	name string
+	size int64
+}
+
+// demoList is the release, or with --files or --size as many shards of a
+// dataset, each of the given size or of the release's large sizes in turn.
+func demoList(n int, fixed int64) []demoFile {
+	if n == 0 && fixed < 0 {
+		files := make([]demoFile, len(demoRelease))
+		for i, f := range demoRelease {
+			files[i] = demoFile{"llm-demo/" + f.name, f.size}
+		}
+		return files
+	}
+	if n == 0 {
+		n = len(demoRelease)
+	}
+	big := []int64{240 << 20, 232 << 20, 160 << 20, 72 << 20, 96 << 20, 128 << 20}
+	files := make([]demoFile, n)
+	for i := range files {
+		size := fixed
+		if size < 0 {
+			size = big[i%len(big)]
+		}
+		files[i] = demoFile{fmt.Sprintf("dataset/train-%05d-of-%05d.parquet", i, n), size}
+	}
+	return files
+}
 
 func demoAction(c *cli.Context) error {
 	opts, err := schedulerOptions(c)
@@ -53,7 +122,7 @@ func demoAction(c *cli.Context) error {
 		return cli.Exit(err.Error(), exitUsage)
 	}
 	n := c.Int("files")
-	if n < 1 || n > 100000 {
+	if n < 0 || n > 100000 {
 		return cli.Exit("--files must be between 1 and 100000", exitUsage)
 	}
 	var fixed int64 = -1
@@ -71,29 +140,31 @@ func demoAction(c *cli.Context) error {
 
 	dir := c.String("dir")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return cli.Exit(err.Error(), exitFailed)
+		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailed)
 	}
+	files := demoList(n, fixed)
 	var entries []manifest.Entry
-	var total int64
-	list := "filename,url\n"
-	for i := range n {
-		size := fixed
-		if size < 0 {
-			size = demoSizes[i%len(demoSizes)]
-		}
-		name := fmt.Sprintf("dataset/shard-%05d.bin", i)
-		srv.Add(name, size)
-		list += name + "," + srv.URL(name) + "\n"
-		entries = append(entries, manifest.Entry{Line: i + 2, Name: name, URL: srv.URL(name), Size: -1})
-		total += size
+	var total, largest int64
+	var list strings.Builder
+	list.WriteString("filename,url\n")
+	for i, f := range files {
+		srv.Add(f.name, f.size)
+		list.WriteString(f.name + "," + srv.URL(f.name) + "\n")
+		entries = append(entries, manifest.Entry{Line: i + 2, Name: f.name, URL: srv.URL(f.name), Size: -1})
+		total += f.size
+		largest = max(largest, f.size)
 	}
 	listPath := filepath.Join(dir, "demo-list.csv")
-	if err := os.WriteFile(listPath, []byte(list), 0o644); err != nil {
-		return cli.Exit(err.Error(), exitFailed)
+	if err := os.WriteFile(listPath, []byte(list.String()), 0o644); err != nil {
+		return cli.Exit(fmt.Sprintf("demo: write the list: %v", err), exitFailed)
 	}
 	w := c.App.ErrWriter
-	fmt.Fprintf(w, "demo: origin on %s, %d files, %s, %s/s per connection, %v latency; list in %s\n",
-		srv.Addr(), n, formatSize(total), formatSize(connRate), c.Duration("latency"), listPath)
+	capText := "no cap"
+	if connRate > 0 {
+		capText = formatSize(connRate) + "/s per connection"
+	}
+	fmt.Fprintf(w, "demo: origin on %s (%s, %v latency); %d files, %s; list in %s\n",
+		srv.Addr(), capText, c.Duration("latency"), len(files), formatSize(total), listPath)
 
 	out, err := newOutput(c, c.App.Writer, w)
 	if err != nil {
@@ -104,54 +175,88 @@ func demoAction(c *cli.Context) error {
 	sum, err := scheduler.Run(c.Context, entries, opts)
 	out.Close(sum)
 	if err != nil {
-		return cli.Exit(err.Error(), exitFailed)
+		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailed)
 	}
 	if sum.Interrupted {
 		return cli.Exit("interrupted", exitInterrupted)
 	}
 	bad := 0
-	for i, e := range entries {
-		size := fixed
-		if size < 0 {
-			size = demoSizes[i%len(demoSizes)]
-		}
-		got, err := fileSHA256(filepath.Join(dir, filepath.FromSlash(e.Name)))
-		if want := origin.SHA256Hex(e.Name, 0, size); err != nil || got != want {
+	for _, f := range files {
+		got, err := fileSHA256(filepath.Join(dir, filepath.FromSlash(f.name)))
+		if want := origin.SHA256Hex(f.name, 0, f.size); err != nil || got != want {
 			bad++
-			fmt.Fprintf(w, "demo: %s: checksum mismatch or missing (%v)\n", e.Name, err)
+			fmt.Fprintf(w, "demo: %s: checksum mismatch or missing (%v)\n", f.name, err)
 		}
 	}
 	st := srv.Stats()
 	secs := sum.Elapsed.Seconds()
-	fmt.Fprintf(w, "demo: %d/%d files verified by SHA-256; %s in %.2fs = %s\n", n-bad, n, formatSize(sum.Bytes), secs,
-		formatRate(sum.Bytes, secs))
+	fmt.Fprintf(w, "demo: %d/%d files verified by SHA-256; %s in %.2fs = %s\n", len(files)-bad, len(files),
+		formatSize(sum.Bytes), secs, formatRate(sum.Bytes, secs))
 	fmt.Fprintf(w, "demo: origin saw %d requests on %d TCP connections, at most %d at once\n",
 		st.Requests, st.ConnsAccepted, st.PeakRequests)
 	if connRate > 0 {
 		ideal := float64(total) / float64(int64(opts.Connections)*connRate)
-		single := float64(fixedOrMax(fixed)) / float64(connRate)
-		fmt.Fprintf(w, "demo: ideal with %d connections at %s/s each: %.2fs (we took %.2f× that); "+
-			"one connection per file would need at least %.2fs (%.1f× slower than we were)\n",
-			opts.Connections, formatSize(connRate), ideal, secs/ideal, single, single/secs)
+		fmt.Fprintf(w, "demo: ideal with %d connections at %s/s each: %.2fs (we took %.2f× that)\n",
+			opts.Connections, formatSize(connRate), ideal, secs/ideal)
 	}
 	if !c.Bool("keep") {
-		for _, e := range entries {
-			os.Remove(filepath.Join(dir, filepath.FromSlash(e.Name)))
+		// Before the comparison, so the demo never needs twice the space.
+		for _, f := range files {
+			os.Remove(filepath.Join(dir, filepath.FromSlash(f.name)))
 		}
 	}
 	if bad > 0 || len(sum.Failed) > 0 {
 		return cli.Exit("demo: some files failed", exitFailed)
 	}
-	return nil
+	if c.Bool("no-compare") {
+		if connRate > 0 {
+			single := float64(largest) / float64(connRate)
+			fmt.Fprintf(w, "demo: one connection per file would need at least %.2fs, the largest file at %s/s "+
+				"(%.1f× slower than we were; measure it by leaving out --no-compare)\n",
+				single, formatSize(connRate), single/secs)
+		}
+		return nil
+	}
+	return demoCompare(c, entries, opts, sum)
 }
 
-// fixedOrMax is the largest demo file: one connection per file finishes no
-// sooner than that file alone at the per-connection cap.
-func fixedOrMax(fixed int64) int64 {
-	if fixed >= 0 {
-		return fixed
+// demoCompare downloads the list again the way one connection per file
+// would, with the same total connections, into a temporary folder, and
+// prints both times: the speed-up is measured, not estimated.
+func demoCompare(c *cli.Context, entries []manifest.Entry, opts scheduler.Options, first scheduler.Summary) error {
+	w := c.App.ErrWriter
+	tmp, err := os.MkdirTemp(opts.Dir, ".compare-")
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("demo: comparison folder: %v", err), exitFailed)
 	}
-	return demoSizes[0]
+	defer os.RemoveAll(tmp)
+	fmt.Fprintf(w, "\ndemo: now the same list with one connection per file (-x 1 -c %d), to measure the speed-up "+
+		"(--no-compare skips this)\n", opts.Connections)
+	// JSON lines on stdout belong to the main run: one summary object.
+	stdout := c.App.Writer
+	if c.String("progress") == modeJSON {
+		stdout = io.Discard
+	}
+	out, err := newOutput(c, stdout, w)
+	if err != nil {
+		return cli.Exit(err.Error(), exitUsage)
+	}
+	opts.Dir = tmp
+	opts.MaxPerFile = 1
+	opts.Reporter = out
+	sum, err := scheduler.Run(c.Context, entries, opts)
+	out.Close(sum)
+	switch {
+	case err != nil:
+		return cli.Exit(fmt.Sprintf("demo: comparison run: %v", err), exitFailed)
+	case sum.Interrupted:
+		return cli.Exit("interrupted", exitInterrupted)
+	case len(sum.Failed) > 0:
+		return cli.Exit("demo: the comparison run failed some files", exitFailed)
+	}
+	fmt.Fprintf(w, "demo: bulkget %s, one connection per file %s: %.1f× faster\n",
+		formatDuration(first.Elapsed), formatDuration(sum.Elapsed), sum.Elapsed.Seconds()/first.Elapsed.Seconds())
+	return nil
 }
 
 func fileSHA256(path string) (string, error) {

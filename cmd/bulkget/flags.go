@@ -26,6 +26,7 @@ func getFlags() []cli.Flag {
 	}
 	flags = append(flags, outputFlags()...) // render.go
 	flags = append(flags, shardFlag(), summaryFlag())
+	flags = append(flags, safetyFlags()...) // safety.go
 	return append(flags, connectionFlags()...)
 }
 
@@ -67,6 +68,10 @@ func schedulerOptions(c *cli.Context) (scheduler.Options, error) {
 			return scheduler.Options{}, fmt.Errorf("--limit-rate: %w", err)
 		}
 	}
+	header, err := parseHeaders(c.StringSlice("header"))
+	if err != nil {
+		return scheduler.Options{}, err
+	}
 	minSeg, err := parseSize(c.String("min-segment"))
 	if err != nil {
 		return scheduler.Options{}, fmt.Errorf("--min-segment: %w", err)
@@ -82,6 +87,9 @@ func schedulerOptions(c *cli.Context) (scheduler.Options, error) {
 		MinSegment:         minSeg,
 		Retries:            c.Int("retries"),
 		RateLimit:          limit,
+		Header:             header,
+		Insecure:           c.Bool("insecure"),
+		NoSpaceCheck:       c.Bool("no-space-check"),
 		HTTP2:              c.Bool("http2"),
 		StallTimeout:       c.Duration("stall-timeout"),
 		ConnectTimeout:     c.Duration("connect-timeout"),

@@ -48,6 +48,18 @@ func getAction(c *cli.Context) (err error) {
 		fmt.Fprintf(c.App.ErrWriter, "bulkget: %s: %s\n", listPath, b)
 	}
 	entries = selectShard(shard, entries, c.App.ErrWriter, c.Bool("quiet"))
+	if c.Bool("strict") && len(bad) > 0 {
+		return cli.Exit(fmt.Sprintf("--strict: %d bad lines in %s; nothing downloaded", len(bad), listPath), exitFailed)
+	}
+	if c.Bool("dry-run") {
+		return dryRun(c, c.App.Writer, dir, entries, len(bad), opts)
+	}
+	if c.Bool("probe") {
+		return cli.Exit("--probe only makes sense with --dry-run", exitUsage)
+	}
+	if c.Bool("insecure") {
+		fmt.Fprintln(c.App.ErrWriter, "bulkget: warning: --insecure: TLS certificates are not verified")
+	}
 	report.listRead(len(entries), bad)
 	out, err := newOutput(c, c.App.Writer, c.App.ErrWriter)
 	if err != nil {

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+
+	"github.com/bulkget/bulkget/manifest"
+	"github.com/bulkget/bulkget/scheduler"
+)
+
+// jsonLines writes one JSON object per line for every event, a progress
+// object at most every interval, and a summary object at the end. The
+// field names are an interface: they are documented in the README
+// ("Machine-readable output") and only ever added to.
+type jsonLines struct {
+	enc   *json.Encoder
+	every time.Duration
+
+	t    tally
+	win  window
+	next time.Time
+	bad  []*manifest.LineError
+}
+
+func newJSONLines(w io.Writer, every time.Duration) *jsonLines {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // names and URLs with & < > stay readable
+	return &jsonLines{enc: enc, every: every, t: newTally()}
+}
+
+// jsonTime is RFC 3339 in UTC with milliseconds: sortable as text, and
+// parsed by jq's fromdate once the fraction is cut.
+func jsonTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+type jsonHead struct {
+	Type string `json:"type"`
+	Time string `json:"time"`
+}
+
+type jsonFile struct {
+	jsonHead
+	Line int    `json:"line"`
+	File string `json:"file"`
+}
+
+type jsonProgressFile struct {
+	Line        int    `json:"line"`
+	File        string `json:"file"`
+	Bytes       int64  `json:"bytes"`
+	Total       int64  `json:"total"`
+	Connections int    `json:"connections"`
+}
+
+type jsonFailure struct {
+	Line  int    `json:"line"`
+	File  string `json:"file,omitempty"`
+	Error string `json:"error"`
+}
+
+func (j *jsonLines) emit(v any) {
+	// An encoding error can only come from the writer; a consumer that
+	// went away is told by SIGPIPE, and there is nobody else to tell.
+	_ = j.enc.Encode(v)
+}
+
+func (j *jsonLines) event(e scheduler.Event) {
+	if j.next.IsZero() {
+		j.win.at, j.next = e.Time, e.Time.Add(j.every)
+	}
+	j.t.add(e)
+	head := jsonHead{Time: jsonTime(e.Time)}
+	file := func(typ string) jsonFile {
+		head.Type = typ
+		return jsonFile{jsonHead: head, Line: e.Line, File: e.Name}
+	}
+	switch e.Kind {
+	case scheduler.Started:
+		j.emit(struct {
+			jsonFile
+			Total int64 `json:"total"`
+		}{file("started"), e.Total})
+	case scheduler.Resumed:
+		j.emit(struct {
+			jsonFile
+			Bytes int64 `json:"bytes"`
+			Total int64 `json:"total"`
+		}{file("resumed"), e.Bytes, e.Total})
+	case scheduler.Skipped:
+		j.emit(file("skipped"))
+	case scheduler.Retrying:
+		j.emit(struct {
+			jsonFile
+			Bytes   int64  `json:"bytes"`
+			Total   int64  `json:"total"`
+			Attempt int    `json:"attempt"`
+			DelayMS int64  `json:"delay_ms"`
+			Error   string `json:"error"`
+		}{file("retry"), e.Bytes, e.Total, e.Attempt, e.Delay.Milliseconds(), errText(e.Err)})
+	case scheduler.Warning:
+		j.emit(struct {
+			jsonFile
+			Error string `json:"error"`
+		}{file("warning"), errText(e.Err)})
+	case scheduler.Done:
+		run := e.Bytes - j.t.resumed[e.Line]
+		j.emit(struct {
+			jsonFile
+			Bytes     int64 `json:"bytes"`
+			ElapsedMS int64 `json:"elapsed_ms"`
+			Speed     int64 `json:"speed"`
+		}{file("done"), e.Bytes, e.Elapsed.Milliseconds(), perSecond(run, e.Elapsed)})
+	case scheduler.Failed:
+		j.emit(struct {
+			jsonFile
+			Bytes int64  `json:"bytes"`
+			Error string `json:"error"`
+		}{file("failed"), e.Bytes, errText(e.Err)})
+	case scheduler.HostLimit:
+		head.Type = "host"
+		j.emit(struct {
+			jsonHead
+			Host        string `json:"host"`
+			Connections int    `json:"connections"`
+			Error       string `json:"error,omitempty"`
+		}{head, e.Name, e.Conns, errText(e.Err)})
+	case scheduler.Progress:
+		if e.Time.Before(j.next) {
+			return
+		}
+		j.next = e.Time.Add(j.every)
+		j.progress(e)
+	}
+}
+
+func (j *jsonLines) progress(e scheduler.Event) {
+	done := j.t.bytes()
+	total, estimated := j.t.total()
+	speed := j.win.advance(e.Time, j.t.runBytes)
+	files := make([]jsonProgressFile, 0, len(j.t.active))
+	for _, f := range j.t.active {
+		files = append(files, jsonProgressFile{f.Line, f.Name, f.Bytes, f.Total, f.Conns})
+	}
+	v := struct {
+		jsonHead
+		FilesDone      int                `json:"files_done"`
+		FilesTotal     int                `json:"files_total"`
+		Bytes          int64              `json:"bytes"`
+		Total          int64              `json:"total"`
+		TotalEstimated bool               `json:"total_estimated"`
+		Speed          int64              `json:"speed"`
+		ETAMS          *int64             `json:"eta_ms,omitempty"`
+		Files          []jsonProgressFile `json:"files"`
+	}{jsonHead{"progress", jsonTime(e.Time)}, j.t.filesDone, j.t.filesTotal, done, total, estimated,
+		int64(speed), nil, files}
+	if d, ok := eta(total-done, speed); ok {
+		ms := d.Milliseconds()
+		v.ETAMS = &ms
+	}
+	j.emit(v)
+}
+
+// BadLines reports the list lines refused before the run, one object each,
+// and remembers them for the summary.
+func (j *jsonLines) BadLines(bad []*manifest.LineError) {
+	now := jsonTime(time.Now())
+	for _, b := range bad {
+		j.emit(struct {
+			jsonHead
+			Line  int    `json:"line"`
+			Error string `json:"error"`
+		}{jsonHead{"invalid", now}, b.Line, b.Reason})
+	}
+	j.bad = append(j.bad, bad...)
+}
+
+func (j *jsonLines) finish(sum scheduler.Summary) {
+	failed := make([]jsonFailure, 0, len(sum.Failed))
+	for _, f := range sum.Failed {
+		failed = append(failed, jsonFailure{f.Line, f.Name, errText(f.Err)})
+	}
+	invalid := make([]jsonFailure, 0, len(j.bad))
+	for _, b := range j.bad {
+		invalid = append(invalid, jsonFailure{Line: b.Line, Error: b.Reason})
+	}
+	j.emit(struct {
+		jsonHead
+		Done        int           `json:"done"`
+		Skipped     int           `json:"skipped"`
+		Failed      []jsonFailure `json:"failed"`
+		Invalid     []jsonFailure `json:"invalid"`
+		Bytes       int64         `json:"bytes"`
+		ElapsedMS   int64         `json:"elapsed_ms"`
+		Speed       int64         `json:"speed"`
+		Interrupted bool          `json:"interrupted"`
+	}{jsonHead{"summary", jsonTime(time.Now())}, sum.Done, sum.Skipped, failed, invalid, sum.Bytes,
+		sum.Elapsed.Milliseconds(), perSecond(sum.Bytes, sum.Elapsed), sum.Interrupted})
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// perSecond is a speed in whole bytes per second.
+func perSecond(n int64, d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64(float64(n) / d.Seconds())
+}

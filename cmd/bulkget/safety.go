@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/bulkget/bulkget/manifest"
+	"github.com/bulkget/bulkget/scheduler"
+	"github.com/urfave/cli/v2"
+)
+
+// safetyFlags are the options about what to trust: the list, the disk, the
+// servers.
+func safetyFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "strict", Category: catSelection, EnvVars: env("STRICT"),
+			Usage: "refuse to start if any line of the list is bad (default: skip bad lines, download the rest, exit 1)"},
+		&cli.BoolFlag{Name: "dry-run", Category: catSelection, EnvVars: env("DRY_RUN"),
+			Usage: "check the list and print the plan without downloading or writing anything"},
+		&cli.BoolFlag{Name: "probe", Category: catSelection, EnvVars: env("PROBE"),
+			Usage: "with --dry-run: ask each server for the file's size (one 1-byte request per file) and print the total"},
+		&cli.BoolFlag{Name: "no-space-check", Category: catSafety, EnvVars: env("NO_SPACE_CHECK"),
+			Usage: "do not compare sizes with the free disk space, and do not preallocate"},
+		&cli.BoolFlag{Name: "insecure", Category: catSafety, EnvVars: env("INSECURE"),
+			Usage: "do not verify TLS certificates (extra CAs: set SSL_CERT_FILE instead)"},
+		&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Category: catSafety, EnvVars: env("HEADER"),
+			Usage: "extra request header 'Name: value', repeatable; never sent to another host after a redirect"},
+	}
+}
+
+// parseHeaders reads --header values.
+func parseHeaders(values []string) (http.Header, error) {
+	h := http.Header{}
+	for _, v := range values {
+		name, value, ok := strings.Cut(v, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") || strings.ContainsAny(value, "\r\n") {
+			return nil, fmt.Errorf("--header %q: want 'Name: value'", v)
+		}
+		h.Add(textproto.CanonicalMIMEHeaderKey(name), strings.TrimSpace(value))
+	}
+	if len(h) == 0 {
+		return nil, nil
+	}
+	return h, nil
+}
+
+// dryRun prints the plan: what would be downloaded where, and with probe
+// the sizes. It writes nothing to disk.
+func dryRun(c *cli.Context, w io.Writer, dir string, entries []manifest.Entry, bad int, opts scheduler.Options) error {
+	fmt.Fprintf(w, "plan: %d files into %s", len(entries), dir)
+	if bad > 0 {
+		fmt.Fprintf(w, " (%d bad lines skipped)", bad)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	var total int64
+	unknown, failed := 0, 0
+	if c.Bool("probe") {
+		sizes := scheduler.Probe(c.Context, entries, opts)
+		for _, s := range sizes {
+			size := "?"
+			switch {
+			case s.Err != nil:
+				size = "error: " + s.Err.Error()
+				failed++
+			case s.Bytes < 0:
+				unknown++
+			default:
+				size = formatSize(s.Bytes)
+				total += s.Bytes
+			}
+			fmt.Fprintf(tw, "line %d\t%s\t%s\t%s\n", s.Entry.Line, s.Entry.Name, size, scheduler.RedactURL(s.Entry.URL))
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "total: %s", formatSize(total))
+		if unknown > 0 {
+			fmt.Fprintf(w, " + %d files of unknown size", unknown)
+		}
+		fmt.Fprintln(w)
+	} else {
+		for _, e := range entries {
+			fmt.Fprintf(tw, "line %d\t%s\t%s\n", e.Line, e.Name, scheduler.RedactURL(e.URL))
+		}
+		tw.Flush()
+	}
+	if bad > 0 || failed > 0 {
+		return cli.Exit("", exitFailed)
+	}
+	return nil
+}
