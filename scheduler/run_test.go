@@ -545,3 +545,61 @@ func TestOptionsRejected(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxFilesLimitsFilesInProgress(t *testing.T) {
+	fx := newFixture(t, origin.Options{PerConnRate: 8 << 20})
+	for i := range 5 {
+		fx.add(fmt.Sprintf("m%d.bin", i), 512<<10)
+	}
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	opts.MaxFiles = 2
+	var mu sync.Mutex
+	open, peak := 0, 0
+	opts.Reporter = ReporterFunc(func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e.Kind {
+		case Started:
+			open++
+			peak = max(peak, open)
+		case Done, Failed:
+			open--
+		}
+	})
+	if sum := runFixture(t, fx, opts); sum.Done != 5 {
+		t.Fatalf("%+v", sum)
+	}
+	fx.verify(t, dir, nil)
+	if peak != 2 {
+		t.Errorf("%d files in progress at once, want 2", peak)
+	}
+}
+
+func TestHTTP2IsOptIn(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("http2=%v", h2), func(t *testing.T) {
+			srv := origin.NewTLS(origin.Options{PerConnRate: 8 << 20})
+			t.Cleanup(srv.Close)
+			fx := &fixture{srv: srv, sizes: map[string]int64{}}
+			fx.add("a.bin", 2<<20)
+			fx.add("b.bin", 2<<20)
+			dir := t.TempDir()
+			opts := testOptions(dir)
+			opts.Connections = 4
+			opts.HTTP2 = h2
+			opts.Insecure = true // the test certificate; verification has its own test
+			runFixture(t, fx, opts)
+			fx.verify(t, dir, nil)
+			conns := srv.Stats().ConnsAccepted
+			// Two first requests at once may each dial before either
+			// connection has negotiated h2; after that all share one.
+			if h2 && conns > 2 {
+				t.Errorf("HTTP/2: %d TCP connections, want them multiplexed on one", conns)
+			}
+			if !h2 && conns < 3 {
+				t.Errorf("HTTP/1.1: %d TCP connections, want one per segment", conns)
+			}
+		})
+	}
+}
