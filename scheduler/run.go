@@ -138,6 +138,7 @@ type run struct {
 	ckNow     chan struct{} // asks the checkpointer for a round now
 	failures  []Failure
 	bytes     atomic.Int64
+	ttfb      atomic.Int64  // moving average of time to first byte, ns
 	limiter   *rate.Limiter // nil: no rate limit
 	chunk     int           // bytes read per limiter wait
 }
@@ -288,7 +289,7 @@ func (r *run) next(ctx context.Context) *seg {
 			s = r.pickNewFile()
 		}
 		if s == nil {
-			s = r.pickSteal()
+			s = r.pickSteal(now)
 		}
 		if s == nil {
 			s = r.pickHedge(now)
@@ -382,7 +383,7 @@ func (r *run) pickNewFile() *seg {
 
 // pickSteal splits the running segment with the most bytes left, anywhere
 // in the run, and returns its second half as new work.
-func (r *run) pickSteal() *seg {
+func (r *run) pickSteal(now time.Time) *seg {
 	var victim *seg
 	var most int64
 	for _, f := range r.active {
@@ -398,10 +399,14 @@ func (r *run) pickSteal() *seg {
 			}
 		}
 	}
-	if victim == nil || most < 2*r.opts.MinSegment {
-		return nil
+	min := r.opts.MinSegment
+	if victim == nil || most < 2*min {
+		if victim = r.tailVictim(now); victim == nil {
+			return nil
+		}
+		min = tailMinSegment
 	}
-	mid, end, ok := victim.cur.Split(r.opts.MinSegment)
+	mid, end, ok := victim.cur.Split(min)
 	if !ok {
 		return nil
 	}
@@ -410,6 +415,50 @@ func (r *run) pickSteal() *seg {
 	f.segs = append(f.segs, s)
 	f.all = append(f.all, s)
 	return s
+}
+
+// tailMinSegment is the smallest piece the end of a run still splits off.
+const tailMinSegment = 64 << 10
+
+// tailVictim handles the end of the run, when no file is waiting and no
+// segment has 2 × MinSegment left: the connections that are done would idle
+// while the last segments crawl home, each at one connection's speed (most
+// servers cap each connection). It picks the segment that will take longest
+// to finish and splits it if that time is well above the cost of a new
+// request (a few times the observed time to first byte), so the last
+// seconds of a run use every connection too.
+func (r *run) tailVictim(now time.Time) *seg {
+	for _, h := range r.hosts {
+		if len(h.pending) > 0 {
+			return nil
+		}
+	}
+	ttfb := time.Duration(r.ttfb.Load())
+	var victim *seg
+	var longest time.Duration
+	for _, f := range r.active {
+		if f.state != active || !f.probed || !f.ranged || !r.hasRoom(f) {
+			continue
+		}
+		for _, s := range f.segs {
+			if !s.running {
+				continue
+			}
+			age := now.Sub(s.began)
+			got, rest := s.got.Load(), s.cur.Splittable()
+			if age < 200*time.Millisecond || got == 0 || rest < 2*tailMinSegment {
+				continue
+			}
+			left := time.Duration(float64(rest) / float64(got) * float64(age))
+			if left > longest {
+				victim, longest = s, left
+			}
+		}
+	}
+	if victim == nil || longest < 4*max(ttfb, 25*time.Millisecond) {
+		return nil
+	}
+	return victim
 }
 
 func (r *run) newSeg(f *file, cur *segment.Cursor) *seg {

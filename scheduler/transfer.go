@@ -83,6 +83,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, buf []byte) e
 	}
 	defer resp.Body.Close()
 	s.Received(0)
+	r.noteTTFB(time.Since(s.began))
 	out, sums := snap.out, snap.sums
 	switch {
 	case !snap.probed:
@@ -325,6 +326,21 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		e := fileEvent(Retrying, err)
 		e.Attempt, e.Delay = s.attempts, delay
 		events = append(events, e)
+	}
+}
+
+// noteTTFB folds one request's time to first byte into the run's moving
+// average (weight 1/8), which tells the tail how small a split still pays.
+func (r *run) noteTTFB(d time.Duration) {
+	for {
+		old := r.ttfb.Load()
+		next := int64(d)
+		if old > 0 {
+			next = old + (int64(d)-old)/8
+		}
+		if r.ttfb.CompareAndSwap(old, next) {
+			return
+		}
 	}
 }
 

@@ -31,6 +31,7 @@ func main() {
 
 // runMain is main without the process: tests call it directly.
 func runMain(args []string, stdout, stderr io.Writer) int {
+	defer startProfile(stderr)()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	finished := make(chan struct{})
@@ -91,11 +92,16 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		UsageText: "bulkget [options] LIST        download a list (same as bulkget get)\n" +
 			"bulkget get [options] LIST\n" +
 			"bulkget demo [options]        download from a built-in local server: no network needed\n" +
-			"bulkget status [options] DIR  what is done, partial or not started in DIR (reads only)",
+			"bulkget status [options] DIR  what is done, partial or not started in DIR (reads only)\n" +
+			"bulkget completion bash|zsh   print a shell completion script",
 		Description: "bulkget reads a list of filename,url lines and downloads many files at once,\n" +
 			"each large file in byte ranges over several connections, written in place and\n" +
-			"renamed to its final name only when complete.",
-		Commands:             []*cli.Command{get, demoCommand(), statusCommand()},
+			"renamed to its final name only when complete.\n\n" +
+			"Examples:\n" +
+			"   bulkget models.csv                             into ./models/, bars on a terminal\n" +
+			"   bulkget -c 32 -x 8 -d /data/models models.csv  32 connections, at most 8 per file\n" +
+			"   bulkget --progress json models.csv | jq -c 'select(.type == \"failed\")'",
+		Commands:             []*cli.Command{get, demoCommand(), statusCommand(), completionCommand(), manCommand()},
 		Flags:                getFlags(),
 		Action:               getAction,
 		OnUsageError:         usageError,

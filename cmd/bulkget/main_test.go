@@ -239,3 +239,18 @@ func TestLimitRateFlag(t *testing.T) {
 		t.Errorf("--limit-rate fast: exit %d, want %d", code, exitUsage)
 	}
 }
+
+func TestCPUProfileFromEnvironment(t *testing.T) {
+	srv := origin.New(origin.Options{})
+	defer srv.Close()
+	srv.Add("p.bin", 1<<20)
+	chdir(t)
+	os.WriteFile("l.csv", []byte("filename,url\np.bin,"+srv.URL("p.bin")+"\n"), 0o644)
+	t.Setenv("BULKGET_CPUPROFILE", "cpu.prof")
+	if code, _, stderr := runCLI(t, "-q", "l.csv"); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if fi, err := os.Stat("cpu.prof"); err != nil || fi.Size() == 0 {
+		t.Errorf("no profile written: %v", err)
+	}
+}
