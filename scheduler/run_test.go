@@ -308,47 +308,48 @@ func TestFaults(t *testing.T) {
 		maxReqs    int64  // for the faulty file; 0: no check
 		minRetries int
 		unsplit    bool // one segment per file, so every faulty request is reached
+		everyFile  bool // the fault hits every file, so that some file is split for sure
 	}{
 		{"reset twice", func(r origin.Request) origin.Fault {
 			if r.N <= 2 {
 				return origin.Fault{ResetAfter: 100 << 10}
 			}
 			return origin.Fault{}
-		}, "", 0, 2, false},
+		}, "", 0, 2, false, false},
 		{"503 with retry-after", func(r origin.Request) origin.Fault {
 			if r.N <= 2 {
 				return origin.Fault{Status: 503, RetryAfter: "0"}
 			}
 			return origin.Fault{}
-		}, "", 0, 2, false},
+		}, "", 0, 2, false, false},
 		{"429", func(r origin.Request) origin.Fault {
 			if r.N == 1 {
 				return origin.Fault{Status: 429}
 			}
 			return origin.Fault{}
-		}, "", 0, 1, false},
+		}, "", 0, 1, false, false},
 		{"short body", func(r origin.Request) origin.Fault {
 			if r.N <= 2 {
 				return origin.Fault{ShortBy: 1000}
 			}
 			return origin.Fault{}
-		}, "", 0, 2, true},
+		}, "", 0, 2, true, false},
 		{"wrong range on later requests", func(r origin.Request) origin.Fault {
 			if r.N > 1 && r.N <= 4 && r.Start > 0 {
 				return origin.Fault{WrongRange: true}
 			}
 			return origin.Fault{}
-		}, "", 0, 1, false},
-		{"404 is permanent", func(origin.Request) origin.Fault { return origin.Fault{Status: 404} }, "404", 1, 0, false},
-		{"403 is permanent", func(origin.Request) origin.Fault { return origin.Fault{Status: 403} }, "403", 1, 0, false},
-		{"500 forever gives up", func(origin.Request) origin.Fault { return origin.Fault{Status: 500} }, "gave up after 4 attempts", 4, 3, false},
+		}, "", 0, 1, false, true},
+		{"404 is permanent", func(origin.Request) origin.Fault { return origin.Fault{Status: 404} }, "404", 1, 0, false, false},
+		{"403 is permanent", func(origin.Request) origin.Fault { return origin.Fault{Status: 403} }, "403", 1, 0, false, false},
+		{"500 forever gives up", func(origin.Request) origin.Fault { return origin.Fault{Status: 500} }, "gave up after 4 attempts", 4, 3, false, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			fx := newFixture(t, origin.Options{PerConnRate: 32 << 20})
 			fx.srv.SetOptions(func(o *origin.Options) {
 				o.Fault = func(r origin.Request) origin.Fault {
-					if r.Name != "faulty.bin" {
+					if r.Name != "faulty.bin" && !c.everyFile {
 						return origin.Fault{}
 					}
 					return c.fault(r)
@@ -390,6 +391,10 @@ func TestFaults(t *testing.T) {
 			}
 			if got := rec.count(Retrying); got < c.minRetries {
 				t.Errorf("%d retry events, want at least %d", got, c.minRetries)
+				for _, e := range rec.events {
+					t.Logf("event %v %s %v", e.Kind, e.Name, e.Err)
+				}
+				t.Logf("faulty requests %d, stats %+v", fx.srv.FileRequests("faulty.bin"), fx.srv.Stats())
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,8 @@ type barsConfig struct {
 	width int
 	// tick, if set, redraws on demand instead of every refresh (tests).
 	tick <-chan any
+	// screen, if set, is the terminal to draw on (see screen.go).
+	screen *screen
 }
 
 // Lines kept free on the screen besides the file bars: the total bar, the
@@ -57,6 +60,7 @@ type bars struct {
 	hidden                atomic.Int64 // files in progress without a bar
 	connsInUse            atomic.Int64
 	estimated             atomic.Bool
+	width                 atomic.Int64 // of the terminal, at the latest redraw
 }
 
 type fileBar struct {
@@ -71,6 +75,9 @@ type fileBar struct {
 func newBars(w io.Writer, cfg barsConfig) *bars {
 	b := &bars{w: w, cfg: cfg, t: newTally(), byLine: map[int]*fileBar{}}
 	opts := []mpb.ContainerOption{mpb.WithOutput(w), mpb.WithWidth(cfg.width), mpb.WithRefreshRate(cfg.refresh)}
+	if cfg.screen != nil {
+		opts = append(opts, mpb.WithConsoleWriter(cfg.screen))
+	}
 	if cfg.tick != nil {
 		opts = append(opts, mpb.WithManualRefresh(cfg.tick))
 	} else {
@@ -79,6 +86,12 @@ func newBars(w io.Writer, cfg barsConfig) *bars {
 		opts = append(opts, mpb.WithAutoRefresh())
 	}
 	b.p = mpb.New(opts...)
+	return b
+}
+
+// addTotal adds the total bar, at the first progress tick: before it, the
+// number of files and their sizes are not known.
+func (b *bars) addTotal() {
 	more := mpb.BarFillerFunc(func(w io.Writer, _ decor.Statistics) error {
 		// Written empty, the line takes no room at all.
 		if n := b.hidden.Load(); n > 0 {
@@ -87,26 +100,22 @@ func newBars(w io.Writer, cfg barsConfig) *bars {
 		}
 		return nil
 	})
+	rate := newRateDecor(5 * time.Second)
 	b.total = b.p.New(0, barStyle(),
 		mpb.BarPriority(math.MaxInt32), // always the bottom line
 		mpb.BarFillerMiddleware(rightMargin),
 		mpb.BarTopExtender(more),
-		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
-			return fmt.Sprintf("total %d/%d files", b.filesDone.Load(), b.filesTotal.Load())
+		mpb.PrependDecorators(decor.Any(func(st decor.Statistics) string {
+			b.width.Store(int64(st.AvailableWidth))
+			return fmt.Sprintf("total %d/%d files", b.filesDone.Load(), max(b.filesTotal.Load(), b.filesDone.Load()))
 		}, decor.WCSyncWidthR)),
-		mpb.AppendDecorators(
-			decor.Any(func(st decor.Statistics) string {
-				about := ""
-				if b.estimated.Load() {
-					about = "~"
-				}
-				return formatSize(st.Current) + " / " + about + formatSize(st.Total)
-			}, decor.WCSyncWidth),
-			decor.Any(percent, decor.WCSyncSpace),
-			newRateDecor(5*time.Second),
-			decor.Any(func(decor.Statistics) string { return conns(b.connsInUse.Load()) }, decor.WCSyncSpaceR),
-		))
-	return b
+		mpb.AppendDecorators(b.columns(rate, func(st decor.Statistics) string {
+			about := ""
+			if b.estimated.Load() {
+				about = "~"
+			}
+			return formatSize(st.Current) + " / " + about + formatSize(st.Total)
+		}, &b.connsInUse)...))
 }
 
 func barStyle() mpb.BarStyleComposer {
@@ -127,6 +136,40 @@ func rightMargin(f mpb.BarFiller) mpb.BarFiller {
 	})
 }
 
+// Terminal widths below which the last columns are left out, rather than
+// every line cut short with an ellipsis.
+const (
+	widthForConns = 100
+	widthForETA   = 80
+)
+
+// columns are the decorators right of a bar: bytes, percent, speed, time
+// left, connections. Each is its own column so mpb lines them up across
+// bars.
+func (b *bars) columns(rate *rateDecor, bytes decor.DecorFunc, conns *atomic.Int64) []decor.Decorator {
+	return []decor.Decorator{
+		decor.Any(bytes, decor.WCSyncSpace),
+		decor.Any(percent, decor.WCSyncSpace),
+		rate,
+		decor.Any(func(st decor.Statistics) string {
+			if b.width.Load() < widthForETA {
+				return ""
+			}
+			left := "-"
+			if t, ok := eta(st.Total-st.Current, rate.value()); ok && st.Total > 0 {
+				left = formatETA(t)
+			}
+			return "  ETA " + left
+		}, decor.WCSyncWidthR),
+		decor.Any(func(decor.Statistics) string {
+			if b.width.Load() < widthForConns {
+				return ""
+			}
+			return connsText(conns.Load())
+		}, decor.WCSyncSpace),
+	}
+}
+
 func percent(st decor.Statistics) string {
 	if st.Total <= 0 {
 		return ""
@@ -134,7 +177,7 @@ func percent(st decor.Statistics) string {
 	return strconv.FormatInt(min(100*st.Current/st.Total, 100), 10) + "%"
 }
 
-func conns(n int64) string {
+func connsText(n int64) string {
 	if n == 1 {
 		return "1 conn"
 	}
@@ -144,7 +187,7 @@ func conns(n int64) string {
 // nameWidth gives the file name column what the other columns leave of a
 // line of width tw, within bounds that keep names and bars readable.
 func nameWidth(tw int) int {
-	return min(max(tw-84, 16), 48)
+	return min(max(tw-72, 16), 60)
 }
 
 func (b *bars) event(e scheduler.Event) {
@@ -162,7 +205,9 @@ func (b *bars) event(e scheduler.Event) {
 	case scheduler.Resumed:
 		// The bytes from earlier runs count as done, without adding to
 		// the speed: a plain SetCurrent feeds no moving average.
-		b.total.SetCurrent(b.t.bytes())
+		if b.total != nil {
+			b.total.SetCurrent(b.t.bytes())
+		}
 		b.printAbove(resumedLine(e))
 	case scheduler.Retrying:
 		b.printAbove(fmt.Sprintf("retry %s: %v (attempt %d, next try in %s)", e.Name, e.Err, e.Attempt, formatDuration(e.Delay)))
@@ -215,6 +260,10 @@ func (b *bars) maxFileBars() int {
 }
 
 func (b *bars) progress(e scheduler.Event) {
+	if b.total == nil {
+		b.addTotal()
+		b.total.SetCurrent(b.t.onDisk)
+	}
 	limit := b.maxFileBars()
 	// The terminal may have shrunk: the newest bars go first, and come back
 	// when there is room again.
@@ -280,17 +329,12 @@ func (b *bars) add(f scheduler.FileProgress, now time.Time) {
 		mpb.PrependDecorators(decor.Any(func(st decor.Statistics) string {
 			return shorten(name, nameWidth(st.AvailableWidth))
 		}, decor.WCSyncWidthR)),
-		mpb.AppendDecorators(
-			decor.Any(func(st decor.Statistics) string {
-				if !fb.sized.Load() {
-					return formatSize(st.Current) + " / ?"
-				}
-				return formatSize(st.Current) + " / " + formatSize(st.Total)
-			}, decor.WCSyncWidth),
-			decor.Any(percent, decor.WCSyncSpace),
-			newRateDecor(5*time.Second),
-			decor.Any(func(decor.Statistics) string { return conns(fb.conns.Load()) }, decor.WCSyncSpaceR),
-		))
+		mpb.AppendDecorators(b.columns(newRateDecor(5*time.Second), func(st decor.Statistics) string {
+			if !fb.sized.Load() {
+				return formatSize(st.Current) + " / ?"
+			}
+			return formatSize(st.Current) + " / " + formatSize(st.Total)
+		}, &fb.conns)...))
 	fb.bar.SetCurrent(f.Bytes)
 	b.shown = append(b.shown, fb)
 	b.byLine[f.Line] = fb
@@ -302,29 +346,33 @@ func (b *bars) finish(sum scheduler.Summary) {
 	}
 	// The summary says what the total bar said, for good.
 	b.hidden.Store(0)
-	b.total.Abort(true)
+	if b.total != nil {
+		b.total.Abort(true)
+	}
 	b.p.Wait()
 	writeSummary(b.w, sum, false)
 }
 
-// rateDecor shows a moving average of the speed and the time left at that
-// speed. Unlike mpb's EWMA decorators, its weight follows the time between
+// rateDecor shows a moving average of the speed, which the ETA column
+// reads too. Unlike mpb's EWMA decorators, its weight follows the time between
 // samples rather than their count, so irregular progress ticks (or a slow
 // tick after a pause) weigh what they are worth.
 type rateDecor struct {
 	decor.WC
 	tau    float64       // seconds for the weight of old samples to fall to 1/e
-	bps    atomic.Uint64 // float64 bits: written by the renderer, read by mpb
+	bps    atomic.Uint64 // float64 bits, negative until the first sample
 	primed bool          // only EwmaUpdate's goroutine touches it
 }
 
 func newRateDecor(tau time.Duration) *rateDecor {
 	d := &rateDecor{WC: decor.WC{C: decor.DSyncSpace}, tau: tau.Seconds()}
 	d.Init()
+	d.bps.Store(math.Float64bits(-1))
 	return d
 }
 
-// EwmaUpdate takes n more bytes in dur; mpb calls it from EwmaSetCurrent.
+// EwmaUpdate takes n more bytes in dur; mpb calls it from EwmaSetCurrent,
+// on the renderer's goroutine, while mpb's goroutines read the value.
 func (d *rateDecor) EwmaUpdate(n int64, dur time.Duration) {
 	if dur <= 0 || n < 0 {
 		return
@@ -340,23 +388,31 @@ func (d *rateDecor) EwmaUpdate(n int64, dur time.Duration) {
 	d.bps.Store(math.Float64bits(old + w*(now-old)))
 }
 
-func (d *rateDecor) Decor(st decor.Statistics) (string, int) {
-	bps := math.Float64frombits(d.bps.Load())
-	left := "-"
-	if st.Total > 0 {
-		if t, ok := eta(st.Total-st.Current, bps); ok {
-			left = formatETA(t)
-		}
+// value is the speed in bytes per second, 0 while unknown.
+func (d *rateDecor) value() float64 { return max(math.Float64frombits(d.bps.Load()), 0) }
+
+func (d *rateDecor) Decor(decor.Statistics) (string, int) {
+	v := math.Float64frombits(d.bps.Load())
+	if v < 0 {
+		return d.Format("") // a bar just added has no speed yet, which is not 0 B/s
 	}
-	return d.Format(fmt.Sprintf("%11s  ETA %-7s", formatSize(int64(bps))+"/s", left))
+	return d.Format(formatSize(int64(v)) + "/s")
 }
 
-// shorten cuts the middle out of a long name so both ends stay readable:
-// the folder it is in and its extension.
+// shorten cuts a long name in the middle to width. The folders go first:
+// the file's own name is what tells the bars apart
+// (weights/model-00001-of-00004.safetensors → weig…/model-00001-of-00004.safetensors).
+// A file name too long by itself loses its middle, keeping both ends.
 func shorten(name string, width int) string {
 	r := []rune(name)
 	if len(r) <= width || width < 5 {
 		return name
+	}
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		base := []rune(name[i:])
+		if keep := width - len(base) - 1; keep >= 4 {
+			return string(r[:keep]) + "…" + string(base)
+		}
 	}
 	keep := width - 1
 	return string(r[:keep/2]) + "…" + string(r[len(r)-(keep-keep/2):])

@@ -163,8 +163,8 @@ func demoAction(c *cli.Context) error {
 	if connRate > 0 {
 		capText = formatSize(connRate) + "/s per connection"
 	}
-	fmt.Fprintf(w, "demo: origin on %s (%s, %v latency); %d files, %s; list in %s\n",
-		srv.Addr(), capText, c.Duration("latency"), len(files), formatSize(total), listPath)
+	fmt.Fprintf(w, "demo: local origin on %s: %s, %v latency\n", srv.Addr(), capText, c.Duration("latency"))
+	fmt.Fprintf(w, "demo: %d files, %s, listed in %s\n", len(files), formatSize(total), listPath)
 
 	out, err := newOutput(c, c.App.Writer, w)
 	if err != nil {
@@ -254,7 +254,7 @@ func demoCompare(c *cli.Context, entries []manifest.Entry, opts scheduler.Option
 	case len(sum.Failed) > 0:
 		return cli.Exit("demo: the comparison run failed some files", exitFailed)
 	}
-	fmt.Fprintf(w, "demo: bulkget %s, one connection per file %s: %.1f× faster\n",
+	fmt.Fprintf(w, "demo: measured speed-up: %s with bulkget, %s with one connection per file (-x 1): %.1f× faster\n",
 		formatDuration(first.Elapsed), formatDuration(sum.Elapsed), sum.Elapsed.Seconds()/first.Elapsed.Seconds())
 	return nil
 }

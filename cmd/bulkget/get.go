@@ -48,6 +48,7 @@ func getAction(c *cli.Context) (err error) {
 		fmt.Fprintf(c.App.ErrWriter, "bulkget: %s: %s\n", listPath, b)
 	}
 	entries = selectShard(shard, entries, c.App.ErrWriter, c.Bool("quiet"))
+	report.listRead(len(entries), bad)
 	if c.Bool("strict") && len(bad) > 0 {
 		return cli.Exit(fmt.Sprintf("--strict: %d bad lines in %s; nothing downloaded", len(bad), listPath), exitFailed)
 	}
@@ -60,7 +61,6 @@ func getAction(c *cli.Context) (err error) {
 	if c.Bool("insecure") {
 		fmt.Fprintln(c.App.ErrWriter, "bulkget: warning: --insecure: TLS certificates are not verified")
 	}
-	report.listRead(len(entries), bad)
 	out, err := newOutput(c, c.App.Writer, c.App.ErrWriter)
 	if err != nil {
 		return cli.Exit(err.Error(), exitUsage)

@@ -90,6 +90,7 @@ func newOutput(c *cli.Context, stdout, stderr io.Writer) (output, error) {
 		}
 		cfg := barsConfig{refresh: 150 * time.Millisecond, width: 100}
 		if tty {
+			cfg.screen = newScreen(stderr, fd)
 			cfg.rows = func() int {
 				_, h, err := term.GetSize(fd)
 				if err != nil {

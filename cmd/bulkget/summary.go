@@ -111,7 +111,11 @@ func (r *summaryReport) runDone(sum scheduler.Summary) {
 	r.ran = true
 	r.s.Done, r.s.Skipped, r.s.Bytes, r.s.Interrupted = sum.Done, sum.Skipped, sum.Bytes, sum.Interrupted
 	for _, f := range sum.Failed {
-		r.s.Failed = append(r.s.Failed, failureJSON{Kind: failDownload, Line: f.Line, Name: f.Name, Reason: f.Err.Error()})
+		reason := "failed"
+		if f.Err != nil {
+			reason = f.Err.Error()
+		}
+		r.s.Failed = append(r.s.Failed, failureJSON{Kind: failDownload, Line: f.Line, Name: f.Name, Reason: reason})
 	}
 }
 

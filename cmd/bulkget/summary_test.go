@@ -3,9 +3,11 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -180,4 +182,32 @@ func TestWriteFileAtomicLeavesNothingOnFailure(t *testing.T) {
 		t.Fatal("writeFileAtomic over a folder succeeded")
 	}
 	noTempFiles(t, dir)
+}
+
+// A pod that is evicted gets SIGTERM; its summary must still be written,
+// saying the run was interrupted and how much was left.
+func TestSummaryWhenInterrupted(t *testing.T) {
+	srv := origin.New(origin.Options{PerConnRate: 256 << 10})
+	defer srv.Close()
+	srv.Add("slow.bin", 8<<20)
+	srv.Add("quick.bin", 1000)
+	dir := chdir(t)
+	os.WriteFile("l.csv", []byte("filename,url\nquick.bin,"+srv.URL("quick.bin")+"\nslow.bin,"+srv.URL("slow.bin")+"\n"), 0o644)
+	cmd := exec.Command(bulkgetBin, "-q", "--summary", "s.json", "l.csv")
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Stats().BytesServed < 64<<10 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err == nil || cmd.ProcessState.ExitCode() != exitInterrupted {
+		t.Fatalf("exit %v, want %d", err, exitInterrupted)
+	}
+	_, s := readSummary(t, filepath.Join(dir, "s.json"))
+	if !s.Interrupted || s.ExitStatus != exitInterrupted || s.Entries != 2 || s.Done+s.Remaining != 2 || s.Remaining < 1 || s.Error != "" {
+		t.Errorf("summary of an interrupted run: %+v", s)
+	}
 }

@@ -1,0 +1,325 @@
+package bench
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bulkget/bulkget/internal/origin"
+)
+
+// Result is the outcome of one tool on one scenario.
+type Result struct {
+	Tool     string
+	Scenario Scenario
+	Skipped  string // why the tool did not run ("" if it ran)
+
+	Wall   time.Duration // first process start to last process end
+	CPU    time.Duration // user + system of the tool's processes
+	MaxRSS int64         // peak resident set of the largest process, bytes
+	Right  int           // files with the right SHA-256
+	Total  int
+	// Missing files were not written; the others that are not right are
+	// corrupt (wrong size or content).
+	Missing int
+
+	Requests  int64 // GET and HEAD requests the origin saw
+	Conns     int64 // TCP connections the origin accepted
+	PeakConns int64 // most TCP connections open at once
+	BigReqs   int64 // requests for the largest file, in mixed scenarios
+
+	Err     string // what went wrong (exit status, timeout), "" if nothing
+	Command string // the command line, with placeholders
+}
+
+// Ratio is Wall over the scenario's ideal, or 0 without one.
+func (r Result) Ratio() float64 {
+	if id := r.Scenario.Ideal(); id > 0 && r.Wall > 0 {
+		return r.Wall.Seconds() / id.Seconds()
+	}
+	return 0
+}
+
+// Fixture is a scenario's origin, started and loaded with its files.
+type Fixture struct {
+	Scenario Scenario
+	Server   *origin.Server
+	files    []File
+}
+
+// Start starts the origin for s in this process.
+func Start(s Scenario) *Fixture {
+	opts := origin.Options{PerConnRate: s.PerConnRate, Latency: s.Latency}
+	var srv *origin.Server
+	if s.TLS {
+		srv = origin.NewTLS(opts)
+	} else {
+		srv = origin.New(opts)
+	}
+	f := &Fixture{Scenario: s, Server: srv, files: s.Files()}
+	for _, file := range f.files {
+		srv.Add(file.Name, file.Size)
+	}
+	return f
+}
+
+// Close stops the origin.
+func (f *Fixture) Close() { f.Server.Close() }
+
+// Runner runs tools against fixtures.
+type Runner struct {
+	Bulkget string        // the bulkget executable
+	Timeout time.Duration // per tool run; a run still going is killed
+	TempDir string        // parent of each run's temporary folder; "" for the default
+}
+
+// BuildBulkget builds ./cmd/bulkget of the module that contains the current
+// folder into dir and returns the executable's path.
+func BuildBulkget(ctx context.Context, dir string) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("bench: go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("bench: not inside the bulkget module; run from the repository or pass the binary")
+	}
+	bin := filepath.Join(dir, "bulkget")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/bulkget")
+	cmd.Dir = filepath.Dir(gomod)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("bench: go build ./cmd/bulkget: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// Executable returns the path of t's executable, or an error if it is not
+// installed.
+func (r *Runner) Executable(t Tool) (string, error) {
+	if t.Name == "bulkget" {
+		if r.Bulkget == "" {
+			return "", errors.New("bench: no bulkget executable")
+		}
+		return r.Bulkget, nil
+	}
+	path, err := exec.LookPath(t.Binary)
+	if err != nil {
+		return "", fmt.Errorf("not installed (apt-get install -y %s)", t.Package)
+	}
+	return path, nil
+}
+
+// Run runs t on the fixture in a fresh temporary folder, which it removes
+// afterwards, and verifies every file. A tool that fails, hangs or writes
+// wrong bytes gives a Result that says so; the error is for the suite's own
+// failures (no temporary folder, no executable).
+func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
+	s := f.Scenario
+	res := Result{Tool: t.Name, Scenario: s, Total: len(f.files)}
+	bin, err := r.Executable(t)
+	if err != nil {
+		res.Skipped = err.Error()
+		return res, nil
+	}
+	work, err := os.MkdirTemp(r.TempDir, "bulkget-bench-"+t.Name+"-")
+	if err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
+	defer os.RemoveAll(work)
+	p := &Plan{Scenario: s, Files: f.files, URL: f.Server.URL, Bin: bin, Work: work, Dir: filepath.Join(work, "out")}
+	if err := os.Mkdir(p.Dir, 0o755); err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
+	home := filepath.Join(work, "home")
+	if err := os.Mkdir(home, 0o755); err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
+	env := childEnv(home)
+	if pem := f.Server.CertPEM(); pem != nil {
+		p.CAFile = filepath.Join(work, "ca.pem")
+		if err := os.WriteFile(p.CAFile, pem, 0o644); err != nil {
+			return res, fmt.Errorf("bench: %w", err)
+		}
+		// Go, OpenSSL (curl, axel) and GnuTLS (wget2, aria2c) honour it.
+		env = append(env, "SSL_CERT_FILE="+p.CAFile)
+	}
+	invs, show, err := t.plan(p)
+	if err != nil {
+		return res, err
+	}
+	res.Command = show
+	if p.CAFile != "" {
+		res.Command = "SSL_CERT_FILE=ca.pem " + show
+	}
+
+	// Every run sees the same faults in the same order of requests.
+	if s.Chaos != nil {
+		hook := s.Chaos.Hook()
+		f.Server.SetOptions(func(o *origin.Options) { o.Fault = hook })
+	}
+	f.Server.ResetStats()
+	r.execute(ctx, invs, env, work, &res)
+	f.Server.WaitIdle(5 * time.Second)
+	st := f.Server.Stats()
+	res.Requests = st.Requests + st.HeadRequests
+	res.Conns = st.ConnsAccepted
+	res.PeakConns = st.PeakConns
+	if len(s.Sets) > 1 {
+		big := f.files[0]
+		for _, file := range f.files {
+			if file.Size > big.Size {
+				big = file
+			}
+		}
+		res.BigReqs = f.Server.FileRequests(big.Name)
+	}
+	res.Right, res.Missing = verify(p.Dir, f.files)
+	return res, nil
+}
+
+// execute runs the invocations one after the other within the timeout and
+// fills in wall time, CPU, peak RSS and the error.
+func (r *Runner) execute(ctx context.Context, invs []Invocation, env []string, dir string, res *Result) {
+	timeout := r.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var failed int
+	var first string
+	start := time.Now()
+	for _, inv := range invs {
+		cmd := exec.CommandContext(ctx, inv.Args[0], inv.Args[1:]...)
+		cmd.Env = env
+		cmd.Dir = dir
+		var output tail
+		cmd.Stdout = &output
+		cmd.Stderr = &output
+		cmd.WaitDelay = 5 * time.Second
+		killGroup(cmd)
+		err := cmd.Run()
+		if cmd.ProcessState != nil {
+			cpu, rss := usage(cmd.ProcessState)
+			res.CPU += cpu
+			res.MaxRSS = max(res.MaxRSS, rss)
+		}
+		if ctx.Err() != nil {
+			first = fmt.Sprintf("timed out after %v, killed", timeout)
+			failed = -1
+			break
+		}
+		if err != nil {
+			failed++
+			if first == "" {
+				first = err.Error()
+				if msg := output.last(); msg != "" {
+					first += ": " + msg
+				}
+			}
+		}
+	}
+	res.Wall = time.Since(start)
+	switch {
+	case failed == 1 && len(invs) == 1, failed == -1:
+		res.Err = first
+	case failed > 0:
+		res.Err = fmt.Sprintf("%d of %d runs failed, first: %s", failed, len(invs), first)
+	}
+}
+
+// childEnv is this process's environment without proxies, bulkget's
+// variables and CA settings, and with HOME (so every tool's configuration
+// file) in the run's own, empty folder.
+func childEnv(home string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch strings.ToLower(k) {
+		case "http_proxy", "https_proxy", "all_proxy", "no_proxy", "home", "ssl_cert_file", "ssl_cert_dir",
+			"xdg_config_home", "xdg_data_home", "xdg_cache_home", "curl_home", "wget2rc":
+			continue
+		}
+		if strings.HasPrefix(k, "BULKGET_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "HOME="+home, "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
+}
+
+// verify counts the files in dir whose SHA-256 is the origin's, and those
+// that are missing.
+func verify(dir string, files []File) (right, missing int) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	next := make(chan File)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for f := range next {
+				sum, err := fileSHA(filepath.Join(dir, f.Name))
+				mu.Lock()
+				switch {
+				case errors.Is(err, os.ErrNotExist):
+					missing++
+				case err == nil && sum == origin.SHA256Hex(f.Name, 0, f.Size):
+					right++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, f := range files {
+		next <- f
+	}
+	close(next)
+	wg.Wait()
+	return right, missing
+}
+
+func fileSHA(path string) (string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer fh.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, fh); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// tail keeps the last few KiB a process wrote.
+type tail struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 8<<10 {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-4<<10:]...)
+	}
+	return len(p), nil
+}
+
+// last returns the last non-empty line.
+func (t *tail) last() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(string(t.buf)), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}

@@ -1,0 +1,179 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bulkget/bulkget/internal/origin"
+)
+
+// Budget is the total connection budget every tool gets.
+const Budget = 16
+
+// FileSet is Count files of Size bytes each.
+type FileSet struct {
+	Count int
+	Size  int64
+}
+
+// File is one file of a scenario: its name (also the last element of its
+// URL path, so that every tool writes the same name) and its size.
+type File struct {
+	Name string
+	Size int64
+}
+
+// Scenario is one benchmark case: the files, how the origin serves them,
+// and the connection budget.
+type Scenario struct {
+	Name  string
+	About string
+	Sets  []FileSet // listed in this order
+
+	PerConnRate int64         // origin.Options.PerConnRate; 0 = uncapped
+	Latency     time.Duration // origin.Options.Latency
+	Chaos       *origin.Chaos // faults; re-seeded identically for every run
+	TLS         bool          // origin.NewTLS (HTTPS, offers HTTP/2)
+
+	Connections int      // total connections; Budget if zero
+	BulkgetArgs []string // extra bulkget options (go test benchmarks only)
+	// IdealOverride replaces Ideal when something other than the origin
+	// sets the bound (a client-side rate limit).
+	IdealOverride time.Duration
+}
+
+// Scenarios returns the suite's scenarios in their canonical order.
+func Scenarios() []Scenario {
+	flaky := origin.Chaos{Seed: 7, Reset: 0.15, ServerError: 0.10, TooMany: 0.05,
+		Stall: 0.05, StallFor: 5 * time.Second, Short: 0.05, WrongRange: 0.05}
+	return []Scenario{
+		{Name: "capped-large", About: "8 × 128 MiB, 8 MiB/s per connection, 20 ms latency",
+			Sets: []FileSet{{8, 128 << 20}}, PerConnRate: 8 << 20, Latency: 20 * time.Millisecond},
+		{Name: "many-small", About: "2,000 × 32 KiB, 5 ms latency",
+			Sets: []FileSet{{2000, 32 << 10}}, Latency: 5 * time.Millisecond},
+		{Name: "uncapped", About: "4 × 512 MiB, no caps: CPU and syscalls per byte",
+			Sets: []FileSet{{4, 512 << 20}}},
+		{Name: "flaky", About: "8 × 64 MiB, 8 MiB/s per connection, up to 45% of requests faulted",
+			Sets: []FileSet{{8, 64 << 20}}, PerConnRate: 8 << 20, Chaos: &flaky},
+		{Name: "tail", About: "50 × 1 MiB then one 1 GiB file, 8 MiB/s per connection",
+			Sets: []FileSet{{50, 1 << 20}, {1, 1 << 30}}, PerConnRate: 8 << 20},
+		{Name: "huge-list", About: "20,000 × 4 KiB, no latency: scheduling overhead and memory",
+			Sets: []FileSet{{20000, 4 << 10}}},
+		{Name: "capped-large-https", About: "capped-large over HTTPS (the origin offers HTTP/2)",
+			Sets: []FileSet{{8, 128 << 20}}, PerConnRate: 8 << 20, Latency: 20 * time.Millisecond, TLS: true},
+	}
+}
+
+// Lookup returns the scenario called name.
+func Lookup(name string) (Scenario, error) {
+	var names []string
+	for _, s := range Scenarios() {
+		if s.Name == name {
+			return s, nil
+		}
+		names = append(names, s.Name)
+	}
+	return Scenario{}, fmt.Errorf("bench: unknown scenario %q (have %s)", name, strings.Join(names, ", "))
+}
+
+// Files lists the scenario's files, named f00001.bin, f00002.bin, ….
+func (s Scenario) Files() []File {
+	var fs []File
+	for _, set := range s.Sets {
+		for range set.Count {
+			fs = append(fs, File{Name: fmt.Sprintf("f%05d.bin", len(fs)+1), Size: set.Size})
+		}
+	}
+	return fs
+}
+
+// Count is the number of files.
+func (s Scenario) Count() int {
+	n := 0
+	for _, set := range s.Sets {
+		n += set.Count
+	}
+	return n
+}
+
+// Bytes is the total size of the files.
+func (s Scenario) Bytes() int64 {
+	var n int64
+	for _, set := range s.Sets {
+		n += int64(set.Count) * set.Size
+	}
+	return n
+}
+
+// Largest is the size of the largest file.
+func (s Scenario) Largest() int64 {
+	var n int64
+	for _, set := range s.Sets {
+		n = max(n, set.Size)
+	}
+	return n
+}
+
+// Conns is the connection budget.
+func (s Scenario) Conns() int {
+	if s.Connections > 0 {
+		return s.Connections
+	}
+	return Budget
+}
+
+// Ideal is the shortest wall time the origin allows: every connection busy
+// from start to end, each file costing at least one request's latency and
+// every byte going at the per-connection cap:
+//
+//	(files × latency + bytes ÷ per-connection cap) ÷ connections
+//
+// With a cap and little latency this is bytes ÷ (connections × cap); without
+// a cap it is the latency floor files × latency ÷ connections. Zero when the
+// origin has neither a cap nor latency: then there is no bound to compare to.
+func (s Scenario) Ideal() time.Duration {
+	if s.IdealOverride > 0 {
+		return s.IdealOverride
+	}
+	secs := float64(s.Count()) * s.Latency.Seconds()
+	if s.PerConnRate > 0 {
+		secs += float64(s.Bytes()) / float64(s.PerConnRate)
+	}
+	return time.Duration(secs / float64(s.Conns()) * float64(time.Second))
+}
+
+// IdealKind says what bounds Ideal: "bandwidth", "latency" or "".
+func (s Scenario) IdealKind() string {
+	switch {
+	case s.IdealOverride > 0:
+		return "limit"
+	case s.PerConnRate > 0:
+		return "bandwidth"
+	case s.Latency > 0:
+		return "latency"
+	}
+	return ""
+}
+
+// Scale returns the scenario shrunk by f (0 < f ≤ 1) for a quick check:
+// sizes of files of 1 MiB and more and counts of sets of 100 files and
+// more are multiplied by f. The figures of a scaled run are not comparable
+// to a full one.
+func (s Scenario) Scale(f float64) Scenario {
+	if f <= 0 || f >= 1 {
+		return s
+	}
+	sets := make([]FileSet, len(s.Sets))
+	for i, set := range s.Sets {
+		if set.Size >= 1<<20 {
+			set.Size = max(1<<20, int64(float64(set.Size)*f))
+		}
+		if set.Count >= 100 {
+			set.Count = max(100, int(float64(set.Count)*f))
+		}
+		sets[i] = set
+	}
+	s.Sets = sets
+	return s
+}

@@ -1,0 +1,225 @@
+// Command suite runs bulkget and the installed peers (aria2c, wget2, axel,
+// curl) on every benchmark scenario against the in-process test origin,
+// verifies every file and prints one markdown table:
+//
+//	go run ./bench/suite [-scenarios a,b] [-peers bulkget,aria2c] [-out FILE] [-timeout 10m]
+//
+// See the package bench for the scenarios, the tools' command lines and how
+// each figure is measured.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bulkget/bulkget/bench"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var names, peers []string
+	for _, s := range bench.Scenarios() {
+		names = append(names, s.Name)
+	}
+	for _, t := range bench.Tools() {
+		peers = append(peers, t.Name)
+	}
+	scenarios := flag.String("scenarios", "all", "comma-separated scenarios to run, or all: "+strings.Join(names, ", "))
+	tools := flag.String("peers", "all", "comma-separated tools to run, or all: "+strings.Join(peers, ", "))
+	out := flag.String("out", "", "also write the report (markdown) to this file")
+	timeout := flag.Duration("timeout", 10*time.Minute, "longest run of one tool on one scenario; a run still going is killed")
+	binary := flag.String("bulkget", "", "bulkget executable to use instead of building ./cmd/bulkget")
+	scale := flag.Float64("scale", 1, "shrink the scenarios by this factor (0 < f < 1) for a quick check; figures are then not comparable")
+	tmp := flag.String("tmp", "", "parent folder for the runs' temporary folders (default: the system's)")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./bench/suite [options]\n\nPeers missing from PATH are skipped; install them with: %s\n\n", bench.InstallHint)
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() > 0 {
+		flag.Usage()
+		return 2
+	}
+
+	var sel []bench.Scenario
+	for _, name := range pick(*scenarios, names) {
+		s, err := bench.Lookup(name)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "suite:", err)
+			return 2
+		}
+		sel = append(sel, s.Scale(*scale))
+	}
+	var ts []bench.Tool
+	for _, name := range pick(*tools, peers) {
+		t, ok := findTool(name)
+		if !ok {
+			fmt.Fprintf(os.Stderr, "suite: unknown tool %q (have %s)\n", name, strings.Join(peers, ", "))
+			return 2
+		}
+		ts = append(ts, t)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r := &bench.Runner{Bulkget: *binary, Timeout: *timeout, TempDir: *tmp}
+	for _, t := range ts {
+		if t.Name == "bulkget" && r.Bulkget == "" {
+			dir, err := os.MkdirTemp(*tmp, "bulkget-suite-bin-")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "suite:", err)
+				return 1
+			}
+			defer os.RemoveAll(dir)
+			fmt.Fprintln(os.Stderr, "suite: building ./cmd/bulkget")
+			if r.Bulkget, err = bench.BuildBulkget(ctx, dir); err != nil {
+				fmt.Fprintln(os.Stderr, "suite:", err)
+				return 1
+			}
+		}
+	}
+	missing := false
+	for _, t := range ts {
+		if _, err := r.Executable(t); err != nil {
+			fmt.Fprintf(os.Stderr, "suite: %s: %v; skipped\n", t.Name, err)
+			missing = true
+		}
+	}
+	if missing {
+		fmt.Fprintf(os.Stderr, "suite: to install every peer: %s\n", bench.InstallHint)
+	}
+
+	started := time.Now()
+	var results []bench.Result
+	for _, s := range sel {
+		f := bench.Start(s)
+		for _, t := range ts {
+			if ctx.Err() != nil {
+				break
+			}
+			fmt.Fprintf(os.Stderr, "suite: %s: %s ...", s.Name, t.Name)
+			res, err := r.Run(ctx, f, t)
+			if err != nil {
+				fmt.Fprintln(os.Stderr)
+				fmt.Fprintln(os.Stderr, "suite:", err)
+				f.Close()
+				return 1
+			}
+			if res.Skipped != "" {
+				fmt.Fprintf(os.Stderr, " skipped: %s\n", res.Skipped)
+			} else {
+				fmt.Fprintf(os.Stderr, " %.2fs, %d/%d right %s\n", res.Wall.Seconds(), res.Right, res.Total, res.Notes())
+			}
+			results = append(results, res)
+		}
+		f.Close()
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(os.Stderr, "suite: interrupted; the table has the runs that finished")
+	}
+
+	var rep bytes.Buffer
+	report(&rep, results, sel, started, *scale)
+	os.Stdout.Write(rep.Bytes())
+	if *out != "" {
+		if err := os.WriteFile(*out, rep.Bytes(), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "suite:", err)
+			return 1
+		}
+	}
+	if ctx.Err() != nil {
+		return 130
+	}
+	return 0
+}
+
+// report writes the machine, the table, the scenarios and the command lines.
+func report(w io.Writer, results []bench.Result, sel []bench.Scenario, started time.Time, scale float64) {
+	fmt.Fprintf(w, "Run %s with `%s`", started.UTC().Format("2006-01-02 15:04 MST"), commandLine())
+	if scale < 1 && scale > 0 {
+		fmt.Fprintf(w, " (scaled by %g: not comparable to a full run)", scale)
+	}
+	fmt.Fprintf(w, "; machine: %s.\n\n", machine())
+	bench.WriteTable(w, results)
+	fmt.Fprintln(w, "\nScenarios (16 connections in total for every tool):")
+	fmt.Fprintln(w)
+	for _, s := range sel {
+		fmt.Fprintf(w, "- %s: %s.", s.Name, s.About)
+		if id := s.Ideal(); id > 0 {
+			fmt.Fprintf(w, " Ideal %.2f s (%s).", id.Seconds(), s.IdealKind())
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "\nCommand lines (DIR is a fresh empty folder; LIST.csv, INPUT, URLS and CONFIG list every file):")
+	fmt.Fprintln(w)
+	bench.WriteCommands(w, results)
+}
+
+func commandLine() string {
+	args := append([]string{"go run ./bench/suite"}, os.Args[1:]...)
+	return strings.Join(args, " ")
+}
+
+// machine describes the host: CPUs, memory, kernel and Go version.
+func machine() string {
+	parts := []string{fmt.Sprintf("%d CPUs", runtime.NumCPU())}
+	if mem := memTotal(); mem != "" {
+		parts = append(parts, mem+" memory")
+	}
+	if out, err := exec.Command("uname", "-sr").Output(); err == nil {
+		parts = append(parts, strings.TrimSpace(string(out)))
+	}
+	if out, err := exec.Command("go", "version").Output(); err == nil {
+		parts = append(parts, strings.TrimSpace(string(out)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func memTotal() string {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		var kib int64
+		if _, err := fmt.Sscanf(line, "MemTotal: %d kB", &kib); err == nil {
+			return fmt.Sprintf("%.1f GiB", float64(kib)/(1<<20))
+		}
+	}
+	return ""
+}
+
+func pick(list string, all []string) []string {
+	if list == "" || list == "all" {
+		return all
+	}
+	var out []string
+	for _, n := range strings.Split(list, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func findTool(name string) (bench.Tool, bool) {
+	for _, t := range bench.Tools() {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return bench.Tool{}, false
+}

@@ -1,0 +1,93 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteTable writes the results as one markdown table, in the order given.
+func WriteTable(w io.Writer, results []Result) error {
+	var b strings.Builder
+	b.WriteString("| scenario | tool | wall s | MiB/s | ideal s | × ideal | CPU s | CPU s/GiB | peak RSS MiB | files right | TCP conns (peak open) | requests | notes |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	for _, r := range results {
+		s := r.Scenario
+		ideal := "–"
+		if id := s.Ideal(); id > 0 {
+			ideal = fmt.Sprintf("%.2f", id.Seconds())
+			if s.IdealKind() == "latency" {
+				ideal += " (latency floor)"
+			}
+		}
+		if r.Skipped != "" {
+			fmt.Fprintf(&b, "| %s | %s | – | – | %s | – | – | – | – | – | – | – | %s |\n", s.Name, r.Tool, ideal, cell(r.Skipped))
+			continue
+		}
+		ratio := "–"
+		if x := r.Ratio(); x > 0 {
+			ratio = fmt.Sprintf("%.2f", x)
+		}
+		gib := float64(s.Bytes()) / (1 << 30)
+		mibps := float64(s.Bytes()) / (1 << 20) / r.Wall.Seconds()
+		fmt.Fprintf(&b, "| %s | %s | %.2f | %.0f | %s | %s | %.2f | %.2f | %.1f | %d/%d | %d (%d) | %d | %s |\n",
+			s.Name, r.Tool, r.Wall.Seconds(), mibps, ideal, ratio,
+			r.CPU.Seconds(), r.CPU.Seconds()/gib, float64(r.MaxRSS)/(1<<20),
+			r.Right, r.Total, r.Conns, r.PeakConns, r.Requests, cell(r.Notes()))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Notes is the table's last column: the error, files that are wrong
+// although the tool reported success, and the big file's requests.
+func (r Result) Notes() string {
+	var notes []string
+	if r.Err != "" {
+		notes = append(notes, r.Err)
+	}
+	if bad := r.Total - r.Right; bad > 0 {
+		n := fmt.Sprintf("%d missing, %d corrupt", r.Missing, bad-r.Missing)
+		if r.Err == "" {
+			n = "exit 0 but " + n
+		}
+		notes = append(notes, n)
+	}
+	if r.BigReqs > 0 {
+		notes = append(notes, fmt.Sprintf("%d requests for the big file", r.BigReqs))
+	}
+	return strings.Join(notes, "; ")
+}
+
+// WriteCommands writes the exact command lines as a markdown list, one per
+// tool and distinct command, naming the scenarios that used it.
+func WriteCommands(w io.Writer, results []Result) error {
+	type key struct{ tool, cmd string }
+	var order []key
+	used := map[key][]string{}
+	for _, r := range results {
+		if r.Command == "" {
+			continue
+		}
+		k := key{r.Tool, r.Command}
+		if _, ok := used[k]; !ok {
+			order = append(order, k)
+		}
+		used[k] = append(used[k], r.Scenario.Name)
+	}
+	var b strings.Builder
+	for _, k := range order {
+		fmt.Fprintf(&b, "- %s (%s): `%s`\n", k.tool, strings.Join(used[k], ", "), k.cmd)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// cell makes s safe inside a markdown table cell.
+func cell(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 160 {
+		s = string(r[:157]) + "..."
+	}
+	return strings.ReplaceAll(s, "|", `\|`)
+}

@@ -1,0 +1,173 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Tool is a downloader the suite can run: bulkget or a peer.
+type Tool struct {
+	Name    string // as shown in the table
+	Binary  string // executable looked up on PATH (bulkget: built by the suite)
+	Package string // Debian package that installs it
+	// plan writes the tool's input files into p.Work and returns the
+	// processes to run one after the other, and the command line to show.
+	plan func(p *Plan) ([]Invocation, string, error)
+}
+
+// Invocation is one process of a tool run.
+type Invocation struct {
+	Args []string // Args[0] is the executable
+}
+
+// Plan is what a tool needs to know to download a scenario.
+type Plan struct {
+	Scenario Scenario
+	Files    []File
+	URL      func(name string) string
+	Bin      string // the executable
+	Work     string // a fresh folder for input files (also the tool's HOME)
+	Dir      string // the output folder, empty
+	CAFile   string // PEM file trusting the origin; "" over plain HTTP
+}
+
+// Tools returns bulkget and the peers, in table order.
+func Tools() []Tool {
+	return []Tool{
+		{Name: "bulkget", Binary: "bulkget", plan: planBulkget},
+		{Name: "aria2c", Binary: "aria2c", Package: "aria2", plan: planAria2},
+		{Name: "wget2", Binary: "wget2", Package: "wget2", plan: planWget2},
+		{Name: "axel", Binary: "axel", Package: "axel", plan: planAxel},
+		{Name: "curl", Binary: "curl", Package: "curl", plan: planCurl},
+	}
+}
+
+// InstallHint is the command that installs every peer.
+const InstallHint = "apt-get install -y aria2 wget2 axel curl"
+
+// show renders a command line for the table's footnotes, with the run's
+// temporary paths replaced by placeholders.
+func (p *Plan) show(args []string) string {
+	r := strings.NewReplacer(p.Dir, "DIR", p.Work+string(filepath.Separator), "", p.Bin, filepath.Base(p.Bin))
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = r.Replace(a)
+	}
+	return strings.Join(out, " ")
+}
+
+func (p *Plan) writeInput(name, text string) (string, error) {
+	path := filepath.Join(p.Work, name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		return "", fmt.Errorf("bench: write %s: %w", name, err)
+	}
+	return path, nil
+}
+
+func (p *Plan) urlList() string {
+	var b strings.Builder
+	for _, f := range p.Files {
+		b.WriteString(p.URL(f.Name))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func planBulkget(p *Plan) ([]Invocation, string, error) {
+	var b strings.Builder
+	b.WriteString("filename,url\n")
+	for _, f := range p.Files {
+		fmt.Fprintf(&b, "%s,%s\n", f.Name, p.URL(f.Name))
+	}
+	list, err := p.writeInput("LIST.csv", b.String())
+	if err != nil {
+		return nil, "", err
+	}
+	args := []string{p.Bin, "--progress", "none", "-c", strconv.Itoa(p.Scenario.Conns()), "-d", p.Dir}
+	args = append(append(args, p.Scenario.BulkgetArgs...), list)
+	return []Invocation{{Args: args}}, p.show(args), nil
+}
+
+// aria2Split divides the budget between files: -j files at once, each with
+// -x connections (aria2c allows at most 16), so that j × x ≤ budget.
+func aria2Split(files, budget int) (j, x int) {
+	j = max(1, min(files, budget))
+	x = min(16, max(1, budget/j))
+	return j, x
+}
+
+func planAria2(p *Plan) ([]Invocation, string, error) {
+	input, err := p.writeInput("INPUT", p.urlList())
+	if err != nil {
+		return nil, "", err
+	}
+	j, x := aria2Split(len(p.Files), p.Scenario.Conns())
+	args := []string{p.Bin, "-i", input, "-d", p.Dir,
+		"-j", strconv.Itoa(j), "-x", strconv.Itoa(x), "-s", strconv.Itoa(x), "-k", "1M",
+		"--file-allocation=none", "--console-log-level=warn", "--summary-interval=0",
+		"--allow-overwrite=true", "--auto-file-renaming=false",
+		"--max-tries=5", "--retry-wait=1", "--download-result=hide"}
+	if p.CAFile != "" {
+		args = append(args, "--ca-certificate="+p.CAFile)
+	}
+	return []Invocation{{Args: args}}, p.show(args), nil
+}
+
+// wget2Chunk is the --chunk-size that lets wget2 split files of at least
+// 16 MiB into 16 ranges its threads share; 0 (no splitting) for smaller
+// files, where chunking costs an extra request per file.
+func wget2Chunk(largest int64) int64 {
+	if largest < 16<<20 {
+		return 0
+	}
+	return largest / 16 &^ (1<<20 - 1)
+}
+
+func planWget2(p *Plan) ([]Invocation, string, error) {
+	input, err := p.writeInput("URLS", p.urlList())
+	if err != nil {
+		return nil, "", err
+	}
+	args := []string{p.Bin, "--max-threads=" + strconv.Itoa(p.Scenario.Conns()), "-i", input,
+		"-P", p.Dir, "-nd", "--no-verbose", "--tries=5"}
+	if c := wget2Chunk(p.Scenario.Largest()); c > 0 {
+		args = append(args, fmt.Sprintf("--chunk-size=%dM", c>>20))
+	}
+	if p.CAFile != "" {
+		args = append(args, "--ca-certificate="+p.CAFile)
+	}
+	return []Invocation{{Args: args}}, p.show(args), nil
+}
+
+func planCurl(p *Plan) ([]Invocation, string, error) {
+	var b strings.Builder
+	for _, f := range p.Files {
+		fmt.Fprintf(&b, "url = \"%s\"\noutput = \"%s\"\n", p.URL(f.Name), filepath.Join(p.Dir, f.Name))
+	}
+	config, err := p.writeInput("CONFIG", b.String())
+	if err != nil {
+		return nil, "", err
+	}
+	args := []string{p.Bin, "--parallel", "--parallel-max", strconv.Itoa(p.Scenario.Conns()),
+		"--fail", "--retry", "5", "--retry-all-errors", "--silent", "--show-error"}
+	if p.CAFile != "" {
+		args = append(args, "--cacert", p.CAFile)
+	}
+	args = append(args, "-K", config)
+	return []Invocation{{Args: args}}, p.show(args), nil
+}
+
+// planAxel runs axel once per file, one after the other: axel takes no
+// list. It has no CA option; the SSL_CERT_FILE every tool gets reaches
+// OpenSSL's default verify paths.
+func planAxel(p *Plan) ([]Invocation, string, error) {
+	invs := make([]Invocation, len(p.Files))
+	for i, f := range p.Files {
+		invs[i] = Invocation{Args: []string{p.Bin, "-q", "-n", strconv.Itoa(p.Scenario.Conns()),
+			"-o", filepath.Join(p.Dir, f.Name), p.URL(f.Name)}}
+	}
+	return invs, fmt.Sprintf("for each file: axel -q -n %d -o DIR/NAME URL", p.Scenario.Conns()), nil
+}
