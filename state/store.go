@@ -129,10 +129,18 @@ func Load(root *os.Root, name string, partSize int64) (*File, error) {
 // next to it) and syncs the folder so the removal is durable. A missing
 // state is not an error.
 func Remove(root *os.Root, name string) error {
+	removed := false
 	for _, n := range [...]string{name, name + tmpSuffix} {
-		if err := root.Remove(n); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		err := root.Remove(n)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("state: remove %s: %w", n, err)
 		}
+		removed = removed || err == nil
+	}
+	if !removed {
+		// Nothing changed in the folder: nothing to make durable. This is
+		// the common case for small files, which never get a state.
+		return nil
 	}
 	if err := syncDir(root, path.Dir(name)); err != nil {
 		return fmt.Errorf("state: remove %s: fsync folder: %w", name, err)
