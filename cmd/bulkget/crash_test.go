@@ -245,3 +245,31 @@ func TestSecondProcessOnSameFolderFailsFast(t *testing.T) {
 		t.Errorf("took %v to refuse", d)
 	}
 }
+
+func TestSecondSIGINTExitsAtOnceAndStaysConsistent(t *testing.T) {
+	o := chooseOrdeal()
+	srv, list, names := setupOrdeal(t, o)
+	dir := filepath.Join(t.TempDir(), "out")
+	cmd := bulkgetCmd(o, dir, list)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for srv.Stats().BytesServed < int64(o.files)*o.size/3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit %v, want %d", err, exitInterrupted)
+	}
+	checkFinalNames(t, dir, names, o.size)
+	if out, err := bulkgetCmd(o, dir, list).CombinedOutput(); err != nil {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	if n := checkFinalNames(t, dir, names, o.size); n != o.files {
+		t.Fatalf("%d of %d files complete after resuming", n, o.files)
+	}
+}
