@@ -138,9 +138,14 @@ type run struct {
 	ckNow     chan struct{} // asks the checkpointer for a round now
 	failures  []Failure
 	bytes     atomic.Int64
-	ttfb      atomic.Int64  // moving average of time to first byte, ns
-	limiter   *rate.Limiter // nil: no rate limit
-	chunk     int           // bytes read per limiter wait
+	ttfb      atomic.Int64 // moving average of time to first byte, ns
+	dirs      dirSyncer
+	// finalizing bounds the files being verified, synced and renamed
+	// at once; finWG waits for them.
+	finalizing chan struct{}
+	finWG      sync.WaitGroup
+	limiter    *rate.Limiter // nil: no rate limit
+	chunk      int           // bytes read per limiter wait
 }
 
 // Run downloads every entry into opts.Dir and returns when each one is done
@@ -165,14 +170,15 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	}
 	defer root.Close()
 	r := &run{
-		opts:    opts,
-		client:  opts.Client,
-		root:    root,
-		rep:     opts.Reporter,
-		epoch:   time.Now(),
-		ctx:     ctx,
-		changed: make(chan struct{}),
-		ckNow:   make(chan struct{}, 1),
+		opts:       opts,
+		client:     opts.Client,
+		root:       root,
+		rep:        opts.Reporter,
+		epoch:      time.Now(),
+		ctx:        ctx,
+		changed:    make(chan struct{}),
+		ckNow:      make(chan struct{}, 1),
+		finalizing: make(chan struct{}, maxFinalizing),
 	}
 	if r.client == nil {
 		var private []string
@@ -238,6 +244,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	bgWG.Go(func() { r.ticker(bg) })
 	bgWG.Go(func() { r.checkpointer(bg) })
 	wg.Wait()
+	r.finWG.Wait()
 	stopBG()
 	bgWG.Wait()
 

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -205,6 +207,7 @@ func (r *run) openPart(f *file, size int64) (*os.File, error) {
 // retried, or the file is failed, restarted or complete.
 func (r *run) finish(ctx context.Context, s *seg, err error) {
 	var events []Event
+	var finalizeNext *file
 	r.mu.Lock()
 	f := s.f
 	s.running, s.cancel = false, nil
@@ -214,6 +217,9 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		r.notify()
 		gaveUp := f.state == failed && f.out != nil
 		r.mu.Unlock()
+		if finalizeNext != nil {
+			r.finalizeAsync(finalizeNext)
+		}
 		if gaveUp {
 			// Keep what a failed file got, for a later run to resume.
 			r.checkpoint(f)
@@ -258,28 +264,7 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 			return
 		}
 		f.state = finalizing
-		r.mu.Unlock()
-		ferr := r.finalize(f)
-		r.mu.Lock()
-		var ce *ChecksumError
-		if errors.As(ferr, &ce) && !f.checkRetried {
-			// Fetch it once more: a bad byte in transit or on a flaky
-			// server is more likely than a wrong list.
-			f.checkRetried = true
-			f.state = active
-			events = append(events, fileEvent(Warning, fmt.Errorf("%w; fetching it again", ferr)))
-			r.restartLocked(f)
-			return
-		}
-		if ferr != nil {
-			events = append(events, r.failLocked(f, ferr))
-			return
-		}
-		r.closeLocked(f)
-		r.done++
-		e := fileEvent(Done, nil)
-		e.Elapsed = time.Since(f.started)
-		events = append(events, e)
+		finalizeNext = f
 		return
 	}
 	if ctx.Err() != nil {
@@ -353,6 +338,65 @@ func (r *run) waiter() segment.Waiter {
 	return r.limiter
 }
 
+// finalizeAsync hands a complete file to a finalizer so that this
+// connection can start its next request while the file is verified, synced
+// and renamed: for lists of small files the fsyncs would otherwise add to
+// every request's latency. At most maxFinalizing files wait at once; beyond
+// that the connection waits too (the disk is the bottleneck then).
+func (r *run) finalizeAsync(f *file) {
+	r.finalizing <- struct{}{}
+	r.finWG.Go(func() {
+		defer func() { <-r.finalizing }()
+		r.complete(f)
+	})
+}
+
+const maxFinalizing = 64
+
+// complete finalizes f and records the outcome.
+func (r *run) complete(f *file) {
+	ferr := r.finalize(f)
+	var events []Event
+	r.mu.Lock()
+	event := func(k Kind, err error) Event {
+		return Event{Kind: k, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
+			Bytes: f.written.Load(), Total: f.size, Err: redact(err)}
+	}
+	var ce *ChecksumError
+	switch {
+	case errors.As(ferr, &ce) && !f.checkRetried:
+		// Fetch it once more: a bad byte in transit or on a flaky server
+		// is more likely than a wrong list.
+		f.checkRetried = true
+		f.state = active
+		events = append(events, event(Warning, fmt.Errorf("%w; fetching it again", ferr)))
+		r.restartLocked(f)
+	case ferr != nil:
+		events = append(events, r.failLocked(f, ferr))
+	default:
+		r.closeLocked(f)
+		r.done++
+		e := event(Done, nil)
+		e.Elapsed = time.Since(f.started)
+		events = append(events, e)
+	}
+	gaveUp := f.state == failed && f.out != nil
+	r.notify()
+	r.mu.Unlock()
+	if gaveUp {
+		r.checkpoint(f)
+		r.mu.Lock()
+		if f.out != nil {
+			f.out.Close()
+			f.out = nil
+		}
+		r.mu.Unlock()
+	}
+	for _, e := range events {
+		r.rep.Report(e)
+	}
+}
+
 // finalize makes a complete file durable under its final name: data synced
 // before the rename, the rename synced by syncing the folder.
 func (r *run) finalize(f *file) error {
@@ -387,12 +431,51 @@ func (r *run) finalize(f *file) error {
 	if err := r.root.Rename(name+PartSuffix, name); err != nil {
 		return fmt.Errorf("rename %s%s: %w", name, PartSuffix, err)
 	}
-	if err := syncDir(r.root, path.Dir(name)); err != nil {
+	if err := r.dirs.sync(r.root, path.Dir(name)); err != nil {
 		return err
 	}
 	// Only now is the state useless; a crash before this line leaves a
 	// state without its .part, which the next run ignores and removes.
 	return state.Remove(r.root, state.Path(name+PartSuffix))
+}
+
+// dirSyncer makes renames durable with group commit: a folder fsync covers
+// every rename done in it before the fsync started, so concurrent
+// finalizers in one folder share fsyncs instead of queueing for one each.
+type dirSyncer struct {
+	mu   sync.Mutex
+	dirs map[string]*dirSync
+}
+
+type dirSync struct {
+	mu        sync.Mutex
+	requested atomic.Uint64 // renames waiting to be made durable
+	covered   uint64        // requests covered by a completed fsync; guarded by mu
+}
+
+func (d *dirSyncer) sync(root *os.Root, dir string) error {
+	d.mu.Lock()
+	if d.dirs == nil {
+		d.dirs = map[string]*dirSync{}
+	}
+	ds := d.dirs[dir]
+	if ds == nil {
+		ds = &dirSync{}
+		d.dirs[dir] = ds
+	}
+	d.mu.Unlock()
+	ticket := ds.requested.Add(1)
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if ds.covered >= ticket {
+		return nil // an fsync that started after our rename has finished
+	}
+	upto := ds.requested.Load()
+	if err := syncDir(root, dir); err != nil {
+		return err
+	}
+	ds.covered = upto
+	return nil
 }
 
 func syncDir(root *os.Root, dir string) error {

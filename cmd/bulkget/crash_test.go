@@ -203,12 +203,14 @@ func TestSIGINTCheckpointsEverythingAndResumes(t *testing.T) {
 	}
 	srv.WaitIdle(2 * time.Second)
 	second := srv.Stats().BytesServed
+	requests := srv.Stats().Requests
 	refetched := second - (total - kept)
 	t.Logf("first run: %d bytes served, %d kept; resume served %d, re-fetched %d (%.2f%% of the first run)",
 		first, kept, second, refetched, 100*float64(refetched)/float64(first))
-	// Bytes still in socket buffers when the signal came are lost; the
-	// rest must all have been checkpointed.
-	if slack := first/100 + int64(o.connections)*64<<10; refetched > slack {
+	// Bytes still in socket buffers when the signal came are lost, and a
+	// request cut short by a split leaves what was in flight unread (about
+	// one origin chunk); everything else must have been checkpointed.
+	if slack := first/100 + (int64(o.connections)+requests)*64<<10; refetched > slack {
 		t.Errorf("re-fetched %d bytes after SIGINT, limit %d", refetched, slack)
 	}
 }
