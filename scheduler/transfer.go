@@ -221,14 +221,7 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 			r.finalizeAsync(finalizeNext)
 		}
 		if gaveUp {
-			// Keep what a failed file got, for a later run to resume.
-			r.checkpoint(f)
-			r.mu.Lock()
-			if f.out != nil {
-				f.out.Close()
-				f.out = nil
-			}
-			r.mu.Unlock()
+			r.keepFailed(f)
 		}
 		for _, e := range events {
 			r.rep.Report(e)
@@ -384,16 +377,22 @@ func (r *run) complete(f *file) {
 	r.notify()
 	r.mu.Unlock()
 	if gaveUp {
-		r.checkpoint(f)
-		r.mu.Lock()
-		if f.out != nil {
-			f.out.Close()
-			f.out = nil
-		}
-		r.mu.Unlock()
+		r.keepFailed(f)
 	}
 	for _, e := range events {
 		r.rep.Report(e)
+	}
+}
+
+// keepFailed saves what a failed file got, for a later run to resume, and
+// then closes its .part (failLocked left it open for this).
+func (r *run) keepFailed(f *file) {
+	r.checkpoint(f)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f.out != nil {
+		f.out.Close()
+		f.out = nil
 	}
 }
 

@@ -54,6 +54,11 @@ type bars struct {
 	shown    []*fileBar // in the order they appeared, oldest first
 	byLine   map[int]*fileBar
 	lastTick time.Time
+	// before holds the files in progress at the previous tick, and now
+	// those of this one (the two maps swap): only a file in progress on
+	// two ticks in a row gets a bar, so a list of small files does not
+	// flicker with bars that vanish at once, nor cost a bar each.
+	before, now map[int]bool
 
 	// Read by the total bar's decorators.
 	filesDone, filesTotal atomic.Int64
@@ -73,7 +78,7 @@ type fileBar struct {
 }
 
 func newBars(w io.Writer, cfg barsConfig) *bars {
-	b := &bars{w: w, cfg: cfg, t: newTally(), byLine: map[int]*fileBar{}}
+	b := &bars{w: w, cfg: cfg, t: newTally(), byLine: map[int]*fileBar{}, before: map[int]bool{}, now: map[int]bool{}}
 	opts := []mpb.ContainerOption{mpb.WithOutput(w), mpb.WithWidth(cfg.width), mpb.WithRefreshRate(cfg.refresh)}
 	if cfg.screen != nil {
 		opts = append(opts, mpb.WithConsoleWriter(cfg.screen))
@@ -270,18 +275,16 @@ func (b *bars) progress(e scheduler.Event) {
 	for len(b.shown) > limit {
 		b.drop(b.shown[len(b.shown)-1].line)
 	}
-	active := make(map[int]bool, len(b.t.active))
-	var hidden, inUse int64
+	clear(b.now)
+	var inUse int64
 	for _, f := range b.t.active {
-		active[f.Line] = true
+		b.now[f.Line] = true
 		inUse += int64(f.Conns)
 		fb := b.byLine[f.Line]
 		if fb == nil {
-			if len(b.shown) >= limit {
-				hidden++
-				continue
+			if b.before[f.Line] && len(b.shown) < limit {
+				b.add(f, e.Time)
 			}
-			b.add(f, e.Time)
 			continue
 		}
 		fb.conns.Store(int64(f.Conns))
@@ -296,11 +299,12 @@ func (b *bars) progress(e scheduler.Event) {
 	// A file that left without an event of its own (it cannot, but a bar
 	// stuck on the screen would be worse than this loop).
 	for i := len(b.shown) - 1; i >= 0; i-- {
-		if !active[b.shown[i].line] {
+		if !b.now[b.shown[i].line] {
 			b.drop(b.shown[i].line)
 		}
 	}
-	b.hidden.Store(hidden)
+	b.before, b.now = b.now, b.before
+	b.hidden.Store(int64(len(b.t.active) - len(b.shown)))
 	b.connsInUse.Store(inUse)
 	b.filesTotal.Store(int64(b.t.filesTotal))
 	total, estimated := b.t.total()

@@ -30,7 +30,7 @@ func TestBarsInATerminal(t *testing.T) {
 	dir := chdir(t)
 	names := []string{"weights/model-00001-of-00003.safetensors", "weights/model-00002-of-00003.safetensors",
 		"weights/model-00003-of-00003.safetensors", "config.json"}
-	writeList(t, srv, names, []int64{2 << 20, 2 << 20, 1 << 20, 1 << 10})
+	writeList(t, srv, names, []int64{3 << 20, 3 << 20, 2 << 20, 1 << 10})
 
 	cmd := exec.Command(bulkgetBin, "-c", "4", "-k", "256K", "l.csv")
 	cmd.Dir = dir
@@ -79,7 +79,7 @@ func TestBarsInATerminal(t *testing.T) {
 	if strings.Contains(end, "\x1b[") || strings.Contains(end, "total ") || strings.Contains(end, "ETA") {
 		t.Errorf("bars left on the screen at the end:\n%s", end)
 	}
-	if !strings.Contains(end, "4 done, 0 skipped, 0 failed, 5.0 MiB in ") {
+	if !strings.Contains(end, "4 done, 0 skipped, 0 failed, 8.0 MiB in ") {
 		t.Errorf("the display does not end with the summary:\n%s", end)
 	}
 	for _, n := range names {

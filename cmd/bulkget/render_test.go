@@ -178,6 +178,10 @@ func TestBarsRenderer(t *testing.T) {
 		{Line: 6, Name: "e.bin", Bytes: 0, Total: 1 * MiB, Conns: 1},
 	}
 	progress(250*time.Millisecond, 1*MiB, five...)
+	if len(b.shown) != 0 {
+		t.Errorf("bars for files seen on one tick only")
+	}
+	progress(500*time.Millisecond, 1*MiB, five...)
 	// A resumed file's bar starts at what is on disk, and the files beyond
 	// the screen are counted, not drawn.
 	waitFor(t, &out, "a.bin", "40.0 MiB / 100.0 MiB", "40%", "4 conns", "+2 more in progress",
@@ -186,7 +190,7 @@ func TestBarsRenderer(t *testing.T) {
 		t.Errorf("a fourth file bar on a screen with room for three:\n%s", out.String())
 	}
 	five[0].Bytes = 60 * MiB
-	progress(time.Second+250*time.Millisecond, 21*MiB, five...)
+	progress(1500*time.Millisecond, 21*MiB, five...)
 	// 20 MiB in one second on the bar of a.bin, and on the total.
 	waitFor(t, &out, "60.0 MiB / 100.0 MiB", "20.0 MiB/s")
 
@@ -195,14 +199,14 @@ func TestBarsRenderer(t *testing.T) {
 	rowsMu.Lock()
 	rows = 40
 	rowsMu.Unlock()
-	progress(1500*time.Millisecond, 21*MiB, five...)
+	progress(1750*time.Millisecond, 21*MiB, five...)
 	if len(b.shown) != 5 || b.hidden.Load() != 0 {
 		t.Errorf("after growing: %d bars, %d hidden; want 5, 0", len(b.shown), b.hidden.Load())
 	}
 	rowsMu.Lock()
 	rows = 6
 	rowsMu.Unlock()
-	progress(1750*time.Millisecond, 21*MiB, five...)
+	progress(2000*time.Millisecond, 21*MiB, five...)
 	if len(b.shown) != 2 || b.hidden.Load() != 3 || b.shown[0].line != 2 || b.shown[1].line != 3 {
 		t.Errorf("after shrinking: %d bars, %d hidden; want a.bin and the long one, 3 hidden", len(b.shown), b.hidden.Load())
 	}

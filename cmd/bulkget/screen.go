@@ -22,6 +22,9 @@ type screen struct {
 	out io.Writer
 	fd  int
 	buf bytes.Buffer
+	// frame is reused from one redraw to the next: the climb and the
+	// buffered lines go out in one write.
+	frame bytes.Buffer
 	// prev holds the display width of each line of the previous frame's
 	// bars, the part the next redraw replaces.
 	prev []int
@@ -46,24 +49,34 @@ func (s *screen) GetTermSize() (int, int, error) {
 // Flush writes what was buffered: lines printed above the bars, then the
 // bars, whose last lines the next Flush replaces.
 func (s *screen) Flush(lines int) error {
-	var out bytes.Buffer
+	s.frame.Reset()
 	if up := s.rows(); up > 0 {
-		out.WriteString("\x1b[")
-		out.WriteString(strconv.Itoa(up))
-		out.WriteString("A\x1b[J")
+		s.frame.WriteString("\x1b[")
+		s.frame.WriteString(strconv.Itoa(up))
+		s.frame.WriteString("A\x1b[J")
 	}
-	frame := s.buf.Bytes()
 	s.prev = s.prev[:0]
-	for rest := frame; lines > 0 && len(rest) > 0; lines-- {
+	for rest := s.buf.Bytes(); lines > 0 && len(rest) > 0; lines-- {
 		rest = bytes.TrimSuffix(rest, []byte("\n"))
 		i := bytes.LastIndexByte(rest, '\n')
-		s.prev = append(s.prev, runewidth.StringWidth(string(rest[i+1:])))
+		s.prev = append(s.prev, displayWidth(rest[i+1:]))
 		rest = rest[:i+1]
 	}
-	out.Write(frame)
+	s.frame.Write(s.buf.Bytes())
 	s.buf.Reset()
-	_, err := s.out.Write(out.Bytes())
+	_, err := s.out.Write(s.frame.Bytes())
 	return err
+}
+
+// displayWidth is how many columns a line takes; bars are mostly ASCII,
+// which needs no decoding.
+func displayWidth(line []byte) int {
+	for _, c := range line {
+		if c >= 0x80 {
+			return runewidth.StringWidth(string(line))
+		}
+	}
+	return len(line)
 }
 
 // rows is how many terminal rows the previous frame's bars take now.
