@@ -24,8 +24,6 @@ type barsConfig struct {
 	// width is the line width when the output is not a terminal (on a
 	// terminal mpb reads the width on every redraw).
 	width int
-	// tick, if set, redraws on demand instead of every refresh (tests).
-	tick <-chan any
 	// screen, if set, is the terminal to draw on (see screen.go).
 	screen *screen
 }
@@ -83,13 +81,9 @@ func newBars(w io.Writer, cfg barsConfig) *bars {
 	if cfg.screen != nil {
 		opts = append(opts, mpb.WithConsoleWriter(cfg.screen))
 	}
-	if cfg.tick != nil {
-		opts = append(opts, mpb.WithManualRefresh(cfg.tick))
-	} else {
-		// Also when the output is not a terminal (--progress bars into a
-		// file): the user asked for bars.
-		opts = append(opts, mpb.WithAutoRefresh())
-	}
+	// Also when the output is not a terminal (--progress bars into a file):
+	// the user asked for bars.
+	opts = append(opts, mpb.WithAutoRefresh())
 	b.p = mpb.New(opts...)
 	return b
 }

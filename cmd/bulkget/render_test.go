@@ -384,7 +384,7 @@ func TestScreenClimbsOverWrappedLines(t *testing.T) {
 	out.Reset()
 	s.Write([]byte("bar\n"))
 	s.Flush(1)
-	if got := out.String(); got != "\x1b[4A\x1b[Jbar\n" {
+	if got := out.String(); got != "\r\x1b[4A\x1b[Jbar\n" {
 		t.Errorf("redraw wrote %q, want to climb 4 rows", got)
 	}
 }

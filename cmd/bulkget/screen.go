@@ -51,7 +51,9 @@ func (s *screen) GetTermSize() (int, int, error) {
 func (s *screen) Flush(lines int) error {
 	s.frame.Reset()
 	if up := s.rows(); up > 0 {
-		s.frame.WriteString("\x1b[")
+		// From the first column: the terminal may have echoed something
+		// (^C) after the bars, and a redraw starting mid-line would wrap.
+		s.frame.WriteString("\r\x1b[")
 		s.frame.WriteString(strconv.Itoa(up))
 		s.frame.WriteString("A\x1b[J")
 	}
