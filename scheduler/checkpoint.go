@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -60,14 +61,9 @@ func (r *run) checkpoint(f *file) {
 		return
 	}
 	st := &state.File{URL: f.entry.URL, Size: f.size, ETag: f.etag, LastModified: f.lastModified,
-		Segments: make([]state.Segment, 0, len(f.all))}
-	for _, s := range f.all {
-		start, pos, end := s.cur.Bounds()
-		st.Segments = append(st.Segments, state.Segment{Start: start, End: end, Done: pos - start})
-	}
+		Segments: segmentsOf(f.all)}
 	out := f.out
 	r.mu.Unlock()
-	slices.SortFunc(st.Segments, func(a, b state.Segment) int { return int(a.Start - b.Start) })
 	if err := datasync(out); err != nil {
 		return // the .part was closed by a restart; there is nothing to save
 	}
@@ -77,4 +73,20 @@ func (r *run) checkpoint(f *file) {
 		return
 	}
 	f.saved = written
+}
+
+// segmentsOf describes segments for the state: in file order, with the
+// bytes each has written. A segment taken over before it wrote anything (a
+// hedge) covers nothing and is left out; its successor starts where it did.
+func segmentsOf(all []*seg) []state.Segment {
+	out := make([]state.Segment, 0, len(all))
+	for _, s := range all {
+		start, pos, end := s.cur.Bounds()
+		if start == end {
+			continue
+		}
+		out = append(out, state.Segment{Start: start, End: end, Done: pos - start})
+	}
+	slices.SortFunc(out, func(a, b state.Segment) int { return cmp.Compare(a.Start, b.Start) })
+	return out
 }

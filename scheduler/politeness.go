@@ -10,14 +10,27 @@ import (
 	"github.com/bulkget/bulkget/segment"
 )
 
-// Host politeness is AIMD, as in TCP congestion control: a 429 or 503
-// halves the connections allowed to that host, and quiet periods add one
-// back. Like TCP's one cut per window, refusals of requests sent before
-// the last cut do not cut again: they answer the old level, not the new.
+// Host politeness is AIMD, as in TCP congestion control: when refusals
+// (429, 503) become a sizeable share of a host's recent answers, the
+// connections allowed to it are halved; quiet periods add one back.
+//
+// A lone refusal does not cut: servers under no load answer the odd 503 or
+// 429 too (a flaky backend, a per-request quota), and halving on each would
+// leave a long run crawling on one connection. Refusals for load come in
+// bursts, because every request above the server's limit is refused. Like
+// TCP's one cut per window, refusals of requests sent before the last cut
+// do not cut again: they answer the old level, not the new one.
+//
+// Raises go quickly up to just below the lowest concurrency at which the
+// host ever refused (the ceiling), and beyond it only after a long quiet
+// time, so a host with a fixed limit sees its refusals stop.
 const (
-	raiseAfter   = 2 * time.Second  // quiet time before the first raise
-	raiseSpacing = time.Second      // between raises
-	probeAfter   = 30 * time.Second // quiet time before trying the refused level again
+	raiseAfter    = 2 * time.Second  // quiet time before the first raise
+	raiseSpacing  = time.Second      // between raises
+	probeAfter    = 30 * time.Second // quiet time before trying the refused level again
+	outcomeWindow = 20               // recent answers looked at
+	minOutcomes   = 10               // answers needed before judging
+	overloadShare = 0.5              // share of refusals that means "too many"
 )
 
 // overloaded reports whether err is the host saying "too many".
@@ -26,18 +39,50 @@ func overloaded(err error) bool {
 	return errors.As(err, &se) && (se.Code == http.StatusTooManyRequests || se.Code == http.StatusServiceUnavailable)
 }
 
-// cutHostLocked lowers h's limit after a refusal of a request sent at
-// sent, and returns the event.
-func (r *run) cutHostLocked(h *host, sent, now time.Time, err error) (Event, bool) {
-	if sent.Before(h.lastCut) {
+// outcomes is a ring of a host's recent answers: refused or not.
+type outcomes struct {
+	ring    [outcomeWindow]bool
+	n, next int
+	refused int
+}
+
+func (o *outcomes) add(refused bool) {
+	if o.n == len(o.ring) {
+		if o.ring[o.next] {
+			o.refused--
+		}
+	} else {
+		o.n++
+	}
+	o.ring[o.next] = refused
+	if refused {
+		o.refused++
+	}
+	o.next = (o.next + 1) % len(o.ring)
+}
+
+func (o *outcomes) overloaded() bool {
+	return o.n >= minOutcomes && float64(o.refused) >= overloadShare*float64(o.n)
+}
+
+// answeredLocked records that a request to h sent at sent got an answer
+// (refused or not) while conns requests were in flight to h, counting
+// itself; on overload it cuts the host's limit and returns the event.
+func (r *run) answeredLocked(h *host, refused bool, conns int, sent, now time.Time, err error) (Event, bool) {
+	h.recent.add(refused)
+	if !refused {
 		return Event{}, false
 	}
-	refused := min(h.limit, h.conns+1) // the concurrency that was too much
-	h.ceiling = refused
-	h.limit = max(1, refused/2)
+	h.ceiling = min(h.ceiling, conns)
+	if !h.recent.overloaded() || sent.Before(h.lastCut) {
+		return Event{}, false
+	}
+	level := min(h.limit, conns) // the concurrency that was too much
+	h.limit = max(1, level/2)
 	h.lastCut = now
+	h.recent = outcomes{}
 	return Event{Kind: HostLimit, Time: now, Name: h.name, Conns: h.limit, Total: -1,
-		Err: fmt.Errorf("server refused %d connections (%v); now at most %d", refused, err, h.limit)}, true
+		Err: fmt.Errorf("server refused requests at %d connections (%v); now at most %d", level, err, h.limit)}, true
 }
 
 // raiseHostsLocked gives back one connection to hosts that have been quiet.
@@ -47,7 +92,10 @@ func (r *run) raiseHostsLocked(now time.Time) []Event {
 		if h.limit >= r.opts.MaxPerHost || now.Sub(h.lastCut) < raiseAfter || now.Sub(h.lastRaise) < raiseSpacing {
 			continue
 		}
-		if h.limit+1 >= h.ceiling && now.Sub(h.lastCut) < probeAfter {
+		if now.Sub(h.lastCut) >= probeAfter {
+			h.ceiling = r.opts.MaxPerHost + 1 // time to find out again
+		}
+		if h.limit+1 >= h.ceiling {
 			continue
 		}
 		h.limit++
@@ -62,7 +110,10 @@ func (r *run) raiseHostsLocked(now time.Time) []Event {
 // quiet for HedgeAfter, or crawls far below the others, so the run does not
 // wait on one bad connection while the rest sit idle. The slow request is
 // cancelled as soon as the new one answers (see transfer).
-func (r *run) pickHedge(now time.Time) *seg {
+//
+// With quietOnly it considers only connections that have gone quiet: those
+// are taken over before any healthy segment is split.
+func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 	if r.opts.HedgeAfter < 0 {
 		return nil
 	}
@@ -109,6 +160,8 @@ func (r *run) pickHedge(now time.Time) *seg {
 		switch {
 		case c.quiet:
 			eta = 1e18 // the worst kind
+		case quietOnly:
+			continue
 		case now.Sub(c.s.began) >= 2*time.Second && c.rate > 0 && c.rate*4 < median && left/c.rate > 2:
 			eta = left / c.rate
 		default:

@@ -77,6 +77,7 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled boo
 	}
 	defer resp.Body.Close()
 	s.Received(0)
+	r.answered(f.host)
 	if why := changed(st, resp); why != "" {
 		r.warn(f, fmt.Errorf("%w since the last run (%s); starting over", errChanged, why))
 		r.noResume(f)

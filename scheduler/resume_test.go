@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bulkget/bulkget/internal/origin"
+	"github.com/bulkget/bulkget/segment"
 	"github.com/bulkget/bulkget/state"
 )
 
@@ -245,5 +247,25 @@ func TestSecondRunOnSameFolderIsRefused(t *testing.T) {
 	var le *state.LockedError
 	if !errors.Is(err, state.ErrLocked) || !errors.As(err, &le) || le.PID != os.Getpid() {
 		t.Fatalf("Run on a locked folder: %v", err)
+	}
+}
+
+func TestSegmentsOfDescribeTheFileWhateverTheOrder(t *testing.T) {
+	// A file split many times, one piece taken over before it wrote
+	// anything (empty), listed in the scrambled order splits produce.
+	bounds := [][3]int64{{40, 40, 40}, {0, 10, 20}, {60, 60, 100}, {20, 20, 40}, {40, 50, 60}, {60, 60, 60}, {20, 20, 20}}
+	var all []*seg
+	for _, b := range bounds {
+		all = append(all, &seg{cur: segment.NewCursor(b[0], b[1], b[2])})
+	}
+	for i := range 20 {
+		rand.Shuffle(len(all), func(a, b int) { all[a], all[b] = all[b], all[a] })
+		f := &state.File{URL: "u", Size: 100, Segments: segmentsOf(all)}
+		if err := f.Validate(); err != nil {
+			t.Fatalf("round %d: %v: %+v", i, err, f.Segments)
+		}
+		if f.DoneBytes() != 20 {
+			t.Fatalf("done %d, want 20", f.DoneBytes())
+		}
 	}
 }

@@ -108,14 +108,14 @@ type host struct {
 	name    string
 	conns   int
 	pending []*file // in list order; head is next
-	// AIMD politeness: limit is the connections currently allowed; it is
-	// halved on 429/503 and raised by one after quiet periods, quickly up
-	// to just below the concurrency that was refused (ceiling), slowly
-	// beyond it.
+	// AIMD politeness (see politeness.go): limit is the connections
+	// currently allowed, ceiling the lowest concurrency ever refused.
 	limit     int
 	ceiling   int
 	lastCut   time.Time
 	lastRaise time.Time
+	recent    outcomes
+	lastOK    time.Time // last answer that was not a refusal
 }
 
 // run is the state of one Run call.
@@ -296,10 +296,15 @@ func (r *run) next(ctx context.Context) *seg {
 			s = r.pickNewFile()
 		}
 		if s == nil {
+			// A connection that has gone quiet holds its whole remainder
+			// hostage; taking that over comes before splitting healthy ones.
+			s = r.pickHedge(now, true)
+		}
+		if s == nil {
 			s = r.pickSteal(now)
 		}
 		if s == nil {
-			s = r.pickHedge(now)
+			s = r.pickHedge(now, false)
 		}
 		if s != nil {
 			s.running = true
@@ -398,9 +403,12 @@ func (r *run) pickSteal(now time.Time) *seg {
 			continue
 		}
 		for _, s := range f.segs {
-			if !s.running {
-				continue
-			}
+			// A segment waiting out its backoff is split too: its first
+			// half keeps the wait, the second goes to this connection
+			// now. A server that is really down fails the new halves as
+			// well and they back off in turn, so that costs a handful
+			// of requests, while a server with sporadic faults no longer
+			// leaves connections idle behind one unlucky range.
 			if rest := s.cur.Splittable(); rest > most {
 				victim, most = s, rest
 			}
@@ -514,9 +522,9 @@ func (r *run) watchdog(ctx context.Context) {
 			}
 		}
 		events := r.raiseHostsLocked(time.Now())
-		if len(events) > 0 {
-			r.notify()
-		}
+		// Idle connections look again: a segment may have gone quiet (a
+		// hedge), the tail estimates have moved, or a host has room again.
+		r.notify()
 		r.mu.Unlock()
 		for _, e := range events {
 			r.rep.Report(e)

@@ -86,6 +86,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, buf []byte) e
 	defer resp.Body.Close()
 	s.Received(0)
 	r.noteTTFB(time.Since(s.began))
+	r.answered(f.host)
 	out, sums := snap.out, snap.sums
 	switch {
 	case !snap.probed:
@@ -267,7 +268,7 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		err = fmt.Errorf("%w: nothing received for %v", segment.ErrStalled, r.opts.StallTimeout)
 	}
 	if overloaded(err) {
-		if e, ok := r.cutHostLocked(f.host, s.began, time.Now(), err); ok {
+		if e, ok := r.answeredLocked(f.host, true, f.host.conns+1, s.began, time.Now(), err); ok {
 			events = append(events, e)
 		}
 	}
@@ -299,12 +300,27 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 			events = append(events, r.failLocked(f, fmt.Errorf("gave up after %d attempts: %w", s.attempts, err)))
 			return
 		}
-		delay := r.opts.Backoff.Delay(max(s.attempts, 1), segment.RetryAfter(err))
+		// Exponential backoff is for a server in trouble. When the host
+		// answered other requests while this one was failing, the fault
+		// was this request's own (a reset, a bad range): retry soon.
+		attempt := max(s.attempts, 1)
+		if !f.host.lastOK.Before(s.began) {
+			attempt = 1
+		}
+		delay := r.opts.Backoff.Delay(attempt, segment.RetryAfter(err))
 		s.notBefore = time.Now().Add(delay)
 		e := fileEvent(Retrying, err)
 		e.Attempt, e.Delay = s.attempts, delay
 		events = append(events, e)
 	}
+}
+
+// answered records an answer from h that was not a refusal.
+func (r *run) answered(h *host) {
+	r.mu.Lock()
+	h.recent.add(false)
+	h.lastOK = time.Now()
+	r.mu.Unlock()
 }
 
 // noteTTFB folds one request's time to first byte into the run's moving
