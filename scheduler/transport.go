@@ -30,9 +30,13 @@ type ClientOptions struct {
 func NewClient(o ClientOptions) *http.Client {
 	maxPerHost, connectTimeout, http2 := o.MaxPerHost, o.ConnectTimeout, o.HTTP2
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	if o.Insecure {
-		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
-	}
+	// Clone hands over the default transport's HTTP/2 set-up: a TLS config
+	// that offers "h2" in ALPN. Left in place, a server that supports
+	// HTTP/2 would pick it and our HTTP/1.1-only transport would read
+	// HTTP/2 frames as a malformed response. A fresh config offers only
+	// what Protocols allows (the system roots, with SSL_CERT_FILE, stay).
+	t.TLSClientConfig = &tls.Config{InsecureSkipVerify: o.Insecure}
+	t.TLSNextProto = nil
 	t.DialContext = (&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = connectTimeout
 	t.ResponseHeaderTimeout = connectTimeout
@@ -47,6 +51,8 @@ func NewClient(o ClientOptions) *http.Client {
 		t.ForceAttemptHTTP2 = true
 	} else {
 		t.ForceAttemptHTTP2 = false
+		// A non-nil empty map is the documented way to disable HTTP/2.
+		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
 	return &http.Client{Transport: t, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 10 {

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -34,13 +35,19 @@ func (e *StatusError) Error() string {
 
 // Permanent reports whether err will not go away by asking again: client
 // errors other than the few that mean "later" (408 timeout, 425 too early,
-// 429 too many requests), and cancellation by the caller. Everything else —
+// 429 too many requests), TLS certificates that do not verify, and
+// cancellation by the caller. Everything else —
 // connection errors, 5xx, stalls, short bodies, wrong ranges — is transient.
 func Permanent(err error) bool {
 	if err == nil {
 		return false
 	}
 	if errors.Is(err, context.Canceled) && !errors.Is(err, ErrStalled) {
+		return true
+	}
+	// A certificate that does not verify will not verify on the next try.
+	var cv *tls.CertificateVerificationError
+	if errors.As(err, &cv) {
 		return true
 	}
 	var se *StatusError

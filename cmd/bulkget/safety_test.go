@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -176,5 +177,28 @@ func TestHeaderFlag(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "-H", "no colon", "l.csv"); code != exitUsage {
 		t.Errorf("bad --header: exit %d", code)
+	}
+}
+
+// TestHTTPSWithCAFromEnvironment is the common case of a private CA: the
+// server offers HTTP/2, bulkget must still speak HTTP/1.1 over TLS.
+func TestHTTPSWithCAFromEnvironment(t *testing.T) {
+	srv := origin.NewTLS(origin.Options{PerConnRate: 16 << 20})
+	defer srv.Close()
+	srv.Add("s.bin", 3<<20)
+	dir := chdir(t)
+	os.WriteFile("ca.pem", srv.CertPEM(), 0o644)
+	os.WriteFile("l.csv", []byte("filename,url\ns.bin,"+srv.URL("s.bin")+"\n"), 0o644)
+	for _, extra := range [][]string{nil, {"--http2"}} {
+		os.RemoveAll("l")
+		cmd := exec.Command(bulkgetBin, append(append([]string{"-q", "--min-segment", "256K"}, extra...), "l.csv")...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+filepath.Join(dir, "ca.pem"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", extra, err, out)
+		}
+		if got := sha(t, "l/s.bin"); got != origin.SHA256Hex("s.bin", 0, 3<<20) {
+			t.Errorf("%v: wrong content over TLS", extra)
+		}
 	}
 }
