@@ -140,6 +140,8 @@ type run struct {
 	bytes     atomic.Int64
 	ttfb      atomic.Int64 // moving average of time to first byte, ns
 	dirs      dirSyncer
+	fsSync    groupCommit
+	fsRoot    *os.File // the output folder, for syncing its filesystem
 	// finalizing bounds the files being verified, synced and renamed
 	// at once; finWG waits for them.
 	finalizing chan struct{}
@@ -179,6 +181,10 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		changed:    make(chan struct{}),
 		ckNow:      make(chan struct{}, 1),
 		finalizing: make(chan struct{}, maxFinalizing),
+	}
+	if d, err := root.Open("."); err == nil {
+		r.fsRoot = d
+		defer d.Close()
 	}
 	if r.client == nil {
 		var private []string

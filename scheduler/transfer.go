@@ -181,8 +181,13 @@ func (r *run) openPart(f *file, size int64) (*os.File, error) {
 	if err := state.Remove(r.root, state.Path(part)); err != nil {
 		return nil, fmt.Errorf("remove old state of %s: %w", part, err)
 	}
-	if err := r.root.Remove(part); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("remove old %s: %w", part, err)
+	// Look before removing: a lookup that finds nothing takes no lock on
+	// the folder, an unlink does, and with thousands of files in one
+	// folder those locks add up.
+	if _, err := r.root.Lstat(part); err == nil {
+		if err := r.root.Remove(part); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("remove old %s: %w", part, err)
+		}
 	}
 	out, err := r.root.OpenFile(part, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
@@ -412,6 +417,19 @@ func (r *run) keepFailed(f *file) {
 	}
 }
 
+// smallFile is the size up to which a finished file's data is made durable
+// by a shared filesystem sync rather than an fsync of its own: a list of
+// thousands of small files would otherwise pay one journal commit each.
+const smallFile = 1 << 20
+
+// syncData makes f's data durable before it takes its final name.
+func (r *run) syncData(f *file) error {
+	if haveSyncFS && f.size >= 0 && f.size <= smallFile && r.fsRoot != nil {
+		return r.fsSync.do(func() error { return syncFS(r.fsRoot) })
+	}
+	return f.out.Sync()
+}
+
 // finalize makes a complete file durable under its final name: data synced
 // before the rename, the rename synced by syncing the folder.
 func (r *run) finalize(f *file) error {
@@ -436,7 +454,7 @@ func (r *run) finalize(f *file) error {
 			return err
 		}
 	}
-	if err := f.out.Sync(); err != nil {
+	if err := r.syncData(f); err != nil {
 		return fmt.Errorf("sync %s%s: %w", name, PartSuffix, err)
 	}
 	if err := f.out.Close(); err != nil {
@@ -454,43 +472,48 @@ func (r *run) finalize(f *file) error {
 	return state.Remove(r.root, state.Path(name+PartSuffix))
 }
 
-// dirSyncer makes renames durable with group commit: a folder fsync covers
-// every rename done in it before the fsync started, so concurrent
-// finalizers in one folder share fsyncs instead of queueing for one each.
-type dirSyncer struct {
-	mu   sync.Mutex
-	dirs map[string]*dirSync
+// groupCommit shares an expensive sync between concurrent callers: one run
+// of it covers every call made before it started, so callers that arrive
+// while it runs wait for the next run instead of each doing their own.
+type groupCommit struct {
+	mu        sync.Mutex
+	requested atomic.Uint64
+	covered   uint64 // guarded by mu
 }
 
-type dirSync struct {
-	mu        sync.Mutex
-	requested atomic.Uint64 // renames waiting to be made durable
-	covered   uint64        // requests covered by a completed fsync; guarded by mu
+func (g *groupCommit) do(sync func() error) error {
+	ticket := g.requested.Add(1)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.covered >= ticket {
+		return nil // a sync that started after this call has finished
+	}
+	upto := g.requested.Load()
+	if err := sync(); err != nil {
+		return err
+	}
+	g.covered = upto
+	return nil
+}
+
+// dirSyncer makes renames durable with one group commit per folder.
+type dirSyncer struct {
+	mu   sync.Mutex
+	dirs map[string]*groupCommit
 }
 
 func (d *dirSyncer) sync(root *os.Root, dir string) error {
 	d.mu.Lock()
 	if d.dirs == nil {
-		d.dirs = map[string]*dirSync{}
+		d.dirs = map[string]*groupCommit{}
 	}
-	ds := d.dirs[dir]
-	if ds == nil {
-		ds = &dirSync{}
-		d.dirs[dir] = ds
+	g := d.dirs[dir]
+	if g == nil {
+		g = &groupCommit{}
+		d.dirs[dir] = g
 	}
 	d.mu.Unlock()
-	ticket := ds.requested.Add(1)
-	ds.mu.Lock()
-	defer ds.mu.Unlock()
-	if ds.covered >= ticket {
-		return nil // an fsync that started after our rename has finished
-	}
-	upto := ds.requested.Load()
-	if err := syncDir(root, dir); err != nil {
-		return err
-	}
-	ds.covered = upto
-	return nil
+	return g.do(func() error { return syncDir(root, dir) })
 }
 
 func syncDir(root *os.Root, dir string) error {

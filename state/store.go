@@ -131,6 +131,11 @@ func Load(root *os.Root, name string, partSize int64) (*File, error) {
 func Remove(root *os.Root, name string) error {
 	removed := false
 	for _, n := range [...]string{name, name + tmpSuffix} {
+		// A lookup that finds nothing is cheap and takes no lock on the
+		// folder; an unlink of a missing file does both.
+		if _, err := root.Lstat(n); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		err := root.Remove(n)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("state: remove %s: %w", n, err)

@@ -1,0 +1,15 @@
+//go:build !linux
+
+package scheduler
+
+import (
+	"errors"
+	"os"
+)
+
+const haveSyncFS = false
+
+// syncFS is not available here; syncData falls back to per-file fsync.
+func syncFS(*os.File) error { return errUnsupported }
+
+var errUnsupported = errors.New("syncfs not supported on this platform")
