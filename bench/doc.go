@@ -1,12 +1,45 @@
-// Package bench holds bulkget's end-to-end benchmarks. Each scenario starts
-// the test origin (internal/origin) in the benchmark process, runs the real
-// bulkget binary as a child process against it, verifies the SHA-256 of
-// every file, and reports what users compare: wall time as a ratio to the
-// ideal the origin's caps allow, CPU seconds (user+sys) per GiB, and the
-// child's peak RSS. Figures go through b.ReportMetric, so benchstat works.
+// Package bench is bulkget's benchmark suite: scenarios, the tools it
+// compares (bulkget and the peers aria2c, wget2, axel and curl), and the
+// runner that measures them. The command is bench/suite:
+//
+//	go run ./bench/suite                                # every scenario, every installed tool
+//	go run ./bench/suite -scenarios tail -peers bulkget,aria2c -out results.md
+//
+// For each scenario the suite starts the test origin (internal/origin) in
+// its own process, with the scenario's per-connection cap, latency, faults
+// or TLS, and runs each tool as a child process with a total budget of 16
+// connections, one tool at a time. Each run gets a fresh temporary folder
+// (its input list, an empty output folder, and an empty HOME so that no
+// user configuration applies) that is removed afterwards, and a timeout
+// (10 minutes by default) after which its process group is killed. Every
+// output file's SHA-256 is compared with origin.SHA256Hex.
+//
+// # What is measured
+//
+//   - wall time from the start of the first process to the end of the last
+//     (axel takes no list, so it runs once per file, one after the other);
+//   - the ratio to the ideal, (files × latency + bytes ÷ per-connection cap)
+//     ÷ 16: bytes ÷ (16 × cap) when the origin is capped, the latency floor
+//     files × latency ÷ 16 when it only has latency, none when it has
+//     neither;
+//   - CPU seconds, user + system, and peak RSS, from the child's rusage
+//     (os.ProcessState.SysUsage), summed and maximised over axel's runs;
+//   - files right out of total, files missing or corrupt, and files wrong
+//     although the tool exited with status 0 (silent corruption);
+//   - the origin's counts of TCP connections (total and most open at once)
+//     and requests, which show whether a tool kept to its budget.
+//
+// A tool that is not installed is skipped with a note; one that fails,
+// hangs or writes wrong bytes shows it in the table. The origin runs in the
+// suite's process and its CPU is not counted, but it shares the machine.
+//
+// # Go benchmarks
+//
+// The same scenarios, for bulkget alone, are Go benchmarks reporting the
+// same figures through b.ReportMetric, for benchstat:
 //
 //	go test -run='^$' -bench=. -benchtime=1x ./bench
 //
-// The scenarios are heavy (a GiB of disk and tens of seconds each), so they
-// run only under -bench, never in the default test run.
+// They are heavy (up to 2 GiB of disk and minutes each), so they run only
+// under -bench; the package's tests are quick checks of the pure parts.
 package bench

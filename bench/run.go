@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -26,12 +27,15 @@ type Result struct {
 
 	Wall   time.Duration // first process start to last process end
 	CPU    time.Duration // user + system of the tool's processes
-	MaxRSS int64         // peak resident set of the largest process, bytes
+	MaxRSS int64         // peak resident set (VmHWM) of the largest process, bytes
 	Right  int           // files with the right SHA-256
 	Total  int
 	// Missing files were not written; the others that are not right are
 	// corrupt (wrong size or content).
 	Missing int
+	// Unreported files are wrong although the process that downloaded
+	// them exited with status 0: silent corruption or loss.
+	Unreported int
 
 	Requests  int64 // GET and HEAD requests the origin saw
 	Conns     int64 // TCP connections the origin accepted
@@ -159,7 +163,12 @@ func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
 	}
 	res.Command = show
 	if p.CAFile != "" {
-		res.Command = "SSL_CERT_FILE=ca.pem " + show
+		const each = "for each file: "
+		cmd, loop := strings.CutPrefix(show, each)
+		res.Command = "SSL_CERT_FILE=ca.pem " + cmd
+		if loop {
+			res.Command = each + res.Command
+		}
 	}
 
 	// Every run sees the same faults in the same order of requests.
@@ -168,7 +177,7 @@ func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
 		f.Server.SetOptions(func(o *origin.Options) { o.Fault = hook })
 	}
 	f.Server.ResetStats()
-	r.execute(ctx, invs, env, work, &res)
+	ok := r.execute(ctx, invs, env, work, &res)
 	f.Server.WaitIdle(5 * time.Second)
 	st := f.Server.Stats()
 	res.Requests = st.Requests + st.HeadRequests
@@ -183,23 +192,46 @@ func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
 		}
 		res.BigReqs = f.Server.FileRequests(big.Name)
 	}
-	res.Right, res.Missing = verify(p.Dir, f.files)
+	state := verify(p.Dir, f.files)
+	for _, file := range f.files {
+		switch state[file.Name] {
+		case fileRight:
+			res.Right++
+		case fileMissing:
+			res.Missing++
+		}
+	}
+	for i, inv := range invs {
+		if !ok[i] {
+			continue
+		}
+		if inv.File != "" {
+			if state[inv.File] != fileRight {
+				res.Unreported++
+			}
+			continue
+		}
+		res.Unreported += res.Total - res.Right
+	}
 	return res, nil
 }
 
-// execute runs the invocations one after the other within the timeout and
-// fills in wall time, CPU, peak RSS and the error.
-func (r *Runner) execute(ctx context.Context, invs []Invocation, env []string, dir string, res *Result) {
+// execute runs the invocations one after the other within the timeout,
+// fills in wall time, CPU, peak RSS and the error, and reports which
+// invocations exited with status 0.
+func (r *Runner) execute(ctx context.Context, invs []Invocation, env []string, dir string, res *Result) (ok []bool) {
+	ok = make([]bool, len(invs))
 	timeout := r.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Minute
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var failed int
 	var first string
 	start := time.Now()
-	for _, inv := range invs {
+	for i, inv := range invs {
 		cmd := exec.CommandContext(ctx, inv.Args[0], inv.Args[1:]...)
 		cmd.Env = env
 		cmd.Dir = dir
@@ -208,17 +240,24 @@ func (r *Runner) execute(ctx context.Context, invs []Invocation, env []string, d
 		cmd.Stderr = &output
 		cmd.WaitDelay = 5 * time.Second
 		killGroup(cmd)
-		err := cmd.Run()
-		if cmd.ProcessState != nil {
-			cpu, rss := usage(cmd.ProcessState)
-			res.CPU += cpu
-			res.MaxRSS = max(res.MaxRSS, rss)
+		err := cmd.Start()
+		if err == nil {
+			stop := make(chan struct{})
+			rss := peakRSS(cmd.Process.Pid, stop)
+			err = cmd.Wait()
+			close(stop)
+			res.MaxRSS = max(res.MaxRSS, <-rss)
+			res.CPU += cpuTime(cmd.ProcessState)
 		}
 		if ctx.Err() != nil {
 			first = fmt.Sprintf("timed out after %v, killed", timeout)
+			if parent.Err() != nil {
+				first = "interrupted"
+			}
 			failed = -1
 			break
 		}
+		ok[i] = err == nil
 		if err != nil {
 			failed++
 			if first == "" {
@@ -236,6 +275,7 @@ func (r *Runner) execute(ctx context.Context, invs []Invocation, env []string, d
 	case failed > 0:
 		res.Err = fmt.Sprintf("%d of %d runs failed, first: %s", failed, len(invs), first)
 	}
+	return ok
 }
 
 // childEnv is this process's environment without proxies, bulkget's
@@ -258,9 +298,17 @@ func childEnv(home string) []string {
 	return append(env, "HOME="+home, "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
 }
 
-// verify counts the files in dir whose SHA-256 is the origin's, and those
-// that are missing.
-func verify(dir string, files []File) (right, missing int) {
+type fileState int
+
+const (
+	fileCorrupt fileState = iota // wrong size or content
+	fileRight
+	fileMissing
+)
+
+// verify checks the SHA-256 of every file in dir against the origin's.
+func verify(dir string, files []File) map[string]fileState {
+	state := make(map[string]fileState, len(files))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	next := make(chan File)
@@ -268,13 +316,15 @@ func verify(dir string, files []File) (right, missing int) {
 		wg.Go(func() {
 			for f := range next {
 				sum, err := fileSHA(filepath.Join(dir, f.Name))
-				mu.Lock()
+				st := fileCorrupt
 				switch {
 				case errors.Is(err, os.ErrNotExist):
-					missing++
+					st = fileMissing
 				case err == nil && sum == origin.SHA256Hex(f.Name, 0, f.Size):
-					right++
+					st = fileRight
 				}
+				mu.Lock()
+				state[f.Name] = st
 				mu.Unlock()
 			}
 		})
@@ -284,7 +334,7 @@ func verify(dir string, files []File) (right, missing int) {
 	}
 	close(next)
 	wg.Wait()
-	return right, missing
+	return state
 }
 
 func fileSHA(path string) (string, error) {
@@ -316,10 +366,20 @@ func (t *tail) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// last returns the last non-empty line.
+// last returns the line that best says what went wrong: aria2c's last
+// "errorCode=" line (its last line only points at a log file), else the
+// last non-empty line, without terminal colour codes.
 func (t *tail) last() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	lines := strings.Split(strings.TrimSpace(string(t.buf)), "\n")
+	text := ansi.ReplaceAllString(string(t.buf), "")
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if _, msg, ok := strings.Cut(lines[i], "errorCode="); ok {
+			return "errorCode=" + strings.TrimSpace(msg)
+		}
+	}
 	return strings.TrimSpace(lines[len(lines)-1])
 }
+
+var ansi = regexp.MustCompile(`\x1b\[[0-9;]*m`)

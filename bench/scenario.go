@@ -65,10 +65,30 @@ func Scenarios() []Scenario {
 	}
 }
 
-// Lookup returns the scenario called name.
+// FaultScenarios are probes of one kind of fault each, not part of
+// Scenarios: 4 × 16 MiB at 8 MiB/s per connection, where the first two
+// requests for every file fail in the same way.
+func FaultScenarios() []Scenario {
+	probe := func(name, about string, c origin.Chaos) Scenario {
+		c.Only = func(r origin.Request) bool { return r.N <= 2 }
+		return Scenario{Name: "fault-" + name, About: "4 × 16 MiB, 8 MiB/s per connection; the first two requests for each file " + about,
+			Sets: []FileSet{{4, 16 << 20}}, PerConnRate: 8 << 20, Chaos: &c}
+	}
+	return []Scenario{
+		probe("reset", "are reset mid-body", origin.Chaos{Reset: 1}),
+		probe("5xx", "get 500, 502 or 503", origin.Chaos{ServerError: 1}),
+		probe("429", "get 429 with Retry-After: 1", origin.Chaos{TooMany: 1}),
+		probe("stall", "stall 5 s mid-body", origin.Chaos{Stall: 1, StallFor: 5 * time.Second}),
+		probe("short", "end early", origin.Chaos{Short: 1}),
+		probe("wrongrange", "answer their range shifted by one byte (if ranged)", origin.Chaos{WrongRange: 1}),
+	}
+}
+
+// Lookup returns the scenario called name, from Scenarios or
+// FaultScenarios.
 func Lookup(name string) (Scenario, error) {
 	var names []string
-	for _, s := range Scenarios() {
+	for _, s := range append(Scenarios(), FaultScenarios()...) {
 		if s.Name == name {
 			return s, nil
 		}

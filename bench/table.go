@@ -3,7 +3,9 @@ package bench
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
+	"time"
 )
 
 // WriteTable writes the results as one markdown table, in the order given.
@@ -15,7 +17,7 @@ func WriteTable(w io.Writer, results []Result) error {
 		s := r.Scenario
 		ideal := "–"
 		if id := s.Ideal(); id > 0 {
-			ideal = fmt.Sprintf("%.2f", id.Seconds())
+			ideal = Seconds(id)
 			if s.IdealKind() == "latency" {
 				ideal += " (latency floor)"
 			}
@@ -24,15 +26,24 @@ func WriteTable(w io.Writer, results []Result) error {
 			fmt.Fprintf(&b, "| %s | %s | – | – | %s | – | – | – | – | – | – | – | %s |\n", s.Name, r.Tool, ideal, cell(r.Skipped))
 			continue
 		}
-		ratio := "–"
-		if x := r.Ratio(); x > 0 {
-			ratio = fmt.Sprintf("%.2f", x)
+		// Speed and ratio only mean something when every file arrived.
+		ratio, mibps := "–", "–"
+		if r.Right == r.Total {
+			mibps = fmt.Sprintf("%.0f", float64(s.Bytes())/(1<<20)/r.Wall.Seconds())
+			if x := r.Ratio(); x > 0 {
+				ratio = fmt.Sprintf("%.2f", x)
+			}
+		}
+		// A process that ends within a few ms may end before its RSS
+		// is sampled.
+		rss := "–"
+		if r.MaxRSS > 0 {
+			rss = fmt.Sprintf("%.1f", float64(r.MaxRSS)/(1<<20))
 		}
 		gib := float64(s.Bytes()) / (1 << 30)
-		mibps := float64(s.Bytes()) / (1 << 20) / r.Wall.Seconds()
-		fmt.Fprintf(&b, "| %s | %s | %.2f | %.0f | %s | %s | %.2f | %.2f | %.1f | %d/%d | %d (%d) | %d | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %.2f | %s | %s | %s | %.2f | %.2f | %s | %d/%d | %d (%d) | %d | %s |\n",
 			s.Name, r.Tool, r.Wall.Seconds(), mibps, ideal, ratio,
-			r.CPU.Seconds(), r.CPU.Seconds()/gib, float64(r.MaxRSS)/(1<<20),
+			r.CPU.Seconds(), r.CPU.Seconds()/gib, rss,
 			r.Right, r.Total, r.Conns, r.PeakConns, r.Requests, cell(r.Notes()))
 	}
 	_, err := io.WriteString(w, b.String())
@@ -47,25 +58,37 @@ func (r Result) Notes() string {
 		notes = append(notes, r.Err)
 	}
 	if bad := r.Total - r.Right; bad > 0 {
-		n := fmt.Sprintf("%d missing, %d corrupt", r.Missing, bad-r.Missing)
-		if r.Err == "" {
-			n = "exit 0 but " + n
-		}
-		notes = append(notes, n)
+		notes = append(notes, fmt.Sprintf("%d missing, %d corrupt", r.Missing, bad-r.Missing))
+	}
+	if r.Unreported > 0 {
+		notes = append(notes, fmt.Sprintf("**%d wrong with exit status 0**", r.Unreported))
 	}
 	if r.BigReqs > 0 {
-		notes = append(notes, fmt.Sprintf("%d requests for the big file", r.BigReqs))
+		notes = append(notes, fmt.Sprintf("big file: %d requests", r.BigReqs))
 	}
 	return strings.Join(notes, "; ")
 }
 
+// Seconds formats an ideal time: two decimals, three below a second.
+func Seconds(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%.3f", d.Seconds())
+	}
+	return fmt.Sprintf("%.2f", d.Seconds())
+}
+
 // WriteCommands writes the exact command lines as a markdown list, one per
-// tool and distinct command, naming the scenarios that used it.
+// tool and distinct command, naming the scenarios that used it; tools in
+// the order they first appear in results.
 func WriteCommands(w io.Writer, results []Result) error {
 	type key struct{ tool, cmd string }
 	var order []key
 	used := map[key][]string{}
+	rank := map[string]int{}
 	for _, r := range results {
+		if _, ok := rank[r.Tool]; !ok {
+			rank[r.Tool] = len(rank)
+		}
 		if r.Command == "" {
 			continue
 		}
@@ -75,6 +98,7 @@ func WriteCommands(w io.Writer, results []Result) error {
 		}
 		used[k] = append(used[k], r.Scenario.Name)
 	}
+	sort.SliceStable(order, func(i, j int) bool { return rank[order[i].tool] < rank[order[j].tool] })
 	var b strings.Builder
 	for _, k := range order {
 		fmt.Fprintf(&b, "- %s (%s): `%s`\n", k.tool, strings.Join(used[k], ", "), k.cmd)

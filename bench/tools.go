@@ -21,6 +21,7 @@ type Tool struct {
 // Invocation is one process of a tool run.
 type Invocation struct {
 	Args []string // Args[0] is the executable
+	File string   // the one file it downloads; "" for every file
 }
 
 // Plan is what a tool needs to know to download a scenario.
@@ -107,7 +108,7 @@ func planAria2(p *Plan) ([]Invocation, string, error) {
 	j, x := aria2Split(len(p.Files), p.Scenario.Conns())
 	args := []string{p.Bin, "-i", input, "-d", p.Dir,
 		"-j", strconv.Itoa(j), "-x", strconv.Itoa(x), "-s", strconv.Itoa(x), "-k", "1M",
-		"--file-allocation=none", "--console-log-level=warn", "--summary-interval=0",
+		"--file-allocation=none", "--console-log-level=warn", "--summary-interval=0", "--show-console-readout=false",
 		"--allow-overwrite=true", "--auto-file-renaming=false",
 		"--max-tries=5", "--retry-wait=1", "--download-result=hide"}
 	if p.CAFile != "" {
@@ -116,16 +117,9 @@ func planAria2(p *Plan) ([]Invocation, string, error) {
 	return []Invocation{{Args: args}}, p.show(args), nil
 }
 
-// wget2Chunk is the --chunk-size that lets wget2 split files of at least
-// 16 MiB into 16 ranges its threads share; 0 (no splitting) for smaller
-// files, where chunking costs an extra request per file.
-func wget2Chunk(largest int64) int64 {
-	if largest < 16<<20 {
-		return 0
-	}
-	return largest / 16 &^ (1<<20 - 1)
-}
-
+// planWget2 gives wget2 one connection per file, as curl: its
+// --chunk-size (1.99.1) fetches the chunks of a file one at a time, which
+// is slower than whole files in parallel, and hangs over HTTPS.
 func planWget2(p *Plan) ([]Invocation, string, error) {
 	input, err := p.writeInput("URLS", p.urlList())
 	if err != nil {
@@ -133,9 +127,6 @@ func planWget2(p *Plan) ([]Invocation, string, error) {
 	}
 	args := []string{p.Bin, "--max-threads=" + strconv.Itoa(p.Scenario.Conns()), "-i", input,
 		"-P", p.Dir, "-nd", "--no-verbose", "--tries=5"}
-	if c := wget2Chunk(p.Scenario.Largest()); c > 0 {
-		args = append(args, fmt.Sprintf("--chunk-size=%dM", c>>20))
-	}
 	if p.CAFile != "" {
 		args = append(args, "--ca-certificate="+p.CAFile)
 	}
@@ -151,7 +142,7 @@ func planCurl(p *Plan) ([]Invocation, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	args := []string{p.Bin, "--parallel", "--parallel-max", strconv.Itoa(p.Scenario.Conns()),
+	args := []string{p.Bin, "--parallel", "--parallel-immediate", "--parallel-max", strconv.Itoa(p.Scenario.Conns()),
 		"--fail", "--retry", "5", "--retry-all-errors", "--silent", "--show-error"}
 	if p.CAFile != "" {
 		args = append(args, "--cacert", p.CAFile)
@@ -161,13 +152,18 @@ func planCurl(p *Plan) ([]Invocation, string, error) {
 }
 
 // planAxel runs axel once per file, one after the other: axel takes no
-// list. It has no CA option; the SSL_CERT_FILE every tool gets reaches
-// OpenSSL's default verify paths.
+// list. Over HTTPS it gets -k: it has no CA option, and although it finds
+// the CA through SSL_CERT_FILE, its host name check fails against a
+// certificate for 127.0.0.1 (2.17.11: "Hostname verification failed").
 func planAxel(p *Plan) ([]Invocation, string, error) {
+	flags := []string{"-q", "-n", strconv.Itoa(p.Scenario.Conns())}
+	if p.CAFile != "" {
+		flags = append(flags, "-k")
+	}
 	invs := make([]Invocation, len(p.Files))
 	for i, f := range p.Files {
-		invs[i] = Invocation{Args: []string{p.Bin, "-q", "-n", strconv.Itoa(p.Scenario.Conns()),
-			"-o", filepath.Join(p.Dir, f.Name), p.URL(f.Name)}}
+		args := append([]string{p.Bin}, flags...)
+		invs[i] = Invocation{Args: append(args, "-o", filepath.Join(p.Dir, f.Name), p.URL(f.Name)), File: f.Name}
 	}
-	return invs, fmt.Sprintf("for each file: axel -q -n %d -o DIR/NAME URL", p.Scenario.Conns()), nil
+	return invs, "for each file: axel " + strings.Join(flags, " ") + " -o DIR/NAME URL", nil
 }

@@ -30,14 +30,18 @@ func main() {
 }
 
 func run() int {
-	var names, peers []string
+	var names, faults, peers []string
 	for _, s := range bench.Scenarios() {
 		names = append(names, s.Name)
+	}
+	for _, s := range bench.FaultScenarios() {
+		faults = append(faults, s.Name)
 	}
 	for _, t := range bench.Tools() {
 		peers = append(peers, t.Name)
 	}
-	scenarios := flag.String("scenarios", "all", "comma-separated scenarios to run, or all: "+strings.Join(names, ", "))
+	scenarios := flag.String("scenarios", "all", "comma-separated scenarios to run; all is "+strings.Join(names, ", ")+
+		"; faults is the single-fault probes "+strings.Join(faults, ", "))
 	tools := flag.String("peers", "all", "comma-separated tools to run, or all: "+strings.Join(peers, ", "))
 	out := flag.String("out", "", "also write the report (markdown) to this file")
 	timeout := flag.Duration("timeout", 10*time.Minute, "longest run of one tool on one scenario; a run still going is killed")
@@ -55,7 +59,7 @@ func run() int {
 	}
 
 	var sel []bench.Scenario
-	for _, name := range pick(*scenarios, names) {
+	for _, name := range pick(*scenarios, names, faults) {
 		s, err := bench.Lookup(name)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "suite:", err)
@@ -64,7 +68,7 @@ func run() int {
 		sel = append(sel, s.Scale(*scale))
 	}
 	var ts []bench.Tool
-	for _, name := range pick(*tools, peers) {
+	for _, name := range pick(*tools, peers, nil) {
 		t, ok := findTool(name)
 		if !ok {
 			fmt.Fprintf(os.Stderr, "suite: unknown tool %q (have %s)\n", name, strings.Join(peers, ", "))
@@ -159,7 +163,7 @@ func report(w io.Writer, results []bench.Result, sel []bench.Scenario, started t
 	for _, s := range sel {
 		fmt.Fprintf(w, "- %s: %s.", s.Name, s.About)
 		if id := s.Ideal(); id > 0 {
-			fmt.Fprintf(w, " Ideal %.2f s (%s).", id.Seconds(), s.IdealKind())
+			fmt.Fprintf(w, " Ideal %s s (%s).", bench.Seconds(id), s.IdealKind())
 		}
 		fmt.Fprintln(w)
 	}
@@ -202,13 +206,17 @@ func memTotal() string {
 	return ""
 }
 
-func pick(list string, all []string) []string {
-	if list == "" || list == "all" {
-		return all
-	}
+// pick expands a comma-separated list in which "all" stands for all and
+// "faults" for faults.
+func pick(list string, all, faults []string) []string {
 	var out []string
 	for _, n := range strings.Split(list, ",") {
-		if n = strings.TrimSpace(n); n != "" {
+		switch n = strings.TrimSpace(n); {
+		case n == "all":
+			out = append(out, all...)
+		case n == "faults" && faults != nil:
+			out = append(out, faults...)
+		case n != "":
 			out = append(out, n)
 		}
 	}
