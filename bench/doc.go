@@ -29,6 +29,10 @@
 //   - the origin's counts of TCP connections (total and most open at once)
 //     and requests, which show whether a tool kept to its budget.
 //
+// FaultScenarios are probes of one fault each (the first two requests of
+// every file reset, 5xx, 429, stalled, short or with a shifted range); they
+// run with -scenarios faults and are not part of all.
+//
 // A tool that is not installed is skipped with a note; one that fails,
 // hangs or writes wrong bytes shows it in the table. The origin runs in the
 // suite's process and its CPU is not counted, but it shares the machine.

@@ -119,7 +119,8 @@ func planAria2(p *Plan) ([]Invocation, string, error) {
 
 // planWget2 gives wget2 one connection per file, as curl: its
 // --chunk-size (1.99.1) fetches the chunks of a file one at a time, which
-// is slower than whole files in parallel, and hangs over HTTPS.
+// is slower than whole files in parallel, and over HTTPS (HTTP/2) did not
+// finish a quarter-size capped-large in 3 minutes.
 func planWget2(p *Plan) ([]Invocation, string, error) {
 	input, err := p.writeInput("URLS", p.urlList())
 	if err != nil {

@@ -4,6 +4,9 @@
 //
 //	go run ./bench/suite [-scenarios a,b] [-peers bulkget,aria2c] [-out FILE] [-timeout 10m]
 //
+// -scenarios takes names, "all" (the default: the seven main scenarios) and
+// "faults" (the single-fault probes).
+//
 // See the package bench for the scenarios, the tools' command lines and how
 // each figure is measured.
 package main
