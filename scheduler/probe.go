@@ -29,12 +29,7 @@ func Probe(ctx context.Context, entries []manifest.Entry, opts Options) []Size {
 	}
 	client := opts.Client
 	if client == nil {
-		var private []string
-		for k := range opts.Header {
-			private = append(private, k)
-		}
-		client = NewClient(ClientOptions{MaxPerHost: opts.MaxPerHost, ConnectTimeout: opts.ConnectTimeout,
-			HTTP2: opts.HTTP2, Insecure: opts.Insecure, Private: private})
+		client = clientFor(opts)
 		defer client.CloseIdleConnections()
 	}
 	r := &run{opts: opts, client: client}

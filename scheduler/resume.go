@@ -53,10 +53,7 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled boo
 	case err != nil:
 		return true, fmt.Errorf("read state of %s: %w", part, err)
 	}
-	validator := st.LastModified
-	if st.ETag != "" && len(st.ETag) > 2 && st.ETag[:2] != "W/" {
-		validator = st.ETag
-	}
+	validator := segment.Validator(st.ETag, st.LastModified)
 	first := -1
 	for i, sg := range st.Segments {
 		if sg.Done < sg.End-sg.Start {

@@ -187,12 +187,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		defer d.Close()
 	}
 	if r.client == nil {
-		var private []string
-		for k := range opts.Header {
-			private = append(private, k)
-		}
-		r.client = NewClient(ClientOptions{MaxPerHost: opts.MaxPerHost, ConnectTimeout: opts.ConnectTimeout,
-			HTTP2: opts.HTTP2, Insecure: opts.Insecure, Private: private})
+		r.client = clientFor(opts)
 		defer r.client.CloseIdleConnections()
 	}
 	if r.rep == nil {

@@ -244,13 +244,8 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 	if errors.Is(err, errSkipped) {
 		r.closeLocked(f)
 		r.skipped++
-		e := Event{Kind: Skipped, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name, Total: -1}
-		events = append(events, e)
+		events = append(events, fileEvent(f, Skipped, nil))
 		return
-	}
-	fileEvent := func(k Kind, err error) Event {
-		return Event{Kind: k, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
-			Bytes: f.written.Load(), Total: f.size, Conns: f.conns, Err: redact(err)}
 	}
 	if err == nil {
 		if _, pos, end := s.cur.Bounds(); end < 0 {
@@ -287,7 +282,7 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		if errors.Is(err, errRangesIgnored) {
 			f.noRanges = true
 		}
-		events = append(events, fileEvent(Warning, fmt.Errorf("%w; restarting from zero", err)))
+		events = append(events, fileEvent(f, Warning, fmt.Errorf("%w; restarting from zero", err)))
 		r.restartLocked(f)
 	case segment.Permanent(err), noSpace(err), errors.Is(err, errSizeMismatch):
 		events = append(events, r.failLocked(f, err))
@@ -314,7 +309,7 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		}
 		delay := r.opts.Backoff.Delay(attempt, segment.RetryAfter(err))
 		s.notBefore = time.Now().Add(delay)
-		e := fileEvent(Retrying, err)
+		e := fileEvent(f, Retrying, err)
 		e.Attempt, e.Delay = s.attempts, delay
 		events = append(events, e)
 	}
@@ -372,10 +367,6 @@ func (r *run) complete(f *file) {
 	ferr := r.finalize(f)
 	var events []Event
 	r.mu.Lock()
-	event := func(k Kind, err error) Event {
-		return Event{Kind: k, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
-			Bytes: f.written.Load(), Total: f.size, Err: redact(err)}
-	}
 	var ce *ChecksumError
 	switch {
 	case errors.As(ferr, &ce) && !f.checkRetried:
@@ -383,14 +374,14 @@ func (r *run) complete(f *file) {
 		// is more likely than a wrong list.
 		f.checkRetried = true
 		f.state = active
-		events = append(events, event(Warning, fmt.Errorf("%w; fetching it again", ferr)))
+		events = append(events, fileEvent(f, Warning, fmt.Errorf("%w; fetching it again", ferr)))
 		r.restartLocked(f)
 	case ferr != nil:
 		events = append(events, r.failLocked(f, ferr))
 	default:
 		r.closeLocked(f)
 		r.done++
-		e := event(Done, nil)
+		e := fileEvent(f, Done, nil)
 		e.Elapsed = time.Since(f.started)
 		events = append(events, e)
 	}
@@ -528,28 +519,35 @@ func syncDir(root *os.Root, dir string) error {
 	return nil
 }
 
+// fileEvent is an event about f as it stands; call with mu held.
+func fileEvent(f *file, k Kind, err error) Event {
+	return Event{Kind: k, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
+		Bytes: f.written.Load(), Total: f.size, Conns: f.conns, Err: redact(err)}
+}
+
 // failLocked gives up on f and returns the event to report. The .part
 // stays open for finish to checkpoint it.
 func (r *run) failLocked(f *file, err error) Event {
-	out := f.out
-	f.out = nil
-	r.closeLocked(f)
-	f.out = out
-	f.state = failed
-	err = redact(err)
-	r.failures = append(r.failures, Failure{Line: f.entry.Line, Name: f.entry.Name, Err: err})
-	return Event{Kind: Failed, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
-		Bytes: f.written.Load(), Total: f.size, Err: err}
+	r.retireLocked(f, failed)
+	e := fileEvent(f, Failed, err)
+	r.failures = append(r.failures, Failure{Line: f.entry.Line, Name: f.entry.Name, Err: e.Err})
+	return e
 }
 
-// closeLocked takes f out of the active set, finished or failed.
+// closeLocked takes a finished (or skipped) file out of the active set.
 func (r *run) closeLocked(f *file) {
-	f.state = finished
-	f.cancel()
 	if f.out != nil {
 		f.out.Close()
 		f.out = nil
 	}
+	r.retireLocked(f, finished)
+}
+
+// retireLocked takes f out of the active set in its final state. A failed
+// file keeps its .part open for keepFailed to checkpoint it.
+func (r *run) retireLocked(f *file, final fileState) {
+	f.state = final
+	f.cancel()
 	f.segs = nil
 	r.active = slices.DeleteFunc(r.active, func(x *file) bool { return x == f })
 	r.openFiles--

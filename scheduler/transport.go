@@ -8,6 +8,17 @@ import (
 	"time"
 )
 
+// clientFor builds the client a run (or a probe) uses when the caller gave
+// none; the caller closes its idle connections when done.
+func clientFor(o Options) *http.Client {
+	private := make([]string, 0, len(o.Header))
+	for k := range o.Header {
+		private = append(private, k)
+	}
+	return NewClient(ClientOptions{MaxPerHost: o.MaxPerHost, ConnectTimeout: o.ConnectTimeout,
+		HTTP2: o.HTTP2, Insecure: o.Insecure, Private: private})
+}
+
 // ClientOptions are the transport settings of a run.
 type ClientOptions struct {
 	MaxPerHost     int

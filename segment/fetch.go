@@ -41,11 +41,15 @@ type Response struct {
 
 // Validator returns the value to send as If-Range on later requests: the
 // ETag if it is strong, else Last-Modified, else "".
-func (r *Response) Validator() string {
-	if r.ETag != "" && len(r.ETag) > 2 && r.ETag[:2] != "W/" {
-		return r.ETag
+func (r *Response) Validator() string { return Validator(r.ETag, r.LastModified) }
+
+// Validator picks what If-Range may carry: a strong ETag, else the
+// Last-Modified date (weak ETags are not allowed in If-Range).
+func Validator(etag, lastModified string) string {
+	if len(etag) > 2 && etag[:2] != "W/" {
+		return etag
 	}
-	return r.LastModified
+	return lastModified
 }
 
 // Open sends req and checks the answer. On error the body is closed.

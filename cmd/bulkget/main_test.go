@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -218,7 +217,6 @@ func TestInterruptExits130AndKeepsOnlyPartFiles(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "l", "slow.bin.part")); err != nil {
 		t.Errorf("no .part kept: %v", err)
 	}
-	_ = io.Discard
 }
 
 func TestLimitRateFlag(t *testing.T) {
