@@ -79,8 +79,8 @@ func checkFinalNames(t *testing.T, dir string, names []string, size int64) (comp
 	return complete
 }
 
-func bulkgetCmd(o ordeal, dir, list string) *exec.Cmd {
-	return exec.Command(bulkgetBin, "--progress", "none", "-c", fmt.Sprint(o.connections),
+func bulkgetCmd(t *testing.T, o ordeal, dir, list string) *exec.Cmd {
+	return exec.Command(bulkgetBin(t), "--progress", "none", "-c", fmt.Sprint(o.connections),
 		"--min-segment", "512K", "--checkpoint-interval", o.interval.String(), "-d", dir, list)
 }
 
@@ -92,7 +92,7 @@ func TestSIGKILLAtRandomMomentsNeverCorrupts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	t.Logf("seed %d", seed)
 	for k := range o.kills {
-		cmd := bulkgetCmd(o, dir, list)
+		cmd := bulkgetCmd(t, o, dir, list)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
@@ -113,7 +113,7 @@ func TestSIGKILLAtRandomMomentsNeverCorrupts(t *testing.T) {
 		}
 		checkFinalNames(t, dir, names, o.size)
 	}
-	cmd := bulkgetCmd(o, dir, list)
+	cmd := bulkgetCmd(t, o, dir, list)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("final run: %v\n%s", err, out)
 	}
@@ -168,7 +168,7 @@ func TestSIGINTCheckpointsEverythingAndResumes(t *testing.T) {
 	o := chooseOrdeal()
 	srv, list, names := setupOrdeal(t, o)
 	dir := filepath.Join(t.TempDir(), "out")
-	cmd := bulkgetCmd(o, dir, list)
+	cmd := bulkgetCmd(t, o, dir, list)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -195,7 +195,7 @@ func TestSIGINTCheckpointsEverythingAndResumes(t *testing.T) {
 	kept := onDisk(t, dir, names, o.size)
 	srv.ResetStats()
 
-	if out, err := bulkgetCmd(o, dir, list).CombinedOutput(); err != nil {
+	if out, err := bulkgetCmd(t, o, dir, list).CombinedOutput(); err != nil {
 		t.Fatalf("resume: %v\n%s", err, out)
 	}
 	if n := checkFinalNames(t, dir, names, o.size); n != o.files {
@@ -219,7 +219,7 @@ func TestSecondProcessOnSameFolderFailsFast(t *testing.T) {
 	o := chooseOrdeal()
 	_, list, _ := setupOrdeal(t, o)
 	dir := filepath.Join(t.TempDir(), "out")
-	first := bulkgetCmd(o, dir, list)
+	first := bulkgetCmd(t, o, dir, list)
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestSecondProcessOnSameFolderFailsFast(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	start := time.Now()
-	out, err := bulkgetCmd(o, dir, list).CombinedOutput()
+	out, err := bulkgetCmd(t, o, dir, list).CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
 		t.Fatalf("second process: %v, want exit %d\n%s", err, exitFailed, out)
@@ -252,7 +252,7 @@ func TestSecondSIGINTExitsAtOnceAndStaysConsistent(t *testing.T) {
 	o := chooseOrdeal()
 	srv, list, names := setupOrdeal(t, o)
 	dir := filepath.Join(t.TempDir(), "out")
-	cmd := bulkgetCmd(o, dir, list)
+	cmd := bulkgetCmd(t, o, dir, list)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func TestSecondSIGINTExitsAtOnceAndStaysConsistent(t *testing.T) {
 		t.Fatalf("exit %v, want %d", err, exitInterrupted)
 	}
 	checkFinalNames(t, dir, names, o.size)
-	if out, err := bulkgetCmd(o, dir, list).CombinedOutput(); err != nil {
+	if out, err := bulkgetCmd(t, o, dir, list).CombinedOutput(); err != nil {
 		t.Fatalf("resume: %v\n%s", err, out)
 	}
 	if n := checkFinalNames(t, dir, names, o.size); n != o.files {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,20 +17,38 @@ import (
 	"github.com/bulkget/bulkget/internal/origin"
 )
 
-// bulkgetBin is the real binary, built once, for tests that need a process
-// (signals); the others call runMain in-process.
-var bulkgetBin string
+// binDir holds the real binary for tests that need a process (signals); the
+// others call runMain in-process.
+var binDir string
+
+var (
+	buildOnce sync.Once
+	buildErr  error
+)
+
+// bulkgetBin builds the binary on first use rather than in TestMain: fuzz
+// workers re-execute this test binary, TestMain included, and a `go build`
+// in each of them stalled the fuzzer past its deadline.
+func bulkgetBin(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(binDir, "bulkget")
+	buildOnce.Do(func() {
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build bulkget: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return bin
+}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "bulkget-bin")
 	if err != nil {
 		panic(err)
 	}
-	bulkgetBin = filepath.Join(dir, "bulkget")
-	if out, err := exec.Command("go", "build", "-o", bulkgetBin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build bulkget: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	binDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -192,7 +211,7 @@ func TestInterruptExits130AndKeepsOnlyPartFiles(t *testing.T) {
 	srv.Add("slow.bin", 8<<20)
 	dir := chdir(t)
 	os.WriteFile("l.csv", []byte("filename,url\nslow.bin,"+srv.URL("slow.bin")+"\n"), 0o644)
-	cmd := exec.Command(bulkgetBin, "--progress", "plain", "l.csv")
+	cmd := exec.Command(bulkgetBin(t), "--progress", "plain", "l.csv")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

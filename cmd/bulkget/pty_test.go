@@ -32,7 +32,7 @@ func TestBarsInATerminal(t *testing.T) {
 		"weights/model-00003-of-00003.safetensors", "config.json"}
 	writeList(t, srv, names, []int64{3 << 20, 3 << 20, 2 << 20, 1 << 10})
 
-	cmd := exec.Command(bulkgetBin, "-c", "4", "-k", "256K", "l.csv")
+	cmd := exec.Command(bulkgetBin(t), "-c", "4", "-k", "256K", "l.csv")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "TERM=xterm-256color", "BULKGET_PROGRESS=auto")
 	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 120})

@@ -191,7 +191,7 @@ func TestHTTPSWithCAFromEnvironment(t *testing.T) {
 	os.WriteFile("l.csv", []byte("filename,url\ns.bin,"+srv.URL("s.bin")+"\n"), 0o644)
 	for _, extra := range [][]string{nil, {"--http2"}} {
 		os.RemoveAll("l")
-		cmd := exec.Command(bulkgetBin, append(append([]string{"-q", "--min-segment", "256K"}, extra...), "l.csv")...)
+		cmd := exec.Command(bulkgetBin(t), append(append([]string{"-q", "--min-segment", "256K"}, extra...), "l.csv")...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+filepath.Join(dir, "ca.pem"))
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -193,7 +193,7 @@ func TestSummaryWhenInterrupted(t *testing.T) {
 	srv.Add("quick.bin", 1000)
 	dir := chdir(t)
 	os.WriteFile("l.csv", []byte("filename,url\nquick.bin,"+srv.URL("quick.bin")+"\nslow.bin,"+srv.URL("slow.bin")+"\n"), 0o644)
-	cmd := exec.Command(bulkgetBin, "-q", "--summary", "s.json", "l.csv")
+	cmd := exec.Command(bulkgetBin(t), "-q", "--summary", "s.json", "l.csv")
 	cmd.Dir = dir
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
