@@ -48,6 +48,14 @@ func (r *run) requestCheckpoint() {
 // those positions is now durable), then save the state atomically. Bytes
 // written after the positions were read are simply claimed next time.
 func (r *run) checkpoint(f *file) {
+	r.mu.Lock()
+	now := f.state
+	r.mu.Unlock()
+	if now != active && now != failed {
+		// A finalizing file holds ckMu until its batch commits; it has
+		// nothing to save, so do not wait for it.
+		return
+	}
 	f.ckMu.Lock()
 	defer f.ckMu.Unlock()
 	r.mu.Lock()
@@ -67,6 +75,7 @@ func (r *run) checkpoint(f *file) {
 	if err := datasync(out); err != nil {
 		return // the .part was closed by a restart; there is nothing to save
 	}
+	f.madeState = true // from here on a state may exist, even if saving fails
 	if err := state.Save(r.root, state.Path(f.entry.Name+PartSuffix), st); err != nil {
 		r.rep.Report(Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
 			Bytes: written, Total: st.Size, Err: redact(fmt.Errorf("checkpoint: %w", err))})

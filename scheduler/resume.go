@@ -23,6 +23,13 @@ var errSkipped = errors.New("already downloaded")
 func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled bool, err error) {
 	f := s.f
 	name, part := f.entry.Name, f.entry.Name+PartSuffix
+	if r.folders.fresh(r.root, name) {
+		f.ckMu.Lock()
+		f.clean = true
+		f.ckMu.Unlock()
+		r.noResume(f)
+		return false, nil
+	}
 	if !r.opts.Overwrite {
 		if fi, err := r.root.Stat(name); err == nil && fi.Mode().IsRegular() {
 			same, err := r.alreadyThere(ctx, f, fi.Size())

@@ -71,6 +71,10 @@ type file struct {
 	// .part's identity: checkpoints, creating a new .part, finalizing.
 	ckMu  sync.Mutex
 	saved int64 // f.written at the last checkpoint; guarded by ckMu
+	// clean: nothing of this file was on disk when the run began (its
+	// folder was fresh), so only what this run made needs removing:
+	// madePart, madeState. Guarded by ckMu.
+	clean, madePart, madeState bool
 }
 
 // seg is a segment of a file, running on a connection or waiting for one.
@@ -140,8 +144,9 @@ type run struct {
 	bytes     atomic.Int64
 	ttfb      atomic.Int64 // moving average of time to first byte, ns
 	dirs      dirSyncer
-	fsSync    groupCommit
-	fsRoot    *os.File // the output folder, for syncing its filesystem
+	folders   folders
+	space     spaceGauge
+	commits   *batchCommitter // nil where syncfs is missing
 	// finalizing bounds the files being verified, synced and renamed
 	// at once; finWG waits for them.
 	finalizing chan struct{}
@@ -181,10 +186,12 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		changed:    make(chan struct{}),
 		ckNow:      make(chan struct{}, 1),
 		finalizing: make(chan struct{}, maxFinalizing),
+		space:      spaceGauge{dir: opts.Dir},
 	}
-	if d, err := root.Open("."); err == nil {
-		r.fsRoot = d
+	if d, err := root.Open("."); err == nil && haveSyncFS {
 		defer d.Close()
+		r.commits = newBatchCommitter(root, d)
+		defer r.commits.close()
 	}
 	if r.client == nil {
 		r.client = clientFor(opts)

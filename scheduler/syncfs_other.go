@@ -9,7 +9,7 @@ import (
 
 const haveSyncFS = false
 
-// syncFS is not available here; syncData falls back to per-file fsync.
+// syncFS is not available here; finalize falls back to an fsync per file.
 func syncFS(*os.File) error { return errUnsupported }
 
 var errUnsupported = errors.New("syncfs not supported on this platform")

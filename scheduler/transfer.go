@@ -131,8 +131,10 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*os.File, *sums, error) {
 	if want := f.entry.Size; want >= 0 && size >= 0 && size != want {
 		return nil, nil, fmt.Errorf("%w: the list says %d bytes, the server %d", errSizeMismatch, want, size)
 	}
-	if free := freeSpace(r.opts.Dir); !r.opts.NoSpaceCheck && free >= 0 && size > free {
-		return nil, nil, &NoSpaceError{Need: size, Free: free}
+	if !r.opts.NoSpaceCheck && size > 0 {
+		if free, ok := r.space.claim(size); !ok {
+			return nil, nil, &NoSpaceError{Need: size, Free: free}
+		}
 	}
 	out, err := r.openPart(f, size)
 	if err != nil {
@@ -169,31 +171,39 @@ func (r *run) openPart(f *file, size int64) (*os.File, error) {
 	f.ckMu.Lock()
 	defer f.ckMu.Unlock()
 	name := f.entry.Name
-	if dir := path.Dir(name); dir != "." {
-		if err := r.root.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("create folder for %s: %w", name, err)
-		}
+	if err := r.folders.mkdirAll(r.root, name); err != nil {
+		return nil, fmt.Errorf("create folder for %s: %w", name, err)
 	}
 	part := name + PartSuffix
 	// The old state describes the old .part: remove it first, so that a
 	// crash in between leaves a .part without state (restarted), never a
 	// state that claims bytes of a file that no longer has them.
-	if err := state.Remove(r.root, state.Path(part)); err != nil {
-		return nil, fmt.Errorf("remove old state of %s: %w", part, err)
+	if !f.clean || f.madeState {
+		if err := state.Remove(r.root, state.Path(part)); err != nil {
+			return nil, fmt.Errorf("remove old state of %s: %w", part, err)
+		}
+		f.madeState = false
 	}
 	// Look before removing: a lookup that finds nothing takes no lock on
 	// the folder, an unlink does, and with thousands of files in one
 	// folder those locks add up.
-	if _, err := r.root.Lstat(part); err == nil {
-		if err := r.root.Remove(part); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("remove old %s: %w", part, err)
+	if !f.clean || f.madePart {
+		if _, err := r.root.Lstat(part); err == nil {
+			if err := r.root.Remove(part); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("remove old %s: %w", part, err)
+			}
 		}
 	}
 	out, err := r.root.OpenFile(part, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", part, err)
 	}
-	if size >= 0 {
+	f.madePart = true
+	// Preallocating makes a full disk show at the start of a file, not
+	// hours into it; a small file is written before that could matter, and
+	// allocating its blocks twice (reserved, then written) costs a journal
+	// update each in a list of thousands.
+	if size > smallFile {
 		grow := preallocate
 		if r.opts.NoSpaceCheck {
 			grow = func(f *os.File, size int64) error { return f.Truncate(size) }
@@ -409,17 +419,9 @@ func (r *run) keepFailed(f *file) {
 }
 
 // smallFile is the size up to which a finished file's data is made durable
-// by a shared filesystem sync rather than an fsync of its own: a list of
-// thousands of small files would otherwise pay one journal commit each.
+// by a shared filesystem sync rather than an fsync of its own (see
+// batchCommitter), and is written without preallocation.
 const smallFile = 1 << 20
-
-// syncData makes f's data durable before it takes its final name.
-func (r *run) syncData(f *file) error {
-	if haveSyncFS && f.size >= 0 && f.size <= smallFile && r.fsRoot != nil {
-		return r.fsSync.do(func() error { return syncFS(r.fsRoot) })
-	}
-	return f.out.Sync()
-}
 
 // finalize makes a complete file durable under its final name: data synced
 // before the rename, the rename synced by syncing the folder.
@@ -445,22 +447,42 @@ func (r *run) finalize(f *file) error {
 			return err
 		}
 	}
-	if err := r.syncData(f); err != nil {
-		return fmt.Errorf("sync %s%s: %w", name, PartSuffix, err)
+	if r.commits != nil && f.size >= 0 && f.size <= smallFile {
+		// Closed first: syncfs covers the file whether it is open or not,
+		// and the descriptor is not held while the batch gathers.
+		if err := f.out.Close(); err != nil {
+			return fmt.Errorf("close %s%s: %w", name, PartSuffix, err)
+		}
+		f.out = nil
+		if err := r.commits.commit(name); err != nil {
+			return err
+		}
+	} else {
+		if err := f.out.Sync(); err != nil {
+			return fmt.Errorf("sync %s%s: %w", name, PartSuffix, err)
+		}
+		if err := f.out.Close(); err != nil {
+			return fmt.Errorf("close %s%s: %w", name, PartSuffix, err)
+		}
+		f.out = nil
+		if err := r.root.Rename(name+PartSuffix, name); err != nil {
+			return fmt.Errorf("rename %s%s: %w", name, PartSuffix, err)
+		}
+		if err := r.dirs.sync(r.root, path.Dir(name)); err != nil {
+			return err
+		}
 	}
-	if err := f.out.Close(); err != nil {
-		return fmt.Errorf("close %s%s: %w", name, PartSuffix, err)
-	}
-	f.out = nil
-	if err := r.root.Rename(name+PartSuffix, name); err != nil {
-		return fmt.Errorf("rename %s%s: %w", name, PartSuffix, err)
-	}
-	if err := r.dirs.sync(r.root, path.Dir(name)); err != nil {
-		return err
+	f.madePart = false
+	if f.clean && !f.madeState {
+		return nil
 	}
 	// Only now is the state useless; a crash before this line leaves a
 	// state without its .part, which the next run ignores and removes.
-	return state.Remove(r.root, state.Path(name+PartSuffix))
+	if err := state.Remove(r.root, state.Path(name+PartSuffix)); err != nil {
+		return err
+	}
+	f.madeState = false
+	return nil
 }
 
 // groupCommit shares an expensive sync between concurrent callers: one run

@@ -11,10 +11,10 @@ import (
 	"sync"
 )
 
-// lockName is the lock file created in every output folder. It is left in
+// LockName is the lock file created in every output folder. It is left in
 // place after Release: deleting it would let a process that opened the old
 // file and one that creates a new file both believe they hold the lock.
-const lockName = ".bulkget.lock"
+const LockName = ".bulkget.lock"
 
 // ErrLocked is matched (via errors.Is) by the *LockedError AcquireLock
 // returns when another process holds the output folder.
@@ -53,7 +53,7 @@ type Lock struct {
 // through the open file itself, not through the file's existence, so a lock
 // file left by a process that died never blocks.
 func AcquireLock(dir string) (*Lock, error) {
-	p := filepath.Join(dir, lockName)
+	p := filepath.Join(dir, LockName)
 	f, err := openLockFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("state: lock %s: %w", dir, err)

@@ -21,7 +21,7 @@ func TestLockExclusiveInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatalf("AcquireLock: %v", err)
 	}
-	content, err := os.ReadFile(filepath.Join(dir, lockName))
+	content, err := os.ReadFile(filepath.Join(dir, LockName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestLockExclusiveInProcess(t *testing.T) {
 	if err := l.Release(); err != nil {
 		t.Fatalf("second Release: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, lockName)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, LockName)); err != nil {
 		t.Fatalf("lock file removed by Release: %v", err)
 	}
 	l3, err := AcquireLock(dir)
@@ -74,7 +74,7 @@ func TestLockUnknownPID(t *testing.T) {
 	}
 	defer l.Release()
 	for _, content := range []string{"", "garbage\n", "123", "-5\n"} {
-		if err := os.WriteFile(filepath.Join(dir, lockName), []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, LockName), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		_, err := AcquireLock(dir)
@@ -89,14 +89,14 @@ func TestLockStaleFile(t *testing.T) {
 	dir := t.TempDir()
 	// A lock file left behind by an earlier process (and never locked by
 	// anyone now) must not block.
-	if err := os.WriteFile(filepath.Join(dir, lockName), []byte("999999999\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, LockName), []byte("999999999\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	l, err := AcquireLock(dir)
 	if err != nil {
 		t.Fatalf("AcquireLock over stale file: %v", err)
 	}
-	content, _ := os.ReadFile(filepath.Join(dir, lockName))
+	content, _ := os.ReadFile(filepath.Join(dir, LockName))
 	if string(content) != strconv.Itoa(os.Getpid())+"\n" {
 		t.Fatalf("stale PID not replaced: %q", content)
 	}

@@ -14,7 +14,7 @@ func TestLockRefusesSymlink(t *testing.T) {
 	if err := os.WriteFile(victim, []byte("precious"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(victim, filepath.Join(dir, lockName)); err != nil {
+	if err := os.Symlink(victim, filepath.Join(dir, LockName)); err != nil {
 		t.Fatal(err)
 	}
 	if l, err := AcquireLock(dir); err == nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bulkget/bulkget/internal/origin"
 	"github.com/bulkget/bulkget/manifest"
+	"github.com/bulkget/bulkget/state"
 )
 
 func TestParseShard(t *testing.T) {
@@ -108,7 +109,7 @@ func tree(t *testing.T, dir string) map[string]string {
 		case rel == ".":
 		case d.IsDir():
 			m[rel] = "dir"
-		case d.Name() == lockFile:
+		case d.Name() == state.LockName:
 			m[rel] = "present"
 		default:
 			m[rel] = sha(t, p)

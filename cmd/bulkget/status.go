@@ -125,7 +125,7 @@ func walkNames(root *os.Root, stderr io.Writer) ([]string, error) {
 		}
 		base := d.Name()
 		switch {
-		case base == lockFile, strings.HasSuffix(base, partState), strings.HasSuffix(base, partState+".tmp"):
+		case base == state.LockName, strings.HasSuffix(base, partState), strings.HasSuffix(base, partState+".tmp"):
 		case strings.HasSuffix(base, scheduler.PartSuffix):
 			seen[strings.TrimSuffix(p, scheduler.PartSuffix)] = true
 		default:
@@ -147,9 +147,6 @@ func walkNames(root *os.Root, stderr io.Writer) ([]string, error) {
 // partState ends the names of resume states (and, with ".tmp", of states
 // being saved).
 var partState = state.Path(scheduler.PartSuffix)
-
-// lockFile is the state package's lock in every output folder.
-const lockFile = ".bulkget.lock"
 
 // inspect reports on name from what root holds, reading only. A nil root is
 // a folder that does not exist yet.

@@ -1,0 +1,142 @@
+package scheduler
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+func TestBatchCommitterRenamesEveryFileAndReportsEachError(t *testing.T) {
+	if !haveSyncFS {
+		t.Skip("syncfs is Linux only")
+	}
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	fsys, err := root.Open(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	const n = 100
+	for i := range n {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d%s", i, PartSuffix)), []byte{byte(i)}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A rename onto a non-empty folder fails; only that file may say so.
+	if err := os.MkdirAll(filepath.Join(dir, "f007", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := newBatchCommitter(root, fsys)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = c.commit(fmt.Sprintf("f%03d", i)) })
+	}
+	wg.Wait()
+	c.close()
+	for i, err := range errs {
+		if i == 7 {
+			if err == nil {
+				t.Errorf("f007: renamed onto a non-empty folder without an error")
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("f%03d: %v", i, err)
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("f%03d", i)))
+		if err != nil || len(b) != 1 || b[0] != byte(i) {
+			t.Errorf("f%03d: %v %v", i, b, err)
+		}
+	}
+}
+
+func TestBatchCommitterCloseWithNothingQueued(t *testing.T) {
+	root, err := os.OpenRoot(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	d, _ := root.Open(".")
+	defer d.Close()
+	newBatchCommitter(root, d).close() // must return, not hang
+}
+
+func TestFoldersFreshOnlyWhenMissingOrEmpty(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"full/a", "empty"} {
+		if p == "empty" {
+			os.Mkdir(filepath.Join(dir, p), 0o755)
+			continue
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
+		os.WriteFile(filepath.Join(dir, p), nil, 0o644)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	var d folders
+	for name, want := range map[string]bool{
+		"x.bin":         false, // the top folder holds the others
+		"full/x.bin":    false,
+		"empty/x.bin":   true,
+		"missing/x.bin": true,
+	} {
+		if got := d.fresh(root, name); got != want {
+			t.Errorf("fresh(%q) = %v, want %v", name, got, want)
+		}
+	}
+	lockOnly := t.TempDir()
+	os.WriteFile(filepath.Join(lockOnly, ".bulkget.lock"), nil, 0o644)
+	root2, err := os.OpenRoot(lockOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root2.Close()
+	var d2 folders
+	if !d2.fresh(root2, "x.bin") {
+		t.Error("a folder holding only the lock is not fresh")
+	}
+	// The answer is the first one: what the run makes later does not
+	// change it, and a folder made before anyone looked is not fresh.
+	os.WriteFile(filepath.Join(dir, "empty", "y"), nil, 0o644)
+	if !d.fresh(root, "empty/z") {
+		t.Error("fresh changed its answer for a folder after the run wrote in it")
+	}
+	if err := d.mkdirAll(root, "made/x.bin"); err != nil {
+		t.Fatal(err)
+	}
+	if d.fresh(root, "made/y.bin") {
+		t.Error("a folder made before it was looked at counts as fresh")
+	}
+}
+
+func TestSpaceGaugeCountsDownClaims(t *testing.T) {
+	dir := t.TempDir()
+	free := freeSpace(dir)
+	if free < 0 {
+		t.Skip("free space is unknown here")
+	}
+	g := spaceGauge{dir: dir}
+	if _, ok := g.claim(free / 2); !ok {
+		t.Fatalf("half of the free space (%d) refused", free/2)
+	}
+	// Nothing was written: a fresh look finds room again, so the second
+	// half fits; but more than everything never does.
+	if _, ok := g.claim(free / 2); !ok {
+		t.Fatal("second half refused")
+	}
+	if left, ok := g.claim(free * 2); ok || left < 0 {
+		t.Fatalf("twice the free space accepted (left %d)", left)
+	}
+}
