@@ -450,6 +450,12 @@ const tailMinSegment = 64 << 10
 // to finish and splits it if that time is well above the cost of a new
 // request (a few times the observed time to first byte), so the last
 // seconds of a run use every connection too.
+//
+// Two kinds of segment make no progress at all and are the longest of all:
+// one waiting out a backoff or a Retry-After (its whole rest waits, then
+// crawls), and one whose request has not delivered a byte for a while (a
+// stall the hedge would only take over after HedgeAfter). Splitting them
+// puts the idle connections on their rest at once.
 func (r *run) tailVictim(now time.Time) *seg {
 	for _, h := range r.hosts {
 		if len(h.pending) > 0 {
@@ -457,6 +463,23 @@ func (r *run) tailVictim(now time.Time) *seg {
 		}
 	}
 	ttfb := time.Duration(r.ttfb.Load())
+	patience := 4 * max(ttfb, 25*time.Millisecond)
+	var rates []float64 // bytes/s of the connections that are moving
+	for _, f := range r.active {
+		for _, s := range f.segs {
+			if age := now.Sub(s.began); s.running && age >= 200*time.Millisecond && s.got.Load() > 0 {
+				rates = append(rates, float64(s.got.Load())/age.Seconds())
+			}
+		}
+	}
+	crawl := func(rest int64) time.Duration { // at a typical connection's speed
+		if len(rates) == 0 {
+			return 0
+		}
+		slices.Sort(rates)
+		return time.Duration(float64(rest) / rates[len(rates)/2] * float64(time.Second))
+	}
+	const stuck = time.Duration(1 << 62)
 	var victim *seg
 	var longest time.Duration
 	for _, f := range r.active {
@@ -464,21 +487,28 @@ func (r *run) tailVictim(now time.Time) *seg {
 			continue
 		}
 		for _, s := range f.segs {
-			if !s.running {
+			rest := s.cur.Splittable()
+			if rest < 2*tailMinSegment {
 				continue
 			}
-			age := now.Sub(s.began)
-			got, rest := s.got.Load(), s.cur.Splittable()
-			if age < 200*time.Millisecond || got == 0 || rest < 2*tailMinSegment {
+			var left time.Duration
+			age, got := now.Sub(s.began), s.got.Load()
+			switch {
+			case !s.running:
+				left = s.notBefore.Sub(now) + crawl(rest)
+			case got == 0 && age >= max(200*time.Millisecond, 2*patience):
+				left = stuck
+			case age < 200*time.Millisecond || got == 0:
 				continue
+			default:
+				left = time.Duration(float64(rest) / float64(got) * float64(age))
 			}
-			left := time.Duration(float64(rest) / float64(got) * float64(age))
 			if left > longest {
 				victim, longest = s, left
 			}
 		}
 	}
-	if victim == nil || longest < 4*max(ttfb, 25*time.Millisecond) {
+	if victim == nil || longest < patience {
 		return nil
 	}
 	return victim

@@ -1,0 +1,60 @@
+package scheduler
+
+import (
+	"testing"
+	"time"
+
+	"github.com/bulkget/bulkget/segment"
+)
+
+// tailRun is a run at its end: one ranged file, nothing pending, segments
+// as given.
+func tailRun(t *testing.T, segs ...*seg) *run {
+	t.Helper()
+	r := &run{epoch: time.Now().Add(-time.Minute)}
+	h := &host{name: "h", limit: 16}
+	f := &file{host: h, state: active, probed: true, ranged: true, size: 64 << 20}
+	for _, s := range segs {
+		s.f = f
+		if s.running {
+			f.conns++
+			h.conns++
+		}
+	}
+	f.segs = segs
+	r.hosts = []*host{h}
+	r.active = []*file{f}
+	return r
+}
+
+func runningSeg(start, end int64, age time.Duration, got int64) *seg {
+	s := &seg{cur: segment.NewCursor(start, start, end), running: true, began: time.Now().Add(-age)}
+	s.got.Store(got)
+	return s
+}
+
+func TestTailSplitsWhatMakesNoProgress(t *testing.T) {
+	now := time.Now()
+	// A healthy connection with 1 MiB to go at 8 MiB/s: 125 ms left.
+	healthy := func() *seg { return runningSeg(0, 1<<20, time.Second, 8<<20) }
+
+	waiting := &seg{cur: segment.NewCursor(8<<20, 8<<20, 9<<20), notBefore: now.Add(time.Second)}
+	if v := tailRun(t, healthy(), waiting).tailVictim(now); v != waiting {
+		t.Errorf("a segment waiting out a Retry-After of 1 s was not chosen (got %p)", v)
+	}
+
+	stalled := runningSeg(16<<20, 17<<20, time.Second, 0)
+	if v := tailRun(t, healthy(), stalled).tailVictim(now); v != stalled {
+		t.Errorf("a request silent for 1 s was not chosen (got %p)", v)
+	}
+
+	justStarted := runningSeg(16<<20, 17<<20, 10*time.Millisecond, 0)
+	if v := tailRun(t, justStarted).tailVictim(now); v != nil {
+		t.Errorf("a request that has only just been sent was split")
+	}
+
+	tiny := &seg{cur: segment.NewCursor(8<<20, 8<<20, 8<<20+100<<10), notBefore: now.Add(time.Second)}
+	if v := tailRun(t, tiny).tailVictim(now); v != nil {
+		t.Errorf("a piece below 2 × %d bytes was split", tailMinSegment)
+	}
+}
