@@ -72,7 +72,7 @@ func (r *run) checkpoint(f *file) {
 		Segments: segmentsOf(f.all)}
 	out := f.out
 	r.mu.Unlock()
-	if err := datasync(out); err != nil {
+	if err := datasync(out.File); err != nil {
 		return // the .part was closed by a restart; there is nothing to save
 	}
 	f.madeState = true // from here on a state may exist, even if saving fails

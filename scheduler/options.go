@@ -30,6 +30,10 @@ type Options struct {
 	// BufferSize is each connection's read buffer (256 KiB): memory is
 	// Connections × BufferSize.
 	BufferSize int
+	// NoDirectIO writes every file through the page cache. By default the
+	// bulk of a segmented file of 32 MiB or more is written with direct
+	// I/O where the filesystem supports it (see partFile).
+	NoDirectIO bool
 	// HTTP2 allows HTTP/2 over TLS. Off by default: HTTP/2 would multiplex
 	// every segment onto one TCP connection, which is what we split to avoid.
 	HTTP2 bool

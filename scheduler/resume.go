@@ -71,7 +71,8 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled boo
 	if first < 0 {
 		// Every byte is on disk and durable (the state never leads the
 		// data): the run stopped between the last checkpoint and the rename.
-		return true, r.install(s, st, validator, -1, nil)
+		_, err := r.install(s, st, validator, -1, nil)
+		return true, err
 	}
 	sg := st.Segments[first]
 	resp, err := segment.Open(ctx, r.client, segment.Request{URL: f.entry.URL, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
@@ -91,11 +92,11 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled boo
 	if err != nil {
 		return true, fmt.Errorf("open %s: %w", part, err)
 	}
-	if err := r.install(s, st, validator, first, out); err != nil {
-		out.Close()
-		return true, err
+	dst, err := r.install(s, st, validator, first, out)
+	if err != nil {
+		return true, err // install has closed out
 	}
-	_, err = segment.Copy(ctx, resp.Body, s.cur, out, buf, r.waiter(), s)
+	_, err = segment.Copy(ctx, resp.Body, s.cur, dst, buf, r.waiter(), s)
 	if err == nil && s.cur.Pos() == resp.End {
 		segment.Drain(resp.Body)
 	}
@@ -122,22 +123,23 @@ func changed(st *state.File, resp *segment.Response) string {
 // file's, the one at index first (if any) running on s, the other
 // unfinished ones waiting for a connection. With out nil the file is
 // complete and only needs finalizing, which the caller's finish does.
-func (r *run) install(s *seg, st *state.File, validator string, first int, out *os.File) error {
+func (r *run) install(s *seg, st *state.File, validator string, first int, out *os.File) (*partFile, error) {
 	f := s.f
 	if out == nil {
 		var err error
 		if out, err = r.root.OpenFile(f.entry.Name+PartSuffix, os.O_RDWR, 0); err != nil {
-			return fmt.Errorf("open %s%s: %w", f.entry.Name, PartSuffix, err)
+			return nil, fmt.Errorf("open %s%s: %w", f.entry.Name, PartSuffix, err)
 		}
 	}
+	part := r.partFile(out, f.entry.Name, st.Size, true)
 	r.mu.Lock()
 	if f.gen != s.gen || f.state != active {
 		r.mu.Unlock()
-		out.Close()
-		return errStale
+		part.Close()
+		return nil, errStale
 	}
 	f.tryResume = false
-	f.probed, f.ranged, f.size, f.out = true, true, st.Size, out
+	f.probed, f.ranged, f.size, f.out = true, true, st.Size, part
 	f.validator, f.etag, f.lastModified = validator, st.ETag, st.LastModified
 	f.segs, f.all = nil, nil
 	for i, sg := range st.Segments {
@@ -166,7 +168,7 @@ func (r *run) install(s *seg, st *state.File, validator string, first int, out *
 	f.ckMu.Unlock()
 	r.rep.Report(Event{Kind: Resumed, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
 		Bytes: done, Total: st.Size, Conns: conns})
-	return nil
+	return part, nil
 }
 
 // noResume records that f starts from zero in this run.

@@ -50,7 +50,7 @@ type file struct {
 	// lastModified is kept for the state: it is the validator of servers
 	// without strong ETags.
 	lastModified string
-	out          *os.File
+	out          *partFile
 	segs         []*seg // unfinished segments of the current generation
 	all          []*seg // every segment of the current generation, for checkpoints
 	// tryResume is set until the first request of the file decides
@@ -236,7 +236,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	var wg sync.WaitGroup
 	for range opts.Connections {
 		wg.Go(func() {
-			buf := make([]byte, opts.BufferSize)
+			buf := alignedBuffer(opts.BufferSize)
 			for {
 				s := r.next(ctx)
 				if s == nil {

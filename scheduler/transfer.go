@@ -37,7 +37,7 @@ type snapshot struct {
 	size           int64
 	validator      string
 	etag           string
-	out            *os.File
+	out            *partFile
 	sums           *sums
 	ctx            context.Context
 }
@@ -125,7 +125,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, buf []byte) e
 
 // onProbe records what the first response says about the file and creates
 // its .part, preallocated to the full size.
-func (r *run) onProbe(s *seg, resp *segment.Response) (*os.File, *sums, error) {
+func (r *run) onProbe(s *seg, resp *segment.Response) (*partFile, *sums, error) {
 	f := s.f
 	size := resp.Total
 	if want := f.entry.Size; want >= 0 && size >= 0 && size != want {
@@ -146,8 +146,9 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*os.File, *sums, error) {
 		out.Close()
 		return nil, nil, errStale
 	}
-	f.probed, f.size, f.out = true, size, out
 	f.ranged = resp.Partial && size > 0 && !f.noRanges
+	part := r.partFile(out, f.entry.Name, size, f.ranged)
+	f.probed, f.size, f.out = true, size, part
 	f.validator, f.etag, f.lastModified = resp.Validator(), resp.ETag, resp.LastModified
 	f.tryResume = false
 	f.sums = nil
@@ -161,7 +162,17 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*os.File, *sums, error) {
 	r.mu.Unlock()
 	r.rep.Report(Event{Kind: Started, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
 		Total: size, Conns: conns})
-	return out, sums, nil
+	return part, sums, nil
+}
+
+// partFile wraps a .part opened for writing; a large segmented file also
+// gets its direct-I/O descriptor (see partFile).
+func (r *run) partFile(out *os.File, name string, size int64, ranged bool) *partFile {
+	p := &partFile{File: out}
+	if ranged && size >= directMin && !r.opts.NoDirectIO {
+		p.direct, p.align = openDirect(r.root, name+PartSuffix)
+	}
+	return p
 }
 
 // openPart creates name.part afresh inside the output folder. An existing
@@ -440,7 +451,7 @@ func (r *run) finalize(f *file) error {
 	if s := newSums(f.entry); s != nil {
 		if f.sums != nil && f.sums.next == f.size {
 			s = f.sums // hashed while it was written, in order
-		} else if err := s.hashFile(f.out, f.size); err != nil {
+		} else if err := s.hashFile(f.out.File, f.size); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		if err := s.check(f.entry); err != nil {

@@ -160,15 +160,27 @@ type Waiter interface {
 // ErrShortBody. The body is not closed.
 func Copy(ctx context.Context, body io.Reader, cur *Cursor, dst io.WriterAt, buf []byte, limit Waiter, obs Observer) (int64, error) {
 	var written int64
+	align := int64(0)
+	if a, ok := dst.(Aligned); ok {
+		align = int64(a.Alignment())
+	}
 	for {
-		want := int64(len(buf))
+		// With an aligned destination the data goes in at the file
+		// position's offset within a block, so that every block boundary
+		// of the file falls on a block boundary of buf's memory.
+		lead := int64(0)
+		if align > 0 && int64(len(buf)) > 2*align {
+			lead = cur.Pos() % align
+		}
+		want := int64(len(buf)) - lead
 		if rem := cur.Remaining(); rem >= 0 && rem < want {
 			want = rem
 		}
 		if want == 0 {
 			return written, nil
 		}
-		n, rerr := fill(body, buf[:want], obs)
+		chunk := buf[lead : lead+want]
+		n, rerr := fill(body, chunk, obs)
 		if n > 0 && limit != nil {
 			if err := limit.WaitN(ctx, n); err != nil {
 				return written, err
@@ -176,7 +188,7 @@ func Copy(ctx context.Context, body io.Reader, cur *Cursor, dst io.WriterAt, buf
 		}
 		off, allowed := cur.claim(int64(n))
 		if allowed > 0 {
-			w, err := dst.WriteAt(buf[:allowed], off)
+			w, err := dst.WriteAt(chunk[:allowed], off)
 			cur.commit(int64(w))
 			written += int64(w)
 			if obs != nil && w > 0 {
@@ -200,6 +212,14 @@ func Copy(ctx context.Context, body io.Reader, cur *Cursor, dst io.WriterAt, buf
 			return written, rerr
 		}
 	}
+}
+
+// Aligned is a destination that writes faster when the memory of every
+// block-aligned file offset is block-aligned too (direct I/O). Copy then
+// places data in buf accordingly; buf itself must start on a block
+// boundary for that to help.
+type Aligned interface {
+	Alignment() int
 }
 
 // fill reads until p is full or the body ends or fails.

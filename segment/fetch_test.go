@@ -14,6 +14,7 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+	"unsafe"
 )
 
 // closeCounter is an http.RoundTripper that counts how many response bodies
@@ -768,4 +769,46 @@ func TestDrain(t *testing.T) {
 		t.Errorf("Drain read %d bytes, want 1", 100-r.Len())
 	}
 	Drain(bytes.NewReader(nil))
+}
+
+// alignedSink records whether each write's memory and file offset agree
+// modulo its alignment, as direct I/O needs.
+type alignedSink struct {
+	align int
+	data  []byte
+	bad   int
+}
+
+func (a *alignedSink) Alignment() int { return a.align }
+
+func (a *alignedSink) WriteAt(p []byte, off int64) (int, error) {
+	if len(p) > 0 && int(uintptr(unsafe.Pointer(&p[0]))%uintptr(a.align)) != int(off%int64(a.align)) {
+		a.bad++
+	}
+	copy(a.data[off:], p)
+	return len(p), nil
+}
+
+func TestCopyKeepsMemoryAlignedWithFileOffsets(t *testing.T) {
+	const align = 4096
+	raw := make([]byte, 64<<10+align)
+	skip := (align - int(uintptr(unsafe.Pointer(&raw[0]))%align)) % align
+	buf := raw[skip : skip+64<<10]
+	src := make([]byte, 1<<20)
+	for i := range src {
+		src[i] = byte(i * 7)
+	}
+	for _, start := range []int64{0, 1, 4095, 4097, 100000} {
+		sink := &alignedSink{align: align, data: make([]byte, len(src))}
+		cur := NewCursor(start, start, int64(len(src)))
+		if _, err := Copy(context.Background(), bytes.NewReader(src[start:]), cur, sink, buf, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		if sink.bad > 0 {
+			t.Errorf("start %d: %d writes had memory and file offset out of step", start, sink.bad)
+		}
+		if !bytes.Equal(sink.data[start:], src[start:]) {
+			t.Errorf("start %d: content differs", start)
+		}
+	}
 }

@@ -232,7 +232,7 @@ t bulkget mod
 	if err != nil {
 		t.Fatalf("bash: %v\n%s", err, out)
 	}
-	want := "demo\n--connections --connect-timeout\n--no-compare\nauto bars plain json none\n\nmodels.csv\n"
+	want := "demo\n--connections --connect-timeout\n--no-compare --no-direct-io\nauto bars plain json none\n\nmodels.csv\n"
 	if string(out) != want {
 		t.Errorf("completions:\n%s\nwant:\n%s", out, want)
 	}

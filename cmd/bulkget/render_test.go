@@ -333,9 +333,10 @@ func TestJSONSchema(t *testing.T) {
 // TestQueueKeepsOrderAndCoalescesProgress: events reach the renderer in the
 // order reported, and a backlog of Progress snapshots shrinks to the latest.
 func TestQueueKeepsOrderAndCoalescesProgress(t *testing.T) {
-	rec := &recorder{release: make(chan struct{})}
+	rec := &recorder{release: make(chan struct{}), stuck: make(chan struct{})}
 	q := newQueue(rec)
 	q.Report(scheduler.Event{Kind: scheduler.Started, Line: 1})
+	<-rec.stuck
 	// The renderer is now stuck on the first event; these pile up.
 	for i := range 100 {
 		q.Report(scheduler.Event{Kind: scheduler.Progress, BytesDone: int64(i)})
@@ -357,12 +358,16 @@ func TestQueueKeepsOrderAndCoalescesProgress(t *testing.T) {
 
 type recorder struct {
 	release chan struct{}
+	stuck   chan struct{} // closed when the first event has arrived
 	events  []scheduler.Event
 	sum     scheduler.Summary
 }
 
 func (r *recorder) event(e scheduler.Event) {
 	if len(r.events) == 0 {
+		if r.stuck != nil {
+			close(r.stuck)
+		}
 		<-r.release
 	}
 	r.events = append(r.events, e)
