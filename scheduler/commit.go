@@ -15,8 +15,8 @@ import (
 // file and one per folder: with thousands of small files the syncs, not
 // the downloads, were the run's cost.
 type batchCommitter struct {
-	root *os.Root
-	fs   *os.File // any handle on the output filesystem, for syncfs
+	dir *topDir
+	fs  *os.File // any handle on the output filesystem, for syncfs
 
 	mu    sync.Mutex
 	queue []*commitReq
@@ -37,8 +37,8 @@ const (
 	batchSize    = 32
 )
 
-func newBatchCommitter(root *os.Root, fs *os.File) *batchCommitter {
-	c := &batchCommitter{root: root, fs: fs, wake: make(chan struct{}, 1),
+func newBatchCommitter(dir *topDir, fs *os.File) *batchCommitter {
+	c := &batchCommitter{dir: dir, fs: fs, wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c
@@ -103,7 +103,7 @@ func (c *batchCommitter) loop() {
 				req.err <- err
 				continue
 			}
-			if rerr := c.root.Rename(req.name+PartSuffix, req.name); rerr != nil {
+			if rerr := c.dir.rename(req.name+PartSuffix, req.name); rerr != nil {
 				req.err <- fmt.Errorf("rename %s%s: %w", req.name, PartSuffix, rerr)
 				continue
 			}

@@ -147,6 +147,7 @@ type run struct {
 	folders   folders
 	space     spaceGauge
 	commits   *batchCommitter // nil where syncfs is missing
+	top       topDir
 	// finalizing bounds the files being verified, synced and renamed
 	// at once; finWG waits for them.
 	finalizing chan struct{}
@@ -188,10 +189,16 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		finalizing: make(chan struct{}, maxFinalizing),
 		space:      spaceGauge{dir: opts.Dir},
 	}
-	if d, err := root.Open("."); err == nil && haveSyncFS {
+	r.top.root = root
+	if d, err := root.Open("."); err == nil {
 		defer d.Close()
-		r.commits = newBatchCommitter(root, d)
-		defer r.commits.close()
+		if haveTopDir {
+			r.top.dir, r.top.fd = d, int(d.Fd())
+		}
+		if haveSyncFS {
+			r.commits = newBatchCommitter(&r.top, d)
+			defer r.commits.close()
+		}
 	}
 	if r.client == nil {
 		r.client = clientFor(opts)

@@ -205,7 +205,7 @@ func (r *run) openPart(f *file, size int64) (*os.File, error) {
 			}
 		}
 	}
-	out, err := r.root.OpenFile(part, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := r.top.create(part)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", part, err)
 	}

@@ -1,0 +1,15 @@
+//go:build !linux
+
+package scheduler
+
+import (
+	"errors"
+	"os"
+)
+
+const haveTopDir = false
+
+var errNoTopDir = errors.New("not on this platform")
+
+func createAt(int, string) (*os.File, error) { return nil, errNoTopDir }
+func renameAt(int, string, string) error     { return errNoTopDir }
