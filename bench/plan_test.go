@@ -51,7 +51,7 @@ func TestWriteTable(t *testing.T) {
 	s, _ := Lookup("many-small")
 	var b strings.Builder
 	err := WriteTable(&b, []Result{
-		{Tool: "bulkget", Scenario: s, Wall: 1250 * time.Millisecond, Right: 2000, Total: 2000},
+		{Tool: "bulkget", Scenario: s, Wall: 1250 * time.Millisecond, Flush: 500 * time.Millisecond, Right: 2000, Total: 2000},
 		{Tool: "axel", Scenario: s, Skipped: "not installed (apt-get install -y axel)"},
 		{Tool: "x", Scenario: s, Wall: time.Second, Right: 1997, Total: 2000, Missing: 1, Unreported: 3, Err: "exit status 1: a|b"},
 	})
@@ -62,7 +62,7 @@ func TestWriteTable(t *testing.T) {
 	if len(lines) != 5 {
 		t.Fatalf("%d lines, want header, rule and 3 rows:\n%s", len(lines), b.String())
 	}
-	for _, want := range []string{"| 1.25 |", "0.625 (latency floor)", "| 2.00 |", "not installed", `a\|b`, "1 missing, 2 corrupt", "3 wrong with exit status 0"} {
+	for _, want := range []string{"| 1.25 | 1.75 |", "0.625 (latency floor)", "| 2.00 |", "not installed", `a\|b`, "1 missing, 2 corrupt", "3 wrong with exit status 0"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // cpuTime returns the user+system CPU time of a finished process.
@@ -67,4 +69,18 @@ func readHWM(path string) int64 {
 func killGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+}
+
+// flushTime syncs the filesystem holding dir and says how long it took.
+func flushTime(dir string) time.Duration {
+	d, err := os.Open(dir)
+	if err != nil {
+		return 0
+	}
+	defer d.Close()
+	start := time.Now()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return 0
+	}
+	return time.Since(start)
 }

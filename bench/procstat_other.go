@@ -19,3 +19,6 @@ func peakRSS(_ int, stop <-chan struct{}) <-chan int64 {
 
 // killGroup: a cancelled context kills only the direct child elsewhere.
 func killGroup(*exec.Cmd) {}
+
+// flushTime is only measured on Linux.
+func flushTime(string) time.Duration { return 0 }

@@ -25,7 +25,12 @@ type Result struct {
 	Scenario Scenario
 	Skipped  string // why the tool did not run ("" if it ran)
 
-	Wall   time.Duration // first process start to last process end
+	Wall time.Duration // first process start to last process end
+	// Flush is how long a filesystem sync took right after the tool
+	// ended: the writing it left to the kernel. Wall + Flush is when the
+	// files were really on disk (bulkget syncs before it renames, most
+	// peers never do).
+	Flush  time.Duration
 	CPU    time.Duration // user + system of the tool's processes
 	MaxRSS int64         // peak resident set (VmHWM) of the largest process, bytes
 	Right  int           // files with the right SHA-256
@@ -178,6 +183,7 @@ func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
 	}
 	f.Server.ResetStats()
 	ok := r.execute(ctx, invs, env, work, &res)
+	res.Flush = flushTime(work)
 	f.Server.WaitIdle(5 * time.Second)
 	st := f.Server.Stats()
 	res.Requests = st.Requests + st.HeadRequests

@@ -11,8 +11,8 @@ import (
 // WriteTable writes the results as one markdown table, in the order given.
 func WriteTable(w io.Writer, results []Result) error {
 	var b strings.Builder
-	b.WriteString("| scenario | tool | wall s | MiB/s | ideal s | × ideal | CPU s | CPU s/GiB | peak RSS MiB | files right | TCP conns (peak open) | requests | notes |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	b.WriteString("| scenario | tool | wall s | on disk s | MiB/s | ideal s | × ideal | CPU s | CPU s/GiB | peak RSS MiB | files right | TCP conns (peak open) | requests | notes |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, r := range results {
 		s := r.Scenario
 		ideal := "–"
@@ -23,7 +23,7 @@ func WriteTable(w io.Writer, results []Result) error {
 			}
 		}
 		if r.Skipped != "" {
-			fmt.Fprintf(&b, "| %s | %s | – | – | %s | – | – | – | – | – | – | – | %s |\n", s.Name, r.Tool, ideal, cell(r.Skipped))
+			fmt.Fprintf(&b, "| %s | %s | – | – | – | %s | – | – | – | – | – | – | – | %s |\n", s.Name, r.Tool, ideal, cell(r.Skipped))
 			continue
 		}
 		// Speed and ratio only mean something when every file arrived.
@@ -41,8 +41,8 @@ func WriteTable(w io.Writer, results []Result) error {
 			rss = fmt.Sprintf("%.1f", float64(r.MaxRSS)/(1<<20))
 		}
 		gib := float64(s.Bytes()) / (1 << 30)
-		fmt.Fprintf(&b, "| %s | %s | %.2f | %s | %s | %s | %.2f | %.2f | %s | %d/%d | %d (%d) | %d | %s |\n",
-			s.Name, r.Tool, r.Wall.Seconds(), mibps, ideal, ratio,
+		fmt.Fprintf(&b, "| %s | %s | %.2f | %.2f | %s | %s | %s | %.2f | %.2f | %s | %d/%d | %d (%d) | %d | %s |\n",
+			s.Name, r.Tool, r.Wall.Seconds(), (r.Wall + r.Flush).Seconds(), mibps, ideal, ratio,
 			r.CPU.Seconds(), r.CPU.Seconds()/gib, rss,
 			r.Right, r.Total, r.Conns, r.PeakConns, r.Requests, cell(r.Notes()))
 	}

@@ -17,6 +17,9 @@ import (
 type batchCommitter struct {
 	dir *topDir
 	fs  *os.File // any handle on the output filesystem, for syncfs
+	// busy says whether transfers are running, that is whether more
+	// files may join a batch soon; nil: assume so.
+	busy func() bool
 
 	mu    sync.Mutex
 	queue []*commitReq
@@ -37,8 +40,8 @@ const (
 	batchSize    = 32
 )
 
-func newBatchCommitter(dir *topDir, fs *os.File) *batchCommitter {
-	c := &batchCommitter{dir: dir, fs: fs, wake: make(chan struct{}, 1),
+func newBatchCommitter(dir *topDir, fs *os.File, busy func() bool) *batchCommitter {
+	c := &batchCommitter{dir: dir, fs: fs, busy: busy, wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c
@@ -113,14 +116,16 @@ func (c *batchCommitter) loop() {
 }
 
 // gather waits up to gatherWindow for a full batch, so that one sync
-// covers many files.
+// covers many files; not at all when no transfer is running (the end of a
+// run), as nothing would join.
 func (c *batchCommitter) gather() {
-	if c.queued() >= batchSize {
+	waiting := func() bool { return c.queued() < batchSize && (c.busy == nil || c.busy()) }
+	if !waiting() {
 		return
 	}
 	t := time.NewTimer(gatherWindow)
 	defer t.Stop()
-	for c.queued() < batchSize {
+	for waiting() {
 		select {
 		case <-c.wake:
 		case <-t.C:

@@ -33,7 +33,7 @@ func TestBatchCommitterRenamesEveryFileAndReportsEachError(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "f007", "x"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	c := newBatchCommitter(&topDir{root: root, dir: fsys, fd: int(fsys.Fd())}, fsys)
+	c := newBatchCommitter(&topDir{root: root, dir: fsys, fd: int(fsys.Fd())}, fsys, nil)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -67,7 +67,7 @@ func TestBatchCommitterCloseWithNothingQueued(t *testing.T) {
 	defer root.Close()
 	d, _ := root.Open(".")
 	defer d.Close()
-	newBatchCommitter(&topDir{root: root}, d).close() // must return, not hang
+	newBatchCommitter(&topDir{root: root}, d, nil).close() // must return, not hang
 }
 
 func TestFoldersFreshOnlyWhenMissingOrEmpty(t *testing.T) {

@@ -143,6 +143,7 @@ type run struct {
 	failures  []Failure
 	bytes     atomic.Int64
 	ttfb      atomic.Int64 // moving average of time to first byte, ns
+	running   atomic.Int32 // transfers in progress
 	dirs      dirSyncer
 	folders   folders
 	space     spaceGauge
@@ -196,7 +197,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 			r.top.dir, r.top.fd = d, int(d.Fd())
 		}
 		if haveSyncFS {
-			r.commits = newBatchCommitter(&r.top, d)
+			r.commits = newBatchCommitter(&r.top, d, func() bool { return r.running.Load() > 0 })
 			defer r.commits.close()
 		}
 	}

@@ -51,7 +51,9 @@ func (r *run) exec(ctx context.Context, s *seg, buf []byte) {
 	reqCtx, cancel := context.WithCancel(snap.ctx)
 	s.cancel = cancel
 	r.mu.Unlock()
+	r.running.Add(1)
 	err := r.transfer(reqCtx, s, snap, buf[:r.chunk])
+	r.running.Add(-1)
 	cancel()
 	r.finish(ctx, s, err)
 }
