@@ -142,14 +142,20 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*partFile, *sums, error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	// Opened before taking the run's lock, which no system call should
+	// hold up; dropped below in the rare case the file cannot be split.
+	part := r.partFile(out, f.entry.Name, size, resp.Partial)
 	r.mu.Lock()
 	if f.gen != s.gen || f.state != active {
 		r.mu.Unlock()
-		out.Close()
+		part.Close()
 		return nil, nil, errStale
 	}
 	f.ranged = resp.Partial && size > 0 && !f.noRanges
-	part := r.partFile(out, f.entry.Name, size, f.ranged)
+	if !f.ranged && part.direct != nil {
+		part.direct.Close()
+		part.direct = nil
+	}
 	f.probed, f.size, f.out = true, size, part
 	f.validator, f.etag, f.lastModified = resp.Validator(), resp.ETag, resp.LastModified
 	f.tryResume = false
