@@ -812,3 +812,52 @@ func TestCopyKeepsMemoryAlignedWithFileOffsets(t *testing.T) {
 		}
 	}
 }
+
+// endless serves chunk-sized reads of zeros without allocating.
+type endless struct{ chunk int }
+
+func (e endless) Read(p []byte) (int, error) {
+	n := min(len(p), e.chunk)
+	clear(p[:n])
+	return n, nil
+}
+
+type discardAt struct{}
+
+func (discardAt) WriteAt(p []byte, _ int64) (int, error) { return len(p), nil }
+
+type countingObserver struct{ received, written atomic.Int64 }
+
+func (o *countingObserver) Received(n int)  { o.received.Add(int64(n)) }
+func (o *countingObserver) Written(n int64) { o.written.Add(n) }
+
+// The data path allocates nothing per chunk: the allocations of one Copy
+// do not grow with the bytes it moves.
+func TestCopyDoesNotAllocatePerChunk(t *testing.T) {
+	buf := make([]byte, 256<<10)
+	obs := &countingObserver{}
+	allocs := func(size int64) float64 {
+		return testing.AllocsPerRun(5, func() {
+			cur := NewCursor(0, 0, size)
+			if _, err := Copy(context.Background(), endless{chunk: 64 << 10}, cur, discardAt{}, buf, nil, obs); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	small, large := allocs(1<<20), allocs(256<<20) // 4 and 1,024 buffers
+	if large > small {
+		t.Errorf("Copy of 256 MiB made %.0f allocations, of 1 MiB %.0f: something allocates per chunk", large, small)
+	}
+}
+
+func BenchmarkCopy(b *testing.B) {
+	buf := make([]byte, 256<<10)
+	const size = 64 << 20
+	b.SetBytes(size)
+	for b.Loop() {
+		cur := NewCursor(0, 0, size)
+		if _, err := Copy(context.Background(), endless{chunk: 64 << 10}, cur, discardAt{}, buf, nil, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
