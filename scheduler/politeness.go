@@ -125,6 +125,13 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 	var cands []cand
 	var rates []float64
 	nowNS := int64(now.Sub(r.epoch))
+	// At the end of the run nothing else can use a free connection, and
+	// a silent request may be all that is left: take it over as soon as
+	// its silence is clearly abnormal rather than after HedgeAfter.
+	quietAfter := r.opts.HedgeAfter
+	if r.atTail() {
+		quietAfter = min(quietAfter, max(tailQuiet, 8*time.Duration(r.ttfb.Load())))
+	}
 	for _, f := range r.active {
 		if f.state != active || !f.probed || !f.ranged {
 			continue
@@ -139,7 +146,7 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 				rates = append(rates, rate)
 			}
 			if r.hasRoom(f) {
-				quiet := time.Duration(nowNS-s.alive.Load()) >= r.opts.HedgeAfter
+				quiet := time.Duration(nowNS-s.alive.Load()) >= quietAfter
 				cands = append(cands, cand{s, rate, quiet})
 			}
 		}

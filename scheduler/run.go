@@ -451,6 +451,21 @@ func (r *run) pickSteal(now time.Time) *seg {
 // tailMinSegment is the smallest piece the end of a run still splits off.
 const tailMinSegment = 64 << 10
 
+// tailQuiet is how long a request may stay silent at the end of the run
+// before a free connection splits or takes over its range.
+const tailQuiet = 200 * time.Millisecond
+
+// atTail: no file is waiting to start, so a free connection has nothing to
+// do but help the segments still running; call with mu held.
+func (r *run) atTail() bool {
+	for _, h := range r.hosts {
+		if len(h.pending) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // tailVictim handles the end of the run, when no file is waiting and no
 // segment has 2 × MinSegment left: the connections that are done would idle
 // while the last segments crawl home, each at one connection's speed (most
@@ -465,10 +480,8 @@ const tailMinSegment = 64 << 10
 // stall the hedge would only take over after HedgeAfter). Splitting them
 // puts the idle connections on their rest at once.
 func (r *run) tailVictim(now time.Time) *seg {
-	for _, h := range r.hosts {
-		if len(h.pending) > 0 {
-			return nil
-		}
+	if !r.atTail() {
+		return nil
 	}
 	ttfb := time.Duration(r.ttfb.Load())
 	patience := 4 * max(ttfb, 25*time.Millisecond)
@@ -504,7 +517,7 @@ func (r *run) tailVictim(now time.Time) *seg {
 			switch {
 			case !s.running:
 				left = s.notBefore.Sub(now) + crawl(rest)
-			case got == 0 && age >= max(200*time.Millisecond, 2*patience):
+			case got == 0 && age >= max(tailQuiet, 2*patience):
 				left = stuck
 			case age < 200*time.Millisecond || got == 0:
 				continue

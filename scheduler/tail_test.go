@@ -58,3 +58,28 @@ func TestTailSplitsWhatMakesNoProgress(t *testing.T) {
 		t.Errorf("a piece below 2 × %d bytes was split", tailMinSegment)
 	}
 }
+
+func TestTailTakesOverSilentRequestsSooner(t *testing.T) {
+	silentFor := func(r *run, s *seg, d time.Duration) {
+		s.alive.Store(int64(time.Since(r.epoch) - d))
+	}
+	piece := func() *seg { return runningSeg(8<<20, 8<<20+64<<10, 400*time.Millisecond, 0) }
+
+	s := piece()
+	r := tailRun(t, s)
+	r.opts.HedgeAfter = time.Second
+	silentFor(r, s, 300*time.Millisecond)
+	if h := r.pickHedge(time.Now(), true); h == nil || h.hedgeOf != s {
+		t.Fatalf("at the end of the run, a request silent for 300 ms was not taken over")
+	}
+
+	// While files are waiting to start, silence has to last HedgeAfter.
+	s = piece()
+	r = tailRun(t, s)
+	r.opts.HedgeAfter = time.Second
+	r.hosts[0].pending = []*file{{}}
+	silentFor(r, s, 300*time.Millisecond)
+	if h := r.pickHedge(time.Now(), true); h != nil {
+		t.Fatalf("a request silent for 300 ms was taken over while files wait")
+	}
+}
