@@ -31,8 +31,10 @@
 //
 // Failures are classified by segment.Permanent: permanent ones (most 4xx)
 // fail the file at once; transient ones are retried with capped exponential
-// backoff and full jitter, honouring Retry-After, up to Options.Retries
-// failures in a row without progress. A watchdog cancels requests that
+// backoff and full jitter, up to Options.Retries failures in a row without
+// progress. A Retry-After rests the connection it was sent to for that long
+// (the host has one connection fewer meanwhile, see restLocked); the range
+// itself may be retried by another connection. A watchdog cancels requests that
 // receive nothing for Options.StallTimeout.
 //
 // # Concurrency

@@ -79,6 +79,8 @@ type Options struct {
 // Backoff is capped exponential backoff with full jitter: the n-th retry
 // waits a uniformly random time in [0, min(Max, Base·2ⁿ)), or what the
 // server asked for with Retry-After (up to RetryAfterCap) if that is longer.
+// The scheduler passes no Retry-After here: it rests the connection instead
+// (see restLocked) and uses RetryAfterCap as the longest rest.
 type Backoff struct {
 	Base          time.Duration // 200ms
 	Max           time.Duration // 30s

@@ -193,3 +193,30 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 	f.all = append(f.all, s)
 	return s
 }
+
+// restLocked honours a Retry-After from h: the connection that was told to
+// wait rests for that long, so the host gets one connection fewer until
+// then, and a host that asks every connection to wait gets no requests
+// until the first wait is over. The refused range itself may go to another
+// connection at once: holding that one range back while the freed
+// connection fetched another range from the same host would not lower the
+// load on the host at all, and near the end of a run it would leave every
+// connection idle behind it.
+func (r *run) restLocked(h *host, until time.Time) {
+	h.resting = append(h.resting, until)
+}
+
+// endRestsLocked gives back the connections whose rest is over and returns
+// when the next one ends (zero if none rests).
+func (r *run) endRestsLocked(now time.Time) time.Time {
+	var next time.Time
+	for _, h := range r.hosts {
+		h.resting = slices.DeleteFunc(h.resting, func(t time.Time) bool { return !t.After(now) })
+		for _, t := range h.resting {
+			if next.IsZero() || t.Before(next) {
+				next = t
+			}
+		}
+	}
+	return next
+}

@@ -120,6 +120,17 @@ type host struct {
 	lastRaise time.Time
 	recent    outcomes
 	lastOK    time.Time // last answer that was not a refusal
+	// resting holds, for each refusal that came with a Retry-After, when
+	// that wait ends: until then the host has one connection fewer (see
+	// restLocked).
+	resting []time.Time
+}
+
+// room is how many more connections h may have now: its limit (never more
+// than the whole budget) less those in use and those resting; call with mu
+// held.
+func (r *run) room(h *host) int {
+	return min(h.limit, r.opts.Connections) - h.conns - len(h.resting)
 }
 
 // run is the state of one Run call.
@@ -307,6 +318,7 @@ func (r *run) next(ctx context.Context) *seg {
 			return nil
 		}
 		now := time.Now()
+		rested := r.endRestsLocked(now)
 		s, wake := r.pickWaiting(now)
 		if s == nil {
 			s = r.pickNewFile()
@@ -332,6 +344,9 @@ func (r *run) next(ctx context.Context) *seg {
 			s.f.host.conns++
 			return s
 		}
+		if !rested.IsZero() && (wake.IsZero() || rested.Before(wake)) {
+			wake = rested // a connection comes back then
+		}
 		ch := r.changed
 		r.mu.Unlock()
 		var timer <-chan time.Time
@@ -355,7 +370,7 @@ func (r *run) next(ctx context.Context) *seg {
 }
 
 func (r *run) hasRoom(f *file) bool {
-	return f.host.conns < f.host.limit && (r.opts.MaxPerFile == 0 || f.conns < r.opts.MaxPerFile)
+	return r.room(f.host) > 0 && (r.opts.MaxPerFile == 0 || f.conns < r.opts.MaxPerFile)
 }
 
 // pickWaiting returns a segment whose retry time has come, or the earliest
@@ -388,7 +403,7 @@ func (r *run) pickNewFile() *seg {
 	}
 	var best *host
 	for _, h := range r.hosts {
-		if len(h.pending) == 0 || h.conns >= h.limit {
+		if len(h.pending) == 0 || r.room(h) <= 0 {
 			continue
 		}
 		if best == nil || h.pending[0].index < best.pending[0].index {
@@ -475,8 +490,8 @@ func (r *run) atTail() bool {
 // seconds of a run use every connection too.
 //
 // Two kinds of segment make no progress at all and are the longest of all:
-// one waiting out a backoff or a Retry-After (its whole rest waits, then
-// crawls), and one whose request has not delivered a byte for a while (a
+// one waiting out a backoff (its whole rest waits, then crawls), and one
+// whose request has not delivered a byte for a while (a
 // stall the hedge would only take over after HedgeAfter). Splitting them
 // puts the idle connections on their rest at once.
 func (r *run) tailVictim(now time.Time) *seg {

@@ -11,7 +11,7 @@ import (
 // as given.
 func tailRun(t *testing.T, segs ...*seg) *run {
 	t.Helper()
-	r := &run{epoch: time.Now().Add(-time.Minute)}
+	r := &run{epoch: time.Now().Add(-time.Minute), opts: Options{Connections: 16}}
 	h := &host{name: "h", limit: 16}
 	f := &file{host: h, state: active, probed: true, ranged: true, size: 64 << 20}
 	for _, s := range segs {
@@ -40,7 +40,7 @@ func TestTailSplitsWhatMakesNoProgress(t *testing.T) {
 
 	waiting := &seg{cur: segment.NewCursor(8<<20, 8<<20, 9<<20), notBefore: now.Add(time.Second)}
 	if v := tailRun(t, healthy(), waiting).tailVictim(now); v != waiting {
-		t.Errorf("a segment waiting out a Retry-After of 1 s was not chosen (got %p)", v)
+		t.Errorf("a segment waiting out a backoff of 1 s was not chosen (got %p)", v)
 	}
 
 	stalled := runningSeg(16<<20, 17<<20, time.Second, 0)

@@ -321,8 +321,8 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		}
 		// A refusal for load counts against the retry budget only once the
 		// host is down to one connection: until then, being politer (fewer
-		// connections, see cutHostLocked) is the remedy, not giving up.
-		if !overloaded(err) || f.host.limit <= 1 {
+		// connections, see politeness.go) is the remedy, not giving up.
+		if !overloaded(err) || r.room(f.host)+f.host.conns <= 1 {
 			s.attempts++
 		}
 		if s.attempts > r.opts.Retries {
@@ -336,7 +336,11 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		if !f.host.lastOK.Before(s.began) {
 			attempt = 1
 		}
-		delay := r.opts.Backoff.Delay(attempt, segment.RetryAfter(err))
+		wait := segment.RetryAfter(err)
+		if wait > 0 {
+			r.restLocked(f.host, time.Now().Add(min(wait, r.opts.Backoff.RetryAfterCap)))
+		}
+		delay := r.opts.Backoff.Delay(attempt, 0)
 		s.notBefore = time.Now().Add(delay)
 		e := fileEvent(f, Retrying, err)
 		e.Attempt, e.Delay = s.attempts, delay

@@ -1,0 +1,91 @@
+package scheduler
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulkget/bulkget/internal/origin"
+)
+
+// requestLog records when the origin saw each request.
+type requestLog struct {
+	mu    sync.Mutex
+	times []time.Time
+	names []string
+}
+
+func (l *requestLog) add(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.times = append(l.times, time.Now())
+	l.names = append(l.names, name)
+}
+
+// A Retry-After rests the connection that was told to wait: with every
+// connection told to wait, the host hears nothing until the wait is over.
+func TestRetryAfterRestsTheConnections(t *testing.T) {
+	fx := newFixture(t, origin.Options{})
+	var log requestLog
+	fx.srv.SetOptions(func(o *origin.Options) {
+		o.Fault = func(r origin.Request) origin.Fault {
+			log.add(r.Name)
+			if r.N == 1 && r.Name != "r2.bin" {
+				return origin.Fault{Status: 429, RetryAfter: "1"}
+			}
+			return origin.Fault{}
+		}
+	})
+	for i := range 3 {
+		fx.add(fmt.Sprintf("r%d.bin", i), 64<<10)
+	}
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	opts.Connections = 2
+	opts.Backoff.RetryAfterCap = 5 * time.Second
+	if sum := runFixture(t, fx, opts); sum.Done != 3 {
+		t.Fatalf("%+v", sum)
+	}
+	fx.verify(t, dir, nil)
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.times) != 5 {
+		t.Fatalf("%d requests (%v), want 2 refused and 3 answered", len(log.times), log.names)
+	}
+	// The first two requests (r0 and r1) were refused, so both connections
+	// rest a second; r2, never refused, must wait for that too.
+	if gap := log.times[2].Sub(log.times[1]); gap < 900*time.Millisecond {
+		t.Errorf("%s was requested %v after both connections were told to wait 1 s", log.names[2], gap)
+	}
+}
+
+// The refused range is not held back: with connections to spare, another
+// one fetches it while the refused one rests.
+func TestRefusedRangeGoesToAnotherConnection(t *testing.T) {
+	fx := newFixture(t, origin.Options{})
+	var log requestLog
+	fx.srv.SetOptions(func(o *origin.Options) {
+		o.Fault = func(r origin.Request) origin.Fault {
+			log.add(r.Name)
+			if r.N == 1 {
+				return origin.Fault{Status: 429, RetryAfter: "30"}
+			}
+			return origin.Fault{}
+		}
+	})
+	fx.add("x.bin", 64<<10)
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	opts.Connections = 4
+	opts.Backoff.RetryAfterCap = time.Minute
+	start := time.Now()
+	if sum := runFixture(t, fx, opts); sum.Done != 1 {
+		t.Fatalf("%+v", sum)
+	}
+	fx.verify(t, dir, nil)
+	// Generous: the point is that the 30 s are not waited out.
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("took %v: the range waited out the Retry-After", d)
+	}
+}
