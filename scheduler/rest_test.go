@@ -23,20 +23,26 @@ func (l *requestLog) add(name string) {
 	l.names = append(l.names, name)
 }
 
+// refuseFirst makes the origin answer the first request for every file but
+// spare with 429 and a Retry-After of ra seconds, and logs every request.
+func refuseFirst(fx *fixture, log *requestLog, ra, spare string) {
+	fx.srv.SetOptions(func(o *origin.Options) {
+		o.Fault = func(r origin.Request) origin.Fault {
+			log.add(r.Name)
+			if r.N == 1 && r.Name != spare {
+				return origin.Fault{Status: 429, RetryAfter: ra}
+			}
+			return origin.Fault{}
+		}
+	})
+}
+
 // A Retry-After rests the connection that was told to wait: with every
 // connection told to wait, the host hears nothing until the wait is over.
 func TestRetryAfterRestsTheConnections(t *testing.T) {
 	fx := newFixture(t, origin.Options{})
 	var log requestLog
-	fx.srv.SetOptions(func(o *origin.Options) {
-		o.Fault = func(r origin.Request) origin.Fault {
-			log.add(r.Name)
-			if r.N == 1 && r.Name != "r2.bin" {
-				return origin.Fault{Status: 429, RetryAfter: "1"}
-			}
-			return origin.Fault{}
-		}
-	})
+	refuseFirst(fx, &log, "1", "r2.bin")
 	for i := range 3 {
 		fx.add(fmt.Sprintf("r%d.bin", i), 64<<10)
 	}
@@ -65,15 +71,7 @@ func TestRetryAfterRestsTheConnections(t *testing.T) {
 func TestRefusedRangeGoesToAnotherConnection(t *testing.T) {
 	fx := newFixture(t, origin.Options{})
 	var log requestLog
-	fx.srv.SetOptions(func(o *origin.Options) {
-		o.Fault = func(r origin.Request) origin.Fault {
-			log.add(r.Name)
-			if r.N == 1 {
-				return origin.Fault{Status: 429, RetryAfter: "30"}
-			}
-			return origin.Fault{}
-		}
-	})
+	refuseFirst(fx, &log, "30", "")
 	fx.add("x.bin", 64<<10)
 	dir := t.TempDir()
 	opts := testOptions(dir)
