@@ -167,3 +167,20 @@ func TestLargeDownloadsBypassThePageCacheUnlessTold(t *testing.T) {
 		fx.verify(t, dir, nil)
 	}
 }
+
+// Direct I/O only where it is plain and fast: not on tmpfs, say (nor NFS,
+// FUSE or overlay, which a test cannot easily mount).
+func TestNoDirectIOOutsideLocalDiskFilesystems(t *testing.T) {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/dev/shm", &st); err != nil || st.Type != unix.TMPFS_MAGIC {
+		t.Skip("no tmpfs at /dev/shm")
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "bulkget-test")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer os.RemoveAll(dir)
+	if directSupported(t, dir) {
+		t.Error("direct I/O chosen on tmpfs")
+	}
+}
