@@ -13,15 +13,7 @@ import (
 // checkpointer saves every file's progress each CheckpointInterval, and at
 // once when a segment completes (r.ckNow).
 func (r *run) checkpointer(ctx context.Context) {
-	tick := time.NewTicker(r.opts.CheckpointInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		case <-r.ckNow:
-		}
+	every(ctx, r.opts.CheckpointInterval, r.ckNow, func() {
 		r.mu.Lock()
 		files := slices.Clone(r.active)
 		r.mu.Unlock()
@@ -31,7 +23,7 @@ func (r *run) checkpointer(ctx context.Context) {
 			}
 			r.checkpoint(f)
 		}
-	}
+	})
 }
 
 // requestCheckpoint asks for a checkpoint round without waiting for it.

@@ -577,14 +577,7 @@ func (r *run) restartLocked(f *file) {
 // watchdog cuts requests that have received nothing for StallTimeout, so
 // their segments are retried instead of hanging the run.
 func (r *run) watchdog(ctx context.Context) {
-	tick := time.NewTicker(min(r.opts.StallTimeout/4, 250*time.Millisecond))
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, min(r.opts.StallTimeout/4, 250*time.Millisecond), nil, func() {
 		now := int64(time.Since(r.epoch))
 		r.mu.Lock()
 		for _, f := range r.active {
@@ -603,19 +596,28 @@ func (r *run) watchdog(ctx context.Context) {
 		for _, e := range events {
 			r.rep.Report(e)
 		}
-	}
+	})
 }
 
-// ticker emits Progress events.
-func (r *run) ticker(ctx context.Context) {
-	tick := time.NewTicker(r.opts.ProgressInterval)
+// every runs fn each interval, and at once whenever now delivers (nil:
+// never), until ctx is done: the loop of the run's background jobs.
+func every(ctx context.Context, interval time.Duration, now <-chan struct{}, fn func()) {
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-now:
 		}
+		fn()
+	}
+}
+
+// ticker emits Progress events.
+func (r *run) ticker(ctx context.Context) {
+	every(ctx, r.opts.ProgressInterval, nil, func() {
 		r.mu.Lock()
 		e := Event{Kind: Progress, Time: time.Now(), BytesDone: r.bytes.Load(), FilesDone: r.done + r.skipped,
 			FilesTotal: r.done + r.skipped + len(r.failures) + r.remaining}
@@ -626,5 +628,5 @@ func (r *run) ticker(ctx context.Context) {
 		}
 		r.mu.Unlock()
 		r.rep.Report(e)
-	}
+	})
 }

@@ -488,7 +488,7 @@ func (r *run) finalize(f *file) error {
 			return fmt.Errorf("close %s%s: %w", name, PartSuffix, err)
 		}
 		f.out = nil
-		if err := r.root.Rename(name+PartSuffix, name); err != nil {
+		if err := r.top.rename(name+PartSuffix, name); err != nil {
 			return fmt.Errorf("rename %s%s: %w", name, PartSuffix, err)
 		}
 		if err := r.dirs.sync(r.root, path.Dir(name)); err != nil {
