@@ -199,8 +199,12 @@ func TestManySmallFilesOneRequestEach(t *testing.T) {
 	if p := ct.peak.Load(); p > 8 {
 		t.Errorf("peak concurrent requests %d exceeds -c 8", p)
 	}
-	if st.ConnsAccepted > 8 {
-		t.Errorf("%d TCP connections for small files: connections are not being reused", st.ConnsAccepted)
+	// net/http puts a connection back in its idle pool on its own goroutine
+	// after the body's end was read; a request sent in that instant dials,
+	// and the dialled connection joins the pool unused. So a few more than
+	// 8 can be accepted; without reuse it would be one per file.
+	if st.ConnsAccepted > 12 {
+		t.Errorf("%d TCP connections for 300 small files over 8: connections are not being reused", st.ConnsAccepted)
 	}
 }
 
