@@ -44,6 +44,7 @@ func bulkget(b *testing.B) string {
 // table shows, through b.ReportMetric so that benchstat works.
 func runBulkget(b *testing.B, s Scenario) {
 	r := &Runner{Bulkget: bulkget(b), Timeout: 10 * time.Minute, TempDir: b.TempDir()}
+	defer r.Close()
 	f := Start(s)
 	defer f.Close()
 	tool := Tools()[0]

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,7 +91,15 @@ type Runner struct {
 	Bulkget string        // the bulkget executable
 	Timeout time.Duration // per tool run; a run still going is killed
 	TempDir string        // parent of each run's temporary folder; "" for the default
+
+	// kept are the runs' folders, emptied of their large files but
+	// removed only by Close: see Run.
+	kept []string
 }
+
+// bulky is the size from which Run removes a file as soon as it has been
+// verified; smaller ones wait for Close.
+const bulky = 1 << 20
 
 // BuildBulkget builds ./cmd/bulkget of the module that contains the current
 // folder into dir and returns the executable's path.
@@ -128,8 +137,14 @@ func (r *Runner) Executable(t Tool) (string, error) {
 	return path, nil
 }
 
-// Run runs t on the fixture in a fresh temporary folder, which it removes
-// afterwards, and verifies every file. A tool that fails, hangs or writes
+// Run runs t on the fixture in a fresh temporary folder and verifies every
+// file. The folder's large files are removed at once, to bound the disk
+// space a suite needs; the rest stays until Close. Deleting thousands of
+// small files just before the next run would bias that run: ext4 without a
+// journal (these machines' root filesystem) will not reuse an inode freed
+// in the last minute or more, and checks every such inode again for each
+// file it creates, so creating a file right after 20,000 deletions cost
+// ten times as much CPU as on a quiet folder, for whichever tool came next. A tool that fails, hangs or writes
 // wrong bytes gives a Result that says so; the error is for the suite's own
 // failures (no temporary folder, no executable).
 func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
@@ -144,7 +159,8 @@ func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("bench: %w", err)
 	}
-	defer os.RemoveAll(work)
+	r.kept = append(r.kept, work)
+	defer removeBulky(work)
 	p := &Plan{Scenario: s, Files: f.files, URL: f.Server.URL, Bin: bin, Work: work, Dir: filepath.Join(work, "out")}
 	if err := os.Mkdir(p.Dir, 0o755); err != nil {
 		return res, fmt.Errorf("bench: %w", err)
@@ -220,6 +236,30 @@ func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
 		res.Unreported += res.Total - res.Right
 	}
 	return res, nil
+}
+
+// Close removes every folder the runs kept. Call it once no more runs
+// follow: what it deletes makes creating files slow for a while after.
+func (r *Runner) Close() error {
+	var errs []error
+	for _, dir := range r.kept {
+		errs = append(errs, os.RemoveAll(dir))
+	}
+	r.kept = nil
+	return errors.Join(errs...)
+}
+
+// removeBulky removes the regular files of bulky size or more under dir.
+func removeBulky(dir string) {
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		if info, err := d.Info(); err == nil && info.Size() >= bulky {
+			os.Remove(path)
+		}
+		return nil
+	})
 }
 
 // execute runs the invocations one after the other within the timeout,

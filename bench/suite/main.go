@@ -83,6 +83,7 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	r := &bench.Runner{Bulkget: *binary, Timeout: *timeout, TempDir: *tmp}
+	defer r.Close()
 	for _, t := range ts {
 		if t.Name == "bulkget" && r.Bulkget == "" {
 			dir, err := os.MkdirTemp(*tmp, "bulkget-suite-bin-")
