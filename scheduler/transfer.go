@@ -393,7 +393,7 @@ func (r *run) finalizeAsync(f *file) {
 	})
 }
 
-const maxFinalizing = 64
+const maxFinalizing = 512
 
 // complete finalizes f and records the outcome.
 func (r *run) complete(f *file) {
@@ -452,10 +452,11 @@ func (r *run) finalize(f *file) error {
 	f.ckMu.Lock()
 	defer f.ckMu.Unlock()
 	name := f.entry.Name
-	if f.size >= 0 {
-		// A stream of unknown length may have been preallocated by nobody;
-		// a known size is already exact. Truncate guards against a server
-		// that sent less than it announced without us noticing.
+	if f.size > smallFile {
+		// Preallocation gave the file its size before any byte came;
+		// cutting it to the size the server announced guards against
+		// preallocation that overshot. A small file is not preallocated:
+		// it is exactly what was written, and Copy saw every byte arrive.
 		if err := f.out.Truncate(f.size); err != nil {
 			return fmt.Errorf("finalize %s: %w", name, err)
 		}
