@@ -85,6 +85,28 @@ func (p *partFile) Close() error {
 	return p.File.Close()
 }
 
+// directBuffer is a connection's buffer for direct writes: Copy reads into
+// one half while the other is written. A direct write returns only once
+// the device has the data, so larger writes mean fewer system calls, block
+// requests and device notifications per GiB, and reading on meanwhile
+// keeps the connection flowing. Measured on uncapped (2 GiB, 16
+// connections, six runs each): 256 KiB serial 1.11-1.20 CPU s, halves of
+// 512 KiB 0.89-1.14, of 1 MiB 0.94-1.03 but slower to finish.
+const directBuffer = 1 << 20
+
+// connBuffers are one connection's buffers, reused from segment to segment.
+type connBuffers struct {
+	plain  []byte // Options.BufferSize
+	direct []byte // directBuffer, allocated on the first direct file
+}
+
+func (b *connBuffers) forDirect() []byte {
+	if b.direct == nil {
+		b.direct = alignedBuffer(directBuffer)
+	}
+	return b.direct
+}
+
 // alignedBuffer returns size bytes starting on a directAlign boundary. Go's
 // heap does not move objects, so the alignment lasts.
 func alignedBuffer(size int) []byte {

@@ -255,13 +255,13 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	var wg sync.WaitGroup
 	for range opts.Connections {
 		wg.Go(func() {
-			buf := alignedBuffer(opts.BufferSize)
+			bufs := &connBuffers{plain: alignedBuffer(opts.BufferSize)}
 			for {
 				s := r.next(ctx)
 				if s == nil {
 					return
 				}
-				r.exec(ctx, s, buf)
+				r.exec(ctx, s, bufs)
 			}
 		})
 	}

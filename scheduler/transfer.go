@@ -43,7 +43,7 @@ type snapshot struct {
 }
 
 // exec runs one segment on this connection and records the outcome.
-func (r *run) exec(ctx context.Context, s *seg, buf []byte) {
+func (r *run) exec(ctx context.Context, s *seg, bufs *connBuffers) {
 	r.mu.Lock()
 	f := s.f
 	snap := snapshot{probed: f.probed, ranged: f.ranged, size: f.size, validator: f.validator,
@@ -52,14 +52,15 @@ func (r *run) exec(ctx context.Context, s *seg, buf []byte) {
 	s.cancel = cancel
 	r.mu.Unlock()
 	r.running.Add(1)
-	err := r.transfer(reqCtx, s, snap, buf[:r.chunk])
+	err := r.transfer(reqCtx, s, snap, bufs)
 	r.running.Add(-1)
 	cancel()
 	r.finish(ctx, s, err)
 }
 
-func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, buf []byte) error {
+func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *connBuffers) error {
 	f := s.f
+	buf := bufs.plain[:r.chunk]
 	if !snap.probed && snap.tryResume {
 		if handled, err := r.resumeOrSkip(ctx, s, buf); handled {
 			return err
@@ -117,6 +118,10 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, buf []byte) e
 	var dst io.WriterAt = out
 	if sums != nil {
 		dst = inOrder{w: out, s: sums}
+	}
+	if out.direct != nil && r.limiter == nil {
+		// Copy overlaps reads with direct writes, in larger pieces.
+		buf = bufs.forDirect()
 	}
 	_, err = segment.Copy(ctx, resp.Body, s.cur, dst, buf, r.waiter(), s)
 	if err == nil && resp.End >= 0 && s.cur.Pos() == resp.End {

@@ -28,6 +28,21 @@ func newMemFile(n int) *memFile {
 	return &memFile{data: make([]byte, n), writes: make([]int, n)}
 }
 
+// overlappedMem is a memFile that asks for alignment, which makes Copy
+// overlap its reads with its writes (as for direct I/O).
+type overlappedMem struct{ *memFile }
+
+func (overlappedMem) Alignment() int { return 8 }
+
+// copyModes runs a test against Copy's serial path and its overlapped one.
+var copyModes = []struct {
+	name string
+	wrap func(*memFile) io.WriterAt
+}{
+	{"serial", func(m *memFile) io.WriterAt { return m }},
+	{"overlapped", func(m *memFile) io.WriterAt { return overlappedMem{m} }},
+}
+
 var errOutOfFile = errors.New("memFile: write out of bounds")
 
 func (m *memFile) WriteAt(p []byte, off int64) (int, error) {
@@ -317,6 +332,12 @@ func TestCursorClaimStopsAtShrunkEnd(t *testing.T) {
 // TestCopyWriteNeverOverlapsSplit splits from inside WriteAt, that is while
 // the chunk being written is reserved, and checks the tail starts after it.
 func TestCopyWriteNeverOverlapsSplit(t *testing.T) {
+	for _, mode := range copyModes {
+		t.Run(mode.name, func(t *testing.T) { testCopyWriteNeverOverlapsSplit(t, mode.wrap) })
+	}
+}
+
+func testCopyWriteNeverOverlapsSplit(t *testing.T, wrap func(*memFile) io.WriterAt) {
 	const n = 1 << 18
 	src := source(n)
 	dst := newMemFile(n)
@@ -330,7 +351,7 @@ func TestCopyWriteNeverOverlapsSplit(t *testing.T) {
 			tails = append(tails, [2]int64{mid, end})
 		}
 	}
-	got, err := Copy(context.Background(), bytes.NewReader(src), cur, dst, make([]byte, 7000), nil, nil)
+	got, err := Copy(context.Background(), bytes.NewReader(src), cur, wrap(dst), make([]byte, 7000), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,137 +396,151 @@ func checkPartition(t *testing.T, pieces []piece, from, to int64) {
 // TestCopyLockstepSplits runs Copy while another goroutine splits the cursor
 // every time the body is read, then fetches each split-off tail.
 func TestCopyLockstepSplits(t *testing.T) {
-	tests := []struct {
-		name           string
-		start, end     int64
-		bufSize, chunk int
-		min            int64
-	}{
+	tests := []lockstepCase{
 		{"aligned range, big buffer", 0, 1 << 20, 32 << 10, 5000, 4096},
 		{"odd range, small chunks", 12345, 400000, 3000, 777, 1000},
 		{"buffer smaller than chunk", 1, 200001, 500, 4096, 300},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			src := source(int(tt.end) + 100)
-			dst := newMemFile(len(src))
-			cur := NewCursor(tt.start, tt.start, tt.end)
-
-			ask, ack := make(chan struct{}), make(chan struct{})
-			var tails [][2]int64
-			go func() {
-				for range ask {
-					if mid, end, ok := cur.Split(tt.min); ok {
-						tails = append(tails, [2]int64{mid, end})
-					}
-					ack <- struct{}{}
-				}
-			}()
-			body := &hookReader{r: &chunkReader{data: src[tt.start:tt.end], chunk: tt.chunk}, hook: func() {
-				ask <- struct{}{}
-				<-ack
-			}}
-			n, err := Copy(context.Background(), body, cur, dst, make([]byte, tt.bufSize), nil, nil)
-			close(ask)
-			if err != nil {
-				t.Fatalf("Copy: %v", err)
-			}
-			if len(tails) == 0 {
-				t.Fatal("no split happened")
-			}
-			s, p, e := cur.Bounds()
-			if p != e || n != p-s {
-				t.Fatalf("Copy wrote %d, cursor [%d, %d, %d)", n, s, p, e)
-			}
-			// Nothing of the tails is written yet.
-			dst.check(t, src, tt.start, e)
-
-			pieces := []piece{{s, p, e}}
-			for _, tl := range tails {
-				c := NewCursor(tl[0], tl[0], tl[1])
-				if _, err := Copy(context.Background(), bytes.NewReader(src[tl[0]:tl[1]]), c, dst, make([]byte, tt.bufSize), nil, nil); err != nil {
-					t.Fatalf("tail %v: %v", tl, err)
-				}
-				s, p, e := c.Bounds()
-				pieces = append(pieces, piece{s, p, e})
-			}
-			checkPartition(t, pieces, tt.start, tt.end)
-			dst.check(t, src, tt.start, tt.end)
-		})
+	for _, mode := range copyModes {
+		for _, tt := range tests {
+			t.Run(mode.name+"/"+tt.name, func(t *testing.T) { testLockstep(t, mode.wrap, tt) })
+		}
 	}
+}
+
+type lockstepCase struct {
+	name           string
+	start, end     int64
+	bufSize, chunk int
+	min            int64
+}
+
+func testLockstep(t *testing.T, wrap func(*memFile) io.WriterAt, tt lockstepCase) {
+	src := source(int(tt.end) + 100)
+	dst := newMemFile(len(src))
+	cur := NewCursor(tt.start, tt.start, tt.end)
+
+	ask, ack := make(chan struct{}), make(chan struct{})
+	var tails [][2]int64
+	go func() {
+		for range ask {
+			if mid, end, ok := cur.Split(tt.min); ok {
+				tails = append(tails, [2]int64{mid, end})
+			}
+			ack <- struct{}{}
+		}
+	}()
+	body := &hookReader{r: &chunkReader{data: src[tt.start:tt.end], chunk: tt.chunk}, hook: func() {
+		ask <- struct{}{}
+		<-ack
+	}}
+	n, err := Copy(context.Background(), body, cur, wrap(dst), make([]byte, tt.bufSize), nil, nil)
+	close(ask)
+	if err != nil {
+		t.Fatalf("Copy: %v", err)
+	}
+	if len(tails) == 0 {
+		t.Fatal("no split happened")
+	}
+	s, p, e := cur.Bounds()
+	if p != e || n != p-s {
+		t.Fatalf("Copy wrote %d, cursor [%d, %d, %d)", n, s, p, e)
+	}
+	// Nothing of the tails is written yet.
+	dst.check(t, src, tt.start, e)
+
+	pieces := []piece{{s, p, e}}
+	for _, tl := range tails {
+		c := NewCursor(tl[0], tl[0], tl[1])
+		if _, err := Copy(context.Background(), bytes.NewReader(src[tl[0]:tl[1]]), c, wrap(dst), make([]byte, tt.bufSize), nil, nil); err != nil {
+			t.Fatalf("tail %v: %v", tl, err)
+		}
+		s, p, e := c.Bounds()
+		pieces = append(pieces, piece{s, p, e})
+	}
+	checkPartition(t, pieces, tt.start, tt.end)
+	dst.check(t, src, tt.start, tt.end)
 }
 
 // TestCopyConcurrentWorkStealing runs a pool of Copy calls into one file
 // while a thief keeps splitting running cursors and starting a new Copy for
 // every stolen tail. Every byte must be written exactly once, correctly.
 func TestCopyConcurrentWorkStealing(t *testing.T) {
-	tests := []struct {
-		name     string
-		size     int64
-		bufSize  int
-		chunk    int
-		min      int64
-		attempts int
-	}{
+	tests := []stealingCase{
 		{"small min", 1 << 19, 4096, 1500, 512, 3000},
 		{"aligned min", 1 << 20, 16 << 10, 8192, splitAlign / 2, 500},
 		{"tiny buffers", 100003, 100, 333, 64, 3000},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			src := source(int(tt.size))
-			dst := newMemFile(len(src))
-
-			var (
-				mu      sync.Mutex
-				cursors []*Cursor
-				wg      sync.WaitGroup
-				errs    = make(chan error, 10000)
-			)
-			run := func(c *Cursor) {
-				mu.Lock()
-				cursors = append(cursors, c)
-				mu.Unlock()
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					s, _, e := c.Bounds()
-					n, err := Copy(context.Background(), &chunkReader{data: src[s:e], chunk: tt.chunk}, c, dst, make([]byte, tt.bufSize), nil, nil)
-					if err != nil {
-						errs <- err
-						return
-					}
-					if _, p, e := c.Bounds(); p != e || n != p-s {
-						errs <- fmt.Errorf("cursor %d: wrote %d, pos %d, end %d", s, n, p, e)
-					}
-				}()
-			}
-			run(NewCursor(0, 0, tt.size))
-			r := rand.New(rand.NewPCG(3, 4))
-			for range tt.attempts {
-				mu.Lock()
-				c := cursors[r.IntN(len(cursors))]
-				mu.Unlock()
-				if mid, end, ok := c.Split(tt.min); ok {
-					run(NewCursor(mid, mid, end))
-				}
-				runtime.Gosched()
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
-			pieces := make([]piece, 0, len(cursors))
-			for _, c := range cursors {
-				s, p, e := c.Bounds()
-				pieces = append(pieces, piece{s, p, e})
-			}
-			t.Logf("%d pieces", len(pieces))
-			checkPartition(t, pieces, 0, tt.size)
-			dst.check(t, src, 0, tt.size)
-		})
+	for _, mode := range copyModes {
+		for _, tt := range tests {
+			t.Run(mode.name+"/"+tt.name, func(t *testing.T) {
+				testWorkStealing(t, mode.wrap, tt)
+			})
+		}
 	}
+}
+
+type stealingCase struct {
+	name     string
+	size     int64
+	bufSize  int
+	chunk    int
+	min      int64
+	attempts int
+}
+
+func testWorkStealing(t *testing.T, wrap func(*memFile) io.WriterAt, tt stealingCase) {
+	src := source(int(tt.size))
+	dst := newMemFile(len(src))
+
+	var (
+		mu      sync.Mutex
+		cursors []*Cursor
+		wg      sync.WaitGroup
+		errs    = make(chan error, 10000)
+	)
+	run := func(c *Cursor) {
+		mu.Lock()
+		cursors = append(cursors, c)
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, _, e := c.Bounds()
+			n, err := Copy(context.Background(), &chunkReader{data: src[s:e], chunk: tt.chunk}, c, wrap(dst), make([]byte, tt.bufSize), nil, nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if _, p, e := c.Bounds(); p != e || n != p-s {
+				errs <- fmt.Errorf("cursor %d: wrote %d, pos %d, end %d", s, n, p, e)
+			}
+		}()
+	}
+	run(NewCursor(0, 0, tt.size))
+	r := rand.New(rand.NewPCG(3, 4))
+	for range tt.attempts {
+		mu.Lock()
+		c := cursors[r.IntN(len(cursors))]
+		mu.Unlock()
+		if mid, end, ok := c.Split(tt.min); ok {
+			run(NewCursor(mid, mid, end))
+		}
+		runtime.Gosched()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	pieces := make([]piece, 0, len(cursors))
+	for _, c := range cursors {
+		s, p, e := c.Bounds()
+		pieces = append(pieces, piece{s, p, e})
+	}
+	t.Logf("%d pieces", len(pieces))
+	checkPartition(t, pieces, 0, tt.size)
+	dst.check(t, src, 0, tt.size)
 }
 
 // hookReader calls hook before every Read of r.

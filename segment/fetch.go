@@ -156,60 +156,189 @@ type Waiter interface {
 // obs (may be nil) hears of every read and every write; it runs on the data
 // path and must be cheap.
 //
+// With an Aligned destination (direct I/O, where a write returns only once
+// the device has the data) Copy splits buf in two and reads into one half
+// while the other is being written: a connection that stopped reading for
+// every write would let its TCP window fill and the sender wait. Writes
+// still happen one at a time and in order, and none is left running when
+// Copy returns.
+//
 // It returns the bytes written. A body that ends before a known end gives
 // ErrShortBody. The body is not closed.
 func Copy(ctx context.Context, body io.Reader, cur *Cursor, dst io.WriterAt, buf []byte, limit Waiter, obs Observer) (int64, error) {
-	var written int64
-	align := int64(0)
+	c := copier{ctx: ctx, body: body, cur: cur, dst: dst, limit: limit, obs: obs}
 	if a, ok := dst.(Aligned); ok {
-		align = int64(a.Alignment())
+		c.align = int64(a.Alignment())
 	}
+	if c.align > 0 {
+		if half := int64(len(buf)) / 2 / c.align * c.align; half >= 2*c.align {
+			return c.overlapped(buf[:half], buf[half:2*half])
+		}
+	}
+	return c.serial(buf)
+}
+
+type copier struct {
+	ctx   context.Context
+	body  io.Reader
+	cur   *Cursor
+	dst   io.WriterAt
+	limit Waiter
+	obs   Observer
+	align int64 // 0: no alignment wanted
+}
+
+// chunk is the part of buf the bytes from file offset pos go into: at
+// pos's offset within a block when the destination is aligned, so that
+// every block boundary of the file falls on a block boundary of buf's
+// memory, and no further than end (-1: unknown).
+func (c *copier) chunk(buf []byte, pos, end int64) []byte {
+	lead := int64(0)
+	if c.align > 0 && int64(len(buf)) > 2*c.align {
+		lead = pos % c.align
+	}
+	want := int64(len(buf)) - lead
+	if end >= 0 {
+		want = max(min(want, end-pos), 0)
+	}
+	return buf[lead : lead+want]
+}
+
+// read fills chunk from the body and pays the limiter for what came.
+func (c *copier) read(chunk []byte) (n int, rerr, err error) {
+	n, rerr = fill(c.body, chunk, c.obs)
+	if n > 0 && c.limit != nil {
+		err = c.limit.WaitN(c.ctx, n)
+	}
+	return n, rerr, err
+}
+
+// wrote records a finished write of n claimed bytes at off.
+func (c *copier) wrote(n int, off int64, err error) error {
+	c.cur.commit(int64(n))
+	if c.obs != nil && n > 0 {
+		c.obs.Written(int64(n))
+	}
+	if err != nil {
+		return fmt.Errorf("segment: write at %d: %w", off, err)
+	}
+	return nil
+}
+
+// ended says how a read error ends the copy, once every byte read before
+// it is written: nil for the end of a body that ran to the end.
+func (c *copier) ended(rerr error) error {
+	switch {
+	case rerr == io.EOF:
+		if c.cur.Remaining() > 0 {
+			return ErrShortBody
+		}
+		return nil
+	case errors.Is(rerr, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: %v", ErrShortBody, rerr)
+	}
+	return rerr
+}
+
+func (c *copier) serial(buf []byte) (int64, error) {
+	var written int64
 	for {
-		// With an aligned destination the data goes in at the file
-		// position's offset within a block, so that every block boundary
-		// of the file falls on a block boundary of buf's memory.
-		lead := int64(0)
-		if align > 0 && int64(len(buf)) > 2*align {
-			lead = cur.Pos() % align
-		}
-		want := int64(len(buf)) - lead
-		if rem := cur.Remaining(); rem >= 0 && rem < want {
-			want = rem
-		}
-		if want == 0 {
+		_, pos, end := c.cur.Bounds()
+		chunk := c.chunk(buf, pos, end)
+		if len(chunk) == 0 {
 			return written, nil
 		}
-		chunk := buf[lead : lead+want]
-		n, rerr := fill(body, chunk, obs)
-		if n > 0 && limit != nil {
-			if err := limit.WaitN(ctx, n); err != nil {
+		n, rerr, err := c.read(chunk)
+		if err != nil {
+			return written, err
+		}
+		off, allowed := c.cur.claim(int64(n))
+		var w int
+		if allowed > 0 {
+			w, err = c.dst.WriteAt(chunk[:allowed], off)
+		}
+		written += int64(w)
+		if err := c.wrote(w, off, err); err != nil {
+			return written, err
+		}
+		if rerr != nil {
+			return written, c.ended(rerr)
+		}
+	}
+}
+
+// overlapped is serial with each write handed to a writer goroutine, so
+// that the next read runs meanwhile; a and b take turns.
+func (c *copier) overlapped(a, b []byte) (written int64, err error) {
+	type job struct {
+		p   []byte
+		off int64
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	jobs := make(chan job)
+	results := make(chan result, 1)
+	go func() {
+		for j := range jobs {
+			n, err := c.dst.WriteAt(j.p, j.off)
+			results <- result{n, err}
+		}
+	}()
+	defer close(jobs)
+
+	inflight, flightOff := false, int64(0)
+	// collect waits for the write in flight, if any, and records it.
+	collect := func() error {
+		if !inflight {
+			return nil
+		}
+		res := <-results
+		inflight = false
+		written += int64(res.n)
+		return c.wrote(res.n, flightOff, res.err)
+	}
+	// Every return goes through here: no write may outlive Copy, whose
+	// caller reuses the buffer and may close the file.
+	defer func() {
+		if cerr := collect(); err == nil {
+			err = cerr
+		}
+	}()
+
+	_, pos, _ := c.cur.Bounds()
+	bufs := [2][]byte{a, b}
+	for turn := 0; ; turn ^= 1 {
+		// The end may move (a split, a hedge) at any time: read it anew.
+		chunk := c.chunk(bufs[turn], pos, c.cur.End())
+		if len(chunk) == 0 {
+			return written, nil
+		}
+		n, rerr, err := c.read(chunk)
+		if err != nil {
+			return written, err
+		}
+		// One write at a time, in order: claim only once the previous
+		// write is committed, which keeps the cursor's single
+		// reservation and its guarantee that a split never cuts into
+		// bytes being written.
+		if err := collect(); err != nil {
+			return written, err
+		}
+		off, allowed := c.cur.claim(int64(n))
+		if allowed > 0 {
+			jobs <- job{chunk[:allowed], off}
+			inflight, flightOff = true, off
+		} else {
+			c.cur.commit(0)
+		}
+		pos = off + allowed
+		if rerr != nil {
+			if err := collect(); err != nil {
 				return written, err
 			}
-		}
-		off, allowed := cur.claim(int64(n))
-		if allowed > 0 {
-			w, err := dst.WriteAt(chunk[:allowed], off)
-			cur.commit(int64(w))
-			written += int64(w)
-			if obs != nil && w > 0 {
-				obs.Written(int64(w))
-			}
-			if err != nil {
-				return written, fmt.Errorf("segment: write at %d: %w", off, err)
-			}
-		} else {
-			cur.commit(0)
-		}
-		switch {
-		case rerr == io.EOF:
-			if cur.Remaining() > 0 {
-				return written, ErrShortBody
-			}
-			return written, nil
-		case errors.Is(rerr, io.ErrUnexpectedEOF):
-			return written, fmt.Errorf("%w: %v", ErrShortBody, rerr)
-		case rerr != nil:
-			return written, rerr
+			return written, c.ended(rerr)
 		}
 	}
 }

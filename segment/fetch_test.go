@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -475,30 +476,32 @@ func TestCopy(t *testing.T) {
 		{"empty body", 0, 0, 256, func() io.Reader { return bytes.NewReader(nil) }, 64, 0, ErrShortBody, 0},
 		{"unexpected EOF", 0, 0, 256, func() io.Reader { return errReader(src[:100], io.ErrUnexpectedEOF) }, 64, 100, ErrShortBody, 100},
 		{"read error", 0, 0, 256, func() io.Reader { return errReader(src[:100], errBoom) }, 64, 100, errBoom, 100},
-		{"timeout on second read", 0, 0, 256, func() io.Reader { return iotest.TimeoutReader(bytes.NewReader(src[:256])) }, 64, 64, iotest.ErrTimeout, 64},
+		{"timeout on second read", 0, 0, 256, func() io.Reader { return iotest.TimeoutReader(&chunkReader{data: src[:256], chunk: 16}) }, 64, 16, iotest.ErrTimeout, 16},
 		{"unknown end reads to EOF", 200, 200, -1, func() io.Reader { return bytes.NewReader(src[200:]) }, 64, 800, nil, 1000},
 		{"unknown end, empty body", 200, 200, -1, func() io.Reader { return bytes.NewReader(nil) }, 64, 0, nil, 200},
 		{"unknown end, read error", 0, 0, -1, func() io.Reader { return errReader(src[:70], errBoom) }, 64, 70, errBoom, 70},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dst := newMemFile(len(src))
-			cur := NewCursor(tt.start, tt.pos, tt.end)
-			n, err := Copy(context.Background(), tt.body(), cur, dst, make([]byte, tt.buf), nil, nil)
-			if tt.wantErr == nil && err != nil {
-				t.Fatalf("Copy error: %v", err)
-			}
-			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
-				t.Fatalf("Copy error %v, want %v", err, tt.wantErr)
-			}
-			if n != tt.wantN {
-				t.Errorf("Copy wrote %d, want %d", n, tt.wantN)
-			}
-			if got := cur.Pos(); got != tt.wantPos {
-				t.Errorf("Pos = %d, want %d", got, tt.wantPos)
-			}
-			dst.check(t, src, tt.pos, tt.pos+n)
-		})
+	for _, mode := range copyModes {
+		for _, tt := range tests {
+			t.Run(mode.name+"/"+tt.name, func(t *testing.T) {
+				dst := newMemFile(len(src))
+				cur := NewCursor(tt.start, tt.pos, tt.end)
+				n, err := Copy(context.Background(), tt.body(), cur, mode.wrap(dst), make([]byte, tt.buf), nil, nil)
+				if tt.wantErr == nil && err != nil {
+					t.Fatalf("Copy error: %v", err)
+				}
+				if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+					t.Fatalf("Copy error %v, want %v", err, tt.wantErr)
+				}
+				if n != tt.wantN {
+					t.Errorf("Copy wrote %d, want %d", n, tt.wantN)
+				}
+				if got := cur.Pos(); got != tt.wantPos {
+					t.Errorf("Pos = %d, want %d", got, tt.wantPos)
+				}
+				dst.check(t, src, tt.pos, tt.pos+n)
+			})
+		}
 	}
 }
 
@@ -836,28 +839,137 @@ func (o *countingObserver) Written(n int64) { o.written.Add(n) }
 func TestCopyDoesNotAllocatePerChunk(t *testing.T) {
 	buf := make([]byte, 256<<10)
 	obs := &countingObserver{}
-	allocs := func(size int64) float64 {
-		return testing.AllocsPerRun(5, func() {
-			cur := NewCursor(0, 0, size)
-			if _, err := Copy(context.Background(), endless{chunk: 64 << 10}, cur, discardAt{}, buf, nil, obs); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
-	small, large := allocs(1<<20), allocs(256<<20) // 4 and 1,024 buffers
-	if large > small {
-		t.Errorf("Copy of 256 MiB made %.0f allocations, of 1 MiB %.0f: something allocates per chunk", large, small)
+	for _, dst := range []io.WriterAt{discardAt{}, alignedDiscard{}} {
+		allocs := func(size int64) float64 {
+			return testing.AllocsPerRun(5, func() {
+				cur := NewCursor(0, 0, size)
+				if _, err := Copy(context.Background(), endless{chunk: 64 << 10}, cur, dst, buf, nil, obs); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+		small, large := allocs(1<<20), allocs(256<<20) // 4 and 1,024 buffers
+		if large > small {
+			t.Errorf("%T: Copy of 256 MiB made %.0f allocations, of 1 MiB %.0f: something allocates per chunk", dst, large, small)
+		}
 	}
 }
 
+// alignedDiscard takes the overlapped path.
+type alignedDiscard struct{ discardAt }
+
+func (alignedDiscard) Alignment() int { return 4096 }
+
 func BenchmarkCopy(b *testing.B) {
-	buf := make([]byte, 256<<10)
-	const size = 64 << 20
-	b.SetBytes(size)
-	for b.Loop() {
-		cur := NewCursor(0, 0, size)
-		if _, err := Copy(context.Background(), endless{chunk: 64 << 10}, cur, discardAt{}, buf, nil, nil); err != nil {
-			b.Fatal(err)
+	for _, dst := range []io.WriterAt{discardAt{}, alignedDiscard{}} {
+		b.Run(fmt.Sprintf("%T", dst)[len("segment."):], func(b *testing.B) {
+			buf := make([]byte, 256<<10)
+			const size = 64 << 20
+			b.SetBytes(size)
+			for b.Loop() {
+				cur := NewCursor(0, 0, size)
+				if _, err := Copy(context.Background(), endless{chunk: 64 << 10}, cur, dst, buf, nil, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// gateFile is an aligned destination whose first write waits until the
+// body has been read again, which happens only if Copy reads while it
+// writes.
+type gateFile struct {
+	*memFile
+	readAgain chan struct{}
+	writes    atomic.Int32
+	late      atomic.Int32 // writes that ran after Copy returned
+	returned  atomic.Bool
+}
+
+func (g *gateFile) Alignment() int { return 8 }
+
+func (g *gateFile) WriteAt(p []byte, off int64) (int, error) {
+	if g.returned.Load() {
+		g.late.Add(1)
+	}
+	if g.writes.Add(1) == 1 {
+		select {
+		case <-g.readAgain:
+		case <-time.After(5 * time.Second):
+			return 0, errors.New("the body was not read while the first chunk was written")
 		}
 	}
+	return g.memFile.WriteAt(p, off)
+}
+
+func TestCopyOverlappedReadsWhileItWrites(t *testing.T) {
+	src := source(1 << 16)
+	g := &gateFile{memFile: newMemFile(len(src)), readAgain: make(chan struct{})}
+	reads := 0
+	body := &hookReader{r: &chunkReader{data: src, chunk: 1024}, hook: func() {
+		reads++
+		if reads == 2 { // the first read filled the first half
+			close(g.readAgain)
+		}
+	}}
+	cur := NewCursor(0, 0, int64(len(src)))
+	n, err := Copy(context.Background(), body, cur, g, make([]byte, 2048), nil, nil)
+	g.returned.Store(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(len(src)) || cur.Pos() != n {
+		t.Fatalf("wrote %d, pos %d; want %d", n, cur.Pos(), len(src))
+	}
+	g.check(t, src, 0, int64(len(src)))
+	time.Sleep(10 * time.Millisecond)
+	if g.late.Load() > 0 {
+		t.Errorf("%d writes after Copy returned", g.late.Load())
+	}
+}
+
+// A failed write ends an overlapped Copy with its error, after the bytes
+// before it are counted, and no write runs once Copy has returned.
+func TestCopyOverlappedWriteError(t *testing.T) {
+	src := source(10000)
+	for _, limit := range []int64{0, 100, 2500, 9999} {
+		ff := failingFile{newMemFile(len(src)), limit}
+		late := &lateWatch{inner: ff}
+		cur := NewCursor(0, 0, int64(len(src)))
+		obs := &countObserver{}
+		n, err := Copy(context.Background(), bytes.NewReader(src), cur, late, make([]byte, 512), nil, obs)
+		late.returned.Store(true)
+		if !errors.Is(err, errDiskFull) {
+			t.Fatalf("limit %d: error %v does not wrap the write error", limit, err)
+		}
+		if n != limit || cur.Pos() != limit || obs.written != limit {
+			t.Errorf("limit %d: wrote %d, pos %d, observed %d", limit, n, cur.Pos(), obs.written)
+		}
+		if got := cur.Splittable(); got != int64(len(src))-limit {
+			t.Errorf("limit %d: reservation not released: Splittable %d", limit, got)
+		}
+		ff.check(t, src, 0, limit)
+		time.Sleep(5 * time.Millisecond)
+		if late.late.Load() > 0 {
+			t.Errorf("limit %d: %d writes after Copy returned", limit, late.late.Load())
+		}
+	}
+}
+
+// lateWatch is an aligned destination that counts writes made after the
+// test marked Copy as returned.
+type lateWatch struct {
+	inner    io.WriterAt
+	returned atomic.Bool
+	late     atomic.Int32
+}
+
+func (l *lateWatch) Alignment() int { return 8 }
+
+func (l *lateWatch) WriteAt(p []byte, off int64) (int, error) {
+	if l.returned.Load() {
+		l.late.Add(1)
+	}
+	return l.inner.WriteAt(p, off)
 }
