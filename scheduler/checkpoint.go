@@ -51,7 +51,7 @@ func (r *run) checkpoint(f *file) {
 	f.ckMu.Lock()
 	defer f.ckMu.Unlock()
 	r.mu.Lock()
-	if !f.probed || !f.ranged || f.size <= 0 || f.out == nil || (f.state != active && f.state != failed) {
+	if !f.probed || !f.ranged || f.size <= 0 || f.out == nil || f.out.unnamed || (f.state != active && f.state != failed) {
 		r.mu.Unlock()
 		return
 	}

@@ -29,8 +29,11 @@ type batchCommitter struct {
 }
 
 type commitReq struct {
-	name string // final name; the data is in name + PartSuffix
-	err  chan error
+	name string // final name
+	// unnamed, if set, is the file to name (then closed); else the
+	// data is in name + PartSuffix.
+	unnamed *os.File
+	err     chan error
 }
 
 const (
@@ -50,10 +53,11 @@ func newBatchCommitter(dir *topDir, fs *os.File, busy func() bool) *batchCommitt
 	return c
 }
 
-// commit waits until name+PartSuffix, written and closed, is durable under
-// name. Calls must end before close.
-func (c *batchCommitter) commit(name string) error {
-	req := &commitReq{name: name, err: make(chan error, 1)}
+// commit waits until name+PartSuffix, written and closed, or the unnamed
+// file, written and left open for the committer to close, is durable
+// under name. Calls must end before close.
+func (c *batchCommitter) commit(name string, unnamed *os.File) error {
+	req := &commitReq{name: name, unnamed: unnamed, err: make(chan error, 1)}
 	c.mu.Lock()
 	c.queue = append(c.queue, req)
 	c.mu.Unlock()
@@ -105,17 +109,37 @@ func (c *batchCommitter) loop() {
 		}
 		renamed = renamed[:0]
 		for _, req := range batch {
-			if err != nil {
-				req.err <- err
-				continue
+			nerr := err
+			if nerr == nil {
+				nerr = c.name(req)
+			} else if req.unnamed != nil {
+				req.unnamed.Close()
 			}
-			if rerr := c.dir.rename(req.name+PartSuffix, req.name); rerr != nil {
-				req.err <- fmt.Errorf("rename %s%s: %w", req.name, PartSuffix, rerr)
+			if nerr != nil {
+				req.err <- nerr
 				continue
 			}
 			renamed = append(renamed, req)
 		}
 	}
+}
+
+// name gives a synced file its final name.
+func (c *batchCommitter) name(req *commitReq) error {
+	if req.unnamed == nil {
+		if err := c.dir.rename(req.name+PartSuffix, req.name); err != nil {
+			return fmt.Errorf("rename %s%s: %w", req.name, PartSuffix, err)
+		}
+		return nil
+	}
+	err := c.dir.link(req.unnamed, req.name)
+	if cerr := req.unnamed.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("name %s: %w", req.name, err)
+	}
+	return nil
 }
 
 // gather waits up to gatherWindow for a full batch, so that one sync

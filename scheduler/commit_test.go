@@ -37,7 +37,7 @@ func TestBatchCommitterRenamesEveryFileAndReportsEachError(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { errs[i] = c.commit(fmt.Sprintf("f%03d", i)) })
+		wg.Go(func() { errs[i] = c.commit(fmt.Sprintf("f%03d", i), nil) })
 	}
 	wg.Wait()
 	c.close()

@@ -20,6 +20,9 @@ type partFile struct {
 	direct *os.File    // nil: buffered only
 	align  int64       // direct writes cover whole blocks of this size
 	off    atomic.Bool // direct I/O failed once: buffered from then on
+	// unnamed: the file has no name yet (see unnamedMax); the batch
+	// committer names it, and there is no .part to checkpoint.
+	unnamed bool
 }
 
 // directAlign is the memory alignment of buffers for direct writes, and

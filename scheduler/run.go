@@ -206,6 +206,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		defer d.Close()
 		if haveTopDir {
 			r.top.dir, r.top.fd = d, int(d.Fd())
+			r.top.noUnnamed.Store(!unnamedPossible())
 		}
 		if haveSyncFS {
 			r.commits = newBatchCommitter(&r.top, d, func() bool { return r.running.Load() > 0 })

@@ -1,8 +1,11 @@
 package scheduler
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"strings"
+	"sync/atomic"
 )
 
 // topDir creates and renames files that sit directly in the output folder
@@ -12,6 +15,9 @@ type topDir struct {
 	root *os.Root
 	dir  *os.File // the output folder; nil: always os.Root
 	fd   int
+	// noUnnamed is set once unnamed files are known not to work here
+	// (no /proc, or a filesystem without O_TMPFILE).
+	noUnnamed atomic.Bool
 }
 
 func (d *topDir) direct(name string) bool {
@@ -24,6 +30,37 @@ func (d *topDir) create(name string) (*os.File, error) {
 		return createAt(d.fd, name)
 	}
 	return d.root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+}
+
+// createUnnamed makes a file without a name in the output folder, to be
+// named by link; ok is false where that is not possible, and then the
+// caller creates a .part instead.
+func (d *topDir) createUnnamed() (f *os.File, ok bool) {
+	if d.dir == nil || d.noUnnamed.Load() {
+		return nil, false
+	}
+	f, err := createUnnamedAt(d.fd)
+	if err != nil {
+		// Not supported by this filesystem (EOPNOTSUPP, EISDIR on old
+		// kernels) or anything else: the .part path does not depend on it.
+		d.noUnnamed.Store(true)
+		return nil, false
+	}
+	return f, true
+}
+
+// link names an unnamed file. If the name is taken (a file that appeared
+// since the run looked), the file is linked as name.part and renamed over
+// it, as a .part would have been.
+func (d *topDir) link(f *os.File, name string) error {
+	err := linkAt(f, d.fd, name)
+	if err == nil || !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if err := linkAt(f, d.fd, name+PartSuffix); err != nil {
+		return err
+	}
+	return renameAt(d.fd, name+PartSuffix, name)
 }
 
 // rename gives from's file the name to, replacing what was there.

@@ -1,9 +1,14 @@
 package scheduler
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
+
+	"github.com/bulkget/bulkget/internal/origin"
 )
 
 // The shortcut for names in the top folder must be as safe as os.Root: a
@@ -56,5 +61,103 @@ func TestTopDirNeverFollowsPlantedSymlinks(t *testing.T) {
 	// Names in folders take the os.Root path.
 	if top.direct("sub/c.bin") || !top.direct("c.bin") {
 		t.Error("direct() chose the wrong path")
+	}
+}
+
+// Small files in a fresh folder are written without a name and named only
+// when complete and synced: while one downloads, neither its .part nor its
+// final name exists. In a folder that held something before, they go
+// through name.part as before. Both end with every byte right.
+func TestSmallFilesInFreshFolderHaveNoNameUntilDone(t *testing.T) {
+	if !haveTopDir || !haveSyncFS || !unnamedPossible() {
+		t.Skip("no unnamed files here")
+	}
+	for _, fresh := range []bool{true, false} {
+		fx := newFixture(t, origin.Options{})
+		for i := range 40 {
+			fx.add(fmt.Sprintf("f%02d.bin", i), unnamedMax-int64(i))
+		}
+		fx.add("big.bin", unnamedMax+1) // too large: always a .part
+		dir := t.TempDir()
+		if !fresh {
+			if err := os.WriteFile(filepath.Join(dir, "earlier.txt"), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		opts := testOptions(dir)
+		opts.Connections = 4
+		var mu sync.Mutex
+		seen := map[string][]string{} // name -> what existed when it started
+		opts.Reporter = ReporterFunc(func(e Event) {
+			if e.Kind != Started {
+				return
+			}
+			var there []string
+			for _, n := range []string{e.Name, e.Name + PartSuffix} {
+				if _, err := os.Lstat(filepath.Join(dir, n)); err == nil {
+					there = append(there, n)
+				}
+			}
+			mu.Lock()
+			seen[e.Name] = there
+			mu.Unlock()
+		})
+		sum := runFixture(t, fx, opts)
+		if sum.Done != 41 || len(sum.Failed) != 0 {
+			t.Fatalf("fresh %v: done %d, failed %v", fresh, sum.Done, sum.Failed)
+		}
+		fx.verify(t, dir, nil)
+		for name, there := range seen {
+			want := []string{name + PartSuffix}
+			if fresh && name != "big.bin" {
+				want = nil
+			}
+			if !slices.Equal(there, want) {
+				t.Errorf("fresh %v: when %s started the folder had %v, want %v", fresh, name, there, want)
+			}
+		}
+		if len(seen) != 41 {
+			t.Errorf("fresh %v: %d files started, want 41", fresh, len(seen))
+		}
+	}
+}
+
+// An unnamed file whose name was taken meanwhile replaces it, as a rename
+// of its .part would, and leaves no .part behind.
+func TestLinkOverAnExistingName(t *testing.T) {
+	if !haveTopDir || !unnamedPossible() {
+		t.Skip("no unnamed files here")
+	}
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	d, err := root.Open(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	top := &topDir{root: root, dir: d, fd: int(d.Fd())}
+	f, ok := top.createUnnamed()
+	if !ok {
+		t.Skip("this filesystem has no O_TMPFILE")
+	}
+	defer f.Close()
+	if _, err := f.WriteString("new"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "x.bin"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := top.link(f, "x.bin"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "x.bin")); string(b) != "new" {
+		t.Errorf("x.bin holds %q, want the new file", b)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "x.bin"+PartSuffix)); err == nil {
+		t.Error("a .part was left behind")
 	}
 }

@@ -143,13 +143,19 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*partFile, *sums, error) 
 			return nil, nil, &NoSpaceError{Need: size, Free: free}
 		}
 	}
-	out, err := r.openPart(f, size)
-	if err != nil {
-		return nil, nil, err
+	var part *partFile
+	if out, ok := r.openUnnamed(f, size); ok {
+		part = &partFile{File: out, unnamed: true}
+	} else {
+		out, err := r.openPart(f, size)
+		if err != nil {
+			return nil, nil, err
+		}
+		// Opened before taking the run's lock, which no system call
+		// should hold up; dropped below in the rare case the file
+		// cannot be split.
+		part = r.partFile(out, f.entry.Name, size, resp.Partial)
 	}
-	// Opened before taking the run's lock, which no system call should
-	// hold up; dropped below in the rare case the file cannot be split.
-	part := r.partFile(out, f.entry.Name, size, resp.Partial)
 	r.mu.Lock()
 	if f.gen != s.gen || f.state != active {
 		r.mu.Unlock()
@@ -186,6 +192,28 @@ func (r *run) partFile(out *os.File, name string, size int64, ranged bool) *part
 		p.direct, p.align = openDirect(r.root, name+PartSuffix)
 	}
 	return p
+}
+
+// unnamedMax is the size up to which a file directly in a folder that was
+// empty is written as an unnamed file (O_TMPFILE) and given its name once
+// complete, instead of going through name.part: it arrives in a read or
+// two, so a crash costs nothing worth resuming, while thousands of them
+// cost half the CPU time that way (see createUnnamedAt).
+const unnamedMax = 64 << 10
+
+// openUnnamed creates f's file without a name when it qualifies: small,
+// directly in an output folder that was empty (so no earlier .part, state
+// or final file can be there to account for), committed in batches.
+func (r *run) openUnnamed(f *file, size int64) (*os.File, bool) {
+	if r.commits == nil || size <= 0 || size > unnamedMax || !r.top.direct(f.entry.Name) {
+		return nil, false
+	}
+	f.ckMu.Lock()
+	defer f.ckMu.Unlock()
+	if !f.clean || f.madePart || f.madeState {
+		return nil, false
+	}
+	return r.top.createUnnamed()
 }
 
 // openPart creates name.part afresh inside the output folder. An existing
@@ -476,14 +504,21 @@ func (r *run) finalize(f *file) error {
 			return err
 		}
 	}
-	if r.commits != nil && f.size >= 0 && f.size <= smallFile {
+	if r.commits != nil && f.out.unnamed {
+		// The committer names it, then closes it.
+		out := f.out.File
+		f.out = nil
+		if err := r.commits.commit(name, out); err != nil {
+			return err
+		}
+	} else if r.commits != nil && f.size >= 0 && f.size <= smallFile {
 		// Closed first: syncfs covers the file whether it is open or not,
 		// and the descriptor is not held while the batch gathers.
 		if err := f.out.Close(); err != nil {
 			return fmt.Errorf("close %s%s: %w", name, PartSuffix, err)
 		}
 		f.out = nil
-		if err := r.commits.commit(name); err != nil {
+		if err := r.commits.commit(name, nil); err != nil {
 			return err
 		}
 	} else {
