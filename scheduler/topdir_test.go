@@ -79,6 +79,9 @@ func TestSmallFilesInFreshFolderHaveNoNameUntilDone(t *testing.T) {
 		}
 		fx.add("big.bin", unnamedMax+1) // too large: always a .part
 		dir := t.TempDir()
+		if !canCreateUnnamed(t, dir) {
+			t.Skip("this filesystem has no O_TMPFILE")
+		}
 		if !fresh {
 			if err := os.WriteFile(filepath.Join(dir, "earlier.txt"), []byte("x"), 0o644); err != nil {
 				t.Fatal(err)
@@ -160,4 +163,20 @@ func TestLinkOverAnExistingName(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(dir, "x.bin"+PartSuffix)); err == nil {
 		t.Error("a .part was left behind")
 	}
+}
+
+// canCreateUnnamed reports whether dir's filesystem takes O_TMPFILE.
+func canCreateUnnamed(t *testing.T, dir string) bool {
+	t.Helper()
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	f, err := createUnnamedAt(int(d.Fd()))
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
 }
