@@ -27,17 +27,7 @@ func TestTopDirNeverFollowsPlantedSymlinks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	d, err := root.Open(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	top := &topDir{root: root, dir: d, fd: int(d.Fd())}
+	top := openTopDir(t, dir)
 
 	if f, err := top.create("a.bin.part"); err == nil {
 		f.Close()
@@ -132,17 +122,7 @@ func TestLinkOverAnExistingName(t *testing.T) {
 		t.Skip("no unnamed files here")
 	}
 	dir := t.TempDir()
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	d, err := root.Open(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	top := &topDir{root: root, dir: d, fd: int(d.Fd())}
+	top := openTopDir(t, dir)
 	f, ok := top.createUnnamed()
 	if !ok {
 		t.Skip("this filesystem has no O_TMPFILE")
@@ -168,15 +148,26 @@ func TestLinkOverAnExistingName(t *testing.T) {
 // canCreateUnnamed reports whether dir's filesystem takes O_TMPFILE.
 func canCreateUnnamed(t *testing.T, dir string) bool {
 	t.Helper()
-	d, err := os.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	f, err := createUnnamedAt(int(d.Fd()))
+	f, err := createUnnamedAt(openTopDir(t, dir).fd)
 	if err != nil {
 		return false
 	}
 	f.Close()
 	return true
+}
+
+// openTopDir holds dir open as a run does, closed when the test ends.
+func openTopDir(t *testing.T, dir string) *topDir {
+	t.Helper()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	d, err := root.Open(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return &topDir{root: root, dir: d, fd: int(d.Fd())}
 }

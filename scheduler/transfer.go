@@ -504,21 +504,19 @@ func (r *run) finalize(f *file) error {
 			return err
 		}
 	}
-	if r.commits != nil && f.out.unnamed {
-		// The committer names it, then closes it.
-		out := f.out.File
-		f.out = nil
-		if err := r.commits.commit(name, out); err != nil {
-			return err
-		}
-	} else if r.commits != nil && f.size >= 0 && f.size <= smallFile {
-		// Closed first: syncfs covers the file whether it is open or not,
-		// and the descriptor is not held while the batch gathers.
-		if err := f.out.Close(); err != nil {
+	if r.commits != nil && (f.out.unnamed || f.size >= 0 && f.size <= smallFile) {
+		// An unnamed file stays open: the committer names it through its
+		// descriptor, then closes it. A .part is closed first: syncfs
+		// covers it whether it is open or not, and the descriptor is not
+		// held while the batch gathers.
+		var unnamed *os.File
+		if f.out.unnamed {
+			unnamed = f.out.File
+		} else if err := f.out.Close(); err != nil {
 			return fmt.Errorf("close %s%s: %w", name, PartSuffix, err)
 		}
 		f.out = nil
-		if err := r.commits.commit(name, nil); err != nil {
+		if err := r.commits.commit(name, unnamed); err != nil {
 			return err
 		}
 	} else {
