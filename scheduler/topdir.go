@@ -18,6 +18,9 @@ type topDir struct {
 	// noUnnamed is set once unnamed files are known not to work here
 	// (no /proc, or a filesystem without O_TMPFILE).
 	noUnnamed atomic.Bool
+	// linkViaProc is set once the kernel refused to link a descriptor
+	// directly (see linkAt).
+	linkViaProc atomic.Bool
 }
 
 func (d *topDir) direct(name string) bool {
@@ -53,11 +56,11 @@ func (d *topDir) createUnnamed() (f *os.File, ok bool) {
 // since the run looked), the file is linked as name.part and renamed over
 // it, as a .part would have been.
 func (d *topDir) link(f *os.File, name string) error {
-	err := linkAt(f, d.fd, name)
+	err := linkAt(f, d.fd, name, &d.linkViaProc)
 	if err == nil || !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	if err := linkAt(f, d.fd, name+PartSuffix); err != nil {
+	if err := linkAt(f, d.fd, name+PartSuffix, &d.linkViaProc); err != nil {
 		return err
 	}
 	return renameAt(d.fd, name+PartSuffix, name)

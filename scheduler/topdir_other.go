@@ -5,6 +5,7 @@ package scheduler
 import (
 	"errors"
 	"os"
+	"sync/atomic"
 )
 
 const haveTopDir = false
@@ -14,6 +15,6 @@ var errNoTopDir = errors.New("not on this platform")
 func createAt(int, string) (*os.File, error) { return nil, errNoTopDir }
 func renameAt(int, string, string) error     { return errNoTopDir }
 
-func createUnnamedAt(int) (*os.File, error) { return nil, errNoTopDir }
-func linkAt(*os.File, int, string) error    { return errNoTopDir }
-func unnamedPossible() bool                 { return false }
+func createUnnamedAt(int) (*os.File, error)            { return nil, errNoTopDir }
+func linkAt(*os.File, int, string, *atomic.Bool) error { return errNoTopDir }
+func unnamedPossible() bool                            { return false }

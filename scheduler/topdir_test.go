@@ -121,27 +121,43 @@ func TestLinkOverAnExistingName(t *testing.T) {
 	if !haveTopDir || !unnamedPossible() {
 		t.Skip("no unnamed files here")
 	}
-	dir := t.TempDir()
-	top := openTopDir(t, dir)
-	f, ok := top.createUnnamed()
-	if !ok {
-		t.Skip("this filesystem has no O_TMPFILE")
-	}
-	defer f.Close()
-	if _, err := f.WriteString("new"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "x.bin"), []byte("old"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := top.link(f, "x.bin"); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(filepath.Join(dir, "x.bin")); string(b) != "new" {
-		t.Errorf("x.bin holds %q, want the new file", b)
-	}
-	if _, err := os.Lstat(filepath.Join(dir, "x.bin"+PartSuffix)); err == nil {
-		t.Error("a .part was left behind")
+	// Both ways of naming a descriptor: directly, and through /proc where
+	// the kernel refuses that.
+	for _, viaProc := range []bool{false, true} {
+		t.Run(fmt.Sprintf("viaProc=%v", viaProc), func(t *testing.T) {
+			dir := t.TempDir()
+			top := openTopDir(t, dir)
+			top.linkViaProc.Store(viaProc)
+			f, ok := top.createUnnamed()
+			if !ok {
+				t.Skip("this filesystem has no O_TMPFILE")
+			}
+			defer f.Close()
+			if _, err := f.WriteString("new"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "x.bin"), []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := top.link(f, "x.bin"); err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(filepath.Join(dir, "x.bin")); string(b) != "new" {
+				t.Errorf("x.bin holds %q, want the new file", b)
+			}
+			if _, err := os.Lstat(filepath.Join(dir, "x.bin"+PartSuffix)); err == nil {
+				t.Error("a .part was left behind")
+			}
+			if err := top.link(f, "y.bin"); err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(filepath.Join(dir, "y.bin")); string(b) != "new" {
+				t.Errorf("y.bin holds %q, want the new file", b)
+			}
+			if !viaProc && top.linkViaProc.Load() {
+				t.Log("this kernel refuses AT_EMPTY_PATH: both cases went through /proc")
+			}
+		})
 	}
 }
 
