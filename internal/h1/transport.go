@@ -18,10 +18,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,7 +60,15 @@ type Options struct {
 	IdleConnTimeout time.Duration
 	// ReadBufferSize is each connection's read buffer (4 KiB if 0).
 	ReadBufferSize int
+	// MaxResponseHeaderBytes bounds what a response may send before its
+	// body, informational responses included (10 MiB if 0, as net/http),
+	// so that a server sending headers without end cannot exhaust memory.
+	MaxResponseHeaderBytes int64
 }
+
+// max1xx is how many informational responses may precede the real one
+// (net/http allows as many).
+const max1xx = 5
 
 // New returns a Transport that sends what it cannot handle to fallback,
 // whose Proxy setting also decides which requests bypass it.
@@ -67,6 +78,9 @@ func New(fallback *http.Transport, o Options) *Transport {
 	}
 	if o.ReadBufferSize <= 0 {
 		o.ReadBufferSize = 4 << 10
+	}
+	if o.MaxResponseHeaderBytes <= 0 {
+		o.MaxResponseHeaderBytes = 10 << 20
 	}
 	return &Transport{fallback: fallback, opts: o, hosts: make(map[string]*host)}
 }
@@ -83,6 +97,7 @@ type host struct {
 type conn struct {
 	addr   string
 	nc     net.Conn
+	in     *metered // between nc and br
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
@@ -126,12 +141,46 @@ func (t *Transport) handles(req *http.Request) bool {
 	if req.Body != nil && req.Body != http.NoBody {
 		return false
 	}
+	if !validHeader(req.Header) {
+		return false // net/http refuses it with a proper error
+	}
 	if t.fallback.Proxy != nil {
 		if p, err := t.fallback.Proxy(req); err != nil || p != nil {
 			return false
 		}
 	}
 	return true
+}
+
+// validHeader checks what net/http's Transport checks before it sends a
+// request: names are tokens, values hold no control characters but tab.
+func validHeader(h http.Header) bool {
+	for k, vs := range h {
+		if k == "" {
+			return false
+		}
+		for i := 0; i < len(k); i++ {
+			if !isTokenByte(k[i]) {
+				return false
+			}
+		}
+		for _, v := range vs {
+			for i := 0; i < len(v); i++ {
+				if b := v[i]; (b < ' ' && b != '\t') || b == 0x7f {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+func isTokenByte(b byte) bool {
+	switch {
+	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
 }
 
 func hostPort(u *url.URL) string {
@@ -179,13 +228,19 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 	if d := t.opts.ResponseHeaderTimeout; d > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(d))
 	}
+	// What is buffered already was read under the previous response's
+	// (unlimited) body; the header's budget counts from here.
+	c.in.left = t.opts.MaxResponseHeaderBytes
 	if _, err := c.br.Peek(1); err != nil {
 		return fail(&wireError{"reading response", err, !isTimeout(err)})
 	}
 	var resp *http.Response
-	for {
+	for n1xx := 0; ; n1xx++ {
 		resp, err = http.ReadResponse(c.br, req)
 		if err != nil {
+			if c.in.left <= 0 {
+				err = fmt.Errorf("response header over %d bytes: %w", t.opts.MaxResponseHeaderBytes, err)
+			}
 			return fail(&wireError{"reading response", err, false})
 		}
 		// Informational answers (100 Continue, 103 Early Hints) precede
@@ -194,7 +249,11 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 		if resp.StatusCode < 100 || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
+		if n1xx == max1xx {
+			return fail(fmt.Errorf("h1: more than %d informational responses", max1xx))
+		}
 	}
+	c.in.left = math.MaxInt64
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		return fail(errors.New("h1: server switched protocols unasked"))
 	}
@@ -340,8 +399,9 @@ func (t *Transport) dial(ctx context.Context, addr string) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{addr: addr, nc: nc,
-		br: bufio.NewReaderSize(nc, t.opts.ReadBufferSize),
+	in := &metered{r: nc, left: math.MaxInt64}
+	return &conn{addr: addr, nc: nc, in: in,
+		br: bufio.NewReaderSize(in, t.opts.ReadBufferSize),
 		bw: bufio.NewWriterSize(nc, 4<<10)}, nil
 }
 
@@ -402,6 +462,27 @@ func (t *Transport) CloseIdleConnections() {
 	t.mu.Unlock()
 	closeAll(cs)
 	t.fallback.CloseIdleConnections()
+}
+
+// metered reads from r until left runs out, then fails: the bound on a
+// response's header.
+type metered struct {
+	r    io.Reader
+	left int64
+}
+
+var errHeaderTooLong = errors.New("h1: response header too long")
+
+func (m *metered) Read(p []byte) (int, error) {
+	if m.left <= 0 {
+		return 0, errHeaderTooLong
+	}
+	if int64(len(p)) > m.left {
+		p = p[:m.left]
+	}
+	n, err := m.r.Read(p)
+	m.left -= int64(n)
+	return n, err
 }
 
 func isTimeout(err error) bool {

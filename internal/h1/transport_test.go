@@ -475,7 +475,48 @@ func TestOtherRequestsGoToTheFallback(t *testing.T) {
 	if _, err := c.Get(plain.URL + "/via-proxy"); err == nil || !proxied {
 		t.Fatalf("a request with a proxy did not go to the fallback: %v", err)
 	}
+	// A header net/http would refuse is refused, not sent.
+	req, _ := http.NewRequest(http.MethodGet, plain.URL, nil)
+	req.Header.Set("X-Token", "a\r\nInjected: yes")
+	if _, err := c.Do(req); err == nil || !strings.Contains(err.Error(), "invalid header") {
+		t.Fatalf("a header with CR LF: %v, want net/http's refusal", err)
+	}
 	if len(tr.hosts) != 0 {
 		t.Fatalf("h1 handled %d hosts, want none", len(tr.hosts))
+	}
+}
+
+func TestEndlessHeadersAreCut(t *testing.T) {
+	// One server sends header lines without end, the other informational
+	// responses without end: neither may hold the client or its memory.
+	u, _ := rawServer(t, func(n int, c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+		line := "X-Filler: " + strings.Repeat("a", 1000) + "\r\n"
+		for {
+			if _, err := io.WriteString(c, line); err != nil {
+				return
+			}
+		}
+	})
+	c := &http.Client{Transport: newTransport(t, Options{MaxResponseHeaderBytes: 64 << 10})}
+	if _, err := c.Get(u); err == nil || !strings.Contains(err.Error(), "header") {
+		t.Fatalf("endless header: %v, want an error about the header", err)
+	}
+
+	u, _ = rawServer(t, func(n int, c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		for {
+			if _, err := io.WriteString(c, "HTTP/1.1 103 Early Hints\r\n\r\n"); err != nil {
+				return
+			}
+		}
+	})
+	if _, err := c.Get(u); err == nil || !strings.Contains(err.Error(), "informational") {
+		t.Fatalf("endless 1xx: %v, want an error about informational responses", err)
 	}
 }
