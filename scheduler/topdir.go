@@ -44,9 +44,13 @@ func (d *topDir) createUnnamed() (f *os.File, ok bool) {
 	}
 	f, err := createUnnamedAt(d.fd)
 	if err != nil {
-		// Not supported by this filesystem (EOPNOTSUPP, EISDIR on old
-		// kernels) or anything else: the .part path does not depend on it.
-		d.noUnnamed.Store(true)
+		// The .part path does not depend on it. Only a filesystem (or
+		// kernel) without O_TMPFILE turns it off for the run; a passing
+		// failure (out of descriptors, say) costs this one file the
+		// speed-up, and the .part path will report it if it persists.
+		if unnamedUnsupported(err) {
+			d.noUnnamed.Store(true)
+		}
 		return nil, false
 	}
 	return f, true

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"errors"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -63,6 +64,13 @@ func linkAt(f *os.File, dirfd int, name string, viaProc *atomic.Bool) error {
 		return &os.LinkError{Op: "linkat", Old: "(unnamed)", New: name, Err: err}
 	}
 	return nil
+}
+
+// unnamedUnsupported tells a refusal of O_TMPFILE itself (EOPNOTSUPP from
+// a filesystem without it, EISDIR or EINVAL from kernels before 3.11, which
+// read the flag as O_DIRECTORY) from a failure that may pass.
+func unnamedUnsupported(err error) bool {
+	return errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL)
 }
 
 // unnamedPossible reports whether linkAt can work here at all.

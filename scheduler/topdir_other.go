@@ -18,3 +18,4 @@ func renameAt(int, string, string) error     { return errNoTopDir }
 func createUnnamedAt(int) (*os.File, error)            { return nil, errNoTopDir }
 func linkAt(*os.File, int, string, *atomic.Bool) error { return errNoTopDir }
 func unnamedPossible() bool                            { return false }
+func unnamedUnsupported(error) bool                    { return true }

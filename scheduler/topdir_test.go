@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/bulkget/bulkget/internal/origin"
@@ -186,4 +187,40 @@ func openTopDir(t *testing.T, dir string) *topDir {
 	}
 	t.Cleanup(func() { d.Close() })
 	return &topDir{root: root, dir: d, fd: int(d.Fd())}
+}
+
+func TestPassingFailureKeepsUnnamedFiles(t *testing.T) {
+	if !haveTopDir || !unnamedPossible() {
+		t.Skip("no unnamed files here")
+	}
+	dir := t.TempDir()
+	if !canCreateUnnamed(t, dir) {
+		t.Skip("this filesystem has no O_TMPFILE")
+	}
+	top := openTopDir(t, dir)
+	fd := top.fd
+	top.fd = -1 // EBADF: a failure that says nothing about the filesystem
+	if _, ok := top.createUnnamed(); ok {
+		t.Fatal("created an unnamed file without a folder")
+	}
+	top.fd = fd
+	f, ok := top.createUnnamed()
+	if !ok {
+		t.Fatal("one failed create turned unnamed files off for the run")
+	}
+	f.Close()
+
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&os.PathError{Op: "openat", Path: ".", Err: syscall.EOPNOTSUPP}, true},
+		{&os.PathError{Op: "openat", Path: ".", Err: syscall.EISDIR}, true},
+		{&os.PathError{Op: "openat", Path: ".", Err: syscall.EMFILE}, false},
+		{&os.PathError{Op: "openat", Path: ".", Err: syscall.ENOSPC}, false},
+	} {
+		if got := unnamedUnsupported(c.err); got != c.want {
+			t.Errorf("unnamedUnsupported(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
 }
