@@ -520,3 +520,55 @@ func TestEndlessHeadersAreCut(t *testing.T) {
 		t.Fatalf("endless 1xx: %v, want an error about informational responses", err)
 	}
 }
+
+func TestIPv6AndIdleCaps(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback here")
+	}
+	var conns atomic.Int64
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(10 * time.Millisecond)
+			io.WriteString(w, "six")
+		}),
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				conns.Add(1)
+			}
+		},
+	}}
+	srv.Start()
+	defer srv.Close()
+	tr := newTransport(t, Options{MaxIdleConnsPerHost: 1})
+	c := &http.Client{Transport: tr}
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			resp, err := c.Get(srv.URL)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != "six" {
+				t.Errorf("got %q", b)
+			}
+		})
+	}
+	wg.Wait()
+	tr.mu.Lock()
+	idle := tr.idle
+	tr.mu.Unlock()
+	if idle != 1 {
+		t.Fatalf("%d idle connections kept, cap 1", idle)
+	}
+	before := conns.Load()
+	if got := get(t, c, srv.URL); string(got) != "six" {
+		t.Fatalf("got %q", got)
+	}
+	if conns.Load() != before {
+		t.Fatal("the idle [::1] connection was not reused")
+	}
+}
