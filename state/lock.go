@@ -87,10 +87,11 @@ func writePID(f *os.File) error {
 	}
 	// A trailing newline marks the record complete, so a reader racing with
 	// this write cannot mistake "12" of "1234" for a PID.
-	if _, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err != nil {
-		return err
-	}
-	return f.Sync()
+	// No fsync: the PID only informs, and after a crash the lock is gone
+	// with the process whatever the file says. A sync here cost every run
+	// a device flush before its first request.
+	_, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return err
 }
 
 // readPID returns the PID recorded in the lock file, or 0 if it is absent or
