@@ -11,7 +11,7 @@
 // http.ReadResponse, so framing (Content-Length, chunked, close-delimited)
 // is net/http's own; what this package owns is only which connection a
 // request goes on. Everything else (HTTPS, proxies, other methods, request
-// bodies) goes to the Fallback transport unchanged.
+// bodies) goes to the fallback transport, net/http's, unchanged.
 package h1
 
 import (
