@@ -100,12 +100,13 @@ const directBuffer = 1 << 20
 // connBuffers are one connection's buffers, reused from segment to segment.
 type connBuffers struct {
 	plain  []byte // Options.BufferSize
-	direct []byte // directBuffer, allocated on the first direct file
+	direct []byte // directBuffer, taken from huge on the first direct file
+	huge   *hugeBuffers
 }
 
 func (b *connBuffers) forDirect() []byte {
 	if b.direct == nil {
-		b.direct = alignedBuffer(directBuffer)
+		b.direct = b.huge.get()
 	}
 	return b.direct
 }

@@ -95,14 +95,22 @@ func TestPartFileSegmentsAtOddOffsets(t *testing.T) {
 		t.Fatal("openDirect failed where a probe succeeded")
 	}
 	bounds := []int64{0, 1, 4095, 4097, 1<<20 + 13, 5<<20 + 4096, 9<<20 - 1, 17<<20 + 3, size}
+	// Half the segments read into buffers on huge pages, as a run's
+	// connections do, half into ordinary aligned memory.
+	huge := &hugeBuffers{}
+	defer huge.release()
 	var wg sync.WaitGroup
 	for i := range len(bounds) - 1 {
+		buf := alignedBuffer(256 << 10)
+		if i%2 == 1 {
+			buf = huge.get()
+		}
 		wg.Go(func() {
 			start, end := bounds[i], bounds[i+1]
 			cur := segment.NewCursor(start, start, end)
 			// Odd read sizes, as a network delivers them.
 			body := &choppy{data: want[start:end], rng: rand.New(rand.NewPCG(uint64(i), 9))}
-			if _, err := segment.Copy(context.Background(), body, cur, p, alignedBuffer(256<<10), nil, nil); err != nil {
+			if _, err := segment.Copy(context.Background(), body, cur, p, buf, nil, nil); err != nil {
 				t.Errorf("segment %d: %v", i, err)
 			}
 		})

@@ -254,9 +254,10 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	}
 
 	var wg sync.WaitGroup
+	huge := &hugeBuffers{}
 	for range opts.Connections {
 		wg.Go(func() {
-			bufs := &connBuffers{plain: alignedBuffer(opts.BufferSize)}
+			bufs := &connBuffers{plain: alignedBuffer(opts.BufferSize), huge: huge}
 			for {
 				s := r.next(ctx)
 				if s == nil {
@@ -272,6 +273,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	bgWG.Go(func() { r.ticker(bg) })
 	bgWG.Go(func() { r.checkpointer(bg) })
 	wg.Wait()
+	huge.release() // no connection is left to use them
 	r.finWG.Wait()
 	stopBG()
 	bgWG.Wait()
