@@ -197,6 +197,7 @@ func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
 		hook := s.Chaos.Hook()
 		f.Server.SetOptions(func(o *origin.Options) { o.Fault = hook })
 	}
+	settle(work)
 	f.Server.ResetStats()
 	ok := r.execute(ctx, invs, env, work, &res)
 	res.Flush = flushTime(work)
@@ -384,7 +385,7 @@ func verify(dir string, files []File) map[string]fileState {
 }
 
 func fileSHA(path string) (string, error) {
-	fh, err := os.Open(path)
+	fh, err := openToCheck(path)
 	if err != nil {
 		return "", err
 	}

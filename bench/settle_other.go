@@ -1,0 +1,10 @@
+//go:build !linux
+
+package bench
+
+import "os"
+
+// settle is only needed (and only done) on Linux; see settle_linux.go.
+func settle(string) {}
+
+func openToCheck(path string) (*os.File, error) { return os.Open(path) }
