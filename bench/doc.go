@@ -8,7 +8,14 @@
 // For each scenario the suite starts the test origin (internal/origin) in
 // its own process, with the scenario's per-connection cap, latency, faults
 // or TLS, and runs each tool as a child process with a total budget of 16
-// connections, one tool at a time. Each run gets a fresh temporary folder
+// connections, one tool at a time. Each tool runs three times (-repeat) in
+// an order rotated every round, so that none is always first after the
+// previous scenario's clean-up; the table shows the run with the median
+// wall time and the spread, and a repetition that got fewer files right.
+// A run of RepeatUnder or more is not repeated. Before each run the
+// filesystem is synced, so no tool pays for writing back what an earlier
+// one left, and files are verified with O_NOATIME, so verifying does not
+// dirty their inodes. Each run gets a fresh temporary folder
 // (its input list, an empty output folder, and an empty HOME so that no
 // user configuration applies) that is removed afterwards, and a timeout
 // (10 minutes by default) after which its process group is killed. Every

@@ -50,6 +50,13 @@ type Result struct {
 
 	Err     string // what went wrong (exit status, timeout), "" if nothing
 	Command string // the command line, with placeholders
+
+	// Walls are the wall times of every repetition, fastest first, when
+	// the row stands for several runs (see Combine); nil for one run.
+	Walls []time.Duration
+	// Worse describes a repetition that got fewer files right than the
+	// run shown, "" if none did.
+	Worse string
 }
 
 // Ratio is Wall over the scenario's ideal, or 0 without one.

@@ -54,6 +54,9 @@ func WriteTable(w io.Writer, results []Result) error {
 // although the tool reported success, and the big file's requests.
 func (r Result) Notes() string {
 	var notes []string
+	if n := len(r.Walls); n > 1 {
+		notes = append(notes, fmt.Sprintf("median of %d runs (%.2f–%.2f s)", n, r.Walls[0].Seconds(), r.Walls[n-1].Seconds()))
+	}
 	if r.Err != "" {
 		notes = append(notes, r.Err)
 	}
@@ -65,6 +68,9 @@ func (r Result) Notes() string {
 	}
 	if r.BigReqs > 0 {
 		notes = append(notes, fmt.Sprintf("big file: %d requests", r.BigReqs))
+	}
+	if r.Worse != "" {
+		notes = append(notes, "**"+r.Worse+"**")
 	}
 	return strings.Join(notes, "; ")
 }

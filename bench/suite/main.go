@@ -2,7 +2,7 @@
 // curl) on every benchmark scenario against the in-process test origin,
 // verifies every file and prints one markdown table:
 //
-//	go run ./bench/suite [-scenarios a,b] [-peers bulkget,aria2c] [-out FILE] [-timeout 10m]
+//	go run ./bench/suite [-scenarios a,b] [-peers bulkget,aria2c] [-out FILE] [-timeout 10m] [-repeat 3]
 //
 // -scenarios takes names, "all" (the default: the seven main scenarios) and
 // "faults" (the single-fault probes).
@@ -51,12 +51,13 @@ func run() int {
 	binary := flag.String("bulkget", "", "bulkget executable to use instead of building ./cmd/bulkget")
 	scale := flag.Float64("scale", 1, "shrink the scenarios by this factor (0 < f < 1) for a quick check; figures are then not comparable")
 	tmp := flag.String("tmp", "", "parent folder for the runs' temporary folders (default: the system's)")
+	repeat := flag.Int("repeat", 3, fmt.Sprintf("run each tool this many times per scenario, in rotating order, and report the run with the median wall time; runs of %v or more are not repeated", bench.RepeatUnder))
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./bench/suite [options]\n\nPeers missing from PATH are skipped; install them with: %s\n\n", bench.InstallHint)
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if flag.NArg() > 0 {
+	if flag.NArg() > 0 || *repeat < 1 {
 		flag.Usage()
 		return 2
 	}
@@ -113,34 +114,19 @@ func run() int {
 	started := time.Now()
 	var results []bench.Result
 	for _, s := range sel {
-		f := bench.Start(s)
-		for _, t := range ts {
-			if ctx.Err() != nil {
-				break
-			}
-			fmt.Fprintf(os.Stderr, "suite: %s: %s ...", s.Name, t.Name)
-			res, err := r.Run(ctx, f, t)
-			if err != nil {
-				fmt.Fprintln(os.Stderr)
-				fmt.Fprintln(os.Stderr, "suite:", err)
-				f.Close()
-				return 1
-			}
-			if res.Skipped != "" {
-				fmt.Fprintf(os.Stderr, " skipped: %s\n", res.Skipped)
-			} else {
-				fmt.Fprintf(os.Stderr, " %.2fs, %d/%d right %s\n", res.Wall.Seconds(), res.Right, res.Total, res.Notes())
-			}
-			results = append(results, res)
+		res, err := runScenario(ctx, r, s, ts, *repeat)
+		results = append(results, res...)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "suite:", err)
+			return 1
 		}
-		f.Close()
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(os.Stderr, "suite: interrupted; the table has the runs that finished")
 	}
 
 	var rep bytes.Buffer
-	report(&rep, results, sel, started, *scale)
+	report(&rep, results, sel, started, *scale, *repeat)
 	os.Stdout.Write(rep.Bytes())
 	if *out != "" {
 		if err := os.WriteFile(*out, rep.Bytes(), 0o644); err != nil {
@@ -154,13 +140,65 @@ func run() int {
 	return 0
 }
 
+// runScenario runs every tool on s, repeat rounds in rotating order (see
+// bench.Order), and returns a row per tool in the order of ts. A tool is
+// not run again once a run of it was skipped, timed out or took
+// bench.RepeatUnder or more.
+func runScenario(ctx context.Context, r *bench.Runner, s bench.Scenario, ts []bench.Tool, repeat int) ([]bench.Result, error) {
+	f := bench.Start(s)
+	defer f.Close()
+	runs := map[string][]bench.Result{}
+	done := map[string]bool{}
+	for round := range repeat {
+		for _, t := range bench.Order(ts, round) {
+			if ctx.Err() != nil || done[t.Name] {
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "suite: %s: %s", s.Name, t.Name)
+			if repeat > 1 {
+				fmt.Fprintf(os.Stderr, " (round %d of %d)", round+1, repeat)
+			}
+			fmt.Fprint(os.Stderr, " ...")
+			res, err := r.Run(ctx, f, t)
+			if err != nil {
+				fmt.Fprintln(os.Stderr)
+				return collect(ts, runs), err
+			}
+			if res.Skipped != "" {
+				fmt.Fprintf(os.Stderr, " skipped: %s\n", res.Skipped)
+			} else {
+				fmt.Fprintf(os.Stderr, " %.2fs, %d/%d right %s\n", res.Wall.Seconds(), res.Right, res.Total, res.Notes())
+			}
+			runs[t.Name] = append(runs[t.Name], res)
+			if res.Skipped != "" || res.Wall >= bench.RepeatUnder || strings.Contains(res.Err, "timed out") || ctx.Err() != nil {
+				done[t.Name] = true
+			}
+		}
+	}
+	return collect(ts, runs), nil
+}
+
+func collect(ts []bench.Tool, runs map[string][]bench.Result) []bench.Result {
+	var out []bench.Result
+	for _, t := range ts {
+		if rs := runs[t.Name]; len(rs) > 0 {
+			out = append(out, bench.Combine(rs))
+		}
+	}
+	return out
+}
+
 // report writes the machine, the table, the scenarios and the command lines.
-func report(w io.Writer, results []bench.Result, sel []bench.Scenario, started time.Time, scale float64) {
+func report(w io.Writer, results []bench.Result, sel []bench.Scenario, started time.Time, scale float64, repeat int) {
 	fmt.Fprintf(w, "Run %s with `%s`", started.UTC().Format("2006-01-02 15:04 MST"), commandLine())
 	if scale < 1 && scale > 0 {
 		fmt.Fprintf(w, " (scaled by %g: not comparable to a full run)", scale)
 	}
-	fmt.Fprintf(w, "; machine: %s.\n\n", machine())
+	fmt.Fprintf(w, "; machine: %s.", machine())
+	if repeat > 1 {
+		fmt.Fprintf(w, " Each tool ran %d times per scenario (once if a run took %v or more), in an order rotated every round; a row is the run with the median wall time, its spread is in the notes.", repeat, bench.RepeatUnder)
+	}
+	fmt.Fprint(w, "\n\n")
 	bench.WriteTable(w, results)
 	fmt.Fprintln(w, "\nScenarios (16 connections in total for every tool):")
 	fmt.Fprintln(w)
