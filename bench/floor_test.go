@@ -56,14 +56,14 @@ func benchFloor(b *testing.B, name string, raw bool) {
 	conns := s.Conns()
 	client := scheduler.NewClient(scheduler.ClientOptions{MaxPerHost: conns, ConnectTimeout: 10 * time.Second})
 	defer client.CloseIdleConnections()
+	fetch := func() error { return fetchAll(client, urls, conns) }
+	if raw {
+		fetch = func() error { return fetchRaw(urls, conns) }
+	}
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
-		fetch := fetchAll
-		if raw {
-			fetch = func(_ *http.Client, urls []string, conns int) error { return fetchRaw(urls, conns) }
-		}
-		if err := fetch(client, urls, conns); err != nil {
+		if err := fetch(); err != nil {
 			b.Fatal(err)
 		}
 		wall := time.Since(start)

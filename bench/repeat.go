@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -37,7 +38,7 @@ func Combine(runs []Result) Result {
 		return runs[0]
 	}
 	sorted := slices.Clone(runs)
-	slices.SortStableFunc(sorted, func(a, b Result) int { return cmpDuration(a.Wall, b.Wall) })
+	slices.SortStableFunc(sorted, func(a, b Result) int { return cmp.Compare(a.Wall, b.Wall) })
 	out := sorted[len(sorted)/2]
 	out.Walls = make([]time.Duration, len(sorted))
 	for i, r := range sorted {
@@ -62,14 +63,4 @@ func Combine(runs []Result) Result {
 		}
 	}
 	return out
-}
-
-func cmpDuration(a, b time.Duration) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -48,8 +48,9 @@ type Result struct {
 	PeakConns int64 // most TCP connections open at once
 	BigReqs   int64 // requests for the largest file, in mixed scenarios
 
-	Err     string // what went wrong (exit status, timeout), "" if nothing
-	Command string // the command line, with placeholders
+	Err      string // what went wrong (exit status, timeout), "" if nothing
+	TimedOut bool   // the run was killed at the runner's timeout
+	Command  string // the command line, with placeholders
 
 	// Walls are the wall times of every repetition, fastest first, when
 	// the row stands for several runs (see Combine); nil for one run.
@@ -305,8 +306,10 @@ func (r *Runner) execute(ctx context.Context, invs []Invocation, env []string, d
 		}
 		if ctx.Err() != nil {
 			first = fmt.Sprintf("timed out after %v, killed", timeout)
+			res.TimedOut = true
 			if parent.Err() != nil {
 				first = "interrupted"
+				res.TimedOut = false
 			}
 			failed = -1
 			break

@@ -170,7 +170,7 @@ func runScenario(ctx context.Context, r *bench.Runner, s bench.Scenario, ts []be
 				fmt.Fprintf(os.Stderr, " %.2fs, %d/%d right %s\n", res.Wall.Seconds(), res.Right, res.Total, res.Notes())
 			}
 			runs[t.Name] = append(runs[t.Name], res)
-			if res.Skipped != "" || res.Wall >= bench.RepeatUnder || strings.Contains(res.Err, "timed out") || ctx.Err() != nil {
+			if res.Skipped != "" || res.Wall >= bench.RepeatUnder || res.TimedOut {
 				done[t.Name] = true
 			}
 		}
