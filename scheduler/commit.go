@@ -33,7 +33,8 @@ type commitReq struct {
 	// unnamed, if set, is the file to name (then closed); else the
 	// data is in name + PartSuffix.
 	unnamed *os.File
-	err     chan error
+	// done receives the outcome, on the committer's goroutine.
+	done func(error)
 }
 
 const (
@@ -53,19 +54,34 @@ func newBatchCommitter(dir *topDir, fs *os.File, busy func() bool) *batchCommitt
 	return c
 }
 
-// commit waits until name+PartSuffix, written and closed, or the unnamed
-// file, written and left open for the committer to close, is durable
-// under name. Calls must end before close.
-func (c *batchCommitter) commit(name string, unnamed *os.File) error {
-	req := &commitReq{name: name, unnamed: unnamed, err: make(chan error, 1)}
+// commit queues name+PartSuffix, written and closed, or the unnamed file,
+// written and left open for the committer to close, to be made durable
+// under name, and returns at once; done is called with the outcome, on the
+// committer's goroutine, so it must not block for long. Calls must come
+// before close.
+//
+// A thousand small files a second would otherwise mean a thousand
+// goroutines parked on their rounds and a thousand wake-ups of the
+// committer while it gathers: it is woken only when a round can start (the
+// first request, a full batch, or no transfer left to wait for).
+func (c *batchCommitter) commit(name string, unnamed *os.File, done func(error)) {
 	c.mu.Lock()
-	c.queue = append(c.queue, req)
+	c.queue = append(c.queue, &commitReq{name: name, unnamed: unnamed, done: done})
+	n := len(c.queue)
 	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if n == 1 || n >= batchSize || (c.busy != nil && !c.busy()) {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
 	}
-	return <-req.err
+}
+
+// commitWait is commit for a caller that waits for the outcome.
+func (c *batchCommitter) commitWait(name string, unnamed *os.File) error {
+	ch := make(chan error, 1)
+	c.commit(name, unnamed, func(err error) { ch <- err })
+	return <-ch
 }
 
 // close stops the loop once every commit has been answered.
@@ -105,7 +121,7 @@ func (c *batchCommitter) loop() {
 			err = fmt.Errorf("sync filesystem: %w", err)
 		}
 		for _, req := range renamed {
-			req.err <- err
+			req.done(err)
 		}
 		renamed = renamed[:0]
 		for _, req := range batch {
@@ -116,7 +132,7 @@ func (c *batchCommitter) loop() {
 				req.unnamed.Close()
 			}
 			if nerr != nil {
-				req.err <- nerr
+				req.done(nerr)
 				continue
 			}
 			renamed = append(renamed, req)

@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestBatchCommitterRenamesEveryFileAndReportsEachError(t *testing.T) {
@@ -37,7 +39,7 @@ func TestBatchCommitterRenamesEveryFileAndReportsEachError(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { errs[i] = c.commit(fmt.Sprintf("f%03d", i), nil) })
+		wg.Go(func() { errs[i] = c.commitWait(fmt.Sprintf("f%03d", i), nil) })
 	}
 	wg.Wait()
 	c.close()
@@ -57,6 +59,76 @@ func TestBatchCommitterRenamesEveryFileAndReportsEachError(t *testing.T) {
 			t.Errorf("f%03d: %v %v", i, b, err)
 		}
 	}
+}
+
+// commit must only queue: the connection that finished a file goes on to its
+// next request while the file waits for its round. Here the committer is
+// held inside one file's done callback; further commits must still return,
+// and once it is let go every file must be named, each done called once.
+func TestBatchCommitterCommitReturnsBeforeTheRound(t *testing.T) {
+	if !haveSyncFS {
+		t.Skip("syncfs is Linux only")
+	}
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	fsys, err := root.Open(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	const n = 300 // more than a batch
+	for i := range n + 1 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d%s", i, PartSuffix)), []byte{byte(i)}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newBatchCommitter(&topDir{root: root, dir: fsys, fd: int(fsys.Fd())}, fsys, func() bool { return true })
+	held, release := make(chan struct{}), make(chan struct{})
+	c.commit("f000", nil, func(err error) {
+		if err != nil {
+			t.Errorf("f000: %v", err)
+		}
+		close(held)
+		<-release
+	})
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first file was never committed")
+	}
+	var calls [n + 1]atomic.Int32
+	var wg sync.WaitGroup
+	wg.Add(n)
+	queued := make(chan struct{})
+	go func() {
+		defer close(queued)
+		for i := 1; i <= n; i++ {
+			name := fmt.Sprintf("f%03d", i)
+			c.commit(name, nil, func(err error) {
+				defer wg.Done()
+				if calls[i].Add(1) > 1 {
+					t.Errorf("%s: done called again", name)
+				}
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+				} else if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+					t.Errorf("%s: done before it was named: %v", name, err)
+				}
+			})
+		}
+	}()
+	select {
+	case <-queued:
+	case <-time.After(10 * time.Second):
+		t.Fatal("commit waited for a committer that was busy")
+	}
+	close(release)
+	wg.Wait()
+	c.close()
 }
 
 func TestBatchCommitterCloseWithNothingQueued(t *testing.T) {

@@ -144,6 +144,7 @@ type run struct {
 
 	mu        sync.Mutex
 	changed   chan struct{} // closed and replaced whenever work may have appeared
+	idle      int           // workers waiting on changed
 	hosts     []*host
 	active    []*file
 	openFiles int
@@ -305,8 +306,13 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	}, nil
 }
 
-// notify wakes every idle worker; call with mu held.
+// notify wakes every idle worker; call with mu held. It is called a few
+// times per file, nearly always with every worker busy: a new channel each
+// time was then an allocation per call for nobody.
 func (r *run) notify() {
+	if r.idle == 0 {
+		return
+	}
 	close(r.changed)
 	r.changed = make(chan struct{})
 }
@@ -351,6 +357,7 @@ func (r *run) next(ctx context.Context) *seg {
 			wake = rested // a connection comes back then
 		}
 		ch := r.changed
+		r.idle++
 		r.mu.Unlock()
 		var timer <-chan time.Time
 		if !wake.IsZero() {
@@ -369,6 +376,7 @@ func (r *run) next(ctx context.Context) *seg {
 			}
 		}
 		r.mu.Lock()
+		r.idle--
 	}
 }
 

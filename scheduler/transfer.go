@@ -420,17 +420,55 @@ func (r *run) waiter() segment.Waiter {
 // that the connection waits too (the disk is the bottleneck then).
 func (r *run) finalizeAsync(f *file) {
 	r.finalizing <- struct{}{}
-	r.finWG.Go(func() {
-		defer func() { <-r.finalizing }()
-		r.complete(f)
-	})
+	r.finWG.Add(1)
+	if r.batchable(f) {
+		r.finalizeBatched(f)
+		return
+	}
+	go func() {
+		r.complete(f, r.finalize(f))
+	}()
 }
 
 const maxFinalizing = 512
 
-// complete finalizes f and records the outcome.
-func (r *run) complete(f *file) {
-	ferr := r.finalize(f)
+// batchable says whether f can be finalized without waiting here: it goes
+// to the committer (see batchCommitter) and needs no read of its own to
+// check, its checksums (if any) having been computed as it was written.
+// f is finalizing, so its fields are no one else's.
+func (r *run) batchable(f *file) bool {
+	if r.commits == nil || f.out == nil || f.size < 0 || f.size > smallFile {
+		return false // (a larger file may need truncating first)
+	}
+	return !hasSums(f.entry) || f.sums != nil && f.sums.next == f.size
+}
+
+// finalizeBatched finalizes a batchable file: it checks the checksums and
+// hands the file to the committer, which completes it once it is durable
+// under its name. Small files thus cost no goroutine parked on a round.
+func (r *run) finalizeBatched(f *file) {
+	f.ckMu.Lock()
+	unnamed, err := r.handOver(f)
+	f.ckMu.Unlock()
+	if err != nil {
+		r.complete(f, err)
+		return
+	}
+	r.commits.commit(f.entry.Name, unnamed, func(err error) {
+		if err == nil {
+			err = r.forgetState(f)
+		}
+		r.complete(f, err)
+	})
+}
+
+// complete records how f's finalization ended (ferr) and releases its
+// place among the finalizing files.
+func (r *run) complete(f *file, ferr error) {
+	defer func() {
+		<-r.finalizing
+		r.finWG.Done()
+	}()
 	var events []Event
 	r.mu.Lock()
 	var ce *ChecksumError
@@ -494,53 +532,83 @@ func (r *run) finalize(f *file) error {
 			return fmt.Errorf("finalize %s: %w", name, err)
 		}
 	}
-	if s := newSums(f.entry); s != nil {
-		if f.sums != nil && f.sums.next == f.size {
-			s = f.sums // hashed while it was written, in order
-		} else if err := s.hashFile(f.out.File, f.size); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		if err := s.check(f.entry); err != nil {
-			return err
-		}
-	}
 	if r.commits != nil && (f.out.unnamed || f.size >= 0 && f.size <= smallFile) {
-		// An unnamed file stays open: the committer names it through its
-		// descriptor, then closes it. A .part is closed first: syncfs
-		// covers it whether it is open or not, and the descriptor is not
-		// held while the batch gathers.
-		var unnamed *os.File
-		if f.out.unnamed {
-			unnamed = f.out.File
-		} else if err := f.out.Close(); err != nil {
-			return fmt.Errorf("close %s%s: %w", name, PartSuffix, err)
-		}
-		f.out = nil
-		if err := r.commits.commit(name, unnamed); err != nil {
+		unnamed, err := r.handOver(f)
+		if err != nil {
 			return err
 		}
-	} else {
-		if err := f.out.Sync(); err != nil {
-			return fmt.Errorf("sync %s%s: %w", name, PartSuffix, err)
-		}
-		if err := f.out.Close(); err != nil {
-			return fmt.Errorf("close %s%s: %w", name, PartSuffix, err)
-		}
-		f.out = nil
-		if err := r.top.rename(name+PartSuffix, name); err != nil {
-			return fmt.Errorf("rename %s%s: %w", name, PartSuffix, err)
-		}
-		if err := r.dirs.sync(r.root, path.Dir(name)); err != nil {
+		if err := r.commits.commitWait(name, unnamed); err != nil {
 			return err
 		}
+		return r.forgetStateLocked(f)
 	}
+	if err := r.verify(f); err != nil {
+		return err
+	}
+	if err := f.out.Sync(); err != nil {
+		return fmt.Errorf("sync %s%s: %w", name, PartSuffix, err)
+	}
+	if err := f.out.Close(); err != nil {
+		return fmt.Errorf("close %s%s: %w", name, PartSuffix, err)
+	}
+	f.out = nil
+	if err := r.top.rename(name+PartSuffix, name); err != nil {
+		return fmt.Errorf("rename %s%s: %w", name, PartSuffix, err)
+	}
+	if err := r.dirs.sync(r.root, path.Dir(name)); err != nil {
+		return err
+	}
+	return r.forgetStateLocked(f)
+}
+
+// verify checks f's complete data against the list's checksums, if any;
+// call with f.ckMu held.
+func (r *run) verify(f *file) error {
+	s := newSums(f.entry)
+	if s == nil {
+		return nil
+	}
+	if f.sums != nil && f.sums.next == f.size {
+		s = f.sums // hashed while it was written, in order
+	} else if err := s.hashFile(f.out.File, f.size); err != nil {
+		return fmt.Errorf("%s: %w", f.entry.Name, err)
+	}
+	return s.check(f.entry)
+}
+
+// handOver verifies a small or unnamed file and lets go of it for the
+// committer: an unnamed file is returned open (the committer names it
+// through its descriptor, then closes it); a .part is closed first, since
+// syncfs covers it whether it is open or not and the descriptor need not
+// be held while the batch gathers. Call with f.ckMu held.
+func (r *run) handOver(f *file) (unnamed *os.File, err error) {
+	if err := r.verify(f); err != nil {
+		return nil, err
+	}
+	if f.out.unnamed {
+		unnamed = f.out.File
+	} else if err := f.out.Close(); err != nil {
+		return nil, fmt.Errorf("close %s%s: %w", f.entry.Name, PartSuffix, err)
+	}
+	f.out = nil
+	return unnamed, nil
+}
+
+// forgetState removes f's sidecar state once f is durable under its name.
+func (r *run) forgetState(f *file) error {
+	f.ckMu.Lock()
+	defer f.ckMu.Unlock()
+	return r.forgetStateLocked(f)
+}
+
+func (r *run) forgetStateLocked(f *file) error {
 	f.madePart = false
 	if f.clean && !f.madeState {
 		return nil
 	}
 	// Only now is the state useless; a crash before this line leaves a
 	// state without its .part, which the next run ignores and removes.
-	if err := state.Remove(r.root, state.Path(name+PartSuffix)); err != nil {
+	if err := state.Remove(r.root, state.Path(f.entry.Name+PartSuffix)); err != nil {
 		return err
 	}
 	f.madeState = false
