@@ -234,8 +234,8 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 	if _, err := c.br.Peek(1); err != nil {
 		return fail(&wireError{"reading response", err, !isTimeout(err)})
 	}
-	var resp *http.Response
-	for n1xx := 0; ; n1xx++ {
+	resp, plain := readPlain(c.br, req)
+	for n1xx := 0; !plain; n1xx++ {
 		resp, err = http.ReadResponse(c.br, req)
 		if err != nil {
 			if c.in.left <= 0 {
