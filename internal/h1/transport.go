@@ -6,11 +6,13 @@
 // goroutine and hands each request and response between them and the
 // caller over channels. For a 4 KiB file that hand-off, and the thread
 // wake-ups it causes, cost more CPU than the bytes. Transport here sends the
-// request and reads the response in the caller's goroutine. It writes the
-// request with (*http.Request).Write and parses the answer with
-// http.ReadResponse, so framing (Content-Length, chunked, close-delimited)
-// is net/http's own; what this package owns is only which connection a
-// request goes on. Everything else (HTTPS, proxies, other methods, request
+// request and reads the response in the caller's goroutine. The common
+// request and response (a GET with a few headers; an HTTP/1.1 answer framed
+// by Content-Length) are written and read here without net/http's
+// allocations, held by fuzzing to be exactly what net/http writes and
+// reads; everything else goes through (*http.Request).Write and
+// http.ReadResponse, so odd framing (chunked, close-delimited, 1xx) is
+// net/http's own. Everything else (HTTPS, proxies, other methods, request
 // bodies) goes to the fallback transport, net/http's, unchanged.
 package h1
 
@@ -218,7 +220,10 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 		}
 		return nil, err
 	}
-	err := req.Write(c.bw)
+	var err error
+	if !writePlain(c.bw, req) {
+		err = req.Write(c.bw)
+	}
 	if err == nil {
 		err = c.bw.Flush()
 	}
