@@ -18,6 +18,8 @@
 //     fsync, no temporary name. That is the part of bulkget's cost that is
 //     its guarantee, not its overhead.
 //
+// Usage:
+//
 //	go run ./bench/floor -scenario uncapped
 //	go run ./bench/floor -scenario huge-list -mode write -repeat 5
 package main
