@@ -8,7 +8,7 @@
 //
 // The client keeps Budget connections busy with plain GETs over raw
 // sockets, one fixed request string each, parsing nothing but
-// Content-Length, in one of two modes:
+// Content-Length, in one of three modes:
 //
 //   - discard reads every body and drops it: the cost of receiving alone;
 //   - write stores every file, checked afterwards against the origin's
@@ -16,7 +16,9 @@
 //     does, and a large one split into ranges written with O_DIRECT from
 //     an aligned buffer, as bulkget does. Nothing is made durable: no
 //     fsync, no temporary name. That is the part of bulkget's cost that is
-//     its guarantee, not its overhead.
+//     its guarantee, not its overhead;
+//   - buffered is write with the large files' ranges written through the
+//     page cache instead: what direct I/O saves.
 //
 // Usage:
 //
@@ -63,7 +65,7 @@ func main() {
 		return
 	}
 	name := flag.String("scenario", "uncapped", "scenario to measure (see bench.Scenarios)")
-	modes := flag.String("mode", "discard,write", "client modes, comma-separated: discard, write")
+	modes := flag.String("mode", "discard,write", "client modes, comma-separated: discard, write, buffered")
 	repeat := flag.Int("repeat", 3, "runs per mode; the median is reported")
 	tmp := flag.String("tmp", "", "parent of the output folder (default: the system's)")
 	flag.Parse()
@@ -84,8 +86,8 @@ func measure(w io.Writer, s bench.Scenario, modes []string, repeat int, tmp stri
 		return fmt.Errorf("%s: the floor client speaks plain HTTP to a well-behaved origin only", s.Name)
 	}
 	for _, m := range modes {
-		if m != "discard" && m != "write" {
-			return fmt.Errorf("unknown mode %q (discard, write)", m)
+		if m != "discard" && m != "write" && m != "buffered" {
+			return fmt.Errorf("unknown mode %q (discard, write, buffered)", m)
 		}
 	}
 	self, err := os.Executable()
@@ -127,9 +129,9 @@ func measure(w io.Writer, s bench.Scenario, modes []string, repeat int, tmp stri
 			wall := time.Since(start)
 			ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 			cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-			if mode == "write" {
+			if mode != "discard" {
 				if err := check(out, s.Files()); err != nil {
-					return fmt.Errorf("write run %d: %w", run+1, err)
+					return fmt.Errorf("%s run %d: %w", mode, run+1, err)
 				}
 			}
 			if s.Largest() > bigFile {
@@ -234,7 +236,7 @@ func client(mode, listPath, out string) error {
 			j.start, j.end = start, min(start+step, f.size)-1
 			jobs = append(jobs, j)
 		}
-		if mode == "write" {
+		if mode != "discard" {
 			fh, err := os.Create(filepath.Join(out, f.name))
 			if err != nil {
 				return err
@@ -301,7 +303,7 @@ func worker(mode, out string, jobs []job, next *atomic.Int64) error {
 		case j.start < 0:
 			err = writeWhole(filepath.Join(out, j.name), br, length, buf)
 		default:
-			err = writeRange(filepath.Join(out, j.name), br, j.start, length, buf)
+			err = writeRange(filepath.Join(out, j.name), br, j.start, length, buf, mode == "write")
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", j.name, err)
@@ -352,22 +354,26 @@ func writeWhole(path string, br *bufio.Reader, length int64, buf []byte) error {
 	return fh.Close()
 }
 
-// writeRange writes length bytes at off with O_DIRECT, in whole buffers;
-// a last piece that is not a multiple of the block size goes through the
-// page cache.
-func writeRange(path string, br *bufio.Reader, off, length int64, buf []byte) error {
-	direct, err := os.OpenFile(path, os.O_WRONLY|syscall.O_DIRECT, 0)
+// writeRange writes length bytes at off in whole buffers, with O_DIRECT if
+// direct is set; a last piece that is not a multiple of the block size
+// goes through the page cache.
+func writeRange(path string, br *bufio.Reader, off, length int64, buf []byte, direct bool) error {
+	flags := os.O_WRONLY
+	if direct {
+		flags |= syscall.O_DIRECT
+	}
+	out, err := os.OpenFile(path, flags, 0)
 	if err != nil {
 		return err
 	}
-	defer direct.Close()
+	defer out.Close()
 	for left := length; left > 0; {
 		n, err := io.ReadFull(br, buf[:min(int64(len(buf)), left)])
 		if err != nil {
 			return err
 		}
-		w := direct
-		if n%4096 != 0 {
+		w := out
+		if direct && n%4096 != 0 {
 			if w, err = os.OpenFile(path, os.O_WRONLY, 0); err != nil {
 				return err
 			}

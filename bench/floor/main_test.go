@@ -29,10 +29,10 @@ func TestMain(m *testing.M) {
 func TestFloorWritesEveryFileRight(t *testing.T) {
 	s := bench.Scenario{Name: "mixed", About: "test", Sets: []bench.FileSet{{Count: 5, Size: 40 << 10}, {Count: 2, Size: 3<<20 + 1234}}}
 	var out strings.Builder
-	if err := measure(&out, s, []string{"discard", "write"}, 1, t.TempDir()); err != nil {
+	if err := measure(&out, s, []string{"discard", "write", "buffered"}, 1, t.TempDir()); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	for _, want := range []string{"discard median", "write   median"} {
+	for _, want := range []string{"discard median", "write   median", "buffered median"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q in\n%s", want, out.String())
 		}
