@@ -139,6 +139,77 @@ func TestSIGKILLAtRandomMomentsNeverCorrupts(t *testing.T) {
 	}
 }
 
+// Small files take another path to their names than large ones: the first
+// run writes them unnamed (O_TMPFILE) and names them in batches after a
+// filesystem sync, later runs (the folder is no longer fresh) write
+// name.part and rename in batches. A kill at any moment of either must
+// leave only complete files under final names, and the runs after must
+// finish the rest without leaving anything behind.
+func TestSIGKILLAmidSmallFilesNeverCorrupts(t *testing.T) {
+	const files, size, conns, kills = 1500, 12 << 10, 4, 6
+	srv := origin.New(origin.Options{Latency: 2 * time.Millisecond})
+	t.Cleanup(srv.Close)
+	var b strings.Builder
+	b.WriteString("filename,url\n")
+	names := make([]string, files)
+	for i := range names {
+		names[i] = fmt.Sprintf("s-%04d.bin", i)
+		srv.Add(names[i], size)
+		fmt.Fprintf(&b, "%s,%s\n", names[i], srv.URL(names[i]))
+	}
+	list := filepath.Join(t.TempDir(), "small.csv")
+	if err := os.WriteFile(list, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	run := func() *exec.Cmd {
+		return exec.Command(bulkgetBin(t), "--progress", "none", "-c", fmt.Sprint(conns), "-d", dir, list)
+	}
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 2))
+	t.Logf("seed %d", seed)
+	// A whole run takes about files × latency ÷ conns = 0.75 s here; each
+	// run first confirms the files already named with a one-byte request
+	// each (the list gives no sizes), so later kills get longer windows to
+	// make progress in.
+	for k := range kills {
+		cmd := run()
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("run %d exited with %v:\n%s", k, err, stderr.String())
+			}
+		case <-time.After(time.Duration(rng.Int64N(int64(300*time.Millisecond + time.Duration(k)*150*time.Millisecond)))):
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-exited
+		}
+		t.Logf("after kill %d: %d of %d files under their names", k+1, checkFinalNames(t, dir, names, size), files)
+	}
+	if out, err := run().CombinedOutput(); err != nil {
+		t.Fatalf("final run: %v\n%s", err, out)
+	}
+	if n := checkFinalNames(t, dir, names, size); n != files {
+		t.Fatalf("%d of %d files complete after the final run", n, files)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".part") || strings.Contains(e.Name(), ".part.state") {
+			t.Errorf("%s left behind", e.Name())
+		}
+	}
+	t.Logf("origin served %d requests for %d files", srv.Stats().Requests, files)
+}
+
 // onDisk is what the states and final files in dir claim.
 func onDisk(t *testing.T, dir string, names []string, size int64) int64 {
 	t.Helper()
