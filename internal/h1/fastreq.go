@@ -3,6 +3,7 @@ package h1
 import (
 	"bufio"
 	"net/http"
+	"net/textproto"
 	"slices"
 	"strings"
 )
@@ -63,14 +64,14 @@ func writePlain(w *bufio.Writer, req *http.Request) bool {
 	}
 	if ua != "" { // tested before trimming, as net/http does
 		w.WriteString("User-Agent: ")
-		w.WriteString(trimSpace(ua))
+		w.WriteString(textproto.TrimString(ua))
 		w.WriteString("\r\n")
 	}
 	for _, k := range keys {
 		for _, v := range req.Header[k] {
 			w.WriteString(k)
 			w.WriteString(": ")
-			w.WriteString(trimSpace(v))
+			w.WriteString(textproto.TrimString(v))
 			w.WriteString("\r\n")
 		}
 	}
@@ -94,16 +95,4 @@ func plainHost(h string) bool {
 		}
 	}
 	return true
-}
-
-// trimSpace trims what textproto.TrimString does: ASCII space, tab, CR, LF.
-func trimSpace(s string) string {
-	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
-	for len(s) > 0 && isSpace(s[0]) {
-		s = s[1:]
-	}
-	for len(s) > 0 && isSpace(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	return s
 }

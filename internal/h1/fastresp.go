@@ -31,9 +31,6 @@ func readPlain(br *bufio.Reader, req *http.Request) (resp *http.Response, ok boo
 		return nil, false
 	}
 	head := buf[:end+2] // every line with its CRLF
-	if bytes.IndexByte(head, '\n') < 0 {
-		return nil, false
-	}
 	// Status line: "HTTP/1.1 206 Partial Content".
 	const proto = "HTTP/1.1 "
 	if len(head) < len(proto)+3 || string(head[:len(proto)]) != proto {
@@ -100,11 +97,12 @@ func readPlain(br *bufio.Reader, req *http.Request) (resp *http.Response, ok boo
 			if length >= 0 {
 				return nil, false // repeated: net/http decides what that means
 			}
-			n, ok := digits(v)
-			if !ok {
+			// As net/http parses it: decimal digits only, no sign.
+			n, err := strconv.ParseUint(v, 10, 63)
+			if err != nil {
 				return nil, false
 			}
-			length = n
+			length = int64(n)
 		case "Connection":
 			for _, tok := range strings.Split(v, ",") {
 				if strings.EqualFold(strings.TrimSpace(tok), "close") {
@@ -142,21 +140,6 @@ func readPlain(br *bufio.Reader, req *http.Request) (resp *http.Response, ok boo
 		Close:         closing,
 		Request:       req,
 	}, true
-}
-
-// digits parses a Content-Length as net/http accepts it: decimal digits
-// only, below 2⁶³.
-func digits(v string) (int64, bool) {
-	if v == "" {
-		return 0, false
-	}
-	for i := 0; i < len(v); i++ {
-		if v[i] < '0' || v[i] > '9' {
-			return 0, false
-		}
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	return n, err == nil
 }
 
 // lengthBody is a body of a known length. Like net/http's, it returns
