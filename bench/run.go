@@ -205,7 +205,7 @@ func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
 		hook := s.Chaos.Hook()
 		f.Server.SetOptions(func(o *origin.Options) { o.Fault = hook })
 	}
-	settle(work)
+	Settle(work)
 	f.Server.ResetStats()
 	ok := r.execute(ctx, invs, env, work, &res)
 	res.Flush = flushTime(work)
@@ -392,6 +392,21 @@ func verify(dir string, files []File) map[string]fileState {
 	close(next)
 	wg.Wait()
 	return state
+}
+
+// CheckFiles says which file in dir, if any, is missing or differs from
+// the origin's content, for a client measured outside the suite.
+func CheckFiles(dir string, files []File) error {
+	state := verify(dir, files)
+	for _, f := range files {
+		switch state[f.Name] {
+		case fileMissing:
+			return fmt.Errorf("%s: missing", f.Name)
+		case fileCorrupt:
+			return fmt.Errorf("%s: wrong size or content", f.Name)
+		}
+	}
+	return nil
 }
 
 func fileSHA(path string) (string, error) {

@@ -7,13 +7,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// settle writes back everything dirty on the filesystem holding dir before
+// Settle writes back everything dirty on the filesystem holding dir before
 // a run starts. A tool that syncs (bulkget does, per round of files) would
 // otherwise pay for writing back what came before it: the previous tool's
 // data, the inodes its verification touched, the blocks freed by removing
 // its large files. Which tool runs after which would then decide a share of
 // the figures.
-func settle(dir string) {
+func Settle(dir string) {
 	d, err := os.Open(dir)
 	if err != nil {
 		return

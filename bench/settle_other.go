@@ -4,7 +4,7 @@ package bench
 
 import "os"
 
-// settle is only needed (and only done) on Linux; see settle_linux.go.
-func settle(string) {}
+// Settle is only needed (and only done) on Linux; see settle_linux.go.
+func Settle(string) {}
 
 func openToCheck(path string) (*os.File, error) { return os.Open(path) }

@@ -29,8 +29,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,8 +47,6 @@ import (
 	"time"
 
 	"github.com/bulkget/bulkget/bench"
-	"github.com/bulkget/bulkget/internal/origin"
-	"golang.org/x/sys/unix"
 )
 
 // childEnv marks the child process and carries its mode.
@@ -118,7 +114,7 @@ func measure(w io.Writer, s bench.Scenario, modes []string, repeat int, tmp stri
 			if err := os.Mkdir(out, 0o755); err != nil {
 				return err
 			}
-			syncAll(work) // as the suite does: nobody pays for earlier writes
+			bench.Settle(work) // as the suite does: nobody pays for earlier writes
 			cmd := exec.Command(self, listPath, out)
 			cmd.Env = append(os.Environ(), childEnv+"="+mode, "BULKGET_FLOOR_CONNS="+strconv.Itoa(s.Conns()))
 			cmd.Stderr = os.Stderr
@@ -130,7 +126,7 @@ func measure(w io.Writer, s bench.Scenario, modes []string, repeat int, tmp stri
 			ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 			cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 			if mode != "discard" {
-				if err := check(out, s.Files()); err != nil {
+				if err := bench.CheckFiles(out, s.Files()); err != nil {
 					return fmt.Errorf("%s run %d: %w", mode, run+1, err)
 				}
 			}
@@ -157,33 +153,6 @@ func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-func syncAll(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		unix.Syncfs(int(d.Fd()))
-		d.Close()
-	}
-}
-
-// check compares every file in dir with the origin's content.
-func check(dir string, files []bench.File) error {
-	for _, f := range files {
-		fh, err := os.Open(filepath.Join(dir, f.Name))
-		if err != nil {
-			return err
-		}
-		h := sha256.New()
-		_, err = io.Copy(h, fh)
-		fh.Close()
-		if err != nil {
-			return err
-		}
-		if got, want := hex.EncodeToString(h.Sum(nil)), origin.SHA256Hex(f.Name, 0, f.Size); got != want {
-			return fmt.Errorf("%s: SHA-256 %s, want %s", f.Name, got, want)
-		}
-	}
-	return nil
 }
 
 // job is one GET: a whole file, or a range of one.
