@@ -10,27 +10,34 @@ import (
 	"time"
 )
 
-func TestBatchCommitterRenamesEveryFileAndReportsEachError(t *testing.T) {
-	if !haveSyncFS {
-		t.Skip("syncfs is Linux only")
-	}
-	dir := t.TempDir()
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	fsys, err := root.Open(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fsys.Close()
-	const n = 100
+// partFiles makes a folder holding f000.part, f001.part, … (n of them, file
+// i holding the byte i) and opens it as the committer needs it.
+func partFiles(t *testing.T, n int) (dir string, root *os.Root, fsys *os.File) {
+	t.Helper()
+	dir = t.TempDir()
 	for i := range n {
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d%s", i, PartSuffix)), []byte{byte(i)}, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	if fsys, err = root.Open("."); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fsys.Close() })
+	return dir, root, fsys
+}
+
+func TestBatchCommitterRenamesEveryFileAndReportsEachError(t *testing.T) {
+	if !haveSyncFS {
+		t.Skip("syncfs is Linux only")
+	}
+	const n = 100
+	dir, root, fsys := partFiles(t, n)
 	// A rename onto a non-empty folder fails; only that file may say so.
 	if err := os.MkdirAll(filepath.Join(dir, "f007", "x"), 0o755); err != nil {
 		t.Fatal(err)
@@ -69,23 +76,8 @@ func TestBatchCommitterCommitReturnsBeforeTheRound(t *testing.T) {
 	if !haveSyncFS {
 		t.Skip("syncfs is Linux only")
 	}
-	dir := t.TempDir()
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	fsys, err := root.Open(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fsys.Close()
 	const n = 300 // more than a batch
-	for i := range n + 1 {
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d%s", i, PartSuffix)), []byte{byte(i)}, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, root, fsys := partFiles(t, n+1)
 	c := newBatchCommitter(&topDir{root: root, dir: fsys, fd: int(fsys.Fd())}, fsys, func() bool { return true })
 	held, release := make(chan struct{}), make(chan struct{})
 	c.commit("f000", nil, func(err error) {

@@ -84,6 +84,28 @@ func bulkgetCmd(t *testing.T, o ordeal, dir, list string) *exec.Cmd {
 		"--min-segment", "512K", "--checkpoint-interval", o.interval.String(), "-d", dir, list)
 }
 
+// runOrKill starts run k and SIGKILLs it after delay; a run that ends
+// before that must have succeeded.
+func runOrKill(t *testing.T, k int, cmd *exec.Cmd, delay time.Duration) {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("run %d exited with %v:\n%s", k, err, stderr.String())
+		}
+	case <-time.After(delay):
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+	}
+}
+
 func TestSIGKILLAtRandomMomentsNeverCorrupts(t *testing.T) {
 	o := chooseOrdeal()
 	srv, list, names := setupOrdeal(t, o)
@@ -92,25 +114,7 @@ func TestSIGKILLAtRandomMomentsNeverCorrupts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	t.Logf("seed %d", seed)
 	for k := range o.kills {
-		cmd := bulkgetCmd(t, o, dir, list)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		delay := time.Duration(rng.Int64N(int64(o.maxDelay)))
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		select {
-		case err := <-exited:
-			// Finished before the kill: fine, as long as it succeeded.
-			if err != nil {
-				t.Fatalf("run %d exited with %v:\n%s", k, err, stderr.String())
-			}
-		case <-time.After(delay):
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-exited
-		}
+		runOrKill(t, k, bulkgetCmd(t, o, dir, list), time.Duration(rng.Int64N(int64(o.maxDelay))))
 		checkFinalNames(t, dir, names, o.size)
 	}
 	cmd := bulkgetCmd(t, o, dir, list)
@@ -173,23 +177,7 @@ func TestSIGKILLAmidSmallFilesNeverCorrupts(t *testing.T) {
 	// each (the list gives no sizes), so later kills get longer windows to
 	// make progress in.
 	for k := range kills {
-		cmd := run()
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Fatalf("run %d exited with %v:\n%s", k, err, stderr.String())
-			}
-		case <-time.After(time.Duration(rng.Int64N(int64(300*time.Millisecond + time.Duration(k)*150*time.Millisecond)))):
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-exited
-		}
+		runOrKill(t, k, run(), time.Duration(rng.Int64N(int64(300*time.Millisecond+time.Duration(k)*150*time.Millisecond))))
 		t.Logf("after kill %d: %d of %d files under their names", k+1, checkFinalNames(t, dir, names, size), files)
 	}
 	if out, err := run().CombinedOutput(); err != nil {
