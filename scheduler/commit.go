@@ -77,13 +77,6 @@ func (c *batchCommitter) commit(name string, unnamed *os.File, done func(error))
 	}
 }
 
-// commitWait is commit for a caller that waits for the outcome.
-func (c *batchCommitter) commitWait(name string, unnamed *os.File) error {
-	ch := make(chan error, 1)
-	c.commit(name, unnamed, func(err error) { ch <- err })
-	return <-ch
-}
-
 // close stops the loop once every commit has been answered.
 func (c *batchCommitter) close() {
 	close(c.stop)

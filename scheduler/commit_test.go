@@ -46,7 +46,11 @@ func TestBatchCommitterRenamesEveryFileAndReportsEachError(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { errs[i] = c.commitWait(fmt.Sprintf("f%03d", i), nil) })
+		wg.Go(func() {
+			done := make(chan error, 1)
+			c.commit(fmt.Sprintf("f%03d", i), nil, func(err error) { done <- err })
+			errs[i] = <-done
+		})
 	}
 	wg.Wait()
 	c.close()

@@ -418,34 +418,36 @@ func (r *run) waiter() segment.Waiter {
 // and renamed: for lists of small files the fsyncs would otherwise add to
 // every request's latency. At most maxFinalizing files wait at once; beyond
 // that the connection waits too (the disk is the bottleneck then).
+//
+// A small file goes to the committer (see batchCommitter), which completes
+// it once it is durable under its name: no goroutine per file is parked on
+// a round. It is handed over from here unless its checksums still need a
+// read of the file, which is left to a goroutine of its own.
 func (r *run) finalizeAsync(f *file) {
 	r.finalizing <- struct{}{}
 	r.finWG.Add(1)
-	if r.batchable(f) {
+	switch {
+	case !r.batched(f):
+		go func() { r.complete(f, r.finalize(f)) }()
+	case hasSums(f.entry) && (f.sums == nil || f.sums.next != f.size):
+		go r.finalizeBatched(f)
+	default:
 		r.finalizeBatched(f)
-		return
 	}
-	go func() {
-		r.complete(f, r.finalize(f))
-	}()
 }
 
 const maxFinalizing = 512
 
-// batchable says whether f can be finalized without waiting here: it goes
-// to the committer (see batchCommitter) and needs no read of its own to
-// check, its checksums (if any) having been computed as it was written.
-// f is finalizing, so its fields are no one else's.
-func (r *run) batchable(f *file) bool {
-	if r.commits == nil || f.out == nil || f.size < 0 || f.size > smallFile {
-		return false // (a larger file may need truncating first)
-	}
-	return !hasSums(f.entry) || f.sums != nil && f.sums.next == f.size
+// batched says whether f is made durable by the committer's shared sync
+// rather than an fsync of its own: an unnamed file, or a small one (not
+// preallocated, so nothing to truncate), where syncfs is available. f is
+// finalizing, so its fields are no one else's.
+func (r *run) batched(f *file) bool {
+	return r.commits != nil && (f.out.unnamed || f.size >= 0 && f.size <= smallFile)
 }
 
-// finalizeBatched finalizes a batchable file: it checks the checksums and
-// hands the file to the committer, which completes it once it is durable
-// under its name. Small files thus cost no goroutine parked on a round.
+// finalizeBatched finalizes a batched file: it checks the checksums and
+// hands the file to the committer, which completes it.
 func (r *run) finalizeBatched(f *file) {
 	f.ckMu.Lock()
 	unnamed, err := r.handOver(f)
@@ -517,8 +519,9 @@ func (r *run) keepFailed(f *file) {
 // batchCommitter), and is written without preallocation.
 const smallFile = 1 << 20
 
-// finalize makes a complete file durable under its final name: data synced
-// before the rename, the rename synced by syncing the folder.
+// finalize makes a complete file that is not batched durable under its
+// final name: data synced before the rename, the rename synced by syncing
+// the folder.
 func (r *run) finalize(f *file) error {
 	f.ckMu.Lock()
 	defer f.ckMu.Unlock()
@@ -531,16 +534,6 @@ func (r *run) finalize(f *file) error {
 		if err := f.out.Truncate(f.size); err != nil {
 			return fmt.Errorf("finalize %s: %w", name, err)
 		}
-	}
-	if r.commits != nil && (f.out.unnamed || f.size >= 0 && f.size <= smallFile) {
-		unnamed, err := r.handOver(f)
-		if err != nil {
-			return err
-		}
-		if err := r.commits.commitWait(name, unnamed); err != nil {
-			return err
-		}
-		return r.forgetStateLocked(f)
 	}
 	if err := r.verify(f); err != nil {
 		return err
