@@ -120,7 +120,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *connBuf
 		dst = inOrder{w: out, s: sums}
 	}
 	if out.direct != nil && r.limiter == nil {
-		// Copy overlaps reads with direct writes, in larger pieces.
+		// Direct writes want larger pieces from aligned memory.
 		buf = bufs.forDirect()
 	}
 	_, err = segment.Copy(ctx, resp.Body, s.cur, dst, buf, r.waiter(), s)

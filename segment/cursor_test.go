@@ -28,19 +28,19 @@ func newMemFile(n int) *memFile {
 	return &memFile{data: make([]byte, n), writes: make([]int, n)}
 }
 
-// overlappedMem is a memFile that asks for alignment, which makes Copy
-// overlap its reads with its writes (as for direct I/O).
-type overlappedMem struct{ *memFile }
+// alignedMem is a memFile that asks for alignment, which makes Copy place
+// each read at its offset's position within a block (as for direct I/O).
+type alignedMem struct{ *memFile }
 
-func (overlappedMem) Alignment() int { return 8 }
+func (alignedMem) Alignment() int { return 8 }
 
-// copyModes runs a test against Copy's serial path and its overlapped one.
+// copyModes runs a test against Copy with and without alignment.
 var copyModes = []struct {
 	name string
 	wrap func(*memFile) io.WriterAt
 }{
-	{"serial", func(m *memFile) io.WriterAt { return m }},
-	{"overlapped", func(m *memFile) io.WriterAt { return overlappedMem{m} }},
+	{"plain", func(m *memFile) io.WriterAt { return m }},
+	{"aligned", func(m *memFile) io.WriterAt { return alignedMem{m} }},
 }
 
 var errOutOfFile = errors.New("memFile: write out of bounds")

@@ -156,12 +156,13 @@ type Waiter interface {
 // obs (may be nil) hears of every read and every write; it runs on the data
 // path and must be cheap.
 //
-// With an Aligned destination (direct I/O, where a write returns only once
-// the device has the data) Copy splits buf in two and reads into one half
-// while the other is being written: a connection that stopped reading for
-// every write would let its TCP window fill and the sender wait. Writes
-// still happen one at a time and in order, and none is left running when
-// Copy returns.
+// With an Aligned destination (direct I/O) each read lands in buf at its
+// file offset's position within a block, so that the write can go to the
+// device straight from buf. Copy does not read while it writes: a direct
+// write of a whole buffer takes about a millisecond, which the socket's
+// receive buffer absorbs, and handing writes to a second goroutine (with
+// half the buffer each way) cost more CPU in thread switches and smaller
+// writes than it won in overlap (see the README's table of changes).
 //
 // It returns the bytes written. A body that ends before a known end gives
 // ErrShortBody. The body is not closed.
@@ -170,12 +171,7 @@ func Copy(ctx context.Context, body io.Reader, cur *Cursor, dst io.WriterAt, buf
 	if a, ok := dst.(Aligned); ok {
 		c.align = int64(a.Alignment())
 	}
-	if c.align > 0 {
-		if half := int64(len(buf)) / 2 / c.align * c.align; half >= 2*c.align {
-			return c.overlapped(buf[:half], buf[half:2*half])
-		}
-	}
-	return c.serial(buf)
+	return c.loop(buf)
 }
 
 type copier struct {
@@ -240,7 +236,10 @@ func (c *copier) ended(rerr error) error {
 	return rerr
 }
 
-func (c *copier) serial(buf []byte) (int64, error) {
+// loop reads a whole chunk, claims it, writes it, and goes on: one write
+// at a time, each claimed only once the one before is committed, so that a
+// split never cuts into bytes being written.
+func (c *copier) loop(buf []byte) (int64, error) {
 	var written int64
 	for {
 		_, pos, end := c.cur.Bounds()
@@ -262,82 +261,6 @@ func (c *copier) serial(buf []byte) (int64, error) {
 			return written, err
 		}
 		if rerr != nil {
-			return written, c.ended(rerr)
-		}
-	}
-}
-
-// overlapped is serial with each write handed to a writer goroutine, so
-// that the next read runs meanwhile; a and b take turns.
-func (c *copier) overlapped(a, b []byte) (written int64, err error) {
-	type job struct {
-		p   []byte
-		off int64
-	}
-	type result struct {
-		n   int
-		err error
-	}
-	jobs := make(chan job)
-	results := make(chan result, 1)
-	go func() {
-		for j := range jobs {
-			n, err := c.dst.WriteAt(j.p, j.off)
-			results <- result{n, err}
-		}
-	}()
-	defer close(jobs)
-
-	inflight, flightOff := false, int64(0)
-	// collect waits for the write in flight, if any, and records it.
-	collect := func() error {
-		if !inflight {
-			return nil
-		}
-		res := <-results
-		inflight = false
-		written += int64(res.n)
-		return c.wrote(res.n, flightOff, res.err)
-	}
-	// Every return goes through here: no write may outlive Copy, whose
-	// caller reuses the buffer and may close the file.
-	defer func() {
-		if cerr := collect(); err == nil {
-			err = cerr
-		}
-	}()
-
-	_, pos, _ := c.cur.Bounds()
-	bufs := [2][]byte{a, b}
-	for turn := 0; ; turn ^= 1 {
-		// The end may move (a split, a hedge) at any time: read it anew.
-		chunk := c.chunk(bufs[turn], pos, c.cur.End())
-		if len(chunk) == 0 {
-			return written, nil
-		}
-		n, rerr, err := c.read(chunk)
-		if err != nil {
-			return written, err
-		}
-		// One write at a time, in order: claim only once the previous
-		// write is committed, which keeps the cursor's single
-		// reservation and its guarantee that a split never cuts into
-		// bytes being written.
-		if err := collect(); err != nil {
-			return written, err
-		}
-		off, allowed := c.cur.claim(int64(n))
-		if allowed > 0 {
-			jobs <- job{chunk[:allowed], off}
-			inflight, flightOff = true, off
-		} else {
-			c.cur.commit(0)
-		}
-		pos = off + allowed
-		if rerr != nil {
-			if err := collect(); err != nil {
-				return written, err
-			}
 			return written, c.ended(rerr)
 		}
 	}

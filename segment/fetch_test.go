@@ -855,7 +855,7 @@ func TestCopyDoesNotAllocatePerChunk(t *testing.T) {
 	}
 }
 
-// alignedDiscard takes the overlapped path.
+// alignedDiscard takes the aligned path.
 type alignedDiscard struct{ discardAt }
 
 func (alignedDiscard) Alignment() int { return 4096 }
@@ -876,70 +876,21 @@ func BenchmarkCopy(b *testing.B) {
 	}
 }
 
-// gateFile is an aligned destination whose first write waits until the
-// body has been read again, which happens only if Copy reads while it
-// writes.
-type gateFile struct {
-	*memFile
-	readAgain chan struct{}
-	writes    atomic.Int32
-	late      atomic.Int32 // writes that ran after Copy returned
-	returned  atomic.Bool
-}
+// alignedFailing is a failingFile that asks for alignment, as a direct-I/O
+// destination does.
+type alignedFailing struct{ failingFile }
 
-func (g *gateFile) Alignment() int { return 8 }
+func (alignedFailing) Alignment() int { return 8 }
 
-func (g *gateFile) WriteAt(p []byte, off int64) (int, error) {
-	if g.returned.Load() {
-		g.late.Add(1)
-	}
-	if g.writes.Add(1) == 1 {
-		select {
-		case <-g.readAgain:
-		case <-time.After(5 * time.Second):
-			return 0, errors.New("the body was not read while the first chunk was written")
-		}
-	}
-	return g.memFile.WriteAt(p, off)
-}
-
-func TestCopyOverlappedReadsWhileItWrites(t *testing.T) {
-	src := source(1 << 16)
-	g := &gateFile{memFile: newMemFile(len(src)), readAgain: make(chan struct{})}
-	reads := 0
-	body := &hookReader{r: &chunkReader{data: src, chunk: 1024}, hook: func() {
-		reads++
-		if reads == 2 { // the first read filled the first half
-			close(g.readAgain)
-		}
-	}}
-	cur := NewCursor(0, 0, int64(len(src)))
-	n, err := Copy(context.Background(), body, cur, g, make([]byte, 2048), nil, nil)
-	g.returned.Store(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != int64(len(src)) || cur.Pos() != n {
-		t.Fatalf("wrote %d, pos %d; want %d", n, cur.Pos(), len(src))
-	}
-	g.check(t, src, 0, int64(len(src)))
-	time.Sleep(10 * time.Millisecond)
-	if g.late.Load() > 0 {
-		t.Errorf("%d writes after Copy returned", g.late.Load())
-	}
-}
-
-// A failed write ends an overlapped Copy with its error, after the bytes
-// before it are counted, and no write runs once Copy has returned.
-func TestCopyOverlappedWriteError(t *testing.T) {
+// A failed write ends an aligned Copy with its error, after the bytes
+// before it are counted, whatever block the failure falls in.
+func TestCopyAlignedWriteError(t *testing.T) {
 	src := source(10000)
 	for _, limit := range []int64{0, 100, 2500, 9999} {
 		ff := failingFile{newMemFile(len(src)), limit}
-		late := &lateWatch{inner: ff}
 		cur := NewCursor(0, 0, int64(len(src)))
 		obs := &countObserver{}
-		n, err := Copy(context.Background(), bytes.NewReader(src), cur, late, make([]byte, 512), nil, obs)
-		late.returned.Store(true)
+		n, err := Copy(context.Background(), bytes.NewReader(src), cur, alignedFailing{ff}, make([]byte, 512), nil, obs)
 		if !errors.Is(err, errDiskFull) {
 			t.Fatalf("limit %d: error %v does not wrap the write error", limit, err)
 		}
@@ -950,26 +901,5 @@ func TestCopyOverlappedWriteError(t *testing.T) {
 			t.Errorf("limit %d: reservation not released: Splittable %d", limit, got)
 		}
 		ff.check(t, src, 0, limit)
-		time.Sleep(5 * time.Millisecond)
-		if late.late.Load() > 0 {
-			t.Errorf("limit %d: %d writes after Copy returned", limit, late.late.Load())
-		}
 	}
-}
-
-// lateWatch is an aligned destination that counts writes made after the
-// test marked Copy as returned.
-type lateWatch struct {
-	inner    io.WriterAt
-	returned atomic.Bool
-	late     atomic.Int32
-}
-
-func (l *lateWatch) Alignment() int { return 8 }
-
-func (l *lateWatch) WriteAt(p []byte, off int64) (int, error) {
-	if l.returned.Load() {
-		l.late.Add(1)
-	}
-	return l.inner.WriteAt(p, off)
 }
