@@ -75,7 +75,7 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled boo
 		return true, err
 	}
 	sg := st.Segments[first]
-	resp, err := segment.Open(ctx, r.client, segment.Request{URL: f.entry.URL, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
+	resp, err := segment.Open(ctx, r.http, segment.Request{URL: f.entry.URL, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
 		Start: sg.Start + sg.Done, End: sg.End, Total: -1, IfRange: validator})
 	if err != nil {
 		return true, err
@@ -211,7 +211,7 @@ func (r *run) alreadyThere(ctx context.Context, f *file, size int64) (bool, erro
 // remoteSize asks for the first byte only: the cheapest request that tells
 // the size of the remote file. -1 if the server does not say.
 func (r *run) remoteSize(ctx context.Context, url string) (int64, error) {
-	resp, err := segment.Open(ctx, r.client, segment.Request{URL: url, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
+	resp, err := segment.Open(ctx, r.http, segment.Request{URL: url, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
 		Start: 0, End: 1, Total: -1})
 	if err != nil {
 		return 0, err

@@ -137,10 +137,12 @@ func (r *run) room(h *host) int {
 type run struct {
 	opts   Options
 	client *http.Client
-	root   *os.Root
-	rep    Reporter
-	epoch  time.Time
-	ctx    context.Context // the run's; every file's context derives from it
+	// http sends the run's requests through client (see segment.Client).
+	http  *segment.Client
+	root  *os.Root
+	rep   Reporter
+	epoch time.Time
+	ctx   context.Context // the run's; every file's context derives from it
 
 	mu        sync.Mutex
 	changed   chan struct{} // closed and replaced whenever work may have appeared
@@ -218,6 +220,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		r.client = clientFor(opts)
 		defer r.client.CloseIdleConnections()
 	}
+	r.http = segment.NewClient(r.client)
 	if r.rep == nil {
 		r.rep = discard{}
 	}

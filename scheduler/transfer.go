@@ -82,7 +82,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *connBuf
 		}
 		req.Start, req.End, req.Total, req.IfRange = 0, -1, -1, ""
 	}
-	resp, err := segment.Open(ctx, r.client, req)
+	resp, err := segment.Open(ctx, r.http, req)
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func Validator(etag, lastModified string) string {
 // runs to its end); 200 (Partial false, the whole file); and for a probe
 // from offset 0, 416 "bytes */0", which is an empty file. Every other
 // status is a *StatusError, every mismatch ErrBadRange.
-func Open(ctx context.Context, client *http.Client, req Request) (*Response, error) {
+func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, req.URL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("segment: %w", err)
