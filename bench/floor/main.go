@@ -14,9 +14,9 @@
 //   - write stores every file, checked afterwards against the origin's
 //     SHA-256: a small file (up to 1 MiB) with open, write, close, as curl
 //     does, and a large one split into ranges written with O_DIRECT from
-//     an aligned buffer, as bulkget does. Nothing is made durable: no
-//     fsync, no temporary name. That is the part of bulkget's cost that is
-//     its guarantee, not its overhead;
+//     an aligned buffer on a huge page, as bulkget does. Nothing is made
+//     durable: no fsync, no temporary name. That is the part of bulkget's
+//     cost that is its guarantee, not its overhead;
 //   - buffered is write with the large files' ranges written through the
 //     page cache instead: what direct I/O saves.
 //
@@ -45,8 +45,10 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/bulkget/bulkget/bench"
+	"golang.org/x/sys/unix"
 )
 
 // childEnv marks the child process and carries its mode.
@@ -235,8 +237,7 @@ func client(mode, listPath, out string) error {
 func worker(mode, out string, jobs []job, next *atomic.Int64) error {
 	var c net.Conn
 	var br *bufio.Reader
-	// An aligned 1 MiB buffer for O_DIRECT (mmap returns page-aligned memory).
-	buf, err := syscall.Mmap(-1, 0, 1<<20, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	buf, err := directBuffer()
 	if err != nil {
 		return err
 	}
@@ -278,6 +279,24 @@ func worker(mode, out string, jobs []job, next *atomic.Int64) error {
 			return fmt.Errorf("%s: %w", j.name, err)
 		}
 	}
+}
+
+// directBuffer returns a 1 MiB buffer for O_DIRECT on a transparent huge
+// page where the kernel grants one, as bulkget's are: a direct write from
+// a huge page is one device segment, from 4 KiB pages up to 256, which
+// costs 10-15 % more CPU on uncapped. The mapping is never unmapped; the
+// process ends with the run.
+func directBuffer() ([]byte, error) {
+	const huge = 2 << 20
+	region, err := syscall.Mmap(-1, 0, 2*huge, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return nil, err
+	}
+	skip := int((huge - uintptr(unsafe.Pointer(&region[0]))%huge) % huge)
+	page := region[skip : skip+huge]
+	// Without huge pages the buffer is ordinary page-aligned memory.
+	_ = unix.Madvise(page, unix.MADV_HUGEPAGE)
+	return page[: 1<<20 : 1<<20], nil
 }
 
 // header reads a response header and returns its Content-Length.
