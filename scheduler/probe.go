@@ -33,7 +33,7 @@ func Probe(ctx context.Context, entries []manifest.Entry, opts Options) []Size {
 		client = clientFor(opts)
 		defer client.CloseIdleConnections()
 	}
-	r := &run{opts: opts, client: client, http: segment.NewClient(client)}
+	r := &run{opts: opts, http: segment.NewClient(client)}
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range min(opts.Connections, max(len(entries), 1)) {

@@ -3,7 +3,6 @@ package scheduler
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"slices"
@@ -135,9 +134,9 @@ func (r *run) room(h *host) int {
 
 // run is the state of one Run call.
 type run struct {
-	opts   Options
-	client *http.Client
-	// http sends the run's requests through client (see segment.Client).
+	opts Options
+	// http sends the run's requests through Options.Client or the client
+	// built for the run (see segment.Client).
 	http  *segment.Client
 	root  *os.Root
 	rep   Reporter
@@ -194,7 +193,6 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	defer root.Close()
 	r := &run{
 		opts:       opts,
-		client:     opts.Client,
 		root:       root,
 		rep:        opts.Reporter,
 		epoch:      time.Now(),
@@ -216,11 +214,12 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 			defer r.commits.close()
 		}
 	}
-	if r.client == nil {
-		r.client = clientFor(opts)
-		defer r.client.CloseIdleConnections()
+	client := opts.Client
+	if client == nil {
+		client = clientFor(opts)
+		defer client.CloseIdleConnections()
 	}
-	r.http = segment.NewClient(r.client)
+	r.http = segment.NewClient(client)
 	if r.rep == nil {
 		r.rep = discard{}
 	}

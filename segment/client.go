@@ -26,16 +26,16 @@ type Doer interface {
 // drops on the way), as it then does for every later request. So a list
 // of redirecting URLs costs one request more than it would, once.
 type Client struct {
-	HTTP       *http.Client
+	http       *http.Client
 	redirected atomic.Bool
 }
 
 // NewClient returns a Client sending through c.
-func NewClient(c *http.Client) *Client { return &Client{HTTP: c} }
+func NewClient(c *http.Client) *Client { return &Client{http: c} }
 
 // Do implements Doer.
 func (c *Client) Do(req *http.Request) (*http.Response, error) {
-	hc := c.HTTP
+	hc := c.http
 	if c.redirected.Load() || hc.Jar != nil || hc.Timeout != 0 || req.URL.User != nil {
 		return hc.Do(req)
 	}
