@@ -75,7 +75,7 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled boo
 		return true, err
 	}
 	sg := st.Segments[first]
-	resp, err := segment.Open(ctx, r.http, segment.Request{URL: f.entry.URL, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
+	resp, err := segment.Open(ctx, r.http, segment.Request{URL: f.entry.URL, Target: f.target, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
 		Start: sg.Start + sg.Done, End: sg.End, Total: -1, IfRange: validator})
 	if err != nil {
 		return true, err

@@ -34,8 +34,10 @@ const (
 type file struct {
 	index int
 	entry manifest.Entry
-	host  *host
-	state fileState
+	// target is entry.URL parsed, once for all of the file's requests.
+	target *url.URL
+	host   *host
+	state  fileState
 	// gen counts restarts from zero; a transfer started under an older
 	// generation has its outcome ignored.
 	gen       int
@@ -63,8 +65,6 @@ type file struct {
 	conns        int
 	started      time.Time
 	written      atomic.Int64 // bytes in the .part for this generation
-	ctx          context.Context
-	cancel       context.CancelFunc
 
 	// ckMu serialises everything that touches the sidecar state and the
 	// .part's identity: checkpoints, creating a new .part, finalizing.
@@ -85,11 +85,14 @@ type seg struct {
 	attempts  int // consecutive failures without progress
 	best      int64
 	notBefore time.Time
-	cancel    context.CancelFunc
-	stalled   atomic.Bool
-	alive     atomic.Int64 // nanoseconds since run start of the last byte received
-	epoch     time.Time
-	bytes     *atomic.Int64
+	// cancel stops the transfer of a running segment; set and cleared
+	// under mu (by exec and finish), so it never reaches the connection's
+	// next transfer.
+	cancel  context.CancelFunc
+	stalled atomic.Bool
+	alive   atomic.Int64 // nanoseconds since run start of the last byte received
+	epoch   time.Time
+	bytes   *atomic.Int64
 
 	began   time.Time    // start of the current attempt
 	got     atomic.Int64 // bytes written in the current attempt
@@ -247,7 +250,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 			byHost[u.Host] = h
 			r.hosts = append(r.hosts, h)
 		}
-		f.host = h
+		f.host, f.target = h, u
 		h.pending = append(h.pending, f)
 		r.remaining++
 	}
@@ -260,13 +263,14 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	huge := &hugeBuffers{}
 	for range opts.Connections {
 		wg.Go(func() {
-			bufs := &connBuffers{plain: alignedBuffer(opts.BufferSize), huge: huge}
+			w := &worker{bufs: connBuffers{plain: alignedBuffer(opts.BufferSize), huge: huge}}
+			defer w.stop()
 			for {
 				s := r.next(ctx)
 				if s == nil {
 					return
 				}
-				r.exec(ctx, s, bufs)
+				r.exec(ctx, s, w)
 			}
 		})
 	}
@@ -293,7 +297,6 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, f := range r.active {
-		f.cancel()
 		if f.out != nil {
 			f.out.Close()
 		}
@@ -572,15 +575,12 @@ func (r *run) newSeg(f *file, cur *segment.Cursor) *seg {
 // Transfers of the previous generation are cancelled and their outcome
 // ignored; they write into the old .part inode, which the new probe unlinks.
 func (r *run) restartLocked(f *file) {
-	if f.cancel != nil {
-		f.cancel()
-	}
+	f.cancelRunning()
 	if f.out != nil {
 		f.out.Close()
 		f.out = nil
 	}
 	f.gen++
-	f.ctx, f.cancel = context.WithCancel(r.ctx)
 	f.probed, f.ranged, f.size, f.validator, f.etag = false, false, -1, "", ""
 	f.written.Store(0)
 	f.segs = []*seg{r.newSeg(f, segment.NewCursor(0, 0, -1))}

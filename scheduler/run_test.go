@@ -615,3 +615,26 @@ func TestHTTP2IsOptIn(t *testing.T) {
 		})
 	}
 }
+
+// A connection keeps its context from one transfer to the next until
+// something cancels it; then the next transfer gets a fresh one, so a
+// cancel aimed at one transfer never outlives it.
+func TestWorkerContextIsReplacedOnlyAfterACancel(t *testing.T) {
+	parent, stop := context.WithCancel(context.Background())
+	defer stop()
+	var w worker
+	defer w.stop()
+	first, cancel := w.context(parent)
+	if again, _ := w.context(parent); again != first {
+		t.Fatal("an uncancelled context was replaced")
+	}
+	cancel()
+	second, _ := w.context(parent)
+	if second == first || second.Err() != nil {
+		t.Fatalf("after a cancel: got the same or a cancelled context (err %v)", second.Err())
+	}
+	stop()
+	if second.Err() == nil {
+		t.Fatal("the connection's context does not end with the run's")
+	}
+}

@@ -39,22 +39,64 @@ type snapshot struct {
 	etag           string
 	out            *partFile
 	sums           *sums
-	ctx            context.Context
+}
+
+// worker is what a connection's loop keeps from one segment to the next:
+// its buffers, and the context its transfers run under. The context is
+// replaced only once something has cancelled it (a hedge, the watchdog, a
+// restart, the end of the run), not for every transfer: a context per
+// transfer, each under one per file, was a tenth of the allocations of a
+// small file and as much locking again (see the README).
+type worker struct {
+	bufs   connBuffers
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// context returns the context for the next transfer, a fresh one if the
+// last was cancelled.
+func (w *worker) context(parent context.Context) (context.Context, context.CancelFunc) {
+	if w.ctx == nil || w.ctx.Err() != nil {
+		w.stop()
+		w.ctx, w.cancel = context.WithCancel(parent)
+	}
+	return w.ctx, w.cancel
+}
+
+func (w *worker) stop() {
+	if w.cancel != nil {
+		w.cancel()
+	}
+}
+
+// cancelRunning stops every transfer of f's current generation; call with
+// mu held.
+func (f *file) cancelRunning() {
+	for _, s := range f.all {
+		if s.running && s.cancel != nil {
+			s.cancel()
+		}
+	}
 }
 
 // exec runs one segment on this connection and records the outcome.
-func (r *run) exec(ctx context.Context, s *seg, bufs *connBuffers) {
+func (r *run) exec(ctx context.Context, s *seg, w *worker) {
 	r.mu.Lock()
 	f := s.f
+	if s.gen != f.gen || f.state != active {
+		// The file restarted or ended between next and here.
+		r.mu.Unlock()
+		r.finish(ctx, s, errStale)
+		return
+	}
 	snap := snapshot{probed: f.probed, ranged: f.ranged, size: f.size, validator: f.validator,
-		etag: f.etag, out: f.out, ctx: f.ctx, tryResume: f.tryResume, sums: f.sums}
-	reqCtx, cancel := context.WithCancel(snap.ctx)
+		etag: f.etag, out: f.out, tryResume: f.tryResume, sums: f.sums}
+	reqCtx, cancel := w.context(ctx)
 	s.cancel = cancel
 	r.mu.Unlock()
 	r.running.Add(1)
-	err := r.transfer(reqCtx, s, snap, bufs)
+	err := r.transfer(reqCtx, s, snap, &w.bufs)
 	r.running.Add(-1)
-	cancel()
 	r.finish(ctx, s, err)
 }
 
@@ -67,7 +109,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *connBuf
 		}
 	}
 	_, pos, end := s.cur.Bounds()
-	req := segment.Request{URL: f.entry.URL, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
+	req := segment.Request{URL: f.entry.URL, Target: f.target, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
 		Start: pos, End: end, Total: snap.size, IfRange: snap.validator}
 	switch {
 	case !snap.probed:
@@ -692,7 +734,7 @@ func (r *run) closeLocked(f *file) {
 // file keeps its .part open for keepFailed to checkpoint it.
 func (r *run) retireLocked(f *file, final fileState) {
 	f.state = final
-	f.cancel()
+	f.cancelRunning()
 	f.segs = nil
 	r.active = slices.DeleteFunc(r.active, func(x *file) bool { return x == f })
 	r.openFiles--

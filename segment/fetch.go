@@ -6,14 +6,20 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 )
 
 // Request describes one ranged GET.
 type Request struct {
-	URL   string
-	Start int64
-	End   int64 // exclusive; -1 asks for everything from Start on
+	URL string
+	// Target, if set, is URL already parsed, which Open then uses instead
+	// of parsing URL again: a caller that sends many requests for one URL
+	// parses it once. Open copies it; it is never modified.
+	Target *url.URL
+	Start  int64
+	End    int64 // exclusive; -1 asks for everything from Start on
 	// Total is the file size learnt earlier, or -1 when this request is the
 	// probe that is to learn it.
 	Total int64
@@ -60,7 +66,7 @@ func Validator(etag, lastModified string) string {
 // from offset 0, 416 "bytes */0", which is an empty file. Every other
 // status is a *StatusError, every mismatch ErrBadRange.
 func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
-	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, req.URL, nil)
+	hr, err := newRequest(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("segment: %w", err)
 	}
@@ -69,14 +75,16 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 			hr.Header.Add(k, v)
 		}
 	}
-	hr.Header.Set("Range", RangeHeader(req.Start, req.End))
+	// The keys below are canonical already: set directly, they replace
+	// whatever the extra headers said, as Header.Set would.
+	hr.Header["Range"] = []string{RangeHeader(req.Start, req.End)}
 	// Ranges must be ranges of the stored bytes, never of a compressed form.
-	hr.Header.Set("Accept-Encoding", "identity")
+	hr.Header["Accept-Encoding"] = identity
 	if req.IfRange != "" {
-		hr.Header.Set("If-Range", req.IfRange)
+		hr.Header["If-Range"] = []string{req.IfRange}
 	}
 	if req.UserAgent != "" {
-		hr.Header.Set("User-Agent", req.UserAgent)
+		hr.Header["User-Agent"] = []string{req.UserAgent}
 	}
 	hresp, err := client.Do(hr)
 	if err != nil {
@@ -95,6 +103,30 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// identity is the Accept-Encoding of every request. Request headers are
+// only read on their way out (a redirect copies them), so one slice serves
+// them all.
+var identity = []string{"identity"}
+
+// newRequest builds the GET for req, from req.Target when the caller
+// parsed the URL already: the request http.NewRequestWithContext makes of
+// the same URL, whose Host is the URL's host without an empty port.
+func newRequest(ctx context.Context, req Request) (*http.Request, error) {
+	if req.Target == nil {
+		return http.NewRequestWithContext(ctx, http.MethodGet, req.URL, nil)
+	}
+	// An empty URL costs no parsing; the request's own copy of the target
+	// then takes its place.
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	*hr.URL = *req.Target
+	hr.URL.Host = strings.TrimSuffix(hr.URL.Host, ":")
+	hr.Host = hr.URL.Host
+	return hr, nil
 }
 
 func check(hresp *http.Response, req Request, resp *Response) error {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -901,5 +902,42 @@ func TestCopyAlignedWriteError(t *testing.T) {
 			t.Errorf("limit %d: reservation not released: Splittable %d", limit, got)
 		}
 		ff.check(t, src, 0, limit)
+	}
+}
+
+// A request built from a parsed Target must be the one NewRequestWithContext
+// builds from the same URL string: same URL, same Host, a copy the caller's
+// URL never sees changed.
+func TestNewRequestFromTargetMatchesParsing(t *testing.T) {
+	ctx := context.WithValue(context.Background(), struct{}{}, "marker")
+	for _, raw := range []string{
+		"http://127.0.0.1:8080/a/b%20c?x=1", "https://example.com:/path", "http://[::1]:9000/",
+		"http://user:pw@example.com/f", "http://example.com/a#frag",
+	} {
+		want, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		target, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep := *target
+		got, err := newRequest(ctx, Request{URL: raw, Target: target})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gu, wu := *got.URL, *want.URL
+		if gu.User.String() != wu.User.String() {
+			t.Errorf("%s: user %q, want %q", raw, gu.User, wu.User)
+		}
+		gu.User, wu.User = nil, nil // pointers from two parses
+		if gu != wu || got.Host != want.Host || got.Method != want.Method ||
+			got.Proto != want.Proto || got.Context() != ctx {
+			t.Errorf("%s: got URL %#v Host %q, want URL %#v Host %q", raw, got.URL, got.Host, want.URL, want.Host)
+		}
+		if *target != keep || got.URL == target {
+			t.Errorf("%s: the caller's URL was shared or changed", raw)
+		}
 	}
 }

@@ -186,11 +186,16 @@ func isTokenByte(b byte) bool {
 }
 
 func hostPort(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
+	host, port := u.Hostname(), u.Port()
+	switch {
+	case port == "":
 		port = "80"
+	case !strings.Contains(host, ":") || strings.HasPrefix(u.Host, "["):
+		// Already what JoinHostPort would write: no string to build per
+		// request.
+		return u.Host
 	}
-	return net.JoinHostPort(u.Hostname(), port)
+	return net.JoinHostPort(host, port)
 }
 
 // wireError is a failure of the connection itself. Stale ones happened

@@ -572,3 +572,26 @@ func TestIPv6AndIdleCaps(t *testing.T) {
 		t.Fatal("the idle [::1] connection was not reused")
 	}
 }
+
+// hostPort returns u.Host itself when it already has a port; that must be
+// exactly the address JoinHostPort would build, or two requests for one
+// server would use two pools.
+func TestHostPortMatchesJoinHostPort(t *testing.T) {
+	for _, raw := range []string{
+		"http://127.0.0.1:8080/a", "http://example.com/a", "http://example.com:/a",
+		"http://[::1]:9000/a", "http://[::1]/a", "http://[fe80::1%25eth0]:80/a",
+		"http://Example.COM:080/a",
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		port := u.Port()
+		if port == "" {
+			port = "80"
+		}
+		if got, want := hostPort(u), net.JoinHostPort(u.Hostname(), port); got != want {
+			t.Errorf("hostPort(%s) = %q, want %q", raw, got, want)
+		}
+	}
+}
