@@ -92,6 +92,7 @@ func (c *batchCommitter) queued() int {
 func (c *batchCommitter) loop() {
 	defer close(c.done)
 	var renamed []*commitReq // renamed, waiting for the next sync
+	var began time.Time      // when the last round began
 	for {
 		if len(renamed) == 0 && c.queued() == 0 {
 			select {
@@ -103,7 +104,8 @@ func (c *batchCommitter) loop() {
 				}
 			}
 		}
-		c.gather()
+		c.gather(began)
+		began = time.Now()
 		c.mu.Lock()
 		batch := c.queue
 		c.queue = nil
@@ -151,15 +153,20 @@ func (c *batchCommitter) name(req *commitReq) error {
 	return nil
 }
 
-// gather waits up to gatherWindow for a full batch, so that one sync
-// covers many files; not at all when no transfer is running (the end of a
-// run), as nothing would join.
-func (c *batchCommitter) gather() {
+// gather waits for a round's files to gather: until gatherWindow has
+// passed since the previous round began, so that one sync covers many
+// files, or until a full batch is queued. It does not wait at all when no
+// transfer is running (the end of a run: nothing would join) or when the
+// previous round took longer than the window: the files that came in
+// meanwhile are the batch, and waiting more would only idle the committer
+// while connections queue behind it (see maxFinalizing).
+func (c *batchCommitter) gather(prev time.Time) {
 	waiting := func() bool { return c.queued() < batchSize && (c.busy == nil || c.busy()) }
-	if !waiting() {
+	wait := time.Until(prev.Add(gatherWindow))
+	if wait <= 0 || !waiting() {
 		return
 	}
-	t := time.NewTimer(gatherWindow)
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	for waiting() {
 		select {
