@@ -45,8 +45,9 @@ type snapshot struct {
 // its buffers, and the context its transfers run under. The context is
 // replaced only once something has cancelled it (a hedge, the watchdog, a
 // restart, the end of the run), not for every transfer: a context per
-// transfer, each under one per file, was a tenth of the allocations of a
-// small file and as much locking again (see the README).
+// transfer, each under one per file, cost 12 of the 82 allocations per
+// file on huge-list (client and origin together), and a lock and map
+// update in the parent for each (see the README).
 type worker struct {
 	bufs   connBuffers
 	ctx    context.Context
