@@ -79,7 +79,7 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 	// whatever the extra headers said, as Header.Set would.
 	hr.Header["Range"] = []string{RangeHeader(req.Start, req.End)}
 	// Ranges must be ranges of the stored bytes, never of a compressed form.
-	hr.Header["Accept-Encoding"] = identity
+	hr.Header["Accept-Encoding"] = []string{"identity"}
 	if req.IfRange != "" {
 		hr.Header["If-Range"] = []string{req.IfRange}
 	}
@@ -104,11 +104,6 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 	}
 	return resp, nil
 }
-
-// identity is the Accept-Encoding of every request. Request headers are
-// only read on their way out (a redirect copies them), so one slice serves
-// them all.
-var identity = []string{"identity"}
 
 // newRequest builds the GET for req, from req.Target when the caller
 // parsed the URL already: the request http.NewRequestWithContext makes of
