@@ -98,6 +98,11 @@ type seg struct {
 	got     atomic.Int64 // bytes written in the current attempt
 	hedged  bool         // another connection took over the rest
 	hedgeOf *seg         // the slow segment this one took over from
+	// answered says the current attempt's request got a response that
+	// was not a refusal, even one with the wrong range: the server is
+	// up. Written by the connection running the attempt, read by its
+	// finish.
+	answered bool
 }
 
 // Received implements segment.Observer: any byte proves the link is alive.
@@ -351,6 +356,7 @@ func (r *run) next(ctx context.Context) *seg {
 		if s != nil {
 			s.running = true
 			s.began = now
+			s.answered = false
 			s.got.Store(0)
 			s.stalled.Store(false)
 			s.alive.Store(int64(time.Since(r.epoch)))

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -636,5 +637,75 @@ func TestWorkerContextIsReplacedOnlyAfterACancel(t *testing.T) {
 	stop()
 	if second.Err() == nil {
 		t.Fatal("the connection's context does not end with the run's")
+	}
+}
+
+// A request the server answered and whose answer then broke is retried at
+// once; a second failure in a row without progress waits, and so does a
+// request the server refused or never answered.
+func TestRetryDelayAfterABrokenAnswer(t *testing.T) {
+	const size = 1 << 20
+	const base = 20 * time.Millisecond
+	cases := []struct {
+		name  string
+		fault func(r origin.Request) origin.Fault
+		want  []time.Duration // delays of the retries, in order
+	}{
+		// Each reset comes after progress, so each is a first failure.
+		{"reset mid-body twice", func(r origin.Request) origin.Fault {
+			if r.N <= 2 {
+				return origin.Fault{ResetAfter: 100 << 10}
+			}
+			return origin.Fault{}
+		}, []time.Duration{0, 0}},
+		// The probe's range is wrong: nothing is written, so the second
+		// failure waits.
+		{"wrong range twice", func(r origin.Request) origin.Fault {
+			if r.N <= 2 {
+				return origin.Fault{WrongRange: true}
+			}
+			return origin.Fault{}
+		}, []time.Duration{0, base - 1}},
+		{"short body", func(r origin.Request) origin.Fault {
+			if r.N == 1 {
+				return origin.Fault{ShortBy: 1000}
+			}
+			return origin.Fault{}
+		}, []time.Duration{0}},
+		{"500 twice", func(r origin.Request) origin.Fault {
+			if r.N <= 2 {
+				return origin.Fault{Status: 500}
+			}
+			return origin.Fault{}
+		}, []time.Duration{base - 1, 2*base - 1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fx := newFixture(t, origin.Options{})
+			fx.srv.SetOptions(func(o *origin.Options) { o.Fault = c.fault })
+			fx.add("f.bin", size)
+			dir := t.TempDir()
+			opts := testOptions(dir)
+			opts.Connections = 1 // one request at a time: the order is the fault's
+			opts.MinSegment = size
+			opts.Retries = 3
+			opts.Backoff = Backoff{Base: base, Max: time.Second, RetryAfterCap: time.Second,
+				Jitter: func(d time.Duration) time.Duration { return d - 1 }}
+			rec := &recorder{}
+			opts.Reporter = rec
+			if sum := runFixture(t, fx, opts); sum.Done != 1 {
+				t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
+			}
+			fx.verify(t, dir, nil)
+			var got []time.Duration
+			for _, e := range rec.events {
+				if e.Kind == Retrying {
+					got = append(got, e.Delay)
+				}
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("retry delays %v, want %v", got, c.want)
+			}
+		})
 	}
 }

@@ -126,12 +126,18 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *connBuf
 		req.Start, req.End, req.Total, req.IfRange = 0, -1, -1, ""
 	}
 	resp, err := segment.Open(ctx, r.http, req)
+	if errors.Is(err, segment.ErrBadRange) {
+		// Wrong bytes, but an answer: the host is up.
+		s.answered = true
+		r.answered(f.host)
+	}
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	s.Received(0)
 	r.noteTTFB(time.Since(s.began))
+	s.answered = true
 	r.answered(f.host)
 	out, sums := snap.out, snap.sums
 	switch {
@@ -407,7 +413,13 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		}
 		// Exponential backoff is for a server in trouble. When the host
 		// answered other requests while this one was failing, the fault
-		// was this request's own (a reset, a bad range): retry soon.
+		// was this request's own (a reset, a bad range): retry soon. When
+		// it answered this very request and the answer then broke (a
+		// reset or stall mid-body, a short body, the wrong range), the
+		// first retry goes at once, as aria2c and axel retry: a fresh
+		// request rarely meets the same fault, and the segment may be
+		// what the run is waiting for. A second failure in a row without
+		// progress waits.
 		attempt := max(s.attempts, 1)
 		if !f.host.lastOK.Before(s.began) {
 			attempt = 1
@@ -416,7 +428,10 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		if wait > 0 {
 			r.restLocked(f.host, time.Now().Add(min(wait, r.opts.Backoff.RetryAfterCap)))
 		}
-		delay := r.opts.Backoff.Delay(attempt, 0)
+		var delay time.Duration
+		if !s.answered || s.attempts > 1 {
+			delay = r.opts.Backoff.Delay(attempt, 0)
+		}
 		s.notBefore = time.Now().Add(delay)
 		e := fileEvent(f, Retrying, err)
 		e.Attempt, e.Delay = s.attempts, delay
