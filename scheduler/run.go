@@ -215,7 +215,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		defer d.Close()
 		if haveTopDir {
 			r.top.dir, r.top.fd = d, int(d.Fd())
-			r.top.noUnnamed.Store(!unnamedPossible())
+			r.top.noUnnamed.Store(!unnamedPossible() || !unnamedFits(openFileLimit(), opts.Connections))
 		}
 		if haveSyncFS {
 			r.commits = newBatchCommitter(&r.top, d, func() bool { return r.running.Load() > 0 })

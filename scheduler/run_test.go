@@ -709,3 +709,23 @@ func TestRetryDelayAfterABrokenAnswer(t *testing.T) {
 		})
 	}
 }
+
+func TestUnnamedFilesOnlyWhereDescriptorsAllow(t *testing.T) {
+	cases := []struct {
+		limit, conns int
+		want         bool
+	}{
+		{0, 16, true},         // no known limit
+		{1024, 16, true},      // the usual soft limit
+		{640, 16, true},       // 512 unnamed + 64 + 4 × 16 exactly
+		{639, 16, false},      // one short
+		{128, 16, false},      // ulimit -n 128
+		{4096, 1000, false},   // many connections take the room
+		{1 << 20, 1000, true}, // a raised limit
+	}
+	for _, c := range cases {
+		if got := unnamedFits(c.limit, c.conns); got != c.want {
+			t.Errorf("unnamedFits(%d, %d) = %v, want %v", c.limit, c.conns, got, c.want)
+		}
+	}
+}

@@ -496,6 +496,19 @@ func (r *run) finalizeAsync(f *file) {
 
 const maxFinalizing = 512
 
+// unnamedFits says whether a limit of limit open descriptors (0: none
+// known) leaves room for maxFinalizing unnamed files, each held open until
+// its round names it, beside what conns connections need (a socket each,
+// a second while one redials, the file each writes, its direct-I/O twin)
+// and the run's own few. Where it does not, small files are written as
+// name.part instead, closed before they wait for their round: under
+// `ulimit -n 128` the unnamed files waiting to be named took the
+// descriptors that new connections needed, and files failed with "too
+// many open files".
+func unnamedFits(limit, conns int) bool {
+	return limit == 0 || limit-(64+4*conns) >= maxFinalizing
+}
+
 // batched says whether f is made durable by the committer's shared sync
 // rather than an fsync of its own: an unnamed file, or a small one (not
 // preallocated, so nothing to truncate), where syncfs is available. f is
