@@ -34,6 +34,12 @@ func TestValidName(t *testing.T) {
 		{"part", "part", ""},
 		{"x.state", "x.state", ""},
 		{"bulkget.lock", "bulkget.lock", ""},
+		{strings.Repeat("f", 240), strings.Repeat("f", 240), ""},
+		{strings.Repeat("f", 241), "", "file name of 241 bytes; at most 240 fit"},
+		{strings.Repeat("é", 121), "", "file name of 242 bytes"}, // bytes, not characters
+		{strings.Repeat("d", 255) + "/a", strings.Repeat("d", 255) + "/a", ""},
+		{strings.Repeat("d", 256) + "/a", "", "folder name of 256 bytes; file systems allow at most 255"},
+		{"./" + strings.Repeat("f", 240), strings.Repeat("f", 240), ""}, // measured after cleaning
 		{"", "", "empty name"},
 		{"..", "", `".." component`},
 		{"../a", "", `".." component`},
@@ -125,7 +131,13 @@ func checkName(t *testing.T, name string) {
 	if !utf8.ValidString(clean) || strings.ContainsAny(clean, "\\\x00") || strings.HasPrefix(clean, "/") {
 		t.Fatalf("cleaned name %q of %q has a forbidden character", clean, name)
 	}
+	if file := path.Base(clean); len(file) > MaxFileName {
+		t.Fatalf("cleaned name %q of %q ends in a file name of %d bytes", clean, name, len(file))
+	}
 	for _, part := range strings.Split(clean, "/") {
+		if len(part) > MaxComponent {
+			t.Fatalf("cleaned name %q of %q has a component of %d bytes", clean, name, len(part))
+		}
 		lower := strings.ToLower(part)
 		if part == "" || part == "." || part == ".." || lower == ".bulkget.lock" ||
 			strings.HasSuffix(lower, ".part") || strings.HasSuffix(lower, ".part.state") || strings.HasSuffix(lower, ".part.state.tmp") {
