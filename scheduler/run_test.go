@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -728,4 +729,32 @@ func TestUnnamedFilesOnlyWhereDescriptorsAllow(t *testing.T) {
 			t.Errorf("unnamedFits(%d, %d) = %v, want %v", c.limit, c.conns, got, c.want)
 		}
 	}
+}
+
+// A file where a listed name needs a folder is a refusal no retry can
+// change: the entry fails at once, with the file system's reason, and the
+// rest of the list is fetched.
+func TestFileSystemRefusalFailsAtOnce(t *testing.T) {
+	fx := newFixture(t, origin.Options{})
+	fx.add("sub/x.bin", 64<<10)
+	fx.add("ok.bin", 64<<10)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "sub"), []byte("a file, not a folder"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions(dir)
+	opts.Retries = 3
+	rec := &recorder{}
+	opts.Reporter = rec
+	sum := runFixture(t, fx, opts)
+	if sum.Done != 1 || len(sum.Failed) != 1 {
+		t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
+	}
+	if f := sum.Failed[0]; f.Name != "sub/x.bin" || !errors.Is(f.Err, syscall.ENOTDIR) {
+		t.Errorf("failure %+v, want sub/x.bin with ENOTDIR", f)
+	}
+	if n := rec.count(Retrying); n != 0 {
+		t.Errorf("%d retries of a refusal, want none", n)
+	}
+	fx.verify(t, dir, nil, "sub/x.bin")
 }

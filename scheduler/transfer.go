@@ -395,7 +395,7 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		}
 		events = append(events, fileEvent(f, Warning, fmt.Errorf("%w; restarting from zero", err)))
 		r.restartLocked(f)
-	case segment.Permanent(err), noSpace(err), errors.Is(err, errSizeMismatch):
+	case segment.Permanent(err), noSpace(err), fileSystemRefusal(err), errors.Is(err, errSizeMismatch):
 		events = append(events, r.failLocked(f, err))
 	default:
 		if pos := s.cur.Pos(); pos > s.best {

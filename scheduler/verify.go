@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"syscall"
 
@@ -40,6 +41,25 @@ func (e *NoSpaceError) Error() string {
 func noSpace(err error) bool {
 	var ns *NoSpaceError
 	return errors.As(err, &ns) || errors.Is(err, syscall.ENOSPC)
+}
+
+// fileSystemRefusal reports whether err is the file system refusing an
+// operation on a path in a way that trying again cannot change: a file
+// where the name needs a folder, a name too long, no permission, a
+// read-only file system. The file fails at once with that reason rather
+// than after Options.Retries attempts of the same refusal.
+func fileSystemRefusal(err error) bool {
+	var pe *fs.PathError
+	var le *os.LinkError
+	if !errors.As(err, &pe) && !errors.As(err, &le) {
+		return false
+	}
+	for _, errno := range []syscall.Errno{syscall.ENOTDIR, syscall.EISDIR, syscall.ENAMETOOLONG, syscall.EROFS, syscall.EACCES, syscall.EPERM} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
 
 // sums hashes a file's content for the checksums its entry names.
