@@ -11,7 +11,9 @@ const (
 	// Retrying: a request failed and will be tried again after Delay.
 	Retrying
 	// Warning: something the user should know that is not a failure, such
-	// as a server that stopped honouring ranges or a file that changed.
+	// as a server that stopped honouring ranges or a file that changed;
+	// with no Name it is about the whole run (fewer connections than asked
+	// for, say).
 	Warning
 	// Done: the file is complete, synced and under its final name.
 	Done

@@ -186,6 +186,14 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	if err != nil {
 		return Summary{}, err
 	}
+	var capped error
+	if limit := openFileLimit(); connectionsFit(limit, opts.Connections) < opts.Connections {
+		fit := connectionsFit(limit, opts.Connections)
+		capped = fmt.Errorf("the limit on open files (%d, see ulimit -n) leaves room for %d connections, not %d; using %d",
+			limit, fit, opts.Connections, fit)
+		opts.Connections = fit
+		opts.MaxPerHost = min(opts.MaxPerHost, fit)
+	}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return Summary{}, fmt.Errorf("scheduler: output folder: %w", err)
 	}
@@ -230,6 +238,9 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	r.http = segment.NewClient(client)
 	if r.rep == nil {
 		r.rep = discard{}
+	}
+	if capped != nil {
+		r.rep.Report(Event{Kind: Warning, Time: time.Now(), Total: -1, Err: capped})
 	}
 	r.chunk = opts.BufferSize
 	if opts.RateLimit > 0 {

@@ -758,3 +758,20 @@ func TestFileSystemRefusalFailsAtOnce(t *testing.T) {
 	}
 	fx.verify(t, dir, nil, "sub/x.bin")
 }
+
+func TestConnectionsFitTheDescriptorLimit(t *testing.T) {
+	cases := []struct{ limit, conns, want int }{
+		{0, 16, 16},      // no known limit
+		{1024, 16, 16},   // plenty
+		{48, 16, 16},     // (48 - 16) / 2
+		{47, 16, 15},     // one short
+		{24, 16, 4},      // ulimit -n 24
+		{10, 16, 1},      // never none
+		{1024, 600, 504}, // many connections asked for
+	}
+	for _, c := range cases {
+		if got := connectionsFit(c.limit, c.conns); got != c.want {
+			t.Errorf("connectionsFit(%d, %d) = %d, want %d", c.limit, c.conns, got, c.want)
+		}
+	}
+}

@@ -100,6 +100,14 @@ func (j *jsonLines) event(e scheduler.Event) {
 			Error   string `json:"error"`
 		}{file("retry"), e.Bytes, e.Total, e.Attempt, e.Delay.Milliseconds(), errText(e.Err)})
 	case scheduler.Warning:
+		if e.Name == "" { // about the run, not one file
+			head.Type = "warning"
+			j.emit(struct {
+				jsonHead
+				Error string `json:"error"`
+			}{head, errText(e.Err)})
+			break
+		}
 		j.emit(struct {
 			jsonFile
 			Error string `json:"error"`

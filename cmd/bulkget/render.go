@@ -420,6 +420,9 @@ func resumedLine(e scheduler.Event) string {
 }
 
 func warningLine(e scheduler.Event) string {
+	if e.Name == "" { // about the run, not one file
+		return fmt.Sprintf("warning: %v", e.Err)
+	}
 	return fmt.Sprintf("warning %s: %v", e.Name, e.Err)
 }
 

@@ -411,3 +411,31 @@ func TestETAAndFormat(t *testing.T) {
 		}
 	}
 }
+
+// A warning about the whole run has no file: plain says "warning: …" and
+// JSON leaves out line and file rather than give line 0 and an empty name.
+func TestRunWarningHasNoFile(t *testing.T) {
+	e := scheduler.Event{Kind: scheduler.Warning, Time: time.Unix(1e9, 0), Total: -1,
+		Err: errors.New("the limit on open files (24, see ulimit -n) leaves room for 4 connections, not 16; using 4")}
+	var out bytes.Buffer
+	p := plain{w: &out}
+	p.event(e)
+	if got, want := out.String(), "warning: the limit on open files (24, see ulimit -n) leaves room for 4 connections, not 16; using 4\n"; got != want {
+		t.Errorf("plain: %q, want %q", got, want)
+	}
+	out.Reset()
+	j := newJSONLines(&out, 10*time.Second)
+	j.event(e)
+	var obj map[string]any
+	if err := json.Unmarshal(out.Bytes(), &obj); err != nil {
+		t.Fatalf("json: %q: %v", out.String(), err)
+	}
+	if msg, _ := obj["error"].(string); obj["type"] != "warning" || !strings.HasSuffix(msg, "using 4") {
+		t.Errorf("json: %v", obj)
+	}
+	for _, k := range []string{"line", "file"} {
+		if _, ok := obj[k]; ok {
+			t.Errorf("json run warning has %q: %v", k, obj)
+		}
+	}
+}
