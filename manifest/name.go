@@ -18,15 +18,15 @@ var reservedSuffixes = []string{".part", ".part.state", ".part.state.tmp"}
 const lockName = ".bulkget.lock"
 
 const (
-	// MaxComponent is the longest file or folder name, in bytes, that the
+	// maxComponent is the longest file or folder name, in bytes, that the
 	// common file systems take: 255 bytes on ext4, XFS, Btrfs and APFS, 255
 	// UTF-16 units on NTFS (never fewer than 255 bytes of UTF-8).
-	MaxComponent = 255
-	// MaxFileName is the longest file name a list may give: the longest
-	// progress file beside it (name.part.state.tmp) must fit MaxComponent
+	maxComponent = 255
+	// maxFileName is the longest file name a list may give: the longest
+	// progress file beside it (name.part.state.tmp) must fit maxComponent
 	// too. A longer name used to fail only when that file was first
 	// written, after the whole download.
-	MaxFileName = MaxComponent - len(".part.state.tmp")
+	maxFileName = maxComponent - len(".part.state.tmp")
 )
 
 // ValidName reports why a name cannot be used as a relative path inside the
@@ -104,13 +104,13 @@ func cleanName(name string) (string, error) {
 	if len(clean) >= 2 && clean[1] == ':' && isASCIILetter(clean[0]) {
 		return "", fmt.Errorf("name %q starts with a drive letter; it must be relative to the output folder", name)
 	}
-	if file := clean[strings.LastIndexByte(clean, '/')+1:]; len(file) > MaxFileName {
+	if file := clean[strings.LastIndexByte(clean, '/')+1:]; len(file) > maxFileName {
 		return "", fmt.Errorf("name %q ends in a file name of %d bytes; at most %d fit (file systems allow %d, and bulkget adds %s while it downloads)",
-			name, len(file), MaxFileName, MaxComponent, ".part.state.tmp")
+			name, len(file), maxFileName, maxComponent, ".part.state.tmp")
 	}
 	for part := range strings.SplitSeq(clean, "/") {
-		if len(part) > MaxComponent {
-			return "", fmt.Errorf("name %q has a folder name of %d bytes; file systems allow at most %d", name, len(part), MaxComponent)
+		if len(part) > maxComponent {
+			return "", fmt.Errorf("name %q has a folder name of %d bytes; file systems allow at most %d", name, len(part), maxComponent)
 		}
 		lower := strings.ToLower(part)
 		if lower == lockName {

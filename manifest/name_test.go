@@ -131,11 +131,11 @@ func checkName(t *testing.T, name string) {
 	if !utf8.ValidString(clean) || strings.ContainsAny(clean, "\\\x00") || strings.HasPrefix(clean, "/") {
 		t.Fatalf("cleaned name %q of %q has a forbidden character", clean, name)
 	}
-	if file := path.Base(clean); len(file) > MaxFileName {
+	if file := path.Base(clean); len(file) > maxFileName {
 		t.Fatalf("cleaned name %q of %q ends in a file name of %d bytes", clean, name, len(file))
 	}
 	for _, part := range strings.Split(clean, "/") {
-		if len(part) > MaxComponent {
+		if len(part) > maxComponent {
 			t.Fatalf("cleaned name %q of %q has a component of %d bytes", clean, name, len(part))
 		}
 		lower := strings.ToLower(part)

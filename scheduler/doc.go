@@ -30,13 +30,15 @@
 // byte zero.
 //
 // Failures are classified by segment.Permanent: permanent ones (most 4xx),
-// and the file system refusing a path, fail the file at once; transient ones are retried with capped exponential
-// backoff and full jitter, up to Options.Retries failures in a row without
-// progress. The first retry after an answer that broke (reset, stalled or
-// cut short mid-body, or with the wrong range) goes at once. A Retry-After rests the connection it was sent to for that long
-// (the host has one connection fewer meanwhile, see restLocked); the range
-// itself may be retried by another connection. A watchdog cancels requests that
-// receive nothing for Options.StallTimeout.
+// and the file system refusing a path, fail the file at once; transient
+// ones are retried with capped exponential backoff and full jitter, up to
+// Options.Retries failures in a row without progress. The first retry
+// after an answer that broke (reset, stalled or cut short mid-body, or
+// with the wrong range) goes at once. A Retry-After rests the connection
+// it was sent to for that long (the host has one connection fewer
+// meanwhile, see restLocked); the range itself may be retried by another
+// connection. A watchdog cancels requests that receive nothing for
+// Options.StallTimeout.
 //
 // # Concurrency
 //

@@ -186,11 +186,11 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	if err != nil {
 		return Summary{}, err
 	}
+	fdLimit := openFileLimit()
 	var capped error
-	if limit := openFileLimit(); connectionsFit(limit, opts.Connections) < opts.Connections {
-		fit := connectionsFit(limit, opts.Connections)
+	if fit := connectionsFit(fdLimit, opts.Connections); fit < opts.Connections {
 		capped = fmt.Errorf("the limit on open files (%d, see ulimit -n) leaves room for %d connections, not %d; using %d",
-			limit, fit, opts.Connections, fit)
+			fdLimit, fit, opts.Connections, fit)
 		opts.Connections = fit
 		opts.MaxPerHost = min(opts.MaxPerHost, fit)
 	}
@@ -223,7 +223,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		defer d.Close()
 		if haveTopDir {
 			r.top.dir, r.top.fd = d, int(d.Fd())
-			r.top.noUnnamed.Store(!unnamedPossible() || !unnamedFits(openFileLimit(), opts.Connections))
+			r.top.noUnnamed.Store(!unnamedPossible() || !unnamedFits(fdLimit, opts.Connections))
 		}
 		if haveSyncFS {
 			r.commits = newBatchCommitter(&r.top, d, func() bool { return r.running.Load() > 0 })
