@@ -87,3 +87,29 @@ func TestRefusedRangeGoesToAnotherConnection(t *testing.T) {
 		t.Errorf("took %v: the range waited out the Retry-After", d)
 	}
 }
+
+// Rests take connections from the host's share of the budget; a cut of the
+// limit by the same refusals does not take them a second time.
+func TestRoomCountsRestsAgainstTheBudgetNotTheLimit(t *testing.T) {
+	rest := func(n int) []time.Time { return make([]time.Time, n) }
+	cases := []struct {
+		name                        string
+		conns, maxPerHost           int
+		limit, inUse, resting, want int
+	}{
+		{"no rests", 16, 16, 16, 3, 0, 13},
+		{"rests within the budget", 16, 16, 16, 3, 8, 5},
+		{"cut to 2 with 8 resting", 16, 16, 2, 0, 8, 2},
+		{"cut to 2 with 8 resting, 1 in use", 16, 16, 2, 1, 8, 1},
+		{"every connection resting", 16, 16, 8, 0, 16, 0},
+		{"the host's share resting", 16, 4, 4, 0, 4, 0},
+		{"more resting than the share", 16, 4, 2, 0, 6, -2},
+	}
+	for _, c := range cases {
+		r := &run{opts: Options{Connections: c.conns, MaxPerHost: c.maxPerHost}}
+		h := &host{limit: c.limit, conns: c.inUse, resting: rest(c.resting)}
+		if got := r.room(h); got != c.want {
+			t.Errorf("%s: room %d, want %d", c.name, got, c.want)
+		}
+	}
+}

@@ -133,11 +133,20 @@ type host struct {
 	resting []time.Time
 }
 
-// room is how many more connections h may have now: its limit (never more
-// than the whole budget) less those in use and those resting; call with mu
-// held.
+// room is how many more connections h may have now, less those in use:
+// no more than its limit, and no more than its share of the budget less
+// those resting; call with mu held.
+//
+// The rests come off the budget, not off the limit: the refusals that
+// rested connections have usually cut the limit too, and counting them
+// twice left a host cut from 4 to 2 with 8 connections resting no
+// connection at all until the rests ended, then 2 (the 429 probe: 1.1 or
+// 4.6–5.1 s depending on whether the cut came, against 1.2–3.7 s now). A
+// host that tells every connection to wait still hears nothing until the
+// first wait is over.
 func (r *run) room(h *host) int {
-	return min(h.limit, r.opts.Connections) - h.conns - len(h.resting)
+	budget := min(r.opts.MaxPerHost, r.opts.Connections)
+	return min(h.limit, budget-len(h.resting)) - h.conns
 }
 
 // run is the state of one Run call.
