@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/bulkget/bulkget/segment"
@@ -30,8 +31,13 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled boo
 		r.noResume(f)
 		return false, nil
 	}
+	fi, statErr := r.root.Stat(name)
+	if statErr == nil && fi.IsDir() {
+		// The download could never take its name: fail before fetching.
+		return true, &fs.PathError{Op: "replace", Path: name, Err: syscall.EISDIR}
+	}
 	if !r.opts.Overwrite {
-		if fi, err := r.root.Stat(name); err == nil && fi.Mode().IsRegular() {
+		if statErr == nil && fi.Mode().IsRegular() {
 			same, err := r.alreadyThere(ctx, f, fi.Size())
 			if err != nil {
 				return true, err

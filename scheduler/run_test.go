@@ -775,3 +775,36 @@ func TestConnectionsFitTheDescriptorLimit(t *testing.T) {
 		}
 	}
 }
+
+// A folder where a listed file is to go fails that file before anything is
+// fetched for it: the download could never take its name.
+func TestFolderInTheWayFailsBeforeFetching(t *testing.T) {
+	fx := newFixture(t, origin.Options{})
+	fx.add("sub", 64<<10)
+	fx.add("ok.bin", 64<<10)
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions(dir)
+	opts.Retries = 3
+	rec := &recorder{}
+	opts.Reporter = rec
+	sum := runFixture(t, fx, opts)
+	if sum.Done != 1 || len(sum.Failed) != 1 {
+		t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
+	}
+	if f := sum.Failed[0]; f.Name != "sub" || !errors.Is(f.Err, syscall.EISDIR) {
+		t.Errorf("failure %+v, want sub with EISDIR", f)
+	}
+	if n := fx.srv.FileRequests("sub"); n != 0 {
+		t.Errorf("%d requests for a file that could never be named", n)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sub.part")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("sub.part left behind (%v)", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "sub")); err != nil || !fi.IsDir() {
+		t.Errorf("the folder sub was touched: %v %v", fi, err)
+	}
+	fx.verify(t, dir, nil, "sub")
+}
