@@ -731,34 +731,6 @@ func TestUnnamedFilesOnlyWhereDescriptorsAllow(t *testing.T) {
 	}
 }
 
-// A file where a listed name needs a folder is a refusal no retry can
-// change: the entry fails at once, with the file system's reason, and the
-// rest of the list is fetched.
-func TestFileSystemRefusalFailsAtOnce(t *testing.T) {
-	fx := newFixture(t, origin.Options{})
-	fx.add("sub/x.bin", 64<<10)
-	fx.add("ok.bin", 64<<10)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "sub"), []byte("a file, not a folder"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	opts := testOptions(dir)
-	opts.Retries = 3
-	rec := &recorder{}
-	opts.Reporter = rec
-	sum := runFixture(t, fx, opts)
-	if sum.Done != 1 || len(sum.Failed) != 1 {
-		t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
-	}
-	if f := sum.Failed[0]; f.Name != "sub/x.bin" || !errors.Is(f.Err, syscall.ENOTDIR) {
-		t.Errorf("failure %+v, want sub/x.bin with ENOTDIR", f)
-	}
-	if n := rec.count(Retrying); n != 0 {
-		t.Errorf("%d retries of a refusal, want none", n)
-	}
-	fx.verify(t, dir, nil, "sub/x.bin")
-}
-
 func TestConnectionsFitTheDescriptorLimit(t *testing.T) {
 	cases := []struct{ limit, conns, want int }{
 		{0, 16, 16},      // no known limit
@@ -776,35 +748,59 @@ func TestConnectionsFitTheDescriptorLimit(t *testing.T) {
 	}
 }
 
-// A folder where a listed file is to go fails that file before anything is
-// fetched for it: the download could never take its name.
-func TestFolderInTheWayFailsBeforeFetching(t *testing.T) {
-	fx := newFixture(t, origin.Options{})
-	fx.add("sub", 64<<10)
-	fx.add("ok.bin", 64<<10)
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
-		t.Fatal(err)
+// Something in the way of a listed name is a refusal no retry can change:
+// the entry fails at once, with the file system's reason, and the rest of
+// the list is fetched. A folder where the file itself must go fails it
+// before anything is fetched: the download could never take its name.
+func TestSomethingInTheWayFailsAtOnce(t *testing.T) {
+	cases := []struct {
+		name, listed string
+		block        func(path string) error
+		errno        syscall.Errno
+		unfetched    bool // no request for it, nothing of it left
+	}{
+		{"a file where a folder must be", "sub/x.bin",
+			func(p string) error { return os.WriteFile(p, []byte("a file, not a folder"), 0o644) },
+			syscall.ENOTDIR, false},
+		{"a folder where the file must go", "sub",
+			func(p string) error { return os.Mkdir(p, 0o755) },
+			syscall.EISDIR, true},
 	}
-	opts := testOptions(dir)
-	opts.Retries = 3
-	rec := &recorder{}
-	opts.Reporter = rec
-	sum := runFixture(t, fx, opts)
-	if sum.Done != 1 || len(sum.Failed) != 1 {
-		t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fx := newFixture(t, origin.Options{})
+			fx.add(c.listed, 64<<10)
+			fx.add("ok.bin", 64<<10)
+			dir := t.TempDir()
+			if err := c.block(filepath.Join(dir, "sub")); err != nil {
+				t.Fatal(err)
+			}
+			opts := testOptions(dir)
+			opts.Retries = 3
+			rec := &recorder{}
+			opts.Reporter = rec
+			sum := runFixture(t, fx, opts)
+			if sum.Done != 1 || len(sum.Failed) != 1 {
+				t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
+			}
+			if f := sum.Failed[0]; f.Name != c.listed || !errors.Is(f.Err, c.errno) {
+				t.Errorf("failure %+v, want %s with %v", f, c.listed, c.errno)
+			}
+			if n := rec.count(Retrying); n != 0 {
+				t.Errorf("%d retries of a refusal, want none", n)
+			}
+			if c.unfetched {
+				if n := fx.srv.FileRequests(c.listed); n != 0 {
+					t.Errorf("%d requests for a file that could never be named", n)
+				}
+				if _, err := os.Stat(filepath.Join(dir, c.listed+".part")); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("%s.part left behind (%v)", c.listed, err)
+				}
+				if fi, err := os.Stat(filepath.Join(dir, "sub")); err != nil || !fi.IsDir() {
+					t.Errorf("the folder sub was touched: %v %v", fi, err)
+				}
+			}
+			fx.verify(t, dir, nil, c.listed)
+		})
 	}
-	if f := sum.Failed[0]; f.Name != "sub" || !errors.Is(f.Err, syscall.EISDIR) {
-		t.Errorf("failure %+v, want sub with EISDIR", f)
-	}
-	if n := fx.srv.FileRequests("sub"); n != 0 {
-		t.Errorf("%d requests for a file that could never be named", n)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "sub.part")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("sub.part left behind (%v)", err)
-	}
-	if fi, err := os.Stat(filepath.Join(dir, "sub")); err != nil || !fi.IsDir() {
-		t.Errorf("the folder sub was touched: %v %v", fi, err)
-	}
-	fx.verify(t, dir, nil, "sub")
 }

@@ -153,18 +153,7 @@ func TestSIGKILLAmidSmallFilesNeverCorrupts(t *testing.T) {
 	const files, size, conns, kills = 1500, 12 << 10, 4, 6
 	srv := origin.New(origin.Options{Latency: 2 * time.Millisecond})
 	t.Cleanup(srv.Close)
-	var b strings.Builder
-	b.WriteString("filename,url\n")
-	names := make([]string, files)
-	for i := range names {
-		names[i] = fmt.Sprintf("s-%04d.bin", i)
-		srv.Add(names[i], size)
-		fmt.Fprintf(&b, "%s,%s\n", names[i], srv.URL(names[i]))
-	}
-	list := filepath.Join(t.TempDir(), "small.csv")
-	if err := os.WriteFile(list, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	list, names := serveEqualFiles(t, srv, files, size)
 	dir := filepath.Join(t.TempDir(), "out")
 	run := func() *exec.Cmd {
 		return exec.Command(bulkgetBin(t), "--progress", "none", "-c", fmt.Sprint(conns), "-d", dir, list)
@@ -196,6 +185,25 @@ func TestSIGKILLAmidSmallFilesNeverCorrupts(t *testing.T) {
 		}
 	}
 	t.Logf("origin served %d requests for %d files", srv.Stats().Requests, files)
+}
+
+// serveEqualFiles adds n files of size bytes to srv, named s-0000.bin and
+// on, and writes a list of them; it returns the list's path and the names.
+func serveEqualFiles(t *testing.T, srv *origin.Server, n int, size int64) (list string, names []string) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("filename,url\n")
+	names = make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("s-%04d.bin", i)
+		srv.Add(names[i], size)
+		fmt.Fprintf(&b, "%s,%s\n", names[i], srv.URL(names[i]))
+	}
+	list = filepath.Join(t.TempDir(), "list.csv")
+	if err := os.WriteFile(list, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return list, names
 }
 
 // onDisk is what the states and final files in dir claim.

@@ -4,7 +4,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -22,26 +21,9 @@ func TestLowOpenFileLimitCostsNoFile(t *testing.T) {
 	const files, size = 3000, 4 << 10
 	srv := origin.New(origin.Options{})
 	t.Cleanup(srv.Close)
-	var b strings.Builder
-	b.WriteString("filename,url\n")
-	names := make([]string, files)
-	for i := range names {
-		names[i] = fmt.Sprintf("f%04d.bin", i)
-		srv.Add(names[i], size)
-		fmt.Fprintf(&b, "%s,%s\n", names[i], srv.URL(names[i]))
-	}
-	list := filepath.Join(t.TempDir(), "list.csv")
-	if err := os.WriteFile(list, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	list, names := serveEqualFiles(t, srv, files, size)
 	dir := filepath.Join(t.TempDir(), "out")
-	// sh sets both the soft and the hard limit, so Go cannot raise it.
-	cmd := exec.Command("/bin/sh", "-c", `ulimit -n 48 && exec "$0" "$@"`,
-		bulkgetBin(t), "--progress", "json", "-c", "16", "-d", dir, list)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("bulkget under ulimit -n 48: %v\n%.2000s", err, out)
-	}
+	out := runUnderFileLimit(t, 48, "--progress", "json", "-c", "16", "-d", dir, list)
 	if n := checkFinalNames(t, dir, names, size); n != files {
 		t.Errorf("%d of %d files complete", n, files)
 	}
@@ -59,25 +41,9 @@ func TestOpenFileLimitCapsConnections(t *testing.T) {
 	const files, size = 500, 4 << 10
 	srv := origin.New(origin.Options{})
 	t.Cleanup(srv.Close)
-	var b strings.Builder
-	b.WriteString("filename,url\n")
-	names := make([]string, files)
-	for i := range names {
-		names[i] = fmt.Sprintf("f%04d.bin", i)
-		srv.Add(names[i], size)
-		fmt.Fprintf(&b, "%s,%s\n", names[i], srv.URL(names[i]))
-	}
-	list := filepath.Join(t.TempDir(), "list.csv")
-	if err := os.WriteFile(list, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	list, names := serveEqualFiles(t, srv, files, size)
 	dir := filepath.Join(t.TempDir(), "out")
-	cmd := exec.Command("/bin/sh", "-c", `ulimit -n 24 && exec "$0" "$@"`,
-		bulkgetBin(t), "--progress", "plain", "-c", "16", "-d", dir, list)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("bulkget under ulimit -n 24: %v\n%.2000s", err, out)
-	}
+	out := runUnderFileLimit(t, 24, "--progress", "plain", "-c", "16", "-d", dir, list)
 	if n := checkFinalNames(t, dir, names, size); n != files {
 		t.Errorf("%d of %d files complete", n, files)
 	}
@@ -88,4 +54,17 @@ func TestOpenFileLimitCapsConnections(t *testing.T) {
 	if peak := srv.Stats().PeakConns; peak > 4 {
 		t.Errorf("%d connections at once, want at most 4", peak)
 	}
+}
+
+// runUnderFileLimit runs bulkget with args under a limit of limit open
+// descriptors and returns its output; sh sets both the soft and the hard
+// limit, so Go cannot raise it.
+func runUnderFileLimit(t *testing.T, limit int, args ...string) []byte {
+	t.Helper()
+	script := fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, limit)
+	out, err := exec.Command("/bin/sh", append([]string{"-c", script, bulkgetBin(t)}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("bulkget under ulimit -n %d: %v\n%.2000s", limit, err, out)
+	}
+	return out
 }
