@@ -95,11 +95,10 @@ func TestRedirectsAreFollowedFromTheOriginalURLEachTime(t *testing.T) {
 		t.Fatalf("%+v", sum)
 	}
 	fx.verify(t, dir, nil)
-	// The run's first redirect is sent again through the HTTP client, so
-	// that the client's redirect rules apply (segment.Client): one request
-	// more to the original URL, once per run.
-	if got, reqs := hits.Load(), fx.srv.FileRequests("real.bin"); got != reqs+1 || reqs < 2 {
-		t.Errorf("%d requests to the original URL for %d to the target: each request must start at the original, and only the run's first twice", got, reqs)
+	// Every request starts at the original URL, so that a redirect to a
+	// signed, expiring location is asked for afresh each time.
+	if got, reqs := hits.Load(), fx.srv.FileRequests("real.bin"); got != reqs || reqs < 2 {
+		t.Errorf("%d requests to the original URL for %d to the target: each request must start at the original", got, reqs)
 	}
 }
 
@@ -179,7 +178,13 @@ func TestChaosEveryByteRight(t *testing.T) {
 	t.Logf("%d × %d bytes in %v: %d requests, %d bytes served (%.1f%% re-fetched), statuses %v",
 		files, size, time.Since(start).Round(time.Millisecond), st.Requests, st.BytesServed,
 		100*float64(st.BytesServed-total)/float64(total), st.ByStatus)
-	if st.BytesServed-total > total/4 {
-		t.Errorf("re-fetched %d bytes, more than 25%% of %d", st.BytesServed-total, total)
+	// What the origin served includes what it pushed into the socket
+	// buffers of connections that were cut (hedged, reset, stalled), which
+	// depends on timing; what bulkget wrote twice does not.
+	if sum.Bytes-total > total/20 {
+		t.Errorf("wrote %d bytes for %d: more than 5%% written twice", sum.Bytes, total)
+	}
+	if st.BytesServed-total > total {
+		t.Errorf("the origin served %d bytes for %d: more than twice the files", st.BytesServed, total)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/bulkget/bulkget/manifest"
-	"github.com/bulkget/bulkget/segment"
 )
 
 // Size is what a probe learnt about one entry.
@@ -33,7 +32,7 @@ func Probe(ctx context.Context, entries []manifest.Entry, opts Options) []Size {
 		client = clientFor(opts)
 		defer client.CloseIdleConnections()
 	}
-	r := &run{opts: opts, http: segment.NewClient(client)}
+	r := &run{opts: opts, http: client}
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range min(opts.Connections, max(len(entries), 1)) {

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"slices"
@@ -152,9 +153,9 @@ func (r *run) room(h *host) int {
 // run is the state of one Run call.
 type run struct {
 	opts Options
-	// http sends the run's requests through Options.Client or the client
-	// built for the run (see segment.Client).
-	http  *segment.Client
+	// http sends the run's requests: Options.Client or the client built
+	// for the run.
+	http  *http.Client
 	root  *os.Root
 	rep   Reporter
 	epoch time.Time
@@ -244,7 +245,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		client = clientFor(opts)
 		defer client.CloseIdleConnections()
 	}
-	r.http = segment.NewClient(client)
+	r.http = client
 	if r.rep == nil {
 		r.rep = discard{}
 	}

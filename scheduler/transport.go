@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/bulkget/bulkget/internal/h1"
 )
 
 // clientFor builds the client a run (or a probe) uses when the caller gave
@@ -34,6 +33,9 @@ type ClientOptions struct {
 	Private []string
 }
 
+// MaxResponseHeaderBytes caps what a response may send before its body.
+const MaxResponseHeaderBytes = 1 << 20
+
 // NewClient builds the HTTP client a run uses. It clones
 // http.DefaultTransport to keep proxy settings, speaks HTTP/1.1 only unless
 // http2 is set (so that segments get separate TCP connections), never asks
@@ -58,9 +60,11 @@ func NewClient(o ClientOptions) *http.Client {
 	t.MaxIdleConnsPerHost = maxPerHost
 	t.MaxIdleConns = max(100, 2*maxPerHost)
 	t.DisableCompression = true
-	// Headers and a small file's whole body in one read: with the default
-	// 4 KiB, a 4 KiB file took three reads.
+	// Headers and a small file's whole body in one read.
 	t.ReadBufferSize = 64 << 10
+	// A server that sends headers without end costs each connection at
+	// most this much memory, not net/http's 10 MiB.
+	t.MaxResponseHeaderBytes = MaxResponseHeaderBytes
 	t.Protocols = new(http.Protocols)
 	t.Protocols.SetHTTP1(true)
 	if http2 {
@@ -71,13 +75,7 @@ func NewClient(o ClientOptions) *http.Client {
 		// A non-nil empty map is the documented way to disable HTTP/2.
 		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
-	// Plain-HTTP GETs go through h1, which sends and reads each request in
-	// the caller's goroutine: on a list of 20,000 small files that is a
-	// fifth of the CPU less. HTTPS, proxies and anything else stay with t.
-	lean := h1.New(t, h1.Options{Dial: dial, ResponseHeaderTimeout: t.ResponseHeaderTimeout,
-		MaxConnsPerHost: t.MaxConnsPerHost, MaxIdleConnsPerHost: t.MaxIdleConnsPerHost,
-		MaxIdleConns: t.MaxIdleConns, IdleConnTimeout: t.IdleConnTimeout, ReadBufferSize: t.ReadBufferSize})
-	return &http.Client{Transport: lean, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	return &http.Client{Transport: t, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 10 {
 			return errors.New("stopped after 10 redirects")
 		}

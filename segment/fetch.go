@@ -58,6 +58,12 @@ func Validator(etag, lastModified string) string {
 	return lastModified
 }
 
+// Doer sends a request and returns the final response, redirects
+// followed: an *http.Client.
+type Doer interface {
+	Do(req *http.Request) (*http.Response, error)
+}
+
 // Open sends req and checks the answer. On error the body is closed.
 //
 // Accepted answers: 206 whose Content-Range equals the range asked for and
