@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"time"
-
 )
 
 // clientFor builds the client a run (or a probe) uses when the caller gave
