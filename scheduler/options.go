@@ -48,6 +48,11 @@ type Options struct {
 	// RateLimit caps the whole run's download rate in bytes per second
 	// (0: no cap). One limiter is shared by every connection.
 	RateLimit int64
+	// LowestSpeed is the floor on a transfer's rate, in bytes per second:
+	// a request that receives less than this, on average, over a whole
+	// StallTimeout is cut and counts as a failed attempt. 0 sets it from
+	// what the host shows (see autoFloor); negative turns it off.
+	LowestSpeed int64
 	// HedgeAfter: a free connection takes over the rest of a segment whose
 	// connection has received nothing for this long (1s), instead of
 	// waiting for StallTimeout. Negative disables hedging.

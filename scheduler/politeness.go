@@ -137,7 +137,9 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 			continue
 		}
 		for _, s := range f.segs {
-			if !s.running || s.hedged || s.cur.Splittable() <= 0 {
+			// A takeover counts as a failed attempt of the range: one whose
+			// attempts are spent is left to the watchdog, which fails it.
+			if !s.running || s.hedged || s.cur.Splittable() <= 0 || s.attempts >= r.opts.Retries {
 				continue
 			}
 			age := now.Sub(s.began).Seconds()
@@ -189,6 +191,7 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 	f := victim.f
 	s := r.newSeg(f, segment.NewCursor(from, from, end))
 	s.hedgeOf = victim
+	s.attempts = victim.attempts + 1
 	f.segs = append(f.segs, s)
 	f.all = append(f.all, s)
 	return s

@@ -92,8 +92,14 @@ type seg struct {
 	cancel  context.CancelFunc
 	stalled atomic.Bool
 	alive   atomic.Int64 // nanoseconds since run start of the last byte received
-	epoch   time.Time
-	bytes   *atomic.Int64
+	recv    atomic.Int64 // bytes received over every attempt
+	// The watchdog measures the rate over windows of StallTimeout: the
+	// current one began at winStart (ns since run start) with winRecv
+	// received. tooSlow is the error it cut the attempt for. Guarded by mu.
+	winStart, winRecv int64
+	tooSlow           error
+	epoch             time.Time
+	bytes             *atomic.Int64
 
 	began   time.Time    // start of the current attempt
 	got     atomic.Int64 // bytes written in the current attempt
@@ -107,7 +113,10 @@ type seg struct {
 }
 
 // Received implements segment.Observer: any byte proves the link is alive.
-func (s *seg) Received(int) { s.alive.Store(int64(time.Since(s.epoch))) }
+func (s *seg) Received(n int) {
+	s.alive.Store(int64(time.Since(s.epoch)))
+	s.recv.Add(int64(n))
+}
 
 // Written implements segment.Observer.
 func (s *seg) Written(n int64) {
@@ -380,6 +389,8 @@ func (r *run) next(ctx context.Context) *seg {
 			s.answered = false
 			s.got.Store(0)
 			s.stalled.Store(false)
+			s.tooSlow = nil
+			s.winStart, s.winRecv = int64(now.Sub(r.epoch)), s.recv.Load()
 			s.alive.Store(int64(time.Since(r.epoch)))
 			s.f.conns++
 			s.f.host.conns++
@@ -614,18 +625,25 @@ func (r *run) restartLocked(f *file) {
 	f.all = slices.Clone(f.segs)
 }
 
-// watchdog cuts requests that have received nothing for StallTimeout, so
-// their segments are retried instead of hanging the run.
+// watchdog cuts requests that have received nothing for StallTimeout, or
+// less than the floor on speed over a whole StallTimeout, so that their
+// segments are retried instead of hanging the run.
 func (r *run) watchdog(ctx context.Context) {
 	every(ctx, min(r.opts.StallTimeout/4, 250*time.Millisecond), nil, func() {
 		now := int64(time.Since(r.epoch))
 		r.mu.Lock()
+		floors := r.floorsLocked(now)
 		for _, f := range r.active {
 			for _, s := range f.segs {
-				if s.running && s.cancel != nil && now-s.alive.Load() > int64(r.opts.StallTimeout) {
+				if !s.running || s.cancel == nil {
+					continue
+				}
+				if now-s.alive.Load() > int64(r.opts.StallTimeout) {
 					s.stalled.Store(true)
 					s.cancel()
+					continue
 				}
+				r.judgeSpeedLocked(s, now, floors[f.host])
 			}
 		}
 		events := r.raiseHostsLocked(time.Now())

@@ -33,6 +33,7 @@ var (
 // once so that the data path never takes the run's lock.
 type snapshot struct {
 	probed, ranged bool
+	noRanges       bool
 	tryResume      bool
 	size           int64
 	validator      string
@@ -90,7 +91,7 @@ func (r *run) exec(ctx context.Context, s *seg, w *worker) {
 		r.finish(ctx, s, errStale)
 		return
 	}
-	snap := snapshot{probed: f.probed, ranged: f.ranged, size: f.size, validator: f.validator,
+	snap := snapshot{probed: f.probed, ranged: f.ranged, noRanges: f.noRanges, size: f.size, validator: f.validator,
 		etag: f.etag, out: f.out, tryResume: f.tryResume, sums: f.sums}
 	reqCtx, cancel := w.context(ctx)
 	s.cancel = cancel
@@ -116,6 +117,8 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *connBuf
 	case !snap.probed:
 		// The probe is a real GET whose body is segment 0: no HEAD round trip.
 		req.Start, req.End, req.Total, req.IfRange = 0, -1, -1, ""
+		// A server that mangled ranges before is asked for the whole file.
+		req.Whole = snap.noRanges
 	case !snap.ranged:
 		// A single stream from a server without ranges can only start over.
 		f.written.Add(-pos)
@@ -126,7 +129,13 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *connBuf
 		req.Start, req.End, req.Total, req.IfRange = 0, -1, -1, ""
 	}
 	resp, err := segment.Open(ctx, r.http, req)
-	if err == nil || errors.Is(err, segment.ErrBadRange) {
+	switch {
+	case errors.Is(err, segment.ErrSizeChanged):
+		err = fmt.Errorf("%w: %v", errChanged, err)
+	case errors.Is(err, segment.ErrMultipart):
+		err = fmt.Errorf("%w: %v", errRangesIgnored, err)
+	}
+	if err == nil || errors.Is(err, segment.ErrBadRange) || errors.Is(err, errChanged) || errors.Is(err, errRangesIgnored) {
 		// An answer, even with the wrong bytes: the host is up.
 		s.answered = true
 		r.answered(f.host)
@@ -228,6 +237,10 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*partFile, *sums, error) 
 	r.mu.Unlock()
 	r.rep.Report(Event{Kind: Started, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
 		Total: size, Conns: conns})
+	if resp.Encoding != "" {
+		r.rep.Report(Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name, Total: size,
+			Err: fmt.Errorf("the server sent Content-Encoding %q though none was asked for; the file is stored as sent, not decoded", resp.Encoding)})
+	}
 	return part, sums, nil
 }
 
@@ -375,6 +388,8 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 	}
 	if s.stalled.Load() {
 		err = fmt.Errorf("%w: nothing received for %v", segment.ErrStalled, r.opts.StallTimeout)
+	} else if s.tooSlow != nil {
+		err = s.tooSlow
 	}
 	if overloaded(err) {
 		if e, ok := r.answeredLocked(f.host, true, f.host.conns+1, s.began, time.Now(), err); ok {
@@ -396,7 +411,8 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 	case segment.Permanent(err), noSpace(err), fileSystemRefusal(err), errors.Is(err, errSizeMismatch):
 		events = append(events, r.failLocked(f, err))
 	default:
-		if pos := s.cur.Pos(); pos > s.best {
+		// A trickle is progress of a kind that must not buy more attempts.
+		if pos := s.cur.Pos(); pos > s.best && !errors.Is(err, segment.ErrTooSlow) {
 			s.best, s.attempts = pos, 0
 		}
 		// A refusal for load counts against the retry budget only once the

@@ -2,10 +2,12 @@ package scheduler
 
 import (
 	"crypto/tls"
-	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/bulkget/bulkget/segment"
 )
 
 // clientFor builds the client a run (or a probe) uses when the caller gave
@@ -31,6 +33,9 @@ type ClientOptions struct {
 	// when a redirect leaves it.
 	Private []string
 }
+
+// maxRedirects is how many redirects one request may follow, as net/http.
+const maxRedirects = 10
 
 // MaxResponseHeaderBytes caps what a response may send before its body.
 const MaxResponseHeaderBytes = 1 << 20
@@ -75,8 +80,11 @@ func NewClient(o ClientOptions) *http.Client {
 		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
 	return &http.Client{Transport: t, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("%w: stopped after %d", segment.ErrTooManyRedirects, maxRedirects)
+		}
+		if s := req.URL.Scheme; s != "http" && s != "https" {
+			return fmt.Errorf("%w %q", segment.ErrRedirectScheme, s)
 		}
 		if req.URL.Host != via[0].URL.Host {
 			for _, k := range o.Private {

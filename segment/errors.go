@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// Sentinel errors. All are transient: a retry of the same range may succeed.
+// Sentinel errors. These are transient: a retry of the same range may
+// succeed.
 var (
 	// ErrBadRange means a 206 answer did not carry the range or total asked for.
 	ErrBadRange = errors.New("segment: response range does not match request")
@@ -17,6 +18,24 @@ var (
 	ErrShortBody = errors.New("segment: body ended early")
 	// ErrStalled means the connection delivered nothing for too long.
 	ErrStalled = errors.New("segment: connection stalled")
+	// ErrTooSlow means the connection delivered too little for too long.
+	ErrTooSlow = errors.New("segment: too slow")
+	// ErrSizeChanged means a 206 answer gave another total than the one
+	// the file started with: the remote file is not the one being fetched.
+	ErrSizeChanged = errors.New("segment: remote size changed")
+	// ErrMultipart means a single range was answered with several
+	// (multipart/byteranges), which the caller should treat as "ranges not
+	// honoured".
+	ErrMultipart = errors.New("segment: server answered several ranges at once")
+)
+
+// Sentinel errors that asking again cannot cure.
+var (
+	// ErrTooManyRedirects means the redirect chain ran past its limit.
+	ErrTooManyRedirects = errors.New("segment: too many redirects")
+	// ErrRedirectScheme means a redirect pointed at a scheme other than
+	// http or https (file://, say).
+	ErrRedirectScheme = errors.New("segment: redirect to an unsupported protocol scheme")
 )
 
 // StatusError is an HTTP answer that carries no usable data.
@@ -35,14 +54,19 @@ func (e *StatusError) Error() string {
 
 // Permanent reports whether err will not go away by asking again: client
 // errors other than the few that mean "later" (408 timeout, 425 too early,
-// 429 too many requests), TLS certificates that do not verify, and
-// cancellation by the caller. Everything else —
+// 429 too many requests), any 3xx that reaches the caller (a 304 to a
+// request that set no condition, a redirect without a location), redirect
+// loops and redirects to other schemes, TLS certificates that do not
+// verify, and cancellation by the caller. Everything else —
 // connection errors, 5xx, stalls, short bodies, wrong ranges — is transient.
 func Permanent(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, context.Canceled) && !errors.Is(err, ErrStalled) {
+	if errors.Is(err, context.Canceled) && !errors.Is(err, ErrStalled) && !errors.Is(err, ErrTooSlow) {
+		return true
+	}
+	if errors.Is(err, ErrTooManyRedirects) || errors.Is(err, ErrRedirectScheme) {
 		return true
 	}
 	// A certificate that does not verify will not verify on the next try.
@@ -56,7 +80,7 @@ func Permanent(err error) bool {
 		case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
 			return false
 		}
-		return se.Code >= 400 && se.Code < 500
+		return se.Code >= 300 && se.Code < 500
 	}
 	return false
 }

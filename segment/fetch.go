@@ -26,7 +26,10 @@ type Request struct {
 	// IfRange is the validator (strong ETag or Last-Modified) sent as
 	// If-Range, so that a changed file is answered with 200 instead of a
 	// range of new bytes spliced onto old ones.
-	IfRange   string
+	IfRange string
+	// Whole asks for the whole file without a Range header (Start 0, End
+	// -1), for a server whose range answers cannot be used.
+	Whole     bool
 	UserAgent string
 	// Header holds extra request headers (tokens, say); Range,
 	// Accept-Encoding and If-Range are always set by Open.
@@ -42,7 +45,10 @@ type Response struct {
 	Total        int64 // file size, -1 when unknown
 	ETag         string
 	LastModified string
-	Body         io.ReadCloser
+	// Encoding is a Content-Encoding the server applied though none was
+	// asked for ("" for none): the body is stored as sent, not decoded.
+	Encoding string
+	Body     io.ReadCloser
 }
 
 // Validator returns the value to send as If-Range on later requests: the
@@ -83,7 +89,9 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 	}
 	// The keys below are canonical already: set directly, they replace
 	// whatever the extra headers said, as Header.Set would.
-	hr.Header["Range"] = []string{RangeHeader(req.Start, req.End)}
+	if !req.Whole {
+		hr.Header["Range"] = []string{RangeHeader(req.Start, req.End)}
+	}
 	// Ranges must be ranges of the stored bytes, never of a compressed form.
 	hr.Header["Accept-Encoding"] = []string{"identity"}
 	if req.IfRange != "" {
@@ -103,6 +111,9 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 		ETag:         hresp.Header.Get("ETag"),
 		LastModified: hresp.Header.Get("Last-Modified"),
 		Body:         hresp.Body,
+	}
+	if enc := hresp.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		resp.Encoding = enc
 	}
 	if err := check(hresp, req, resp); err != nil {
 		hresp.Body.Close()
@@ -133,6 +144,9 @@ func newRequest(ctx context.Context, req Request) (*http.Request, error) {
 func check(hresp *http.Response, req Request, resp *Response) error {
 	switch hresp.StatusCode {
 	case http.StatusPartialContent:
+		if ct := hresp.Header.Get("Content-Type"); strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "multipart/byteranges") {
+			return ErrMultipart
+		}
 		cr, err := ParseContentRange(hresp.Header.Get("Content-Range"))
 		if err != nil || cr.Start < 0 {
 			return fmt.Errorf("%w: %q", ErrBadRange, hresp.Header.Get("Content-Range"))
@@ -143,6 +157,10 @@ func check(hresp *http.Response, req Request, resp *Response) error {
 			if req.Total < 0 {
 				wantEnd = cr.Total
 			}
+		}
+		if req.Total >= 0 && cr.Total >= 0 && cr.Total != req.Total {
+			return fmt.Errorf("%w: %d bytes are now %d (Content-Range %q)", ErrSizeChanged,
+				req.Total, cr.Total, hresp.Header.Get("Content-Range"))
 		}
 		switch {
 		case cr.Start != req.Start,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bulkget/bulkget/scheduler"
@@ -50,6 +51,8 @@ func connectionFlags() []cli.Flag {
 			Usage: "failed attempts in a row, without progress, before a file is given up"},
 		&cli.DurationFlag{Name: "stall-timeout", Value: 10 * time.Second, Category: catSafety, EnvVars: env("STALL_TIMEOUT"),
 			Usage: "cut and retry a connection that receives nothing for this long"},
+		&cli.StringFlag{Name: "lowest-speed", Value: "auto", Category: catSafety, EnvVars: env("LOWEST_SPEED"),
+			Usage: "cut and retry a connection that averages less than this, bytes per second, over a whole --stall-timeout (auto: 1/100 of the host's other connections, at least 1K; 0: no floor)"},
 		&cli.DurationFlag{Name: "checkpoint-interval", Value: time.Second, Category: catSafety, EnvVars: env("CHECKPOINT_INTERVAL"),
 			Usage: "how often progress is saved for resuming (a crash costs at most this much transfer)"},
 		&cli.BoolFlag{Name: "no-direct-io", Category: catOutput, EnvVars: env("NO_DIRECT_IO"),
@@ -81,7 +84,12 @@ func schedulerOptions(c *cli.Context) (scheduler.Options, error) {
 	if minSeg < 64<<10 {
 		return scheduler.Options{}, fmt.Errorf("--min-segment: %s is below the 64 KiB minimum", c.String("min-segment"))
 	}
+	lowest, err := parseLowestSpeed(c.String("lowest-speed"))
+	if err != nil {
+		return scheduler.Options{}, err
+	}
 	o := scheduler.Options{
+		LowestSpeed:        lowest,
 		Connections:        c.Int("connections"),
 		MaxPerFile:         c.Int("max-per-file"),
 		MaxFiles:           c.Int("max-files"),
@@ -113,4 +121,20 @@ func schedulerOptions(c *cli.Context) (scheduler.Options, error) {
 		return o, fmt.Errorf("--stall-timeout, --connect-timeout and --checkpoint-interval must be positive")
 	}
 	return o, nil
+}
+
+// parseLowestSpeed reads --lowest-speed: "auto" is the scheduler's default
+// (0), "0" turns the floor off (negative), anything else is a rate.
+func parseLowestSpeed(v string) (int64, error) {
+	if strings.EqualFold(strings.TrimSpace(v), "auto") {
+		return 0, nil
+	}
+	n, err := parseSize(v)
+	if err != nil {
+		return 0, fmt.Errorf("--lowest-speed: %w (or auto)", err)
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	return n, nil
 }

@@ -36,3 +36,26 @@ func TestBooleanFlagsReachTheScheduler(t *testing.T) {
 		t.Error("BULKGET_NO_DIRECT_IO ignored")
 	}
 }
+
+func TestLowestSpeedFlagIsAutoOffOrARate(t *testing.T) {
+	for _, c := range []struct {
+		arg  []string
+		want int64
+	}{
+		{nil, 0}, // auto
+		{[]string{"--lowest-speed", "auto"}, 0},
+		{[]string{"--lowest-speed", "0"}, -1},
+		{[]string{"--lowest-speed", "50K"}, 50 << 10},
+	} {
+		if got := optionsFrom(t, c.arg...).LowestSpeed; got != c.want {
+			t.Errorf("%v: LowestSpeed %d, want %d", c.arg, got, c.want)
+		}
+	}
+	app := &cli.App{Flags: getFlags(), Action: func(c *cli.Context) error {
+		_, err := schedulerOptions(c)
+		return err
+	}}
+	if err := app.Run([]string{"bulkget", "--lowest-speed", "fast"}); err == nil {
+		t.Error("--lowest-speed fast was accepted")
+	}
+}

@@ -1,0 +1,97 @@
+package scheduler
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/bulkget/bulkget/segment"
+)
+
+// The automatic floor on a connection's speed: a hundredth of what the
+// host's other connections now deliver (so a connection far behind its
+// peers for a whole StallTimeout is cut, while a host that is slow for
+// everyone is left alone), and never less than autoFloorMin, so that a
+// server that trickles a byte a second ends in a failure, not a hang.
+const (
+	autoFloorShare = 100
+	autoFloorMin   = 1 << 10
+)
+
+// floorsLocked returns, per host, the lowest rate in bytes per second a
+// running request may keep for a whole StallTimeout; 0 is no floor. Call
+// with mu held.
+func (r *run) floorsLocked(now int64) map[*host]float64 {
+	if r.opts.LowestSpeed < 0 {
+		return nil
+	}
+	floors := make(map[*host]float64, len(r.hosts))
+	if r.opts.LowestSpeed > 0 {
+		for _, h := range r.hosts {
+			floors[h] = float64(r.opts.LowestSpeed)
+		}
+		return floors
+	}
+	rates := map[*host][]float64{}
+	for _, f := range r.active {
+		for _, s := range f.segs {
+			age := time.Duration(now - s.winStart)
+			if s.running && age >= time.Second {
+				rates[f.host] = append(rates[f.host], float64(s.recv.Load()-s.winRecv)/age.Seconds())
+			}
+		}
+	}
+	for _, h := range r.hosts {
+		median := 0.0
+		if rs := rates[h]; len(rs) > 0 {
+			slices.Sort(rs)
+			median = rs[len(rs)/2]
+		}
+		floors[h] = autoFloor(median, r.opts.RateLimit, r.opts.Connections)
+	}
+	return floors
+}
+
+// autoFloor is the floor for a host whose connections now run at median
+// bytes/s, under a run-wide cap of rateLimit (0: none) shared by conns
+// connections: the cap's share of a connection is never below the floor.
+func autoFloor(median float64, rateLimit int64, conns int) float64 {
+	floor := max(autoFloorMin, median/autoFloorShare)
+	if rateLimit > 0 {
+		floor = min(floor, float64(rateLimit)/float64(conns)/4)
+	}
+	return floor
+}
+
+// judgeSpeedLocked closes s's measuring window once it spans StallTimeout,
+// and cuts the request if it received less than floor bytes/s over it.
+// Call with mu held.
+func (r *run) judgeSpeedLocked(s *seg, now int64, floor float64) {
+	span := time.Duration(now - s.winStart)
+	if span < r.opts.StallTimeout {
+		return
+	}
+	got := s.recv.Load()
+	rate := float64(got-s.winRecv) / span.Seconds()
+	s.winStart, s.winRecv = now, got
+	if floor <= 0 || rate >= floor {
+		return
+	}
+	s.tooSlow = fmt.Errorf("%w: %s/s over %v, below the floor of %s/s (see --lowest-speed)",
+		segment.ErrTooSlow, byteCount(int64(rate)), span.Round(100*time.Millisecond), byteCount(int64(floor)))
+	s.cancel()
+}
+
+// byteCount formats n bytes with a binary unit, for messages.
+func byteCount(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
