@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,10 +12,13 @@ import (
 	"sync"
 )
 
-// LockName is the lock file created in every output folder. It is left in
-// place after Release: deleting it would let a process that opened the old
-// file and one that creates a new file both believe they hold the lock.
+// LockName is the lock file created in every output folder for the length
+// of a run; Release removes it (see AcquireLock for why that is safe).
 const LockName = ".bulkget.lock"
+
+// maxLockAttempts bounds how often AcquireLock starts over because the file
+// it locked was removed by a holder releasing at the same moment.
+const maxLockAttempts = 64
 
 // ErrLocked is matched (via errors.Is) by the *LockedError AcquireLock
 // returns when another process holds the output folder.
@@ -43,41 +47,86 @@ func (e *LockedError) Unwrap() error { return ErrLocked }
 // until the process exits; see the package documentation for semantics per
 // platform.
 type Lock struct {
-	mu  sync.Mutex
-	f   *os.File
-	dir string
+	mu   sync.Mutex
+	f    *os.File
+	dir  string
+	path string // the lock file, as AcquireLock opened it
 }
 
 // AcquireLock takes the lock on output folder dir without waiting. If
 // another holder has it, the error is a *LockedError. The lock is held
 // through the open file itself, not through the file's existence, so a lock
 // file left by a process that died never blocks.
+//
+// Because Release removes the file, a lock taken on a file is only valid if
+// the path still names that file afterwards: a holder may have released,
+// unlinking it, between our open and our lock, and a third process would
+// then create and lock a new file. So after locking, the open file and the
+// path are compared, and on a mismatch AcquireLock starts over (where
+// removableWhileOpen; elsewhere the file cannot go while we have it open).
 func AcquireLock(dir string) (*Lock, error) {
 	p := filepath.Join(dir, LockName)
-	f, err := openLockFile(p)
+	for range maxLockAttempts {
+		f, err := openLockFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("state: lock %s: %w", dir, err)
+		}
+		ok, err := tryLock(f)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("state: lock %s: %w", dir, err)
+		}
+		if !ok {
+			pid := readPID(f)
+			f.Close()
+			return nil, &LockedError{Dir: dir, PID: pid}
+		}
+		same := true
+		if removableWhileOpen {
+			same, err = namesFile(p, f)
+			if err != nil {
+				_ = unlock(f)
+				f.Close()
+				return nil, fmt.Errorf("state: lock %s: %w", dir, err)
+			}
+		}
+		if !same {
+			// Locked a file no longer in the folder: it excludes no one.
+			_ = unlock(f)
+			f.Close()
+			continue
+		}
+		// The PID is informational only (it feeds the error message above
+		// and people inspecting the folder); exclusion comes from the lock,
+		// never from the file's content, so a stale PID left by a dead
+		// holder is harmless.
+		if err := writePID(f); err != nil {
+			_ = unlock(f)
+			f.Close()
+			return nil, fmt.Errorf("state: lock %s: write pid: %w", dir, err)
+		}
+		return &Lock{f: f, dir: dir, path: p}, nil
+	}
+	// Every attempt lost to a holder that released and was followed by
+	// another: the folder is busy, whoever has it right now.
+	return nil, &LockedError{Dir: dir}
+}
+
+// namesFile reports whether path p (not following a symlink) names the open
+// file f. A missing path is false, not an error.
+func namesFile(p string, f *os.File) (bool, error) {
+	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("state: lock %s: %w", dir, err)
+		return false, err
 	}
-	ok, err := tryLock(f)
+	pi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("state: lock %s: %w", dir, err)
+		return false, err
 	}
-	if !ok {
-		pid := readPID(f)
-		f.Close()
-		return nil, &LockedError{Dir: dir, PID: pid}
-	}
-	// The PID is informational only (it feeds the error message above and
-	// people inspecting the folder); exclusion comes from the lock, never
-	// from the file's content, so a stale PID left by a dead holder is
-	// harmless.
-	if err := writePID(f); err != nil {
-		_ = unlock(f)
-		f.Close()
-		return nil, fmt.Errorf("state: lock %s: write pid: %w", dir, err)
-	}
-	return &Lock{f: f, dir: dir}, nil
+	return os.SameFile(fi, pi), nil
 }
 
 func writePID(f *os.File) error {
@@ -113,8 +162,12 @@ func readPID(f *os.File) int {
 	return pid
 }
 
-// Release unlocks and closes the lock file, leaving the file in place.
-// Calling it more than once is harmless.
+// Release removes the lock file, unlocks it and closes it. Calling it more
+// than once is harmless. The file is removed only if its path still names
+// the file this Lock holds, so a lock file someone else put in its place
+// is left alone. Where removal is not possible (see removeAndUnlock per
+// platform) the file stays, which is harmless: exclusion never depends on
+// the file's existence.
 func (l *Lock) Release() error {
 	if l == nil {
 		return nil
@@ -126,15 +179,20 @@ func (l *Lock) Release() error {
 	}
 	f := l.f
 	l.f = nil
-	// Closing alone would release the lock too; unlocking explicitly first
-	// makes the release independent of any descriptor duplicated by a
-	// concurrent fork/exec that has not yet closed it.
-	err := unlock(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := removeAndUnlock(f, l.path); err != nil {
 		return fmt.Errorf("state: unlock %s: %w", l.dir, err)
+	}
+	return nil
+}
+
+// removeIfOurs removes p if it still names f; a missing p is not an error.
+func removeIfOurs(p string, f *os.File) error {
+	same, err := namesFile(p, f)
+	if err != nil || !same {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	return nil
 }

@@ -30,8 +30,12 @@ func TestLockExclusiveInProcess(t *testing.T) {
 	}
 
 	// flock belongs to the open file description, so a second open in
-	// this same process must conflict.
+	// this same process must conflict, and at once: the lock never waits.
+	start := time.Now()
 	l2, err := AcquireLock(dir)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("second AcquireLock took %v to fail", d)
+	}
 	if err == nil {
 		l2.Release()
 		t.Fatal("second AcquireLock in the same process succeeded")
@@ -54,15 +58,26 @@ func TestLockExclusiveInProcess(t *testing.T) {
 	if err := l.Release(); err != nil {
 		t.Fatalf("second Release: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, LockName)); err != nil {
-		t.Fatalf("lock file removed by Release: %v", err)
-	}
+	mustBeEmpty(t, dir)
 	l3, err := AcquireLock(dir)
 	if err != nil {
 		t.Fatalf("AcquireLock after Release: %v", err)
 	}
 	if err := l3.Release(); err != nil {
 		t.Fatal(err)
+	}
+	mustBeEmpty(t, dir)
+}
+
+// mustBeEmpty fails unless dir has no entries at all.
+func mustBeEmpty(t *testing.T, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		t.Errorf("%s left in %s", e.Name(), dir)
 	}
 }
 
@@ -100,7 +115,10 @@ func TestLockStaleFile(t *testing.T) {
 	if string(content) != strconv.Itoa(os.Getpid())+"\n" {
 		t.Fatalf("stale PID not replaced: %q", content)
 	}
-	l.Release()
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	mustBeEmpty(t, dir) // the stale file goes too
 }
 
 func TestLockMissingDir(t *testing.T) {
@@ -166,6 +184,11 @@ func TestLockReleasedOnKill(t *testing.T) {
 	cmd.Wait()
 	waited = true
 
+	// A killed holder cannot remove its file; the next holder's Release
+	// does.
+	if _, err := os.Stat(filepath.Join(dir, LockName)); err != nil {
+		t.Fatalf("lock file of the killed holder: %v", err)
+	}
 	l, err := AcquireLock(dir)
 	if err != nil {
 		t.Fatalf("AcquireLock after the holder was killed: %v", err)
@@ -173,4 +196,5 @@ func TestLockReleasedOnKill(t *testing.T) {
 	if err := l.Release(); err != nil {
 		t.Fatal(err)
 	}
+	mustBeEmpty(t, dir)
 }

@@ -9,6 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// removableWhileOpen: Unix unlinks a file whatever descriptors are open.
+const removableWhileOpen = true
+
 // openLockFile refuses to follow a symlink so that a planted
 // .bulkget.lock -> elsewhere cannot make us truncate an unrelated file.
 func openLockFile(p string) (*os.File, error) {
@@ -54,4 +57,23 @@ func flock(f *os.File, how int) error {
 		return &os.PathError{Op: "flock", Path: f.Name(), Err: ferr}
 	}
 	return nil
+}
+
+// removeAndUnlock unlinks the lock file while still holding the lock, then
+// unlocks and closes it. Anyone who opened the file before the unlink and
+// locks it afterwards finds the path no longer names it (AcquireLock's
+// check) and starts over on a fresh file, so no two processes ever hold
+// locks on files the path names.
+func removeAndUnlock(f *os.File, p string) error {
+	err := removeIfOurs(p, f)
+	// Closing alone would release the lock too; unlocking explicitly first
+	// makes the release independent of any descriptor duplicated by a
+	// concurrent fork/exec that has not yet closed it.
+	if uerr := unlock(f); err == nil {
+		err = uerr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -25,3 +25,26 @@ func TestLockRefusesSymlink(t *testing.T) {
 		t.Fatalf("symlink target modified: %q", b)
 	}
 }
+
+func TestReleaseLeavesAReplacedLockFileAlone(t *testing.T) {
+	dir := t.TempDir()
+	l, err := AcquireLock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Someone deletes the lock file mid-run and another file takes its
+	// name: it is not ours to remove.
+	p := filepath.Join(dir, LockName)
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if b, err := os.ReadFile(p); err != nil || string(b) != "1\n" {
+		t.Fatalf("replacement lock file after Release: %q, %v", b, err)
+	}
+}

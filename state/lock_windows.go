@@ -10,6 +10,11 @@ import (
 	"golang.org/x/sys/windows"
 )
 
+// removableWhileOpen is false: Windows refuses to delete or rename a file
+// while a handle to it is open without FILE_SHARE_DELETE, which Go never
+// sets, so the file a process has open is always the one the path names.
+const removableWhileOpen = false
+
 func openLockFile(p string) (*os.File, error) {
 	return os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
 }
@@ -42,4 +47,22 @@ func unlock(f *os.File) error {
 		return &os.PathError{Op: "UnlockFileEx", Path: f.Name(), Err: err}
 	}
 	return nil
+}
+
+// removeAndUnlock unlocks and closes the lock file, then deletes it. The
+// order is forced: the delete would fail on our own open handle (see
+// removableWhileOpen). The same rule keeps it safe: a process that opened
+// the file in the meantime makes the delete fail, and removes the file
+// itself when it releases, so nobody can hold a lock on a deleted file. A
+// failed delete is therefore not an error.
+func removeAndUnlock(f *os.File, p string) error {
+	ours, _ := namesFile(p, f)
+	err := unlock(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if ours {
+		_ = os.Remove(p)
+	}
+	return err
 }

@@ -180,7 +180,7 @@ func TestSIGKILLAmidSmallFilesNeverCorrupts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".part") || strings.Contains(e.Name(), ".part.state") {
+		if strings.HasSuffix(e.Name(), ".part") || strings.Contains(e.Name(), ".part.state") || e.Name() == state.LockName {
 			t.Errorf("%s left behind", e.Name())
 		}
 	}
@@ -256,6 +256,7 @@ func TestSIGINTCheckpointsEverythingAndResumes(t *testing.T) {
 	if d := time.Since(stopped); d > 3*time.Second {
 		t.Errorf("took %v to exit after SIGINT", d)
 	}
+	noLockFile(t, dir)
 	checkFinalNames(t, dir, names, o.size)
 	srv.WaitIdle(2 * time.Second)
 	first := srv.Stats().BytesServed
@@ -268,6 +269,7 @@ func TestSIGINTCheckpointsEverythingAndResumes(t *testing.T) {
 	if n := checkFinalNames(t, dir, names, o.size); n != o.files {
 		t.Fatalf("%d of %d files complete after resuming", n, o.files)
 	}
+	noLockFile(t, dir)
 	srv.WaitIdle(2 * time.Second)
 	second := srv.Stats().BytesServed
 	requests := srv.Stats().Requests
@@ -341,4 +343,5 @@ func TestSecondSIGINTExitsAtOnceAndStaysConsistent(t *testing.T) {
 	if n := checkFinalNames(t, dir, names, o.size); n != o.files {
 		t.Fatalf("%d of %d files complete after resuming", n, o.files)
 	}
+	noLockFile(t, dir) // the one the exit at once left is gone with the resume
 }

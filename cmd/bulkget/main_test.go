@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bulkget/bulkget/internal/origin"
+	"github.com/bulkget/bulkget/state"
 )
 
 // binDir holds the real binary for tests that need a process (signals); the
@@ -72,6 +75,15 @@ func chdir(t *testing.T) string {
 	return dir
 }
 
+// noLockFile fails if the output folder dir still holds the lock file: a
+// run that ends, however it ends short of being killed, removes it.
+func noLockFile(t *testing.T, dir string) {
+	t.Helper()
+	if _, err := os.Lstat(filepath.Join(dir, state.LockName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s left in %s (%v)", state.LockName, dir, err)
+	}
+}
+
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -112,6 +124,7 @@ func TestGetDownloadsListIntoFolderNamedAfterIt(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cwd, "escape.bin")); err == nil {
 		t.Errorf("a name with .. was written outside the output folder")
 	}
+	noLockFile(t, filepath.Join(cwd, "tmp")) // after a failed run
 }
 
 func TestBareListAndGetAreTheSame(t *testing.T) {
@@ -236,6 +249,7 @@ func TestInterruptExits130AndKeepsOnlyPartFiles(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "l", "slow.bin.part")); err != nil {
 		t.Errorf("no .part kept: %v", err)
 	}
+	noLockFile(t, filepath.Join(dir, "l"))
 }
 
 func TestLimitRateFlag(t *testing.T) {

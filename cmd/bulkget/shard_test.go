@@ -95,8 +95,8 @@ func TestShardFlagErrorsExit2(t *testing.T) {
 	}
 }
 
-// tree maps every path under dir to its SHA-256 ("dir" for folders), or to
-// "present" for the lock file, whose content is a PID.
+// tree maps every path under dir to its SHA-256 ("dir" for folders). A
+// finished run removes its lock file, so finding one fails the test.
 func tree(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	m := map[string]string{}
@@ -110,7 +110,7 @@ func tree(t *testing.T, dir string) map[string]string {
 		case d.IsDir():
 			m[rel] = "dir"
 		case d.Name() == state.LockName:
-			m[rel] = "present"
+			t.Errorf("%s left behind", p)
 		default:
 			m[rel] = sha(t, p)
 		}

@@ -210,4 +210,5 @@ func TestSummaryWhenInterrupted(t *testing.T) {
 	if !s.Interrupted || s.ExitStatus != exitInterrupted || s.Entries != 2 || s.Done+s.Remaining != 2 || s.Remaining < 1 || s.Error != "" {
 		t.Errorf("summary of an interrupted run: %+v", s)
 	}
+	noLockFile(t, filepath.Join(dir, "l"))
 }
