@@ -192,6 +192,9 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 	s := r.newSeg(f, segment.NewCursor(from, from, end))
 	s.hedgeOf = victim
 	s.attempts = victim.attempts + 1
+	if victim.got.Load() >= tailMinSegment {
+		s.attempts = 1 // the victim made real progress before it slowed
+	}
 	f.segs = append(f.segs, s)
 	f.all = append(f.all, s)
 	return s

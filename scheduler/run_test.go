@@ -261,7 +261,7 @@ func TestWorkStealingKeepsConnectionsBusy(t *testing.T) {
 	opts.Connections = 3
 	opts.MinSegment = 512 << 10
 	ct := withCounter(&opts)
-	runFixture(t, fx, opts)
+	sum := runFixture(t, fx, opts)
 	fx.verify(t, dir, nil)
 	st := fx.srv.Stats()
 	if p := ct.peak.Load(); p != 3 {
@@ -270,7 +270,14 @@ func TestWorkStealingKeepsConnectionsBusy(t *testing.T) {
 	if st.Requests < 5 {
 		t.Errorf("%d requests: finished connections did not take over remaining work", st.Requests)
 	}
-	if st.BytesServed > 16<<20+int64(st.Requests)*int64(opts.BufferSize)*2 {
+	// A split never hands out bytes already claimed, so nothing is written
+	// twice. What the origin pushed also counts what sat in the socket
+	// buffers of a request cut short, which depends on timing: bounded
+	// loosely.
+	if sum.Bytes != 16<<20 {
+		t.Errorf("wrote %d bytes for a 16 MiB file", sum.Bytes)
+	}
+	if st.BytesServed > 24<<20 {
 		t.Errorf("origin served %d bytes for a 16 MiB file", st.BytesServed)
 	}
 }

@@ -11,7 +11,7 @@ import (
 // as given.
 func tailRun(t *testing.T, segs ...*seg) *run {
 	t.Helper()
-	r := &run{epoch: time.Now().Add(-time.Minute), opts: Options{Connections: 16, MaxPerHost: 16}}
+	r := &run{epoch: time.Now().Add(-time.Minute), opts: Options{Connections: 16, MaxPerHost: 16, Retries: 5}}
 	h := &host{name: "h", limit: 16}
 	f := &file{host: h, state: active, probed: true, ranged: true, size: 64 << 20}
 	for _, s := range segs {

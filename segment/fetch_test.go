@@ -186,7 +186,12 @@ func TestOpen(t *testing.T) {
 		{
 			name: "wrong total", req: ranged,
 			handler: reply(206, cr("bytes 10-19/200"), hundred[10:20]),
-			wantErr: ErrBadRange,
+			wantErr: ErrSizeChanged,
+		},
+		{
+			name: "several ranges at once", req: ranged,
+			handler: reply(206, map[string]string{"Content-Type": "multipart/byteranges; boundary=x"}, "--x--"),
+			wantErr: ErrMultipart,
 		},
 		{
 			name: "unknown total when one is known", req: ranged,
@@ -234,7 +239,7 @@ func TestOpen(t *testing.T) {
 			wantErr: &StatusError{}, code: 500,
 		},
 		{
-			name: "redirect without location", req: ranged,
+			name: "not modified though nothing was conditional", req: ranged,
 			handler: reply(304, nil, ""),
 			wantErr: &StatusError{}, code: 304,
 		},
@@ -273,7 +278,7 @@ func TestOpen(t *testing.T) {
 					if se.RetryAfter != tt.retry || RetryAfter(err) != tt.retry {
 						t.Errorf("RetryAfter = %v, want %v", se.RetryAfter, tt.retry)
 					}
-					wantPermanent := tt.code >= 400 && tt.code < 500 && tt.code != 408 && tt.code != 425 && tt.code != 429
+					wantPermanent := tt.code >= 300 && tt.code < 500 && tt.code != 408 && tt.code != 425 && tt.code != 429
 					if Permanent(err) != wantPermanent {
 						t.Errorf("Permanent = %v, want %v", Permanent(err), wantPermanent)
 					}
