@@ -18,6 +18,9 @@ type Reply struct {
 	Proto string
 	// Header lines, "Name: value" each, written as they are.
 	Header []string
+	// RawHead is written as it is between the status line and the header
+	// lines: a flood of headers, an endless line, anything.
+	RawHead []byte
 
 	// The body is Body if not nil, else bytes [Start, End) of the file
 	// called Name.
@@ -114,7 +117,18 @@ func (rp *Reply) Head() string {
 // WriteTo writes the whole reply to c and flushes it. It stops at the
 // first write error (the client went away) or when the server closes.
 func (rp *Reply) WriteTo(c *Conn) error {
-	if _, err := c.WriteString(rp.Head()); err != nil {
+	head := rp.Head()
+	if rp.RawHead != nil {
+		status, rest, _ := strings.Cut(head, "\r\n")
+		if _, err := c.WriteString(status + "\r\n"); err != nil {
+			return err
+		}
+		if _, err := c.Write(rp.RawHead); err != nil {
+			return err
+		}
+		head = rest
+	}
+	if _, err := c.WriteString(head); err != nil {
 		return err
 	}
 	if err := rp.writeBody(c); err != nil {
