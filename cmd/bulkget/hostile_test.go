@@ -334,14 +334,18 @@ func TestHostileServerAbuses(t *testing.T) {
 					for i := range 3 {
 						files = append(files, wellBehaved(srv, fmt.Sprintf("ok-%d.bin", i), 10<<10))
 					}
-					res := runHostile(t, srv, files, 60*time.Second, "-c", conns, "--retries", fmt.Sprint(retries),
+					// The hard cap is the bound and a margin, not 60 s: a
+					// hang shows either way, and the four cases run at most
+					// GOMAXPROCS at a time.
+					bound := (retries+1)*stall*4 + 10*time.Second
+					res := runHostile(t, srv, files, bound+8*time.Second, "-c", conns, "--retries", fmt.Sprint(retries),
 						"--stall-timeout", stall.String(), "--connect-timeout", "5s")
 					res.expectExit(t, exitFailed)
 					res.expectOutput(t, "✗ slow.bin:")
 					if !slices.ContainsFunc(tc.wants, func(w string) bool { return strings.Contains(res.out, w) }) {
 						t.Errorf("output lacks any of %q", tc.wants)
 					}
-					res.expectWithin(t, (retries+1)*stall*4+10*time.Second)
+					res.expectWithin(t, bound)
 					if n := srv.Requests("/slow.bin"); n >= 40 {
 						t.Errorf("%d requests for slow.bin, want fewer than 40", n)
 					}

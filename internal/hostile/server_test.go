@@ -155,7 +155,14 @@ func TestScriptedRepliesGoOutAsWritten(t *testing.T) {
 		rp.Add("Content-Length", "999")
 		return true
 	}))
+	s.Handle("/raw", f.With(func(r *Request, rp *Reply) bool {
+		rp.RawHead = []byte("X-Raw-1: a\r\nX-Raw-2: b\r\n")
+		return true
+	}))
 	c := dial(t, s)
+	if resp, body := c.get("/raw"); resp.Header.Get("X-Raw-2") != "b" || !bytes.Equal(body, Content("g.bin", 0, 1000)) {
+		t.Errorf("/raw: header %v, %d bytes", resp.Header, len(body))
+	}
 	if _, body := c.get("/after"); !bytes.Equal(body, Content("g.bin", 0, 1000)) {
 		t.Error("/after: wrong body")
 	}
