@@ -583,7 +583,7 @@ func TestHostileServerHandled(t *testing.T) {
 			pause time.Duration
 			want  string
 		}{
-			{"as fast as it goes", 0, "response header over"},          // the cap on a header's size
+			{"as fast as it goes", 0, "headers exceeded"},              // the cap on a header's size
 			{"a line every 100 ms", 100 * time.Millisecond, "timeout"}, // --connect-timeout, for headers too
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -610,12 +610,15 @@ func TestHostileServerHandled(t *testing.T) {
 		}
 	})
 
+	// Informational responses count against the cap on a response's
+	// header, so a flood of them costs bounded memory and time; under the
+	// cap the real answer that follows is used.
 	t.Run("informational responses before the real one", func(t *testing.T) {
 		for _, tc := range []struct {
 			name string
 			n    int
 			exit int
-		}{{"three 103 Early Hints", 3, exitOK}, {"a flood of 1000 100 Continue", 1000, exitFailed}} {
+		}{{"three 103 Early Hints", 3, exitOK}, {"a flood of 1000 100 Continue", 1000, exitOK}} {
 			t.Run(tc.name, func(t *testing.T) {
 				srv := newHostile(t)
 				info := "HTTP/1.1 103 Early Hints\r\nLink: </x.css>; rel=preload\r\n\r\n"

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"os/signal"
 	"syscall"
@@ -26,6 +27,11 @@ const (
 )
 
 func main() {
+	// net/http reports a server's protocol errors it recovers from (a
+	// response nobody asked for, on an idle connection it then closes)
+	// through the standard logger: say whose message it is, without a date.
+	log.SetFlags(0)
+	log.SetPrefix("bulkget: warning from net/http: ")
 	os.Exit(runMain(os.Args, os.Stdout, os.Stderr))
 }
 
