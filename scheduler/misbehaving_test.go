@@ -245,8 +245,18 @@ func TestWhatCanNeverSucceedIsNotRetried(t *testing.T) {
 func TestSizeThatChangesMidFileIsAChangedFileNotABadRange(t *testing.T) {
 	m := &misbehave{body: content(2 << 20)}
 	m.answer = func(w http.ResponseWriter, r *http.Request, n int64, start, end int64) bool {
-		if start == 0 {
-			return false
+		if start == 0 { // the probe, slowly enough for the others to split it
+			w.Header().Set("ETag", `"v1"`)
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes 0-%d/%d", len(m.body)-1, len(m.body)))
+			w.Header().Set("Content-Length", strconv.Itoa(len(m.body)))
+			w.WriteHeader(http.StatusPartialContent)
+			for off := 0; off < len(m.body); off += 64 << 10 {
+				if _, err := w.Write(m.body[off : off+64<<10]); err != nil {
+					return true
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			return true
 		}
 		// Later ranges claim a file of another size.
 		w.Header().Set("ETag", `"v1"`)
