@@ -9,12 +9,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/bulkget/bulkget/store"
 )
 
 // LockName is the lock file created in every output folder. It is left in
 // place after Release: deleting it would let a process that opened the old
 // file and one that creates a new file both believe they hold the lock.
-const LockName = ".bulkget.lock"
+const LockName = store.LockName
 
 // ErrLocked is matched (via errors.Is) by the *LockedError AcquireLock
 // returns when another process holds the output folder.
