@@ -135,7 +135,7 @@ func (d *Dir) Create(name string, size int64, fresh, ranged bool) (*Part, error)
 		}
 	}
 	if err := d.folders.mkdirAll(d.root, name); err != nil {
-		return nil, fmt.Errorf("create folder for %s: %w", name, err)
+		return nil, fmt.Errorf("create folder for %s: %w", name, noSpace(err))
 	}
 	part := PartName(name)
 	// Look before removing: a lookup that finds nothing takes no lock on
@@ -150,7 +150,7 @@ func (d *Dir) Create(name string, size int64, fresh, ranged bool) (*Part, error)
 	}
 	f, err := d.top.create(part)
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", part, err)
+		return nil, fmt.Errorf("create %s: %w", part, noSpace(err))
 	}
 	p.file = f
 	// Preallocating makes a full disk show at the start of a file, not
