@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -36,12 +37,12 @@ func openDir(t *testing.T, dir string, o Options, sys system) *Dir {
 
 // randomBytes returns n bytes that differ from file to file.
 func randomBytes(n int, seed uint64) []byte {
-	b := make([]byte, n)
+	b := make([]byte, n+8)
 	rng := rand.New(rand.NewPCG(seed, 2))
-	for i := range b {
-		b[i] = byte(rng.Uint32())
+	for i := 0; i < n; i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], rng.Uint64())
 	}
-	return b
+	return b[:n]
 }
 
 // writeSegments writes want into p as segments with the given bounds,
