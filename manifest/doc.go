@@ -49,9 +49,9 @@
 // no absolute paths or drive letters, no ".." components, no backslashes
 // (a separator on Windows), and no control characters or invalid UTF-8, which
 // make names that cannot be typed or shown. Names are also kept away from the
-// files bulkget itself keeps in that folder (".part", ".part.state",
-// ".part.state.tmp" endings and ".bulkget.lock"), so a listed file can never
-// overwrite a download's progress. These rules are the same on every
+// files bulkget itself keeps in that folder (the ".part", ".part.state" and
+// ".part.state.tmp" endings and ".bulkget.lock", named by package store), so
+// a listed file can never overwrite a download's progress. These rules are the same on every
 // operating system, so a list means the same thing wherever it is used.
 // "a//b" and "./a" are accepted and tidied to "a/b" and "a"; a name ending
 // in "/" names a folder and is refused. See [ValidName].

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/bulkget/bulkget/store"
 )
 
 // reservedSuffixes are the endings of the files bulkget keeps next to a
@@ -12,10 +14,12 @@ import (
 // overwritten by, or be mistaken for, another file's progress. They are
 // compared case-insensitively because the output folder may live on a
 // case-insensitive file system.
-var reservedSuffixes = []string{".part", ".part.state", ".part.state.tmp"}
+var reservedSuffixes = []string{store.PartSuffix, partState, partState + store.TempSuffix}
+
+const partState = store.PartSuffix + store.StateSuffix
 
 // lockName is the file bulkget locks so that two runs do not share a folder.
-const lockName = ".bulkget.lock"
+const lockName = store.LockName
 
 const (
 	// maxComponent is the longest file or folder name, in bytes, that the
@@ -26,7 +30,7 @@ const (
 	// progress file beside it (name.part.state.tmp) must fit maxComponent
 	// too. A longer name used to fail only when that file was first
 	// written, after the whole download.
-	maxFileName = maxComponent - len(".part.state.tmp")
+	maxFileName = maxComponent - len(partState+store.TempSuffix)
 )
 
 // ValidName reports why a name cannot be used as a relative path inside the
@@ -106,7 +110,7 @@ func cleanName(name string) (string, error) {
 	}
 	if file := clean[strings.LastIndexByte(clean, '/')+1:]; len(file) > maxFileName {
 		return "", fmt.Errorf("name %q ends in a file name of %d bytes; at most %d fit (file systems allow %d, and bulkget adds %s while it downloads)",
-			name, len(file), maxFileName, maxComponent, ".part.state.tmp")
+			name, len(file), maxFileName, maxComponent, partState+store.TempSuffix)
 	}
 	for part := range strings.SplitSeq(clean, "/") {
 		if len(part) > maxComponent {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulkget/bulkget/state"
+	"github.com/bulkget/bulkget/store"
 )
 
 // checkpointer saves every file's progress each CheckpointInterval, and at
@@ -36,9 +37,9 @@ func (r *run) requestCheckpoint() {
 
 // checkpoint makes f's progress durable in its sidecar state. The order is
 // what keeps the state from ever claiming bytes that are not on disk: read
-// every segment's position, then fdatasync the .part (everything up to
-// those positions is now durable), then save the state atomically. Bytes
-// written after the positions were read are simply claimed next time.
+// every segment's position, then sync the part and save the state
+// atomically (store.Part.Checkpoint). Bytes written after the positions
+// were read are simply claimed next time.
 func (r *run) checkpoint(f *file) {
 	r.mu.Lock()
 	now := f.state
@@ -51,7 +52,7 @@ func (r *run) checkpoint(f *file) {
 	f.ckMu.Lock()
 	defer f.ckMu.Unlock()
 	r.mu.Lock()
-	if !f.probed || !f.ranged || f.size <= 0 || f.out == nil || f.out.unnamed || (f.state != active && f.state != failed) {
+	if !f.probed || !f.ranged || f.size <= 0 || f.out == nil || f.out.Unnamed() || (f.state != active && f.state != failed) {
 		r.mu.Unlock()
 		return
 	}
@@ -64,16 +65,18 @@ func (r *run) checkpoint(f *file) {
 		Segments: segmentsOf(f.all)}
 	out := f.out
 	r.mu.Unlock()
-	if err := datasync(out.File); err != nil {
-		return // the .part was closed by a restart; there is nothing to save
-	}
-	f.madeState = true // from here on a state may exist, even if saving fails
-	if err := state.Save(r.root, state.Path(f.entry.Name+PartSuffix), st); err != nil {
-		r.rep.Report(Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
-			Bytes: written, Total: st.Size, Err: redact(fmt.Errorf("checkpoint: %w", err))})
-		return
-	}
-	f.saved = written
+	// A sync that fails means the part was closed by a restart: there
+	// is nothing to save, and nothing to say.
+	_ = out.Checkpoint(func() error {
+		f.madeState = true // from here on a state may exist, even if saving fails
+		if err := state.Save(r.root, store.StateName(f.entry.Name), st); err != nil {
+			r.rep.Report(Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
+				Bytes: written, Total: st.Size, Err: redact(fmt.Errorf("checkpoint: %w", err))})
+			return err
+		}
+		f.saved = written
+		return nil
+	})
 }
 
 // segmentsOf describes segments for the state: in file order, with the

@@ -48,8 +48,10 @@
 //
 // # On disk
 //
-// A file is written to <name>.part, preallocated to its size. When every
-// segment is complete the .part is synced, renamed to <name>, and the folder
-// is synced, so a file under its final name is always complete. An
-// interrupted run leaves .part files behind; nothing else.
+// Everything on disk goes through package store: a file is a store.Part
+// (<name>.part), written at each segment's offset, checkpointed into its
+// sidecar state (package state) and, once every segment is complete and
+// the checksums match, committed under <name>. store's package comment
+// gives the sync orders and what an interruption leaves behind: finished
+// files, and .part files with their states.
 package scheduler

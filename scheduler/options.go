@@ -32,7 +32,7 @@ type Options struct {
 	BufferSize int
 	// NoDirectIO writes every file through the page cache. By default the
 	// bulk of a segmented file of 32 MiB or more is written with direct
-	// I/O where the filesystem supports it (see partFile).
+	// I/O where the filesystem supports it (see store.Part).
 	NoDirectIO bool
 	// HTTP2 allows HTTP/2 over TLS. Off by default: HTTP/2 would multiplex
 	// every segment onto one TCP connection, which is what we split to avoid.

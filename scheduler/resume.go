@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"syscall"
 	"time"
 
 	"github.com/bulkget/bulkget/segment"
 	"github.com/bulkget/bulkget/state"
+	"github.com/bulkget/bulkget/store"
 )
 
 // errSkipped: the file is already complete under its final name.
@@ -23,8 +23,8 @@ var errSkipped = errors.New("already downloaded")
 // already there).
 func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled bool, err error) {
 	f := s.f
-	name, part := f.entry.Name, f.entry.Name+PartSuffix
-	if r.folders.fresh(r.root, name) {
+	name, part := f.entry.Name, store.PartName(f.entry.Name)
+	if r.disk.Fresh(name) {
 		f.ckMu.Lock()
 		f.clean = true
 		f.ckMu.Unlock()
@@ -44,20 +44,20 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled boo
 			}
 			if same {
 				// Leftovers of an earlier attempt at replacing it are junk.
-				_ = state.Remove(r.root, state.Path(part))
-				_ = r.root.Remove(part)
+				_ = state.Remove(r.root, store.StateName(name))
+				_ = r.disk.RemovePart(name)
 				return true, errSkipped
 			}
 			// A different size: fetch it again. The old file stays until
 			// the new one is complete and takes its name.
 		}
 	}
-	pi, err := r.root.Stat(part)
+	partSize, err := r.disk.PartSize(name)
 	if err != nil {
 		r.noResume(f)
 		return false, nil
 	}
-	st, err := state.Load(r.root, state.Path(part), pi.Size())
+	st, err := state.Load(r.root, store.StateName(name), partSize)
 	switch {
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, state.ErrInvalid):
 		r.warn(f, fmt.Errorf("%s has no usable state (%v); starting over", part, err))
@@ -94,9 +94,9 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled boo
 		r.noResume(f)
 		return false, nil
 	}
-	out, err := r.root.OpenFile(part, os.O_RDWR, 0)
+	out, err := r.disk.Resume(name, st.Size)
 	if err != nil {
-		return true, fmt.Errorf("open %s: %w", part, err)
+		return true, err
 	}
 	dst, err := r.install(s, st, validator, first, out)
 	if err != nil {
@@ -129,19 +129,18 @@ func changed(st *state.File, resp *segment.Response) string {
 // file's, the one at index first (if any) running on s, the other
 // unfinished ones waiting for a connection. With out nil the file is
 // complete and only needs finalizing, which the caller's finish does.
-func (r *run) install(s *seg, st *state.File, validator string, first int, out *os.File) (*partFile, error) {
+func (r *run) install(s *seg, st *state.File, validator string, first int, part *store.Part) (*store.Part, error) {
 	f := s.f
-	if out == nil {
+	if part == nil {
 		var err error
-		if out, err = r.root.OpenFile(f.entry.Name+PartSuffix, os.O_RDWR, 0); err != nil {
-			return nil, fmt.Errorf("open %s%s: %w", f.entry.Name, PartSuffix, err)
+		if part, err = r.disk.Resume(f.entry.Name, st.Size); err != nil {
+			return nil, err
 		}
 	}
-	part := r.partFile(out, f.entry.Name, st.Size, true)
 	r.mu.Lock()
 	if f.gen != s.gen || f.state != active {
 		r.mu.Unlock()
-		part.Close()
+		part.Abort()
 		return nil, errStale
 	}
 	f.tryResume = false

@@ -13,6 +13,7 @@ import (
 	"github.com/bulkget/bulkget/internal/origin"
 	"github.com/bulkget/bulkget/segment"
 	"github.com/bulkget/bulkget/state"
+	"github.com/bulkget/bulkget/store"
 )
 
 // interruptedRun runs until at least minBytes are written, then cancels.
@@ -43,11 +44,11 @@ func loadState(t *testing.T, dir, name string) *state.File {
 		t.Fatal(err)
 	}
 	defer root.Close()
-	fi, err := root.Stat(name + PartSuffix)
+	fi, err := root.Stat(name + store.PartSuffix)
 	if err != nil {
 		t.Fatalf("no .part for %s: %v", name, err)
 	}
-	st, err := state.Load(root, state.Path(name+PartSuffix), fi.Size())
+	st, err := state.Load(root, store.StateName(name), fi.Size())
 	if err != nil {
 		t.Fatalf("state of %s: %v", name, err)
 	}
@@ -97,7 +98,7 @@ func TestInterruptedRunResumesWithoutRefetching(t *testing.T) {
 		t.Errorf("%d resumed events, want 2", rec.count(Resumed))
 	}
 	for _, n := range []string{"a.bin", "sub/b.bin"} {
-		if _, err := os.Stat(filepath.Join(dir, n+PartSuffix+".state")); !errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(dir, n+store.PartSuffix+".state")); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s: state left behind after completion (%v)", n, err)
 		}
 	}
@@ -182,9 +183,9 @@ func TestUnusableStateStartsOver(t *testing.T) {
 			fx := newFixture(t, origin.Options{})
 			fx.add("p.bin", 2<<20)
 			dir := t.TempDir()
-			os.WriteFile(filepath.Join(dir, "p.bin"+PartSuffix), []byte(strings.Repeat("junk", 1000)), 0o644)
+			os.WriteFile(filepath.Join(dir, "p.bin"+store.PartSuffix), []byte(strings.Repeat("junk", 1000)), 0o644)
 			if c.state != nil {
-				os.WriteFile(filepath.Join(dir, "p.bin"+PartSuffix+".state"), c.state, 0o644)
+				os.WriteFile(filepath.Join(dir, "p.bin"+store.PartSuffix+".state"), c.state, 0o644)
 			}
 			rec := &recorder{}
 			opts := testOptions(dir)

@@ -14,11 +14,9 @@ import (
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
 	"github.com/bulkget/bulkget/state"
+	"github.com/bulkget/bulkget/store"
 	"golang.org/x/time/rate"
 )
-
-// PartSuffix is appended to a file's name while it is incomplete.
-const PartSuffix = ".part"
 
 type fileState int
 
@@ -52,7 +50,7 @@ type file struct {
 	// lastModified is kept for the state: it is the validator of servers
 	// without strong ETags.
 	lastModified string
-	out          *partFile
+	out          *store.Part
 	segs         []*seg // unfinished segments of the current generation
 	all          []*seg // every segment of the current generation, for checkpoints
 	// tryResume is set until the first request of the file decides
@@ -184,11 +182,7 @@ type run struct {
 	bytes     atomic.Int64
 	ttfb      atomic.Int64 // moving average of time to first byte, ns
 	running   atomic.Int32 // transfers in progress
-	dirs      dirSyncer
-	folders   folders
-	space     spaceGauge
-	commits   *batchCommitter // nil where syncfs is missing
-	top       topDir
+	disk      *store.Dir
 	// finalizing bounds the files being verified, synced and renamed
 	// at once; finWG waits for them.
 	finalizing chan struct{}
@@ -205,9 +199,8 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	if err != nil {
 		return Summary{}, err
 	}
-	fdLimit := openFileLimit()
 	var capped error
-	if fit := connectionsFit(fdLimit, opts.Connections); fit < opts.Connections {
+	if fit, fdLimit := store.ConnectionsFit(opts.Connections); fit < opts.Connections {
 		capped = fmt.Errorf("the limit on open files (%d, see ulimit -n) leaves room for %d connections, not %d; using %d",
 			fdLimit, fit, opts.Connections, fit)
 		opts.Connections = fit
@@ -235,20 +228,10 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		changed:    make(chan struct{}),
 		ckNow:      make(chan struct{}, 1),
 		finalizing: make(chan struct{}, maxFinalizing),
-		space:      spaceGauge{dir: opts.Dir},
 	}
-	r.top.root = root
-	if d, err := root.Open("."); err == nil {
-		defer d.Close()
-		if haveTopDir {
-			r.top.dir, r.top.fd = d, int(d.Fd())
-			r.top.noUnnamed.Store(!unnamedPossible() || !unnamedFits(fdLimit, opts.Connections))
-		}
-		if haveSyncFS {
-			r.commits = newBatchCommitter(&r.top, d, func() bool { return r.running.Load() > 0 })
-			defer r.commits.close()
-		}
-	}
+	r.disk = store.Open(root, opts.Dir, store.Options{Connections: opts.Connections, NoDirectIO: opts.NoDirectIO,
+		NoSpaceCheck: opts.NoSpaceCheck, Finalizing: maxFinalizing, Busy: func() bool { return r.running.Load() > 0 }})
+	defer r.disk.Close()
 	client := opts.Client
 	if client == nil {
 		client = clientFor(opts)
@@ -295,10 +278,9 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	}
 
 	var wg sync.WaitGroup
-	huge := &hugeBuffers{}
 	for range opts.Connections {
 		wg.Go(func() {
-			w := &worker{bufs: connBuffers{plain: alignedBuffer(opts.BufferSize), huge: huge}}
+			w := &worker{bufs: r.disk.Buffers(opts.BufferSize)}
 			defer w.stop()
 			for {
 				s := r.next(ctx)
@@ -315,7 +297,6 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	bgWG.Go(func() { r.ticker(bg) })
 	bgWG.Go(func() { r.checkpointer(bg) })
 	wg.Wait()
-	huge.release() // no connection is left to use them
 	r.finWG.Wait()
 	stopBG()
 	bgWG.Wait()
@@ -333,7 +314,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	defer r.mu.Unlock()
 	for _, f := range r.active {
 		if f.out != nil {
-			f.out.Close()
+			f.out.Abort()
 		}
 	}
 	return Summary{
@@ -615,7 +596,7 @@ func (r *run) newSeg(f *file, cur *segment.Cursor) *seg {
 func (r *run) restartLocked(f *file) {
 	f.cancelRunning()
 	if f.out != nil {
-		f.out.Close()
+		f.out.Abort()
 		f.out = nil
 	}
 	f.gen++

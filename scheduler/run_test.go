@@ -21,6 +21,7 @@ import (
 
 	"github.com/bulkget/bulkget/internal/origin"
 	"github.com/bulkget/bulkget/manifest"
+	"github.com/bulkget/bulkget/store"
 )
 
 // fixture is a test origin plus a list of files it serves.
@@ -148,7 +149,7 @@ func (fx *fixture) verify(t *testing.T, dir string, versions map[string]int, ski
 		if got, want := fileHash(t, path), origin.SHA256Hex(e.Name, versions[e.Name], fx.sizes[e.Name]); got != want {
 			t.Errorf("%s: sha256 %s, want %s", e.Name, got, want)
 		}
-		if _, err := os.Stat(path + PartSuffix); !errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(path + store.PartSuffix); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s: .part left behind (%v)", e.Name, err)
 		}
 	}
@@ -522,7 +523,7 @@ func TestCancelLeavesOnlyPartFiles(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "slow.bin")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("an incomplete file is under its final name")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "slow.bin"+PartSuffix)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "slow.bin"+store.PartSuffix)); err != nil {
 		t.Errorf("no .part kept: %v", err)
 	}
 }
@@ -718,43 +719,6 @@ func TestRetryDelayAfterABrokenAnswer(t *testing.T) {
 				t.Errorf("retry delays %v, want %v", got, c.want)
 			}
 		})
-	}
-}
-
-func TestUnnamedFilesOnlyWhereDescriptorsAllow(t *testing.T) {
-	cases := []struct {
-		limit, conns int
-		want         bool
-	}{
-		{0, 16, true},         // no known limit
-		{1024, 16, true},      // the usual soft limit
-		{640, 16, true},       // 512 unnamed + 64 + 4 × 16 exactly
-		{639, 16, false},      // one short
-		{128, 16, false},      // ulimit -n 128
-		{4096, 1000, false},   // many connections take the room
-		{1 << 20, 1000, true}, // a raised limit
-	}
-	for _, c := range cases {
-		if got := unnamedFits(c.limit, c.conns); got != c.want {
-			t.Errorf("unnamedFits(%d, %d) = %v, want %v", c.limit, c.conns, got, c.want)
-		}
-	}
-}
-
-func TestConnectionsFitTheDescriptorLimit(t *testing.T) {
-	cases := []struct{ limit, conns, want int }{
-		{0, 16, 16},      // no known limit
-		{1024, 16, 16},   // plenty
-		{48, 16, 16},     // (48 - 16) / 2
-		{47, 16, 15},     // one short
-		{24, 16, 4},      // ulimit -n 24
-		{10, 16, 1},      // never none
-		{1024, 600, 504}, // many connections asked for
-	}
-	for _, c := range cases {
-		if got := connectionsFit(c.limit, c.conns); got != c.want {
-			t.Errorf("connectionsFit(%d, %d) = %d, want %d", c.limit, c.conns, got, c.want)
-		}
 	}
 }
 

@@ -5,17 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path"
 	"slices"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/bulkget/bulkget/segment"
 	"github.com/bulkget/bulkget/state"
+	"github.com/bulkget/bulkget/store"
 )
 
 var (
@@ -38,7 +33,7 @@ type snapshot struct {
 	size           int64
 	validator      string
 	etag           string
-	out            *partFile
+	out            *store.Part
 	sums           *sums
 }
 
@@ -50,7 +45,7 @@ type snapshot struct {
 // file on huge-list (client and origin together), and a lock and map
 // update in the parent for each (see the README).
 type worker struct {
-	bufs   connBuffers
+	bufs   *store.Buffers
 	ctx    context.Context
 	cancel context.CancelFunc
 }
@@ -97,14 +92,14 @@ func (r *run) exec(ctx context.Context, s *seg, w *worker) {
 	s.cancel = cancel
 	r.mu.Unlock()
 	r.running.Add(1)
-	err := r.transfer(reqCtx, s, snap, &w.bufs)
+	err := r.transfer(reqCtx, s, snap, w.bufs)
 	r.running.Add(-1)
 	r.finish(ctx, s, err)
 }
 
-func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *connBuffers) error {
+func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.Buffers) error {
 	f := s.f
-	buf := bufs.plain[:r.chunk]
+	buf := bufs.Plain()[:r.chunk]
 	if !snap.probed && snap.tryResume {
 		if handled, err := r.resumeOrSkip(ctx, s, buf); handled {
 			return err
@@ -175,9 +170,9 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *connBuf
 	if sums != nil {
 		dst = inOrder{w: out, s: sums}
 	}
-	if out.direct != nil && r.limiter == nil {
+	if out.Direct() && r.limiter == nil {
 		// Direct writes want larger pieces from aligned memory.
-		buf = bufs.forDirect()
+		buf = bufs.Direct()
 	}
 	_, err = segment.Copy(ctx, resp.Body, s.cur, dst, buf, r.waiter(), s)
 	if err == nil && resp.End >= 0 && s.cur.Pos() == resp.End {
@@ -187,41 +182,29 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *connBuf
 }
 
 // onProbe records what the first response says about the file and creates
-// its .part, preallocated to the full size.
-func (r *run) onProbe(s *seg, resp *segment.Response) (*partFile, *sums, error) {
+// its part (see store.Dir.Create).
+func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, error) {
 	f := s.f
 	size := resp.Total
 	if want := f.entry.Size; want >= 0 && size >= 0 && size != want {
 		return nil, nil, fmt.Errorf("%w: the list says %d bytes, the server %d", errSizeMismatch, want, size)
 	}
-	if !r.opts.NoSpaceCheck && size > 0 {
-		if free, ok := r.space.claim(size); !ok {
-			return nil, nil, &NoSpaceError{Need: size, Free: free}
-		}
-	}
-	var part *partFile
-	if out, ok := r.openUnnamed(f, size); ok {
-		part = &partFile{File: out, unnamed: true}
-	} else {
-		out, err := r.openPart(f, size)
-		if err != nil {
-			return nil, nil, err
-		}
-		// Opened before taking the run's lock, which no system call
-		// should hold up; dropped below in the rare case the file
-		// cannot be split.
-		part = r.partFile(out, f.entry.Name, size, resp.Partial)
+	// Opened before taking the run's lock, which no system call should
+	// hold up; direct I/O is dropped below in the rare case the file
+	// cannot be split.
+	part, err := r.openPart(f, size, resp.Partial)
+	if err != nil {
+		return nil, nil, err
 	}
 	r.mu.Lock()
 	if f.gen != s.gen || f.state != active {
 		r.mu.Unlock()
-		part.Close()
+		part.Abort()
 		return nil, nil, errStale
 	}
 	f.ranged = resp.Partial && size > 0 && !f.noRanges
-	if !f.ranged && part.direct != nil {
-		part.direct.Close()
-		part.direct = nil
+	if !f.ranged {
+		part.Sequential()
 	}
 	f.probed, f.size, f.out = true, size, part
 	f.validator, f.etag, f.lastModified = resp.Validator(), resp.ETag, resp.LastModified
@@ -244,91 +227,24 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*partFile, *sums, error) 
 	return part, sums, nil
 }
 
-// partFile wraps a .part opened for writing; a large segmented file also
-// gets its direct-I/O descriptor (see partFile).
-func (r *run) partFile(out *os.File, name string, size int64, ranged bool) *partFile {
-	p := &partFile{File: out}
-	if ranged && size >= directMin && !r.opts.NoDirectIO {
-		p.direct, p.align = openDirect(r.root, name+PartSuffix)
-	}
-	return p
-}
-
-// unnamedMax is the size up to which a file directly in a folder that was
-// empty is written as an unnamed file (O_TMPFILE) and given its name once
-// complete, instead of going through name.part: it arrives in a read or
-// two, so a crash costs nothing worth resuming, while thousands of them
-// cost half the CPU time that way (see createUnnamedAt).
-const unnamedMax = 64 << 10
-
-// openUnnamed creates f's file without a name when it qualifies: small,
-// directly in an output folder that was empty (so no earlier .part, state
-// or final file can be there to account for), committed in batches.
-func (r *run) openUnnamed(f *file, size int64) (*os.File, bool) {
-	if r.commits == nil || size <= 0 || size > unnamedMax || !r.top.direct(f.entry.Name) {
-		return nil, false
-	}
+// openPart creates f's part afresh. The old state describes the old .part:
+// it is removed first, so that a crash in between leaves a .part without
+// state (restarted), never a state that claims bytes of a file that no
+// longer has them.
+func (r *run) openPart(f *file, size int64, ranged bool) (*store.Part, error) {
 	f.ckMu.Lock()
 	defer f.ckMu.Unlock()
-	if !f.clean || f.madePart || f.madeState {
-		return nil, false
-	}
-	return r.top.createUnnamed()
-}
-
-// openPart creates name.part afresh inside the output folder. An existing
-// .part is unlinked first rather than truncated, so that a transfer of an
-// abandoned generation still writing to it cannot touch the new file.
-func (r *run) openPart(f *file, size int64) (*os.File, error) {
-	f.ckMu.Lock()
-	defer f.ckMu.Unlock()
-	name := f.entry.Name
-	if err := r.folders.mkdirAll(r.root, name); err != nil {
-		return nil, fmt.Errorf("create folder for %s: %w", name, err)
-	}
-	part := name + PartSuffix
-	// The old state describes the old .part: remove it first, so that a
-	// crash in between leaves a .part without state (restarted), never a
-	// state that claims bytes of a file that no longer has them.
 	if !f.clean || f.madeState {
-		if err := state.Remove(r.root, state.Path(part)); err != nil {
-			return nil, fmt.Errorf("remove old state of %s: %w", part, err)
+		if err := state.Remove(r.root, store.StateName(f.entry.Name)); err != nil {
+			return nil, fmt.Errorf("remove old state of %s: %w", store.PartName(f.entry.Name), err)
 		}
 		f.madeState = false
 	}
-	// Look before removing: a lookup that finds nothing takes no lock on
-	// the folder, an unlink does, and with thousands of files in one
-	// folder those locks add up.
-	if !f.clean || f.madePart {
-		if _, err := r.root.Lstat(part); err == nil {
-			if err := r.root.Remove(part); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("remove old %s: %w", part, err)
-			}
-		}
+	p, err := r.disk.Create(f.entry.Name, size, f.clean && !f.madePart, ranged)
+	if err != nil || !p.Unnamed() {
+		f.madePart = true // a .part may exist now
 	}
-	out, err := r.top.create(part)
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", part, err)
-	}
-	f.madePart = true
-	// Preallocating makes a full disk show at the start of a file, not
-	// hours into it; a small file is written before that could matter, and
-	// allocating its blocks twice (reserved, then written) costs a journal
-	// update each in a list of thousands.
-	if size > smallFile {
-		grow := preallocate
-		if r.opts.NoSpaceCheck {
-			grow = func(f *os.File, size int64) error { return f.Truncate(size) }
-		}
-		if err := grow(out, size); err != nil {
-			out.Close()
-			if errors.Is(err, syscall.ENOSPC) {
-				return nil, &NoSpaceError{Need: size, Free: freeSpace(r.opts.Dir)}
-			}
-			return nil, fmt.Errorf("preallocate %s (%d bytes): %w", part, size, err)
-		}
-	}
-	return out, nil
+	return p, err
 }
 
 // finish records how a transfer ended: the segment is complete, to be
@@ -491,8 +407,8 @@ func (r *run) waiter() segment.Waiter {
 // every request's latency. At most maxFinalizing files wait at once; beyond
 // that the connection waits too (the disk is the bottleneck then).
 //
-// A small file goes to the committer (see batchCommitter), which completes
-// it once it is durable under its name: no goroutine per file is parked on
+// A small file goes to the batch committer (see store.Part.CommitAsync),
+// which completes it once it is durable under its name: no goroutine per file is parked on
 // a round. It is handed over from here unless its checksums still need a
 // read of the file, which is left to a goroutine of its own.
 func (r *run) finalizeAsync(f *file) {
@@ -510,30 +426,35 @@ func (r *run) finalizeAsync(f *file) {
 
 const maxFinalizing = 512
 
-// batched says whether f is made durable by the committer's shared sync
-// rather than an fsync of its own: an unnamed file, or a small one (not
-// preallocated, so nothing to truncate), where syncfs is available. f is
-// finalizing, so its fields are no one else's.
+// batched says whether f is made durable in a batch sharing one sync
+// (see store.Part.Batched). f is finalizing, so its fields are no one
+// else's.
 func (r *run) batched(f *file) bool {
-	return r.commits != nil && (f.out.unnamed || f.size >= 0 && f.size <= smallFile)
+	return f.out.Batched(f.size)
 }
 
 // finalizeBatched finalizes a batched file: it checks the checksums and
 // hands the file to the committer, which completes it.
 func (r *run) finalizeBatched(f *file) {
 	f.ckMu.Lock()
-	unnamed, err := r.handOver(f)
+	out := f.out
+	err := r.verify(f)
+	if err == nil {
+		f.out = nil
+		err = out.CommitAsync(func(err error) {
+			if err == nil {
+				err = r.forgetState(f)
+			}
+			r.complete(f, err)
+		})
+		if err != nil {
+			f.out = out // closed: failing it only aborts it
+		}
+	}
 	f.ckMu.Unlock()
 	if err != nil {
 		r.complete(f, err)
-		return
 	}
-	r.commits.commit(f.entry.Name, unnamed, func(err error) {
-		if err == nil {
-			err = r.forgetState(f)
-		}
-		r.complete(f, err)
-	})
 }
 
 // complete records how f's finalization ended (ferr) and releases its
@@ -581,48 +502,23 @@ func (r *run) keepFailed(f *file) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if f.out != nil {
-		f.out.Close()
+		f.out.Abort()
 		f.out = nil
 	}
 }
 
-// smallFile is the size up to which a finished file's data is made durable
-// by a shared filesystem sync rather than an fsync of its own (see
-// batchCommitter), and is written without preallocation.
-const smallFile = 1 << 20
-
 // finalize makes a complete file that is not batched durable under its
-// final name: data synced before the rename, the rename synced by syncing
-// the folder.
+// final name (see store.Part.Commit).
 func (r *run) finalize(f *file) error {
 	f.ckMu.Lock()
 	defer f.ckMu.Unlock()
-	name := f.entry.Name
-	if f.size > smallFile {
-		// Preallocation gave the file its size before any byte came;
-		// cutting it to the size the server announced guards against
-		// preallocation that overshot. A small file is not preallocated:
-		// it is exactly what was written, and Copy saw every byte arrive.
-		if err := f.out.Truncate(f.size); err != nil {
-			return fmt.Errorf("finalize %s: %w", name, err)
-		}
-	}
 	if err := r.verify(f); err != nil {
 		return err
 	}
-	if err := f.out.Sync(); err != nil {
-		return fmt.Errorf("sync %s%s: %w", name, PartSuffix, err)
-	}
-	if err := f.out.Close(); err != nil {
-		return fmt.Errorf("close %s%s: %w", name, PartSuffix, err)
-	}
-	f.out = nil
-	if err := r.top.rename(name+PartSuffix, name); err != nil {
-		return fmt.Errorf("rename %s%s: %w", name, PartSuffix, err)
-	}
-	if err := r.dirs.sync(r.root, path.Dir(name)); err != nil {
+	if err := f.out.Commit(); err != nil {
 		return err
 	}
+	f.out = nil
 	return r.forgetStateLocked(f)
 }
 
@@ -635,28 +531,10 @@ func (r *run) verify(f *file) error {
 	}
 	if f.sums != nil && f.sums.next == f.size {
 		s = f.sums // hashed while it was written, in order
-	} else if err := s.hashFile(f.out.File, f.size); err != nil {
+	} else if err := s.hashFile(f.out, f.size); err != nil {
 		return fmt.Errorf("%s: %w", f.entry.Name, err)
 	}
 	return s.check(f.entry)
-}
-
-// handOver verifies a small or unnamed file and lets go of it for the
-// committer: an unnamed file is returned open (the committer names it
-// through its descriptor, then closes it); a .part is closed first, since
-// syncfs covers it whether it is open or not and the descriptor need not
-// be held while the batch gathers. Call with f.ckMu held.
-func (r *run) handOver(f *file) (unnamed *os.File, err error) {
-	if err := r.verify(f); err != nil {
-		return nil, err
-	}
-	if f.out.unnamed {
-		unnamed = f.out.File
-	} else if err := f.out.Close(); err != nil {
-		return nil, fmt.Errorf("close %s%s: %w", f.entry.Name, PartSuffix, err)
-	}
-	f.out = nil
-	return unnamed, nil
 }
 
 // forgetState removes f's sidecar state once f is durable under its name.
@@ -673,66 +551,10 @@ func (r *run) forgetStateLocked(f *file) error {
 	}
 	// Only now is the state useless; a crash before this line leaves a
 	// state without its .part, which the next run ignores and removes.
-	if err := state.Remove(r.root, state.Path(f.entry.Name+PartSuffix)); err != nil {
+	if err := state.Remove(r.root, store.StateName(f.entry.Name)); err != nil {
 		return err
 	}
 	f.madeState = false
-	return nil
-}
-
-// groupCommit shares an expensive sync between concurrent callers: one run
-// of it covers every call made before it started, so callers that arrive
-// while it runs wait for the next run instead of each doing their own.
-type groupCommit struct {
-	mu        sync.Mutex
-	requested atomic.Uint64
-	covered   uint64 // guarded by mu
-}
-
-func (g *groupCommit) do(sync func() error) error {
-	ticket := g.requested.Add(1)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.covered >= ticket {
-		return nil // a sync that started after this call has finished
-	}
-	upto := g.requested.Load()
-	if err := sync(); err != nil {
-		return err
-	}
-	g.covered = upto
-	return nil
-}
-
-// dirSyncer makes renames durable with one group commit per folder.
-type dirSyncer struct {
-	mu   sync.Mutex
-	dirs map[string]*groupCommit
-}
-
-func (d *dirSyncer) sync(root *os.Root, dir string) error {
-	d.mu.Lock()
-	if d.dirs == nil {
-		d.dirs = map[string]*groupCommit{}
-	}
-	g := d.dirs[dir]
-	if g == nil {
-		g = &groupCommit{}
-		d.dirs[dir] = g
-	}
-	d.mu.Unlock()
-	return g.do(func() error { return syncDir(root, dir) })
-}
-
-func syncDir(root *os.Root, dir string) error {
-	d, err := root.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
-	}
 	return nil
 }
 
@@ -754,7 +576,7 @@ func (r *run) failLocked(f *file, err error) Event {
 // closeLocked takes a finished (or skipped) file out of the active set.
 func (r *run) closeLocked(f *file) {
 	if f.out != nil {
-		f.out.Close()
+		f.out.Abort()
 		f.out = nil
 	}
 	r.retireLocked(f, finished)

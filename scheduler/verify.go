@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/bulkget/bulkget/manifest"
+	"github.com/bulkget/bulkget/store"
 )
 
 // ChecksumError is a complete file whose content does not match the list.
@@ -24,23 +25,10 @@ func (e *ChecksumError) Error() string {
 	return fmt.Sprintf("%s mismatch: list says %s, file has %s", e.Algo, e.Want, e.Got)
 }
 
-// NoSpaceError is a file that does not fit on the output filesystem.
-type NoSpaceError struct {
-	Need, Free int64
-}
-
-func (e *NoSpaceError) Error() string {
-	if e.Need <= 0 {
-		return "no space left on the output filesystem"
-	}
-	return fmt.Sprintf("not enough free space: need %d bytes, %d free (--no-space-check to try anyway)", e.Need, e.Free)
-}
-
 // noSpace reports whether err means the disk is full: retrying will not help
 // this file, and the others must be told clearly.
 func noSpace(err error) bool {
-	var ns *NoSpaceError
-	return errors.As(err, &ns) || errors.Is(err, syscall.ENOSPC)
+	return errors.Is(err, store.ErrNoSpace) || errors.Is(err, syscall.ENOSPC)
 }
 
 // fileSystemRefusal reports whether err is the file system refusing an
@@ -125,7 +113,7 @@ func (s *sums) check(e manifest.Entry) error {
 
 // hashFile reads size bytes of f through the sums: for segmented downloads,
 // which arrive out of order, at disk speed after completion.
-func (s *sums) hashFile(f *os.File, size int64) error {
+func (s *sums) hashFile(f io.ReaderAt, size int64) error {
 	s.reset()
 	buf := make([]byte, 1<<20)
 	if _, err := io.CopyBuffer(s, io.NewSectionReader(f, 0, size), buf); err != nil {

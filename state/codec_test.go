@@ -267,9 +267,3 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
-
-func TestPath(t *testing.T) {
-	if got := Path("a/b.bin.part"); got != "a/b.bin.part.state" {
-		t.Fatalf("Path = %q", got)
-	}
-}

@@ -2,7 +2,7 @@
 //
 // Each download writes <name>.part (preallocated to the full size, segments
 // filled with WriteAt) and records its progress in <name>.part.state (see
-// Path). After a crash, kill -9 or power cut the next run loads the sidecar
+// store.StateName; package store names every file bulkget keeps). After a crash, kill -9 or power cut the next run loads the sidecar
 // and fetches only what it does not claim. The package does no network I/O
 // and knows nothing about HTTP beyond storing the validators (ETag,
 // Last-Modified) the caller must compare before trusting a resume.

@@ -10,11 +10,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/bulkget/bulkget/store"
 )
 
 // LockName is the lock file created in every output folder for the length
 // of a run; Release removes it (see AcquireLock for why that is safe).
-const LockName = ".bulkget.lock"
+const LockName = store.LockName
 
 // maxLockAttempts bounds how often AcquireLock starts over because the file
 // it locked was removed by a holder releasing at the same moment.

@@ -106,8 +106,3 @@ func (f *File) Validate() error {
 	}
 	return nil
 }
-
-// Path returns the sidecar name for a .part name.
-func Path(partName string) string {
-	return partName + ".state"
-}

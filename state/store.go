@@ -7,13 +7,15 @@ import (
 	"io/fs"
 	"os"
 	"path"
+
+	"github.com/bulkget/bulkget/store"
 )
 
 // tmpSuffix names the file Save writes before renaming it into place. It is
 // deterministic (not random) so that a temp file orphaned by a crash is
 // overwritten by the next Save and removed by Remove rather than
 // accumulating; the output-folder Lock guarantees a single writer.
-const tmpSuffix = ".tmp"
+const tmpSuffix = store.TempSuffix
 
 // stateMode is owner-only because the URL may carry credentials (signed
 // query strings, user:password@).

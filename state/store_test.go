@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/bulkget/bulkget/store"
 )
 
 func openRoot(t *testing.T) (*os.Root, string) {
@@ -40,7 +42,7 @@ func TestSaveLoad(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "a"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{Path("top.bin.part"), Path("a/b.bin.part")} {
+	for _, name := range []string{store.StateName("top.bin"), store.StateName("a/b.bin")} {
 		t.Run(name, func(t *testing.T) {
 			f := sampleFiles()["typical"]
 			if err := Save(root, name, f); err != nil {
@@ -69,7 +71,7 @@ func TestSaveLoad(t *testing.T) {
 
 func TestSaveReplaces(t *testing.T) {
 	root, dir := openRoot(t)
-	name := Path("x.part")
+	name := store.StateName("x")
 	f := sampleFiles()["typical"]
 	if err := Save(root, name, f); err != nil {
 		t.Fatal(err)
@@ -104,7 +106,7 @@ func TestSaveReplaces(t *testing.T) {
 
 func TestSaveInvalidKeepsOld(t *testing.T) {
 	root, dir := openRoot(t)
-	name := Path("x.part")
+	name := store.StateName("x")
 	f := sampleFiles()["one byte done"]
 	if err := Save(root, name, f); err != nil {
 		t.Fatal(err)
@@ -199,7 +201,7 @@ func TestRemove(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "a"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	name := Path("a/b.bin.part")
+	name := store.StateName("a/b.bin")
 	if err := Save(root, name, sampleFiles()["typical"]); err != nil {
 		t.Fatal(err)
 	}

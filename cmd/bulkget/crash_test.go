@@ -16,6 +16,7 @@ import (
 
 	"github.com/bulkget/bulkget/internal/origin"
 	"github.com/bulkget/bulkget/state"
+	"github.com/bulkget/bulkget/store"
 )
 
 // ordeal describes a crash test. The default is small enough for every
@@ -224,7 +225,7 @@ func onDisk(t *testing.T, dir string, names []string, size int64) int64 {
 		if err != nil {
 			continue
 		}
-		if st, err := state.Load(root, state.Path(n+".part"), fi.Size()); err == nil {
+		if st, err := state.Load(root, store.StateName(n), fi.Size()); err == nil {
 			sum += st.DoneBytes()
 		}
 	}

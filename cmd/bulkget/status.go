@@ -11,8 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/bulkget/bulkget/scheduler"
 	"github.com/bulkget/bulkget/state"
+	"github.com/bulkget/bulkget/store"
 	"github.com/urfave/cli/v2"
 )
 
@@ -125,9 +125,9 @@ func walkNames(root *os.Root, stderr io.Writer) ([]string, error) {
 		}
 		base := d.Name()
 		switch {
-		case base == state.LockName, strings.HasSuffix(base, partState), strings.HasSuffix(base, partState+".tmp"):
-		case strings.HasSuffix(base, scheduler.PartSuffix):
-			seen[strings.TrimSuffix(p, scheduler.PartSuffix)] = true
+		case base == store.LockName, strings.HasSuffix(base, partState), strings.HasSuffix(base, partState+store.TempSuffix):
+		case strings.HasSuffix(base, store.PartSuffix):
+			seen[strings.TrimSuffix(p, store.PartSuffix)] = true
 		default:
 			seen[p] = true
 		}
@@ -146,7 +146,7 @@ func walkNames(root *os.Root, stderr io.Writer) ([]string, error) {
 
 // partState ends the names of resume states (and, with ".tmp", of states
 // being saved).
-var partState = state.Path(scheduler.PartSuffix)
+const partState = store.PartSuffix + store.StateSuffix
 
 // inspect reports on name from what root holds, reading only. A nil root is
 // a folder that does not exist yet.
@@ -159,10 +159,10 @@ func inspect(root *os.Root, name string) fileStatus {
 	if root == nil {
 		return st
 	}
-	part := name + scheduler.PartSuffix
+	part := store.PartName(name)
 	if pi, err := root.Lstat(part); err == nil && pi.Mode().IsRegular() {
 		st.status = statusPartial
-		saved, err := state.Load(root, state.Path(part), pi.Size())
+		saved, err := state.Load(root, store.StateName(name), pi.Size())
 		switch {
 		case err == nil:
 			st.size, st.have = saved.Size, saved.DoneBytes()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bulkget/bulkget/state"
+	"github.com/bulkget/bulkget/store"
 )
 
 // folder builds an output folder: path → content, where a content of the
@@ -47,7 +48,7 @@ func saveState(t *testing.T, dir, name string, size, done int64) {
 		{Start: 0, End: half, Done: min(done, half)},
 		{Start: half, End: size, Done: max(done-half, 0)},
 	}}
-	if err := state.Save(root, state.Path(name+".part"), f); err != nil {
+	if err := state.Save(root, store.StateName(name), f); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,6 +1,0 @@
-//go:build !linux
-
-package scheduler
-
-// freeSpace cannot tell here; the check is skipped.
-func freeSpace(string) int64 { return -1 }

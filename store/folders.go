@@ -1,0 +1,91 @@
+package store
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"sync"
+)
+
+// folders remembers, for each folder of the output tree that this run has
+// used, whether it was missing or empty when first looked at, and whether
+// it exists now.
+//
+// The run holds the output folder's lock, so nobody else writes there while
+// it runs: a file whose folder was empty when the run first looked cannot
+// have a final file, a .part or a state from an earlier run. Skipping the
+// lookups for those (five per file) is most of what a list of thousands of
+// tiny files costs a first run on top of the downloads themselves.
+type folders struct {
+	mu    sync.Mutex
+	known map[string]*folder
+}
+
+type folder struct {
+	looked bool // fresh is known
+	fresh  bool // missing or empty when first looked at
+	exists bool // known to exist (made or found)
+}
+
+func (d *folders) get(dir string) *folder {
+	if d.known == nil {
+		d.known = map[string]*folder{}
+	}
+	fo := d.known[dir]
+	if fo == nil {
+		fo = &folder{}
+		d.known[dir] = fo
+	}
+	return fo
+}
+
+// fresh reports whether the folder of name was missing or empty when this
+// run first asked; it must be asked before the run creates anything there.
+// When the folder cannot be read it answers false: lookups are always safe.
+func (d *folders) fresh(root *os.Root, name string) bool {
+	dir := path.Dir(name)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fo := d.get(dir)
+	if fo.looked {
+		return fo.fresh
+	}
+	fo.looked = true
+	if fo.exists {
+		return false // made by this run before anyone looked: be careful
+	}
+	h, err := root.Open(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		fo.fresh = true
+	case err == nil:
+		fo.exists = true
+		names, err := h.Readdirnames(2)
+		h.Close()
+		if err == nil || errors.Is(err, io.EOF) {
+			fo.fresh = len(names) == 0 || (dir == "." && len(names) == 1 && names[0] == LockName)
+		}
+	}
+	return fo.fresh
+}
+
+// mkdirAll creates the folder of name inside root once per run.
+func (d *folders) mkdirAll(root *os.Root, name string) error {
+	dir := path.Dir(name)
+	if dir == "." {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fo := d.get(dir)
+	if fo.exists {
+		return nil
+	}
+	if err := root.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	fo.exists = true
+	return nil
+}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package store
+
+func mapHuge(int) ([]byte, [][]byte, bool) { return nil, nil, false }
+func unmapHuge([]byte)                     {}
