@@ -17,12 +17,15 @@ func clientFor(o Options) *http.Client {
 	for k := range o.Header {
 		private = append(private, k)
 	}
-	return NewClient(ClientOptions{MaxPerHost: o.MaxPerHost, ConnectTimeout: o.ConnectTimeout,
+	return NewClient(ClientOptions{Connections: o.Connections, MaxPerHost: o.MaxPerHost, ConnectTimeout: o.ConnectTimeout,
 		HTTP2: o.HTTP2, Insecure: o.Insecure, Private: private})
 }
 
 // ClientOptions are the transport settings of a run.
 type ClientOptions struct {
+	// Connections is the run's budget: the pool keeps at most this many
+	// idle connections, which the open-file budget counts (0: MaxPerHost).
+	Connections    int
 	MaxPerHost     int
 	ConnectTimeout time.Duration
 	HTTP2          bool
@@ -60,9 +63,13 @@ func NewClient(o ClientOptions) *http.Client {
 	t.DialContext = dial
 	t.TLSHandshakeTimeout = connectTimeout
 	t.ResponseHeaderTimeout = connectTimeout
+	conns := o.Connections
+	if conns <= 0 {
+		conns = maxPerHost
+	}
 	t.MaxConnsPerHost = maxPerHost
-	t.MaxIdleConnsPerHost = maxPerHost
-	t.MaxIdleConns = max(100, 2*maxPerHost)
+	t.MaxIdleConnsPerHost = max(1, min(maxPerHost, conns))
+	t.MaxIdleConns = max(1, conns)
 	t.DisableCompression = true
 	// Headers and a small file's whole body in one read.
 	t.ReadBufferSize = 64 << 10

@@ -8,7 +8,9 @@ var fileLimit = sync.OnceValue(openFileLimit)
 
 // ConnectionsFit returns how many of conns connections the process's limit
 // on open descriptors can carry, and that limit (0: none known). Each
-// connection needs its socket and the part it writes, and the run itself
+// connection needs its socket, the part it writes, and room for one idle
+// socket the HTTP client keeps for reuse (its pool holds at most one per
+// connection of the run), and the run itself
 // about 16 (standard streams, the poller, the lock, the folder, a state
 // being saved, a socket being replaced); beyond that, files fail with "too
 // many open files".
@@ -21,7 +23,7 @@ func connectionsFit(limit, conns int) int {
 	if limit == 0 {
 		return conns
 	}
-	return max(1, min(conns, (limit-16)/2))
+	return max(1, min(conns, (limit-16)/3))
 }
 
 // unnamedFits says whether a limit of limit open descriptors (0: none

@@ -26,11 +26,11 @@ func TestConnectionsFitTheDescriptorLimit(t *testing.T) {
 	cases := []struct{ limit, conns, want int }{
 		{0, 16, 16},      // no known limit
 		{1024, 16, 16},   // plenty
-		{48, 16, 16},     // (48 - 16) / 2
-		{47, 16, 15},     // one short
-		{24, 16, 4},      // ulimit -n 24
+		{64, 16, 16},     // (64 - 16) / 3
+		{63, 16, 15},     // one short
+		{24, 16, 2},      // ulimit -n 24
 		{10, 16, 1},      // never none
-		{1024, 600, 504}, // many connections asked for
+		{1024, 600, 336}, // many connections asked for
 	}
 	for _, c := range cases {
 		if got := connectionsFit(c.limit, c.conns); got != c.want {
