@@ -147,11 +147,9 @@ type host struct {
 //
 // The rests come off the budget, not off the limit: the refusals that
 // rested connections have usually cut the limit too, and counting them
-// twice left a host cut from 4 to 2 with 8 connections resting no
-// connection at all until the rests ended, then 2 (the 429 probe: 1.1 or
-// 4.6–5.1 s depending on whether the cut came, against 1.2–3.7 s now). A
-// host that tells every connection to wait still hears nothing until the
-// first wait is over.
+// twice would leave a host with no connection at all until the rests end.
+// A host that tells every connection to wait still hears nothing until
+// the first wait is over.
 func (r *run) room(h *host) int {
 	budget := min(r.opts.MaxPerHost, r.opts.Connections)
 	return min(h.limit, budget-len(h.resting)) - h.conns

@@ -41,9 +41,8 @@ type snapshot struct {
 // its buffers, and the context its transfers run under. The context is
 // replaced only once something has cancelled it (a hedge, the watchdog, a
 // restart, the end of the run), not for every transfer: a context per
-// transfer, each under one per file, cost 12 of the 82 allocations per
-// file on huge-list (client and origin together), and a lock and map
-// update in the parent for each (see the README).
+// transfer costs an allocation and a lock in its parent per request, which
+// lists of small files pay thousands of times.
 type worker struct {
 	bufs   *store.Buffers
 	ctx    context.Context

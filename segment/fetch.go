@@ -209,11 +209,10 @@ type Waiter interface {
 //
 // With an Aligned destination (direct I/O) each read lands in buf at its
 // file offset's position within a block, so that the write can go to the
-// device straight from buf. Copy does not read while it writes: a direct
-// write of a whole buffer takes about a millisecond, which the socket's
-// receive buffer absorbs, and handing writes to a second goroutine (with
-// half the buffer each way) cost more CPU in thread switches and smaller
-// writes than it won in overlap (see the README's table of changes).
+// device straight from buf. Copy does not read while it writes: the
+// socket's receive buffer absorbs a direct write of a whole buffer, and a
+// writer goroutine cost more CPU in thread switches than it won in overlap
+// (docs/design.md).
 //
 // It returns the bytes written. A body that ends before a known end gives
 // ErrShortBody. The body is not closed.

@@ -11,7 +11,7 @@ import (
 
 // jsonLines writes one JSON object per line for every event, a progress
 // object at most every interval, and a summary object at the end. The
-// field names are an interface: they are documented in the README
+// field names are an interface: they are documented in docs/usage.md
 // ("Machine-readable output") and only ever added to.
 type jsonLines struct {
 	enc   *json.Encoder

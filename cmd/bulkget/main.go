@@ -1,5 +1,5 @@
 // Command bulkget downloads a list of files over many parallel HTTP
-// connections, splitting large files into byte ranges. See README.md.
+// connections, splitting large files into byte ranges. See README.md and docs/.
 package main
 
 import (
@@ -18,7 +18,7 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "0.1.0-dev"
 
-// Exit statuses, documented in the README.
+// Exit statuses, documented in the README and docs/usage.md.
 const (
 	exitOK          = 0
 	exitFailed      = 1 // some files failed

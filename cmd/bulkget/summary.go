@@ -18,7 +18,7 @@ import (
 
 func summaryFlag() cli.Flag {
 	return &cli.StringFlag{Name: "summary", Category: catMany, EnvVars: env("SUMMARY"), TakesFile: true,
-		Usage: "write the outcome as JSON to this file at the end, even if files failed (schema in the README)"}
+		Usage: "write the outcome as JSON to this file at the end, even if files failed (schema in docs/usage.md)"}
 }
 
 // summarySchema is the version of the --summary format. Fields may be added
@@ -26,7 +26,7 @@ func summaryFlag() cli.Flag {
 // needs a new version, because the readers are other people's scripts.
 const summarySchema = 1
 
-// summaryJSON is the --summary file. The README documents every field.
+// summaryJSON is the --summary file. docs/usage.md documents every field.
 type summaryJSON struct {
 	Schema         int           `json:"schema"`
 	Version        string        `json:"bulkget_version"`
