@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -707,4 +708,26 @@ func TestHostileServerHandled(t *testing.T) {
 		res.expectExit(t, exitOK)
 		res.expectWithin(t, 30*time.Second)
 	})
+}
+
+// TestMemoryIsBoundedByConnectionsNotFileSize downloads the same list of
+// large files at 4 and at 16 connections: peak memory must stay within the
+// runtime's base plus connections × (read buffer + direct-I/O buffer), far
+// below the bytes downloaded.
+func TestMemoryIsBoundedByConnectionsNotFileSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("downloads 256 MiB twice")
+	}
+	const base, perConn = 24 << 20, 2 << 20 // a connection holds 256 KiB + 1 MiB
+	for _, conns := range []int{4, 16} {
+		t.Run(fmt.Sprintf("%d connections", conns), func(t *testing.T) {
+			srv := newHostile(t)
+			files := []listed{wellBehaved(srv, "a.bin", 128<<20), wellBehaved(srv, "b.bin", 128<<20)}
+			res := runHostile(t, srv, files, 120*time.Second, flags("-c", strconv.Itoa(conns), "--max-per-host", strconv.Itoa(conns))...)
+			res.expectExit(t, exitOK)
+			if limit := int64(base + conns*perConn); res.rssBytes > limit {
+				t.Errorf("peak RSS %.1f MB for %d connections, want at most %.1f MB", float64(res.rssBytes)/1e6, conns, float64(limit)/1e6)
+			}
+		})
+	}
 }
