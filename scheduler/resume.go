@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"syscall"
 	"time"
 
@@ -16,12 +17,14 @@ import (
 // errSkipped: the file is already complete under its final name.
 var errSkipped = errors.New("already downloaded")
 
-// resumeOrSkip is the first step of a file in this run. It returns
-// handled=false when the file must simply be downloaded from zero (the
-// caller then probes); otherwise it has done the file's first transfer
-// itself and err is that transfer's outcome (errSkipped for a file that is
-// already there).
-func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled bool, err error) {
+// resumeOrSkip is a file's first step in this run, before any request of
+// its own: it skips a file already under its final name (errSkipped), or
+// installs the saved state of an interrupted download so that the ordinary
+// transfer continues it. That transfer's ranged request carries the saved
+// validator in If-Range and the saved size as the total, so an answer from
+// a changed file restarts it from zero. complete says the saved state has
+// every byte on disk: the file only needs finalizing.
+func (r *run) resumeOrSkip(ctx context.Context, s *seg) (complete bool, err error) {
 	f := s.f
 	name, part := f.entry.Name, store.PartName(f.entry.Name)
 	if r.disk.Fresh(name) {
@@ -34,23 +37,21 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled boo
 	fi, statErr := r.root.Stat(name)
 	if statErr == nil && fi.IsDir() {
 		// The download could never take its name: fail before fetching.
-		return true, &fs.PathError{Op: "replace", Path: name, Err: syscall.EISDIR}
+		return false, &fs.PathError{Op: "replace", Path: name, Err: syscall.EISDIR}
 	}
-	if !r.opts.Overwrite {
-		if statErr == nil && fi.Mode().IsRegular() {
-			same, err := r.alreadyThere(ctx, f, fi.Size())
-			if err != nil {
-				return true, err
-			}
-			if same {
-				// Leftovers of an earlier attempt at replacing it are junk.
-				_ = state.Remove(r.root, store.StateName(name))
-				_ = r.disk.RemovePart(name)
-				return true, errSkipped
-			}
-			// A different size: fetch it again. The old file stays until
-			// the new one is complete and takes its name.
+	if !r.opts.Overwrite && statErr == nil && fi.Mode().IsRegular() {
+		same, err := r.alreadyThere(ctx, f, fi.Size())
+		if err != nil {
+			return false, err
 		}
+		if same {
+			// Leftovers of an earlier attempt at replacing it are junk.
+			_ = state.Remove(r.root, store.StateName(name))
+			_ = r.disk.RemovePart(name)
+			return false, errSkipped
+		}
+		// A different size: fetch it again. The old file stays until the
+		// new one is complete and takes its name.
 	}
 	partSize, err := r.disk.PartSize(name)
 	if err != nil {
@@ -64,84 +65,32 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg, buf []byte) (handled boo
 		r.noResume(f)
 		return false, nil
 	case err != nil:
-		return true, fmt.Errorf("read state of %s: %w", part, err)
+		return false, fmt.Errorf("read state of %s: %w", part, err)
+	}
+	first := slices.IndexFunc(st.Segments, func(sg state.Segment) bool { return sg.Done < sg.End-sg.Start })
+	if err := r.install(s, st, first); err != nil {
+		return false, err
+	}
+	// With every byte on disk and durable (the state never leads the data),
+	// the run stopped between the last checkpoint and the rename.
+	return first < 0, nil
+}
+
+// install makes f continue from a saved state: its .part is reopened, its
+// segments become the file's, the one at index first (if any) running on s,
+// the other unfinished ones waiting for a connection.
+func (r *run) install(s *seg, st *state.File, first int) error {
+	f := s.f
+	part, err := r.disk.Resume(f.entry.Name, st.Size)
+	if err != nil {
+		return err
 	}
 	validator := segment.Validator(st.ETag, st.LastModified)
-	first := -1
-	for i, sg := range st.Segments {
-		if sg.Done < sg.End-sg.Start {
-			first = i
-			break
-		}
-	}
-	if first < 0 {
-		// Every byte is on disk and durable (the state never leads the
-		// data): the run stopped between the last checkpoint and the rename.
-		_, err := r.install(s, st, validator, -1, nil)
-		return true, err
-	}
-	sg := st.Segments[first]
-	resp, err := segment.Open(ctx, r.http, segment.Request{URL: f.entry.URL, Target: f.target, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
-		Start: sg.Start + sg.Done, End: sg.End, Total: -1, IfRange: validator})
-	if err != nil {
-		return true, err
-	}
-	defer resp.Body.Close()
-	s.Received(0)
-	r.answered(f.host)
-	if why := changed(st, resp); why != "" {
-		r.warn(f, fmt.Errorf("%w since the last run (%s); starting over", errChanged, why))
-		r.noResume(f)
-		return false, nil
-	}
-	out, err := r.disk.Resume(name, st.Size)
-	if err != nil {
-		return true, err
-	}
-	dst, err := r.install(s, st, validator, first, out)
-	if err != nil {
-		return true, err // install has closed out
-	}
-	_, err = segment.Copy(ctx, resp.Body, s.cur, dst, buf, r.waiter(), s)
-	if err == nil && s.cur.Pos() == resp.End {
-		segment.Drain(resp.Body)
-	}
-	return true, err
-}
-
-// changed says why a response to a resumed range shows that the remote file
-// is not the one the state was saved for, or "" if it is the same.
-func changed(st *state.File, resp *segment.Response) string {
-	switch {
-	case !resp.Partial:
-		return "the server sent the whole file instead of the range: it changed, or it no longer serves ranges"
-	case resp.Total != st.Size:
-		return fmt.Sprintf("size %d is now %d", st.Size, resp.Total)
-	case st.ETag != "" && resp.ETag != "" && resp.ETag != st.ETag:
-		return fmt.Sprintf("ETag %s is now %s", st.ETag, resp.ETag)
-	case st.ETag == "" && st.LastModified != "" && resp.LastModified != "" && resp.LastModified != st.LastModified:
-		return fmt.Sprintf("Last-Modified %s is now %s", st.LastModified, resp.LastModified)
-	}
-	return ""
-}
-
-// install makes f continue from a saved state: its segments become the
-// file's, the one at index first (if any) running on s, the other
-// unfinished ones waiting for a connection. With out nil the file is
-// complete and only needs finalizing, which the caller's finish does.
-func (r *run) install(s *seg, st *state.File, validator string, first int, part *store.Part) (*store.Part, error) {
-	f := s.f
-	if part == nil {
-		var err error
-		if part, err = r.disk.Resume(f.entry.Name, st.Size); err != nil {
-			return nil, err
-		}
-	}
 	r.mu.Lock()
 	if f.gen != s.gen || f.state != active {
 		r.mu.Unlock()
 		part.Abort()
-		return nil, errStale
+		return errStale
 	}
 	f.tryResume = false
 	f.probed, f.ranged, f.size, f.out = true, true, st.Size, part
@@ -165,15 +114,32 @@ func (r *run) install(s *seg, st *state.File, validator string, first int, part 
 	}
 	done := st.DoneBytes()
 	f.written.Store(done)
+	f.unconfirmed = first >= 0
 	conns := f.conns
 	r.notify()
 	r.mu.Unlock()
 	f.ckMu.Lock()
 	f.saved = done
 	f.ckMu.Unlock()
-	r.rep.Report(Event{Kind: Resumed, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
-		Bytes: done, Total: st.Size, Conns: conns})
-	return part, nil
+	if first < 0 {
+		r.rep.Report(Event{Kind: Resumed, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
+			Bytes: done, Total: st.Size, Conns: conns})
+	}
+	return nil
+}
+
+// confirmResume reports that f continues from its saved state, once the
+// first answer after install has shown the remote file unchanged.
+func (r *run) confirmResume(f *file) {
+	r.mu.Lock()
+	if !f.unconfirmed {
+		r.mu.Unlock()
+		return
+	}
+	f.unconfirmed = false
+	e := fileEvent(f, Resumed, nil)
+	r.mu.Unlock()
+	r.rep.Report(e)
 }
 
 // noResume records that f starts from zero in this run.

@@ -131,7 +131,7 @@ func TestChangedRemoteRestartsFromZero(t *testing.T) {
 		t.Errorf("no warning naming the change; events %v", rec.events)
 	}
 	if rec.count(Resumed) != 0 {
-		t.Errorf("resumed a file whose remote changed")
+		t.Errorf("resumed a file whose remote changed: %v", rec.events)
 	}
 }
 

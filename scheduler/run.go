@@ -56,6 +56,9 @@ type file struct {
 	// tryResume is set until the first request of the file decides
 	// between resuming a .part, skipping a finished file, or starting over.
 	tryResume bool
+	// unconfirmed: the saved state is installed, and no answer has yet
+	// shown the remote file unchanged (the Resumed event waits for one).
+	unconfirmed bool
 	// sums hashes a single stream as it is written, for the list's
 	// checksums; nil for segmented files (hashed after completion).
 	sums *sums
@@ -599,6 +602,7 @@ func (r *run) restartLocked(f *file) {
 	}
 	f.gen++
 	f.probed, f.ranged, f.size, f.validator, f.etag = false, false, -1, "", ""
+	f.unconfirmed = false
 	f.written.Store(0)
 	f.segs = []*seg{r.newSeg(f, segment.NewCursor(0, 0, -1))}
 	f.all = slices.Clone(f.segs)

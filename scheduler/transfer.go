@@ -29,7 +29,7 @@ var (
 type snapshot struct {
 	probed, ranged bool
 	noRanges       bool
-	tryResume      bool
+	unconfirmed    bool
 	size           int64
 	validator      string
 	etag           string
@@ -79,6 +79,15 @@ func (f *file) cancelRunning() {
 func (r *run) exec(ctx context.Context, s *seg, w *worker) {
 	r.mu.Lock()
 	f := s.f
+	first := !f.probed && f.tryResume
+	r.mu.Unlock()
+	if first {
+		if complete, err := r.resumeOrSkip(ctx, s); err != nil || complete {
+			r.finish(ctx, s, err)
+			return
+		}
+	}
+	r.mu.Lock()
 	if s.gen != f.gen || f.state != active {
 		// The file restarted or ended between next and here.
 		r.mu.Unlock()
@@ -86,7 +95,7 @@ func (r *run) exec(ctx context.Context, s *seg, w *worker) {
 		return
 	}
 	snap := snapshot{probed: f.probed, ranged: f.ranged, noRanges: f.noRanges, size: f.size, validator: f.validator,
-		etag: f.etag, out: f.out, tryResume: f.tryResume, sums: f.sums}
+		etag: f.etag, out: f.out, sums: f.sums, unconfirmed: f.unconfirmed}
 	reqCtx, cancel := w.context(ctx)
 	s.cancel = cancel
 	r.mu.Unlock()
@@ -99,11 +108,6 @@ func (r *run) exec(ctx context.Context, s *seg, w *worker) {
 func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.Buffers) error {
 	f := s.f
 	buf := bufs.Plain()[:r.chunk]
-	if !snap.probed && snap.tryResume {
-		if handled, err := r.resumeOrSkip(ctx, s, buf); handled {
-			return err
-		}
-	}
 	_, pos, end := s.cur.Bounds()
 	req := segment.Request{URL: f.entry.URL, Target: f.target, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
 		Start: pos, End: end, Total: snap.size, IfRange: snap.validator}
@@ -155,6 +159,9 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 		return fmt.Errorf("%w: ETag %s is now %s", errChanged, snap.etag, resp.ETag)
 	case !snap.ranged && snap.size >= 0 && resp.Total != snap.size:
 		return fmt.Errorf("%w: size %d is now %d", errChanged, snap.size, resp.Total)
+	}
+	if snap.unconfirmed {
+		r.confirmResume(f)
 	}
 	if s.hedgeOf != nil {
 		// The new connection answers: the slow one is no longer needed.
