@@ -3,42 +3,53 @@
 //
 // # Algorithm
 //
-// Run starts one worker per connection of the total budget (Options.
-// Connections). A free worker takes, in order of preference:
+// Run starts one worker per connection of the total budget
+// (Options.Connections). Each worker loops: next picks work, exec runs it,
+// finish records the outcome. A free worker takes, in order (picks.go):
 //
 //  1. a segment that failed earlier and whose backoff has expired;
 //  2. the next file of the list whose host has room (Options.MaxPerHost,
-//     Options.MaxFiles): its first request is a GET for "bytes=0-", which
-//     is at once the probe (size, validators, range support) and segment 0,
-//     so a list of small files costs exactly one request per file;
-//  3. half of the largest remaining segment anywhere in the run, provided
-//     at least 2 × Options.MinSegment is left (work stealing). The running
-//     segment's end shrinks under it (segment.Cursor.Split) and the worker
-//     starts a new ranged request for the tail.
+//     Options.MaxFiles). Its first step is resumeOrSkip (no request): skip a
+//     file already under its name, or install the saved state of an
+//     interrupted one. Otherwise its first request is a GET for "bytes=0-",
+//     which is at once the probe (size, validators, range support) and
+//     segment 0, so a list of small files costs one request per file;
+//  3. the whole remaining range of a request that has gone quiet (a hedge);
+//  4. half of the largest remaining segment anywhere in the run, provided at
+//     least 2 × Options.MinSegment is left (work stealing: the running
+//     segment's end shrinks under it, segment.Cursor.Split); at the end of
+//     the run, when nothing is that large, the segment that will take
+//     longest to finish (tailVictim);
+//  5. the rest of a request far slower than the host's others (a hedge).
 //
-// Step 3 is also how a large file gets its connections in the first place:
-// there is no up-front plan, so connections never idle while any segment
-// still has twice the minimum segment left, and the tail of the run keeps
-// every connection busy.
+// Step 4 is how a large file gets its connections in the first place: there
+// is no up-front plan, so connections never idle while work remains.
 //
-// Every ranged request after the probe carries If-Range. A 200 in reply
-// means the file changed (validator differs) or the server stopped
-// honouring ranges; either way the file restarts from zero under a new
-// generation, the old generation's transfers are cancelled, and their
-// results are ignored. A file of unknown size, or from a server without
-// ranges, is fetched as one stream and, if that fails, fetched again from
-// byte zero.
+// Every request after the probe, a resumed file's included, carries the
+// file's size and If-Range. A 200 in reply, or another size or ETag, means
+// the file changed or the server stopped honouring ranges: the file
+// restarts from zero under a new generation, the old generation's transfers
+// are cancelled and their results ignored. A file of unknown size, or from
+// a server without ranges, is fetched as one stream.
 //
-// Failures are classified by segment.Permanent: permanent ones (most 4xx),
-// and the file system refusing a path, fail the file at once; transient
-// ones are retried with capped exponential backoff and full jitter, up to
-// Options.Retries failures in a row without progress. The first retry
-// after an answer that broke (reset, stalled or cut short mid-body, or
-// with the wrong range) goes at once. A Retry-After rests the connection
-// it was sent to for that long (the host has one connection fewer
-// meanwhile, see restLocked); the range itself may be retried by another
-// connection. A watchdog cancels requests that receive nothing for
-// Options.StallTimeout.
+// # Failures
+//
+// classify (outcome.go) is the one place that decides what an error means:
+// retry the range (at once the first time an answer broke mid-body, then
+// with capped exponential backoff and full jitter), rest (the host refused
+// for load: it gets fewer connections, host.go), restart the file, or fail
+// the file. A range fails its file after Options.Retries failures in a row
+// without progress; a takeover by a hedge counts as one. The watchdog
+// (watchdog.go) cuts a request that receives nothing for
+// Options.StallTimeout, or less than the floor on speed over that long.
+//
+// # Reading order
+//
+// run.go (types, Run: construction, workers, shutdown), picks.go (what a
+// free connection does next), transfer.go (one request: exec, transfer,
+// onProbe), outcome.go (classify and finish), finalize.go (verify and
+// commit a complete file), then the helpers: resume.go, checkpoint.go,
+// host.go, watchdog.go, verify.go, transport.go.
 //
 // # Concurrency
 //

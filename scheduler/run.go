@@ -126,38 +126,6 @@ func (s *seg) Written(n int64) {
 	s.got.Add(n)
 }
 
-type host struct {
-	name    string
-	conns   int
-	pending []*file // in list order; head is next
-	// AIMD politeness (see politeness.go): limit is the connections
-	// currently allowed, ceiling the lowest concurrency ever refused.
-	limit     int
-	ceiling   int
-	lastCut   time.Time
-	lastRaise time.Time
-	recent    outcomes
-	lastOK    time.Time // last answer that was not a refusal
-	// resting holds, for each refusal that came with a Retry-After, when
-	// that wait ends: until then the host has one connection fewer (see
-	// restLocked).
-	resting []time.Time
-}
-
-// room is how many more connections h may have now, less those in use:
-// no more than its limit, and no more than its share of the budget less
-// those resting; call with mu held.
-//
-// The rests come off the budget, not off the limit: the refusals that
-// rested connections have usually cut the limit too, and counting them
-// twice would leave a host with no connection at all until the rests end.
-// A host that tells every connection to wait still hears nothing until
-// the first wait is over.
-func (r *run) room(h *host) int {
-	budget := min(r.opts.MaxPerHost, r.opts.Connections)
-	return min(h.limit, budget-len(h.resting)) - h.conns
-}
-
 // run is the state of one Run call.
 type run struct {
 	opts Options
@@ -220,6 +188,21 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		return Summary{}, fmt.Errorf("scheduler: output folder: %w", err)
 	}
 	defer root.Close()
+	r := newRun(ctx, root, opts)
+	defer r.disk.Close()
+	if opts.Client == nil {
+		defer r.http.CloseIdleConnections()
+	}
+	if capped != nil {
+		r.rep.Report(Event{Kind: Warning, Time: time.Now(), Total: -1, Err: capped})
+	}
+	r.enqueue(entries)
+	r.work(ctx)
+	return r.shutdown(ctx), nil
+}
+
+// newRun builds the run's state: its disk, its HTTP client, its limiter.
+func newRun(ctx context.Context, root *os.Root, opts Options) *run {
 	r := &run{
 		opts:       opts,
 		root:       root,
@@ -229,23 +212,17 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		changed:    make(chan struct{}),
 		ckNow:      make(chan struct{}, 1),
 		finalizing: make(chan struct{}, maxFinalizing),
+		http:       opts.Client,
+		chunk:      opts.BufferSize,
 	}
-	r.disk = store.Open(root, opts.Dir, store.Options{Connections: opts.Connections, NoDirectIO: opts.NoDirectIO,
-		NoSpaceCheck: opts.NoSpaceCheck, Finalizing: maxFinalizing, Busy: func() bool { return r.running.Load() > 0 }})
-	defer r.disk.Close()
-	client := opts.Client
-	if client == nil {
-		client = clientFor(opts)
-		defer client.CloseIdleConnections()
-	}
-	r.http = client
 	if r.rep == nil {
 		r.rep = discard{}
 	}
-	if capped != nil {
-		r.rep.Report(Event{Kind: Warning, Time: time.Now(), Total: -1, Err: capped})
+	if r.http == nil {
+		r.http = clientFor(opts)
 	}
-	r.chunk = opts.BufferSize
+	r.disk = store.Open(root, opts.Dir, store.Options{Connections: opts.Connections, NoDirectIO: opts.NoDirectIO,
+		NoSpaceCheck: opts.NoSpaceCheck, Finalizing: maxFinalizing, Busy: func() bool { return r.running.Load() > 0 }})
 	if opts.RateLimit > 0 {
 		// Reads of about 20 ms of the whole cap keep the flow smooth; the
 		// burst equals one read so no wait is ever larger than the burst,
@@ -254,40 +231,42 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		r.limiter = rate.NewLimiter(rate.Limit(opts.RateLimit), r.chunk)
 		r.limiter.AllowN(time.Now(), r.chunk)
 	}
-	var early []Failure
+	return r
+}
+
+// enqueue queues every entry behind its host, in list order; an entry whose
+// URL has no host fails at once.
+func (r *run) enqueue(entries []manifest.Entry) {
 	byHost := map[string]*host{}
 	for i, e := range entries {
-		f := &file{index: i, entry: e, size: -1, tryResume: true}
 		u, err := url.Parse(e.URL)
 		if err != nil || u.Host == "" {
-			early = append(early, Failure{Line: e.Line, Name: e.Name, Err: fmt.Errorf("bad url %q", e.URL)})
+			fl := Failure{Line: e.Line, Name: e.Name, Err: fmt.Errorf("bad url %q", e.URL)}
+			r.failures = append(r.failures, fl)
+			r.rep.Report(Event{Kind: Failed, Time: time.Now(), Line: fl.Line, Name: fl.Name, Total: -1, Err: fl.Err})
 			continue
 		}
 		h := byHost[u.Host]
 		if h == nil {
-			h = &host{name: u.Host, limit: opts.MaxPerHost, ceiling: opts.MaxPerHost + 1}
+			h = &host{name: u.Host, limit: r.opts.MaxPerHost, ceiling: r.opts.MaxPerHost + 1}
 			byHost[u.Host] = h
 			r.hosts = append(r.hosts, h)
 		}
-		f.host, f.target = h, u
+		f := &file{index: i, entry: e, size: -1, tryResume: true, host: h, target: u}
 		h.pending = append(h.pending, f)
 		r.remaining++
 	}
-	r.failures = early
-	for _, fl := range early {
-		r.rep.Report(Event{Kind: Failed, Time: time.Now(), Line: fl.Line, Name: fl.Name, Total: -1, Err: fl.Err})
-	}
+}
 
+// work runs one worker per connection, and the background jobs (watchdog,
+// progress, checkpoints), until every file has ended or ctx is done.
+func (r *run) work(ctx context.Context) {
 	var wg sync.WaitGroup
-	for range opts.Connections {
+	for range r.opts.Connections {
 		wg.Go(func() {
-			w := &worker{bufs: r.disk.Buffers(opts.BufferSize)}
+			w := &worker{bufs: r.disk.Buffers(r.opts.BufferSize)}
 			defer w.stop()
-			for {
-				s := r.next(ctx)
-				if s == nil {
-					return
-				}
+			for s := r.next(ctx); s != nil; s = r.next(ctx) {
 				r.exec(ctx, s, w)
 			}
 		})
@@ -301,16 +280,17 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	r.finWG.Wait()
 	stopBG()
 	bgWG.Wait()
+}
 
-	// Whatever was interrupted is saved as far as it got, so that the next
-	// run continues from here.
+// shutdown saves whatever was interrupted as far as it got, so that the
+// next run continues from there, and returns the summary.
+func (r *run) shutdown(ctx context.Context) Summary {
 	r.mu.Lock()
 	open := slices.Clone(r.active)
 	r.mu.Unlock()
 	for _, f := range open {
 		r.checkpoint(f)
 	}
-
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, f := range r.active {
@@ -325,7 +305,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		Bytes:       r.bytes.Load(),
 		Elapsed:     time.Since(r.epoch),
 		Interrupted: ctx.Err() != nil && r.remaining > 0,
-	}, nil
+	}
 }
 
 // notify wakes every idle worker; call with mu held. It is called a few
@@ -337,307 +317,6 @@ func (r *run) notify() {
 	}
 	close(r.changed)
 	r.changed = make(chan struct{})
-}
-
-// next blocks until there is work for one connection and returns it marked
-// running, or returns nil when the run is over.
-func (r *run) next(ctx context.Context) *seg {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for {
-		if ctx.Err() != nil || r.remaining == 0 {
-			return nil
-		}
-		now := time.Now()
-		rested := r.endRestsLocked(now)
-		s, wake := r.pickWaiting(now)
-		if s == nil {
-			s = r.pickNewFile()
-		}
-		if s == nil {
-			// A connection that has gone quiet holds its whole remainder
-			// hostage; taking that over comes before splitting healthy ones.
-			s = r.pickHedge(now, true)
-		}
-		if s == nil {
-			s = r.pickSteal(now)
-		}
-		if s == nil {
-			s = r.pickHedge(now, false)
-		}
-		if s != nil {
-			s.running = true
-			s.began = now
-			s.answered = false
-			s.got.Store(0)
-			s.stalled.Store(false)
-			s.tooSlow = nil
-			s.winStart, s.winRecv = int64(now.Sub(r.epoch)), s.recv.Load()
-			s.alive.Store(int64(time.Since(r.epoch)))
-			s.f.conns++
-			s.f.host.conns++
-			return s
-		}
-		if !rested.IsZero() && (wake.IsZero() || rested.Before(wake)) {
-			wake = rested // a connection comes back then
-		}
-		ch := r.changed
-		r.idle++
-		r.mu.Unlock()
-		var timer <-chan time.Time
-		if !wake.IsZero() {
-			t := time.NewTimer(time.Until(wake))
-			timer = t.C
-			select {
-			case <-ch:
-			case <-timer:
-			case <-ctx.Done():
-			}
-			t.Stop()
-		} else {
-			select {
-			case <-ch:
-			case <-ctx.Done():
-			}
-		}
-		r.mu.Lock()
-		r.idle--
-	}
-}
-
-func (r *run) hasRoom(f *file) bool {
-	return r.room(f.host) > 0 && (r.opts.MaxPerFile == 0 || f.conns < r.opts.MaxPerFile)
-}
-
-// pickWaiting returns a segment whose retry time has come, or the earliest
-// time one will.
-func (r *run) pickWaiting(now time.Time) (*seg, time.Time) {
-	var wake time.Time
-	for _, f := range r.active {
-		if f.state != active || !r.hasRoom(f) {
-			continue
-		}
-		for _, s := range f.segs {
-			if s.running {
-				continue
-			}
-			if !s.notBefore.After(now) {
-				return s, time.Time{}
-			}
-			if wake.IsZero() || s.notBefore.Before(wake) {
-				wake = s.notBefore
-			}
-		}
-	}
-	return nil, wake
-}
-
-// pickNewFile opens the next file in list order whose host has room.
-func (r *run) pickNewFile() *seg {
-	if r.opts.MaxFiles > 0 && r.openFiles >= r.opts.MaxFiles {
-		return nil
-	}
-	var best *host
-	for _, h := range r.hosts {
-		if len(h.pending) == 0 || r.room(h) <= 0 {
-			continue
-		}
-		if best == nil || h.pending[0].index < best.pending[0].index {
-			best = h
-		}
-	}
-	if best == nil {
-		return nil
-	}
-	f := best.pending[0]
-	best.pending[0] = nil
-	best.pending = best.pending[1:]
-	f.state = active
-	f.started = time.Now()
-	r.openFiles++
-	r.active = append(r.active, f)
-	r.restartLocked(f)
-	return f.segs[0]
-}
-
-// pickSteal splits the running segment with the most bytes left, anywhere
-// in the run, and returns its second half as new work.
-func (r *run) pickSteal(now time.Time) *seg {
-	var victim *seg
-	var most int64
-	for _, f := range r.active {
-		if f.state != active || !f.probed || !f.ranged || !r.hasRoom(f) {
-			continue
-		}
-		for _, s := range f.segs {
-			// A segment waiting out its backoff is split too: its first
-			// half keeps the wait, the second goes to this connection
-			// now. A server that is really down fails the new halves as
-			// well and they back off in turn, so that costs a handful
-			// of requests, while a server with sporadic faults no longer
-			// leaves connections idle behind one unlucky range.
-			if rest := s.cur.Splittable(); rest > most {
-				victim, most = s, rest
-			}
-		}
-	}
-	min := r.opts.MinSegment
-	if victim == nil || most < 2*min {
-		if victim = r.tailVictim(now); victim == nil {
-			return nil
-		}
-		min = tailMinSegment
-	}
-	mid, end, ok := victim.cur.Split(min)
-	if !ok {
-		return nil
-	}
-	f := victim.f
-	s := r.newSeg(f, segment.NewCursor(mid, mid, end))
-	f.segs = append(f.segs, s)
-	f.all = append(f.all, s)
-	return s
-}
-
-// tailMinSegment is the smallest piece the end of a run still splits off.
-const tailMinSegment = 64 << 10
-
-// tailQuiet is how long a request may stay silent at the end of the run
-// before a free connection splits or takes over its range.
-const tailQuiet = 200 * time.Millisecond
-
-// atTail: no file is waiting to start, so a free connection has nothing to
-// do but help the segments still running; call with mu held.
-func (r *run) atTail() bool {
-	for _, h := range r.hosts {
-		if len(h.pending) > 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// tailVictim handles the end of the run, when no file is waiting and no
-// segment has 2 × MinSegment left: the connections that are done would idle
-// while the last segments crawl home, each at one connection's speed (most
-// servers cap each connection). It picks the segment that will take longest
-// to finish and splits it if that time is well above the cost of a new
-// request (a few times the observed time to first byte), so the last
-// seconds of a run use every connection too.
-//
-// Two kinds of segment make no progress at all and are the longest of all:
-// one waiting out a backoff (its whole rest waits, then crawls), and one
-// whose request has not delivered a byte for a while (a
-// stall the hedge would only take over after HedgeAfter). Splitting them
-// puts the idle connections on their rest at once.
-func (r *run) tailVictim(now time.Time) *seg {
-	if !r.atTail() {
-		return nil
-	}
-	ttfb := time.Duration(r.ttfb.Load())
-	patience := 4 * max(ttfb, 25*time.Millisecond)
-	var rates []float64 // bytes/s of the connections that are moving
-	for _, f := range r.active {
-		for _, s := range f.segs {
-			if age := now.Sub(s.began); s.running && age >= 200*time.Millisecond && s.got.Load() > 0 {
-				rates = append(rates, float64(s.got.Load())/age.Seconds())
-			}
-		}
-	}
-	crawl := func(rest int64) time.Duration { // at a typical connection's speed
-		if len(rates) == 0 {
-			return 0
-		}
-		slices.Sort(rates)
-		return time.Duration(float64(rest) / rates[len(rates)/2] * float64(time.Second))
-	}
-	const stuck = time.Duration(1 << 62)
-	var victim *seg
-	var longest time.Duration
-	for _, f := range r.active {
-		if f.state != active || !f.probed || !f.ranged || !r.hasRoom(f) {
-			continue
-		}
-		for _, s := range f.segs {
-			rest := s.cur.Splittable()
-			if rest < 2*tailMinSegment {
-				continue
-			}
-			var left time.Duration
-			age, got := now.Sub(s.began), s.got.Load()
-			switch {
-			case !s.running:
-				left = s.notBefore.Sub(now) + crawl(rest)
-			case got == 0 && age >= max(tailQuiet, 2*patience):
-				left = stuck
-			case age < 200*time.Millisecond || got == 0:
-				continue
-			default:
-				left = time.Duration(float64(rest) / float64(got) * float64(age))
-			}
-			if left > longest {
-				victim, longest = s, left
-			}
-		}
-	}
-	if victim == nil || longest < patience {
-		return nil
-	}
-	return victim
-}
-
-func (r *run) newSeg(f *file, cur *segment.Cursor) *seg {
-	_, pos, _ := cur.Bounds()
-	return &seg{f: f, gen: f.gen, cur: cur, best: pos, epoch: r.epoch, bytes: &r.bytes}
-}
-
-// restartLocked (re)starts f from byte zero as a single unprobed segment.
-// Transfers of the previous generation are cancelled and their outcome
-// ignored; they write into the old .part inode, which the new probe unlinks.
-func (r *run) restartLocked(f *file) {
-	f.cancelRunning()
-	if f.out != nil {
-		f.out.Abort()
-		f.out = nil
-	}
-	f.gen++
-	f.probed, f.ranged, f.size, f.validator, f.etag = false, false, -1, "", ""
-	f.unconfirmed = false
-	f.written.Store(0)
-	f.segs = []*seg{r.newSeg(f, segment.NewCursor(0, 0, -1))}
-	f.all = slices.Clone(f.segs)
-}
-
-// watchdog cuts requests that have received nothing for StallTimeout, or
-// less than the floor on speed over a whole StallTimeout, so that their
-// segments are retried instead of hanging the run.
-func (r *run) watchdog(ctx context.Context) {
-	every(ctx, min(r.opts.StallTimeout/4, 250*time.Millisecond), nil, func() {
-		now := int64(time.Since(r.epoch))
-		r.mu.Lock()
-		floors := r.floorsLocked(now)
-		for _, f := range r.active {
-			for _, s := range f.segs {
-				if !s.running || s.cancel == nil {
-					continue
-				}
-				if now-s.alive.Load() > int64(r.opts.StallTimeout) {
-					s.stalled.Store(true)
-					s.cancel()
-					continue
-				}
-				r.judgeSpeedLocked(s, now, floors[f.host])
-			}
-		}
-		events := r.raiseHostsLocked(time.Now())
-		// Idle connections look again: a segment may have gone quiet (a
-		// hedge), the tail estimates have moved, or a host has room again.
-		r.notify()
-		r.mu.Unlock()
-		for _, e := range events {
-			r.rep.Report(e)
-		}
-	})
 }
 
 // every runs fn each interval, and at once whenever now delivers (nil:

@@ -105,101 +105,6 @@ func (r *run) raiseHostsLocked(now time.Time) []Event {
 	return events
 }
 
-// pickHedge is the last resort of a free connection once there is nothing
-// left to split: take over the rest of a segment whose connection has gone
-// quiet for HedgeAfter, or crawls far below the others, so the run does not
-// wait on one bad connection while the rest sit idle. The slow request is
-// cancelled as soon as the new one answers (see transfer).
-//
-// With quietOnly it considers only connections that have gone quiet: those
-// are taken over before any healthy segment is split.
-func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
-	if r.opts.HedgeAfter < 0 {
-		return nil
-	}
-	type cand struct {
-		s     *seg
-		rate  float64 // bytes/s of the current attempt
-		quiet bool    // nothing received for HedgeAfter
-	}
-	var cands []cand
-	var rates []float64
-	nowNS := int64(now.Sub(r.epoch))
-	// At the end of the run nothing else can use a free connection, and
-	// a silent request may be all that is left: take it over as soon as
-	// its silence is clearly abnormal rather than after HedgeAfter.
-	quietAfter := r.opts.HedgeAfter
-	if r.atTail() {
-		quietAfter = min(quietAfter, max(tailQuiet, 8*time.Duration(r.ttfb.Load())))
-	}
-	for _, f := range r.active {
-		if f.state != active || !f.probed || !f.ranged {
-			continue
-		}
-		for _, s := range f.segs {
-			// A takeover counts as a failed attempt of the range: one whose
-			// attempts are spent is left to the watchdog, which fails it.
-			if !s.running || s.hedged || s.cur.Splittable() <= 0 || s.attempts >= r.opts.Retries {
-				continue
-			}
-			age := now.Sub(s.began).Seconds()
-			rate := float64(s.got.Load()) / max(age, 1e-3)
-			if age >= 1 {
-				rates = append(rates, rate)
-			}
-			if r.hasRoom(f) {
-				quiet := time.Duration(nowNS-s.alive.Load()) >= quietAfter
-				cands = append(cands, cand{s, rate, quiet})
-			}
-		}
-	}
-	if len(cands) == 0 {
-		return nil
-	}
-	slices.Sort(rates)
-	median := 0.0
-	if len(rates) > 0 {
-		median = rates[len(rates)/2]
-	}
-	var victim *seg
-	worst := 0.0
-	for _, c := range cands {
-		left := float64(c.s.cur.Splittable())
-		var eta float64
-		switch {
-		case c.quiet:
-			eta = 1e18 // the worst kind
-		case quietOnly:
-			continue
-		case now.Sub(c.s.began) >= 2*time.Second && c.rate > 0 && c.rate*4 < median && left/c.rate > 2:
-			eta = left / c.rate
-		default:
-			continue
-		}
-		if eta > worst {
-			victim, worst = c.s, eta
-		}
-	}
-	if victim == nil {
-		return nil
-	}
-	from, end, ok := victim.cur.Truncate()
-	if !ok {
-		return nil
-	}
-	victim.hedged = true
-	f := victim.f
-	s := r.newSeg(f, segment.NewCursor(from, from, end))
-	s.hedgeOf = victim
-	s.attempts = victim.attempts + 1
-	if victim.got.Load() >= tailMinSegment {
-		s.attempts = 1 // the victim made real progress before it slowed
-	}
-	f.segs = append(f.segs, s)
-	f.all = append(f.all, s)
-	return s
-}
-
 // restLocked honours a Retry-After from h: the connection that was told to
 // wait rests for that long, so the host gets one connection fewer until
 // then, and a host that asks every connection to wait gets no requests
@@ -225,4 +130,44 @@ func (r *run) endRestsLocked(now time.Time) time.Time {
 		}
 	}
 	return next
+}
+
+type host struct {
+	name    string
+	conns   int
+	pending []*file // in list order; head is next
+	// AIMD politeness (see politeness.go): limit is the connections
+	// currently allowed, ceiling the lowest concurrency ever refused.
+	limit     int
+	ceiling   int
+	lastCut   time.Time
+	lastRaise time.Time
+	recent    outcomes
+	lastOK    time.Time // last answer that was not a refusal
+	// resting holds, for each refusal that came with a Retry-After, when
+	// that wait ends: until then the host has one connection fewer (see
+	// restLocked).
+	resting []time.Time
+}
+
+// room is how many more connections h may have now, less those in use:
+// no more than its limit, and no more than its share of the budget less
+// those resting; call with mu held.
+//
+// The rests come off the budget, not off the limit: the refusals that
+// rested connections have usually cut the limit too, and counting them
+// twice would leave a host with no connection at all until the rests end.
+// A host that tells every connection to wait still hears nothing until
+// the first wait is over.
+func (r *run) room(h *host) int {
+	budget := min(r.opts.MaxPerHost, r.opts.Connections)
+	return min(h.limit, budget-len(h.resting)) - h.conns
+}
+
+// answered records an answer from h that was not a refusal.
+func (r *run) answered(h *host) {
+	r.mu.Lock()
+	h.recent.add(false)
+	h.lastOK = time.Now()
+	r.mu.Unlock()
 }

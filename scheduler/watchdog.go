@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -94,4 +95,36 @@ func byteCount(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// watchdog cuts requests that have received nothing for StallTimeout, or
+// less than the floor on speed over a whole StallTimeout, so that their
+// segments are retried instead of hanging the run.
+func (r *run) watchdog(ctx context.Context) {
+	every(ctx, min(r.opts.StallTimeout/4, 250*time.Millisecond), nil, func() {
+		now := int64(time.Since(r.epoch))
+		r.mu.Lock()
+		floors := r.floorsLocked(now)
+		for _, f := range r.active {
+			for _, s := range f.segs {
+				if !s.running || s.cancel == nil {
+					continue
+				}
+				if now-s.alive.Load() > int64(r.opts.StallTimeout) {
+					s.stalled.Store(true)
+					s.cancel()
+					continue
+				}
+				r.judgeSpeedLocked(s, now, floors[f.host])
+			}
+		}
+		events := r.raiseHostsLocked(time.Now())
+		// Idle connections look again: a segment may have gone quiet (a
+		// hedge), the tail estimates have moved, or a host has room again.
+		r.notify()
+		r.mu.Unlock()
+		for _, e := range events {
+			r.rep.Report(e)
+		}
+	})
 }

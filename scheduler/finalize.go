@@ -1,0 +1,167 @@
+package scheduler
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bulkget/bulkget/state"
+	"github.com/bulkget/bulkget/store"
+)
+
+// finalizeAsync hands a complete file to a finalizer so that this
+// connection can start its next request while the file is verified, synced
+// and renamed: for lists of small files the fsyncs would otherwise add to
+// every request's latency. At most maxFinalizing files wait at once; beyond
+// that the connection waits too (the disk is the bottleneck then).
+//
+// A small file goes to the batch committer (see store.Part.CommitAsync),
+// which completes it once it is durable under its name: no goroutine per file is parked on
+// a round. It is handed over from here unless its checksums still need a
+// read of the file, which is left to a goroutine of its own.
+func (r *run) finalizeAsync(f *file) {
+	r.finalizing <- struct{}{}
+	r.finWG.Add(1)
+	switch {
+	case !r.batched(f):
+		go func() { r.complete(f, r.finalize(f)) }()
+	case hasSums(f.entry) && (f.sums == nil || f.sums.next != f.size):
+		go r.finalizeBatched(f)
+	default:
+		r.finalizeBatched(f)
+	}
+}
+
+const maxFinalizing = 512
+
+// batched says whether f is made durable in a batch sharing one sync
+// (see store.Part.Batched). f is finalizing, so its fields are no one
+// else's.
+func (r *run) batched(f *file) bool {
+	return f.out.Batched(f.size)
+}
+
+// finalizeBatched finalizes a batched file: it checks the checksums and
+// hands the file to the committer, which completes it.
+func (r *run) finalizeBatched(f *file) {
+	f.ckMu.Lock()
+	out := f.out
+	err := r.verify(f)
+	if err == nil {
+		f.out = nil
+		err = out.CommitAsync(func(err error) {
+			if err == nil {
+				err = r.forgetState(f)
+			}
+			r.complete(f, err)
+		})
+		if err != nil {
+			f.out = out // closed: failing it only aborts it
+		}
+	}
+	f.ckMu.Unlock()
+	if err != nil {
+		r.complete(f, err)
+	}
+}
+
+// complete records how f's finalization ended (ferr) and releases its
+// place among the finalizing files.
+func (r *run) complete(f *file, ferr error) {
+	defer func() {
+		<-r.finalizing
+		r.finWG.Done()
+	}()
+	var events []Event
+	r.mu.Lock()
+	var ce *ChecksumError
+	switch {
+	case errors.As(ferr, &ce) && !f.checkRetried:
+		// Fetch it once more: a bad byte in transit or on a flaky server
+		// is more likely than a wrong list.
+		f.checkRetried = true
+		f.state = active
+		events = append(events, fileEvent(f, Warning, fmt.Errorf("%w; fetching it again", ferr)))
+		r.restartLocked(f)
+	case ferr != nil:
+		events = append(events, r.failLocked(f, ferr))
+	default:
+		r.closeLocked(f)
+		r.done++
+		e := fileEvent(f, Done, nil)
+		e.Elapsed = time.Since(f.started)
+		events = append(events, e)
+	}
+	gaveUp := f.state == failed && f.out != nil
+	r.notify()
+	r.mu.Unlock()
+	if gaveUp {
+		r.keepFailed(f)
+	}
+	for _, e := range events {
+		r.rep.Report(e)
+	}
+}
+
+// keepFailed saves what a failed file got, for a later run to resume, and
+// then closes its .part (failLocked left it open for this).
+func (r *run) keepFailed(f *file) {
+	r.checkpoint(f)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f.out != nil {
+		f.out.Abort()
+		f.out = nil
+	}
+}
+
+// finalize makes a complete file that is not batched durable under its
+// final name (see store.Part.Commit).
+func (r *run) finalize(f *file) error {
+	f.ckMu.Lock()
+	defer f.ckMu.Unlock()
+	if err := r.verify(f); err != nil {
+		return err
+	}
+	if err := f.out.Commit(); err != nil {
+		return err
+	}
+	f.out = nil
+	return r.forgetStateLocked(f)
+}
+
+// verify checks f's complete data against the list's checksums, if any;
+// call with f.ckMu held.
+func (r *run) verify(f *file) error {
+	s := newSums(f.entry)
+	if s == nil {
+		return nil
+	}
+	if f.sums != nil && f.sums.next == f.size {
+		s = f.sums // hashed while it was written, in order
+	} else if err := s.hashFile(f.out, f.size); err != nil {
+		return fmt.Errorf("%s: %w", f.entry.Name, err)
+	}
+	return s.check(f.entry)
+}
+
+// forgetState removes f's sidecar state once f is durable under its name.
+func (r *run) forgetState(f *file) error {
+	f.ckMu.Lock()
+	defer f.ckMu.Unlock()
+	return r.forgetStateLocked(f)
+}
+
+func (r *run) forgetStateLocked(f *file) error {
+	f.madePart = false
+	if f.clean && !f.madeState {
+		return nil
+	}
+	// Only now is the state useless; a crash before this line leaves a
+	// state without its .part, which the next run ignores and removes.
+	if err := state.Remove(r.root, store.StateName(f.entry.Name)); err != nil {
+		return err
+	}
+	f.madeState = false
+	return nil
+}

@@ -1,0 +1,225 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/bulkget/bulkget/segment"
+)
+
+// action is what an ended transfer's error calls for.
+type action int
+
+const (
+	// retry the range: at once or after a backoff (see retryLocked).
+	retry action = iota
+	// rest: the host refused for load; it gets fewer connections (see
+	// host.go), and the range is retried like any other.
+	rest
+	// restart the file from zero: the remote file changed, or its server
+	// mangles ranges (the restart then asks for the whole file).
+	restart
+	// failFile: asking again cannot help; the other files go on.
+	failFile
+)
+
+// classify is the one place that decides what an error means. Every error
+// that reaches it is a failure of a transfer the run still cares about.
+func classify(err error) action {
+	switch {
+	case errors.Is(err, errChanged), errors.Is(err, errRangesIgnored):
+		return restart
+	case segment.Permanent(err), noSpace(err), fileSystemRefusal(err), errors.Is(err, errSizeMismatch):
+		return failFile
+	case overloaded(err):
+		return rest
+	}
+	return retry
+}
+
+// finish records how a transfer ended and applies what classify decides.
+func (r *run) finish(ctx context.Context, s *seg, err error) {
+	var events []Event
+	var finalizeNext *file
+	r.mu.Lock()
+	f := s.f
+	s.running, s.cancel = false, nil
+	f.conns--
+	f.host.conns--
+	defer func() {
+		r.notify()
+		gaveUp := f.state == failed && f.out != nil
+		r.mu.Unlock()
+		if finalizeNext != nil {
+			r.finalizeAsync(finalizeNext)
+		}
+		if gaveUp {
+			r.keepFailed(f)
+		}
+		for _, e := range events {
+			r.rep.Report(e)
+		}
+	}()
+	if s.gen != f.gen || f.state != active || errors.Is(err, errStale) {
+		return // the file moved on while this transfer ran
+	}
+	err = s.outcome(err, r.opts.StallTimeout)
+	switch {
+	case errors.Is(err, errSkipped):
+		r.closeLocked(f)
+		r.skipped++
+		events = append(events, fileEvent(f, Skipped, nil))
+		return
+	case err == nil:
+		if r.segmentDoneLocked(s) {
+			f.state = finalizing
+			finalizeNext = f
+		}
+		return
+	case ctx.Err() != nil:
+		return // interrupted: leave everything as it is
+	}
+	switch classify(err) {
+	case restart:
+		events = append(events, r.restartForLocked(f, err))
+	case failFile:
+		events = append(events, r.failLocked(f, err))
+	case rest:
+		if e, ok := r.answeredLocked(f.host, true, f.host.conns+1, s.began, time.Now(), err); ok {
+			events = append(events, e)
+		}
+		events = append(events, r.retryLocked(s, err))
+	case retry:
+		events = append(events, r.retryLocked(s, err))
+	}
+}
+
+// outcome is how the transfer on s really ended, given the error it
+// returned: nil once every byte of the segment is written, whatever cut
+// the request (a hedge, say); the watchdog's reason when it cut it.
+// Call with mu held.
+func (s *seg) outcome(err error, stallTimeout time.Duration) error {
+	switch {
+	case err != nil && s.cur.Done():
+		return nil
+	case err == nil:
+		return nil
+	case s.stalled.Load():
+		return fmt.Errorf("%w: nothing received for %v", segment.ErrStalled, stallTimeout)
+	case s.tooSlow != nil:
+		return s.tooSlow
+	}
+	return err
+}
+
+// segmentDoneLocked retires a complete segment and reports whether it was
+// the file's last.
+func (r *run) segmentDoneLocked(s *seg) bool {
+	f := s.f
+	if _, pos, end := s.cur.Bounds(); end < 0 {
+		f.size = pos // a stream of unknown length ends at EOF
+		s.cur.SetEnd(pos)
+	}
+	f.segs = slices.DeleteFunc(f.segs, func(x *seg) bool { return x == s })
+	if len(f.segs) > 0 {
+		r.requestCheckpoint()
+		return false
+	}
+	return true
+}
+
+// restartForLocked starts f over from zero because of err, or fails it
+// once it has restarted more than Options.Retries times.
+func (r *run) restartForLocked(f *file, err error) Event {
+	f.restarts++
+	if f.restarts > r.opts.Retries {
+		return r.failLocked(f, fmt.Errorf("restarted %d times: %w", f.restarts-1, err))
+	}
+	if errors.Is(err, errRangesIgnored) {
+		f.noRanges = true
+	}
+	e := fileEvent(f, Warning, fmt.Errorf("%w; restarting from zero", err))
+	r.restartLocked(f)
+	return e
+}
+
+// retryLocked schedules s's range again after a transient failure, or
+// fails its file once the range has failed Options.Retries times in a row
+// without progress.
+func (r *run) retryLocked(s *seg, err error) Event {
+	f := s.f
+	// A trickle is progress of a kind that must not buy more attempts.
+	if pos := s.cur.Pos(); pos > s.best && !errors.Is(err, segment.ErrTooSlow) {
+		s.best, s.attempts = pos, 0
+	}
+	// A refusal for load counts against the retry budget only once the
+	// host is down to one connection: until then, being politer (fewer
+	// connections, see host.go) is the remedy, not giving up.
+	if !overloaded(err) || r.room(f.host)+f.host.conns <= 1 {
+		s.attempts++
+	}
+	if s.attempts > r.opts.Retries {
+		return r.failLocked(f, fmt.Errorf("gave up after %d attempts: %w", s.attempts, err))
+	}
+	// Exponential backoff is for a server in trouble. When the host
+	// answered other requests while this one was failing, the fault was
+	// this request's own (a reset, a bad range): retry soon. When it
+	// answered this very request and the answer then broke (a reset or
+	// stall mid-body, a short body, the wrong range), the first retry goes
+	// at once, as aria2c and axel retry: a fresh request rarely meets the
+	// same fault, and the segment may be what the run is waiting for. A
+	// second failure in a row without progress waits.
+	attempt := max(s.attempts, 1)
+	if !f.host.lastOK.Before(s.began) {
+		attempt = 1
+	}
+	if wait := segment.RetryAfter(err); wait > 0 {
+		r.restLocked(f.host, time.Now().Add(min(wait, r.opts.Backoff.RetryAfterCap)))
+	}
+	var delay time.Duration
+	if !s.answered || s.attempts > 1 {
+		delay = r.opts.Backoff.Delay(attempt, 0)
+	}
+	s.notBefore = time.Now().Add(delay)
+	e := fileEvent(f, Retrying, err)
+	e.Attempt, e.Delay = s.attempts, delay
+	return e
+}
+
+// fileEvent is an event about f as it stands; call with mu held.
+func fileEvent(f *file, k Kind, err error) Event {
+	return Event{Kind: k, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
+		Bytes: f.written.Load(), Total: f.size, Conns: f.conns, Err: redact(err)}
+}
+
+// failLocked gives up on f and returns the event to report. The .part
+// stays open for finish to checkpoint it.
+func (r *run) failLocked(f *file, err error) Event {
+	r.retireLocked(f, failed)
+	e := fileEvent(f, Failed, err)
+	r.failures = append(r.failures, Failure{Line: f.entry.Line, Name: f.entry.Name, Err: e.Err})
+	return e
+}
+
+// closeLocked takes a finished (or skipped) file out of the active set.
+func (r *run) closeLocked(f *file) {
+	if f.out != nil {
+		f.out.Abort()
+		f.out = nil
+	}
+	r.retireLocked(f, finished)
+}
+
+// retireLocked takes f out of the active set in its final state. A failed
+// file keeps its .part open for keepFailed to checkpoint it.
+func (r *run) retireLocked(f *file, final fileState) {
+	f.state = final
+	f.cancelRunning()
+	f.segs = nil
+	r.active = slices.DeleteFunc(r.active, func(x *file) bool { return x == f })
+	r.openFiles--
+	r.remaining--
+}
