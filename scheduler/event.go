@@ -30,6 +30,9 @@ const (
 	// HostLimit: the connections allowed to a host changed (Name is the
 	// host, Conns the new limit); Err says why when it went down.
 	HostLimit
+	// Expired: the file stopped because its URL expired and no fresh one
+	// could be had; its bytes are kept for a later run. Err says why.
+	Expired
 )
 
 func (k Kind) String() string {
@@ -52,6 +55,8 @@ func (k Kind) String() string {
 		return "resumed"
 	case HostLimit:
 		return "host"
+	case Expired:
+		return "expired"
 	}
 	return "unknown"
 }
@@ -113,9 +118,12 @@ type Failure struct {
 
 // Summary is the outcome of a Run.
 type Summary struct {
-	Done        int
-	Skipped     int
-	Failed      []Failure
+	Done    int
+	Skipped int
+	Failed  []Failure
+	// Expired are the files stopped because their URLs expired; their
+	// bytes are kept, and a run with fresh links continues them.
+	Expired     []Failure
 	Bytes       int64 // bytes written in this run
 	Elapsed     time.Duration
 	Interrupted bool // the context was cancelled before the end

@@ -1,10 +1,13 @@
 package scheduler
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"time"
+
+	"github.com/bulkget/bulkget/manifest"
 )
 
 // Options configures a Run. The zero value of every field means its
@@ -67,6 +70,11 @@ type Options struct {
 	// Overwrite downloads files that already exist under their final name
 	// instead of skipping them when their size matches the remote one.
 	Overwrite bool
+	// RefreshURL, if set, is asked for a fresh URL for e when current, the
+	// URL its requests went to, expired (refused after it had worked); it
+	// returns current, or an error, when it has none. It must honour ctx.
+	// See expire.go.
+	RefreshURL func(ctx context.Context, e manifest.Entry, current string) (string, error)
 	// Reporter receives events; nil discards them.
 	Reporter Reporter
 	// UserAgent is sent with every request.

@@ -24,12 +24,19 @@ const (
 	restart
 	// failFile: asking again cannot help; the other files go on.
 	failFile
+	// refresh: the file's URL, which worked, is now refused: it expired.
+	// Transfers still running go on; new requests wait for a fresh URL
+	// (expire.go).
+	refresh
 )
 
 // classify is the one place that decides what an error means. Every error
-// that reaches it is a failure of a transfer the run still cares about.
-func classify(err error) action {
+// that reaches it is a failure of a transfer the run still cares about;
+// urlWorked says an earlier request to the same URL was answered with data.
+func classify(err error, urlWorked bool) action {
 	switch {
+	case urlWorked && refusedAccess(err):
+		return refresh
 	case errors.Is(err, errChanged), errors.Is(err, errRangesIgnored):
 		return restart
 	case segment.Permanent(err), noSpace(err), fileSystemRefusal(err), errors.Is(err, errSizeMismatch):
@@ -43,18 +50,24 @@ func classify(err error) action {
 // finish records how a transfer ended and applies what classify decides.
 func (r *run) finish(ctx context.Context, s *seg, err error) {
 	var events []Event
-	var finalizeNext *file
+	var finalizeNext, refreshNext *file
 	r.mu.Lock()
 	f := s.f
 	s.running, s.cancel = false, nil
 	f.conns--
 	f.host.conns--
 	defer func() {
+		if e, ok := r.strandIfIdleLocked(f); ok {
+			events = append(events, e)
+		}
 		r.notify()
-		gaveUp := f.state == failed && f.out != nil
+		gaveUp := (f.state == failed || f.state == expired) && f.out != nil
 		r.mu.Unlock()
 		if finalizeNext != nil {
 			r.finalizeAsync(finalizeNext)
+		}
+		if refreshNext != nil {
+			r.refreshWG.Go(func() { r.refresh(refreshNext) })
 		}
 		if gaveUp {
 			r.keepFailed(f)
@@ -82,7 +95,12 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 	case ctx.Err() != nil:
 		return // interrupted: leave everything as it is
 	}
-	switch classify(err) {
+	switch classify(err, f.urlWorked.Load()) {
+	case refresh:
+		if e, first := r.expireLocked(s, err); first {
+			events = append(events, e)
+			refreshNext = f
+		}
 	case restart:
 		events = append(events, r.restartForLocked(f, err))
 	case failFile:

@@ -83,7 +83,7 @@ func (r *run) hasRoom(f *file) bool {
 func (r *run) pickWaiting(now time.Time) (*seg, time.Time) {
 	var wake time.Time
 	for _, f := range r.active {
-		if f.state != active || !r.hasRoom(f) {
+		if !f.accepting() || !r.hasRoom(f) {
 			continue
 		}
 		for _, s := range f.segs {
@@ -135,7 +135,7 @@ func (r *run) pickSteal(now time.Time) *seg {
 	var victim *seg
 	var most int64
 	for _, f := range r.active {
-		if f.state != active || !f.probed || !f.ranged || !r.hasRoom(f) {
+		if !f.accepting() || !f.probed || !f.ranged || !r.hasRoom(f) {
 			continue
 		}
 		for _, s := range f.segs {
@@ -224,7 +224,7 @@ func (r *run) tailVictim(now time.Time) *seg {
 	var victim *seg
 	var longest time.Duration
 	for _, f := range r.active {
-		if f.state != active || !f.probed || !f.ranged || !r.hasRoom(f) {
+		if !f.accepting() || !f.probed || !f.ranged || !r.hasRoom(f) {
 			continue
 		}
 		for _, s := range f.segs {
@@ -305,7 +305,7 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 		quietAfter = min(quietAfter, max(tailQuiet, 8*time.Duration(r.ttfb.Load())))
 	}
 	for _, f := range r.active {
-		if f.state != active || !f.probed || !f.ranged {
+		if !f.accepting() || !f.probed || !f.ranged {
 			continue
 		}
 		for _, s := range f.segs {
@@ -371,3 +371,7 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 	f.all = append(f.all, s)
 	return s
 }
+
+// accepting says whether f may get a new request: it is in progress and its
+// URL has not expired. Call with mu held.
+func (f *file) accepting() bool { return f.state == active && !f.expired }

@@ -26,6 +26,7 @@ const (
 	finalizing
 	finished
 	failed
+	expired // its URL expired and no fresh one could be had; bytes kept
 )
 
 // file is one entry of the list and everything the run knows about it.
@@ -33,10 +34,19 @@ const (
 type file struct {
 	index int
 	entry manifest.Entry
-	// target is entry.URL parsed, once for all of the file's requests.
+	// target is the URL the file's requests go to, parsed once: entry.URL,
+	// or the fresh URL that replaced it when it expired (expire.go).
 	target *url.URL
-	host   *host
-	state  fileState
+	// urlWorked: a request to target was answered with data, so a refusal
+	// of a later one means the URL expired rather than the file is gone.
+	urlWorked atomic.Bool
+	// expired: target was refused after it had worked; no new request goes
+	// out until a fresh URL is found. stranded: none could be found; the
+	// file ends as expired once its running transfers have ended.
+	expired, stranded bool
+	expiredErr        error
+	host              *host
+	state             fileState
 	// gen counts restarts from zero; a transfer started under an older
 	// generation has its outcome ignored.
 	gen       int
@@ -148,6 +158,10 @@ type run struct {
 	skipped   int
 	ckNow     chan struct{} // asks the checkpointer for a round now
 	failures  []Failure
+	// expiredFiles are the files stranded by an expired URL (expire.go).
+	expiredFiles []Failure
+	// refreshWG waits for the searches for fresh URLs.
+	refreshWG sync.WaitGroup
 	bytes     atomic.Int64
 	ttfb      atomic.Int64 // moving average of time to first byte, ns
 	running   atomic.Int32 // transfers in progress
@@ -277,6 +291,7 @@ func (r *run) work(ctx context.Context) {
 	bgWG.Go(func() { r.ticker(bg) })
 	bgWG.Go(func() { r.checkpointer(bg) })
 	wg.Wait()
+	r.refreshWG.Wait()
 	r.finWG.Wait()
 	stopBG()
 	bgWG.Wait()
@@ -302,6 +317,7 @@ func (r *run) shutdown(ctx context.Context) Summary {
 		Done:        r.done,
 		Skipped:     r.skipped,
 		Failed:      r.failures,
+		Expired:     r.expiredFiles,
 		Bytes:       r.bytes.Load(),
 		Elapsed:     time.Since(r.epoch),
 		Interrupted: ctx.Err() != nil && r.remaining > 0,

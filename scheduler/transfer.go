@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"time"
 
 	"github.com/bulkget/bulkget/segment"
@@ -29,6 +30,7 @@ type snapshot struct {
 	probed, ranged bool
 	noRanges       bool
 	unconfirmed    bool
+	target         *url.URL
 	size           int64
 	validator      string
 	etag           string
@@ -94,7 +96,7 @@ func (r *run) exec(ctx context.Context, s *seg, w *worker) {
 		return
 	}
 	snap := snapshot{probed: f.probed, ranged: f.ranged, noRanges: f.noRanges, size: f.size, validator: f.validator,
-		etag: f.etag, out: f.out, sums: f.sums, unconfirmed: f.unconfirmed}
+		etag: f.etag, out: f.out, sums: f.sums, unconfirmed: f.unconfirmed, target: f.target}
 	reqCtx, cancel := w.context(ctx)
 	s.cancel = cancel
 	r.mu.Unlock()
@@ -108,7 +110,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 	f := s.f
 	buf := bufs.Plain()[:r.chunk]
 	_, pos, end := s.cur.Bounds()
-	req := segment.Request{URL: f.entry.URL, Target: f.target, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
+	req := segment.Request{Target: snap.target, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
 		Start: pos, End: end, Total: snap.size, IfRange: snap.validator}
 	switch {
 	case !snap.probed:
@@ -141,6 +143,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 		return err
 	}
 	defer resp.Body.Close()
+	f.urlWorked.Store(true)
 	s.Received(0)
 	r.noteTTFB(time.Since(s.began))
 	out, sums := snap.out, snap.sums

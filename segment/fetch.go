@@ -14,9 +14,9 @@ import (
 // Request describes one ranged GET.
 type Request struct {
 	URL string
-	// Target, if set, is URL already parsed, which Open then uses instead
-	// of parsing URL again: a caller that sends many requests for one URL
-	// parses it once. Open copies it; it is never modified.
+	// Target, if set, is the URL already parsed, which Open then uses
+	// instead of URL: a caller that sends many requests for one URL parses
+	// it once. Open copies it; it is never modified.
 	Target *url.URL
 	Start  int64
 	End    int64 // exclusive; -1 asks for everything from Start on

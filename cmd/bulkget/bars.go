@@ -198,6 +198,9 @@ func (b *bars) event(e scheduler.Event) {
 	case scheduler.Failed:
 		b.drop(e.Line)
 		b.printAbove(failureLine(e.Name, e.Line, e.Err))
+	case scheduler.Expired:
+		b.drop(e.Line)
+		b.printAbove(expiredLine(e.Name, e.Line, e.Err))
 	case scheduler.Skipped:
 		b.drop(e.Line)
 		b.printAbove(skippedLine(e))

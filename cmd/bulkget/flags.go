@@ -53,6 +53,8 @@ func connectionFlags() []cli.Flag {
 			Usage: "cut and retry a connection that receives nothing for this long"},
 		&cli.StringFlag{Name: "lowest-speed", Value: "auto", Category: catSafety, EnvVars: env("LOWEST_SPEED"),
 			Usage: "cut and retry a connection that averages less than this, bytes per second, over a whole --stall-timeout (auto: 1/100 of the host's other connections, at least 1K; 0: no floor)"},
+		&cli.StringFlag{Name: "refresh-command", Category: catSafety, EnvVars: env("REFRESH_COMMAND"),
+			Usage: "shell command that prints a fresh URL for a file whose URL expired; it gets the file's name as $1 and its list URL as $2 (e.g. a presigner)"},
 		&cli.DurationFlag{Name: "checkpoint-interval", Value: time.Second, Category: catSafety, EnvVars: env("CHECKPOINT_INTERVAL"),
 			Usage: "how often progress is saved for resuming (a crash costs at most this much transfer)"},
 		&cli.BoolFlag{Name: "no-direct-io", Category: catOutput, EnvVars: env("NO_DIRECT_IO"),

@@ -70,6 +70,7 @@ func getAction(c *cli.Context) (err error) {
 	}
 	opts.Dir = dir
 	opts.Reporter = out
+	opts.RefreshURL = newRefresher(listPath, c.String("refresh-command")).url
 	sum, err := scheduler.Run(c.Context, entries, opts)
 	out.Close(sum)
 	if err != nil {
@@ -81,6 +82,8 @@ func getAction(c *cli.Context) (err error) {
 		return cli.Exit("interrupted; run the same command again to continue", exitInterrupted)
 	case len(sum.Failed) > 0 || len(bad) > 0:
 		return cli.Exit("", exitFailed)
+	case len(sum.Expired) > 0:
+		return cli.Exit(fmt.Sprintf("%d files stopped with expired URLs; their bytes are kept: run again with fresh links to continue", len(sum.Expired)), exitFailed)
 	}
 	return nil
 }

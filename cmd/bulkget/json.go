@@ -126,6 +126,13 @@ func (j *jsonLines) event(e scheduler.Event) {
 			Bytes int64  `json:"bytes"`
 			Error string `json:"error"`
 		}{file("failed"), e.Bytes, errText(e.Err)})
+	case scheduler.Expired:
+		j.emit(struct {
+			jsonFile
+			Bytes int64  `json:"bytes"`
+			Total int64  `json:"total"`
+			Error string `json:"error"`
+		}{file("expired"), e.Bytes, e.Total, errText(e.Err)})
 	case scheduler.HostLimit:
 		head.Type = "host"
 		j.emit(struct {

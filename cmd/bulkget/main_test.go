@@ -22,7 +22,9 @@ import (
 
 // binDir holds the real binary for tests that need a process (signals); the
 // others call runMain in-process.
-var binDir string
+// binDir holds the built binary; srcDir is this package's folder, where
+// the build runs whatever folder a test has moved to.
+var binDir, srcDir string
 
 var (
 	buildOnce sync.Once
@@ -36,7 +38,9 @@ func bulkgetBin(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(binDir, "bulkget")
 	buildOnce.Do(func() {
-		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		build := exec.Command("go", "build", "-o", bin, ".")
+		build.Dir = srcDir
+		if out, err := build.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("build bulkget: %v\n%s", err, out)
 		}
 	})
@@ -52,6 +56,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binDir = dir
+	if srcDir, err = os.Getwd(); err != nil {
+		panic(err)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -250,7 +250,7 @@ func (t *tally) add(e scheduler.Event) {
 	case scheduler.Skipped:
 		t.closed[e.Line] = true
 		t.filesDone++
-	case scheduler.Failed:
+	case scheduler.Failed, scheduler.Expired:
 		t.closed[e.Line] = true
 		t.failed++
 	case scheduler.Progress:
@@ -347,8 +347,12 @@ func (p *plain) event(e scheduler.Event) {
 	if p.silent {
 		return
 	}
-	if e.Kind == scheduler.Failed {
+	switch e.Kind {
+	case scheduler.Failed:
 		fmt.Fprintln(p.w, failureLine(e.Name, e.Line, e.Err))
+		return
+	case scheduler.Expired:
+		fmt.Fprintln(p.w, expiredLine(e.Name, e.Line, e.Err))
 		return
 	}
 	if p.quiet {
@@ -411,6 +415,12 @@ func failureLine(name string, line int, err error) string {
 	return fmt.Sprintf("✗ %s: %v (list line %d)", name, err, line)
 }
 
+// expiredLine is a file stopped by an expired URL: not failed, since its
+// bytes are kept and a run with fresh links continues it.
+func expiredLine(name string, line int, err error) string {
+	return fmt.Sprintf("⧗ %s: %v (list line %d)", name, err, line)
+}
+
 func skippedLine(e scheduler.Event) string {
 	return fmt.Sprintf("= %s: already downloaded, skipped", e.Name)
 }
@@ -467,8 +477,18 @@ func writeSummary(w io.Writer, sum scheduler.Summary, quiet bool) {
 		if sum.Interrupted {
 			state = " (interrupted)"
 		}
-		fmt.Fprintf(w, "%d done, %d skipped, %d failed, %s in %s (%s)%s\n", sum.Done, sum.Skipped, len(sum.Failed),
+		expired := ""
+		if len(sum.Expired) > 0 {
+			expired = fmt.Sprintf(", %d expired", len(sum.Expired))
+		}
+		fmt.Fprintf(w, "%d done, %d skipped, %d failed%s, %s in %s (%s)%s\n", sum.Done, sum.Skipped, len(sum.Failed), expired,
 			formatSize(sum.Bytes), formatDuration(sum.Elapsed), formatRate(sum.Bytes, sum.Elapsed.Seconds()), state)
+	}
+	if len(sum.Expired) > 0 {
+		fmt.Fprintf(w, "expired (bytes kept; run again with fresh links, or with --refresh-command, to continue):\n")
+		for _, f := range sum.Expired {
+			fmt.Fprintf(w, "  %s\n", expiredLine(f.Name, f.Line, f.Err))
+		}
 	}
 	if len(sum.Failed) > 0 {
 		fmt.Fprintf(w, "failed:\n")

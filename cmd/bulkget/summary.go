@@ -44,6 +44,8 @@ type summaryJSON struct {
 	Remaining      int           `json:"remaining"`
 	Bytes          int64         `json:"bytes"`
 	Failed         []failureJSON `json:"failed"`
+	// Expired are files stopped by an expired URL, their bytes kept.
+	Expired []failureJSON `json:"expired"`
 }
 
 type shardJSON struct {
@@ -55,6 +57,7 @@ type shardJSON struct {
 // file.
 const (
 	failDownload = "download"
+	failExpired  = "expired"
 	failList     = "list"
 )
 
@@ -88,7 +91,7 @@ func newSummaryReport(path, list string, shard shardSpec) (*summaryReport, error
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return nil, fmt.Errorf("--summary: %s is a folder; give a file name", path)
 	}
-	r.s = summaryJSON{Schema: summarySchema, Version: version, List: list, Started: r.start.UTC(), Failed: []failureJSON{}}
+	r.s = summaryJSON{Schema: summarySchema, Version: version, List: list, Started: r.start.UTC(), Failed: []failureJSON{}, Expired: []failureJSON{}}
 	if shard.on() {
 		r.s.Shard = &shardJSON{Index: shard.Index, Count: shard.Count}
 	}
@@ -116,6 +119,9 @@ func (r *summaryReport) runDone(sum scheduler.Summary) {
 			reason = f.Err.Error()
 		}
 		r.s.Failed = append(r.s.Failed, failureJSON{Kind: failDownload, Line: f.Line, Name: f.Name, Reason: reason})
+	}
+	for _, f := range sum.Expired {
+		r.s.Expired = append(r.s.Expired, failureJSON{Kind: failExpired, Line: f.Line, Name: f.Name, Reason: f.Err.Error()})
 	}
 }
 

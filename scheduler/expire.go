@@ -1,0 +1,131 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/bulkget/bulkget/segment"
+)
+
+// Signed URLs (S3, GCS, CloudFront, a model hub's links) stop working
+// after a while, and a large file can outlive its signature. A refusal
+// (401, 403, 410) of a request to a URL that earlier requests fetched data
+// from means the URL expired, not that the file is gone. Then:
+//
+//   - transfers still running are left alone: their requests were accepted;
+//   - no new request goes out with that URL (picks skip the file), so the
+//     host sees one refusal per expiry;
+//   - refresh asks Options.RefreshURL for a fresh URL; with one, the file
+//     goes on with the same .part (every request carries If-Range, so a
+//     different file behind the new URL restarts it from zero);
+//   - without one, the file ends as expired once its running transfers have
+//     ended: every byte is kept, and a later run with fresh links continues.
+
+// refreshTimeout bounds one attempt to get a fresh URL.
+const refreshTimeout = 2 * time.Minute
+
+// errNoRefresh: nothing can give a fresh URL.
+var errNoRefresh = errors.New("no way to get a fresh URL: run again with fresh links, or give --refresh-command")
+
+// refusedAccess reports whether err is the host refusing the request for
+// want of authorisation, which is how an expired signature is answered.
+func refusedAccess(err error) bool {
+	var se *segment.StatusError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusGone:
+		return true
+	}
+	return false
+}
+
+// expireLocked records that s's request was refused because f's URL
+// expired: s waits for a fresh URL, and first says this is the file's
+// first refusal for this URL (the caller then starts refresh). Call with
+// mu held.
+func (r *run) expireLocked(s *seg, err error) (e Event, first bool) {
+	f := s.f
+	s.notBefore = time.Time{}
+	if f.expired {
+		return Event{}, false
+	}
+	f.expired, f.expiredErr = true, err
+	return fileEvent(f, Warning, fmt.Errorf("the URL expired (%w); asking for a fresh one, transfers running go on", err)), true
+}
+
+// refresh looks for a fresh URL for f, whose current one expired, and
+// either lets the file go on with it or strands the file.
+func (r *run) refresh(f *file) {
+	r.mu.Lock()
+	current := f.target.String()
+	r.mu.Unlock()
+	fresh, err := r.freshURL(f, current)
+	var events []Event
+	r.mu.Lock()
+	if f.state != active {
+		r.mu.Unlock()
+		return
+	}
+	if err == nil {
+		f.target, f.expired, f.expiredErr = fresh, false, nil
+		f.urlWorked.Store(false)
+		events = append(events, fileEvent(f, Warning, errors.New("continuing with a fresh URL")))
+	} else {
+		f.stranded = true
+		f.expiredErr = fmt.Errorf("%w; %w", f.expiredErr, err)
+		if e, ok := r.strandIfIdleLocked(f); ok {
+			events = append(events, e)
+		}
+	}
+	gaveUp := f.state == expired && f.out != nil
+	r.notify()
+	r.mu.Unlock()
+	if gaveUp {
+		r.keepFailed(f)
+	}
+	for _, e := range events {
+		r.rep.Report(e)
+	}
+}
+
+// freshURL asks Options.RefreshURL for a URL to replace current, and checks
+// that it is one.
+func (r *run) freshURL(f *file, current string) (*url.URL, error) {
+	if r.opts.RefreshURL == nil {
+		return nil, errNoRefresh
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, refreshTimeout)
+	defer cancel()
+	raw, err := r.opts.RefreshURL(ctx, f.entry, current)
+	if err != nil {
+		return nil, err
+	}
+	if raw == current {
+		return nil, errNoRefresh
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("the fresh URL is not an http(s) URL")
+	}
+	return u, nil
+}
+
+// strandIfIdleLocked ends a stranded file as expired once nothing of it
+// runs any more, keeping its bytes for a later run. Call with mu held.
+func (r *run) strandIfIdleLocked(f *file) (Event, bool) {
+	if !f.stranded || f.state != active || f.conns > 0 {
+		return Event{}, false
+	}
+	r.retireLocked(f, expired)
+	err := fmt.Errorf("stopped with its URL expired (%w); %d of %d bytes are kept: run again with fresh links to continue",
+		f.expiredErr, f.written.Load(), f.size)
+	e := fileEvent(f, Expired, err)
+	r.expiredFiles = append(r.expiredFiles, Failure{Line: f.entry.Line, Name: f.entry.Name, Err: e.Err})
+	return e, true
+}
