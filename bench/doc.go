@@ -8,9 +8,12 @@
 // For each scenario the suite starts the test origin (internal/origin) in
 // its own process, with the scenario's per-connection cap, latency, faults
 // or TLS, and runs each tool as a child process with a total budget of 16
-// connections, one tool at a time. Each tool runs three times (-repeat) in
-// an order rotated every round, so that none is always first after the
-// previous scenario's clean-up; the table shows the run with the median
+// connections, one tool at a time. A scenario's latency is a delay before
+// the response headers of every request, one round trip per request;
+// connection set-up is not delayed (the -rtt scenarios put 20 ms or 100 ms
+// on every request). Each tool runs three times (-repeat) in an order
+// rotated every round, so that none is always first after the previous
+// scenario's clean-up; the table shows the run with the median
 // wall time and the spread, and a repetition that got fewer files right.
 // A run of RepeatUnder or more is not repeated. Before each run the
 // filesystem is synced, so no tool pays for writing back what an earlier

@@ -42,6 +42,16 @@ func TestScenarios(t *testing.T) {
 	if s, _ := Lookup("tail"); s.Ideal().Round(10*time.Millisecond) != 8390*time.Millisecond {
 		t.Errorf("tail ideal %v, want 1074 MiB ÷ 128 MiB/s = 8.39s", s.Ideal())
 	}
+	for name, want := range map[string]time.Duration{
+		"many-small-rtt20":  5 * time.Second,          // 4,000 × 20 ms ÷ 16
+		"many-small-rtt100": 12500 * time.Millisecond, // 2,000 × 100 ms ÷ 16
+		"large-rtt20":       4005 * time.Millisecond,  // (4 × 20 ms + 1 GiB ÷ 16 MiB/s) ÷ 16
+		"large-rtt100":      4025 * time.Millisecond,  // (4 × 100 ms + 1 GiB ÷ 16 MiB/s) ÷ 16
+	} {
+		if s, _ := Lookup(name); s.Ideal().Round(time.Millisecond) != want {
+			t.Errorf("%s ideal %v, want %v", name, s.Ideal(), want)
+		}
+	}
 	if _, err := Lookup("nope"); err == nil {
 		t.Error("Lookup of an unknown scenario: no error")
 	}

@@ -62,6 +62,17 @@ func Scenarios() []Scenario {
 			Sets: []FileSet{{20000, 4 << 10}}},
 		{Name: "capped-large-https", About: "capped-large over HTTPS (the origin offers HTTP/2)",
 			Sets: []FileSet{{8, 128 << 20}}, PerConnRate: 8 << 20, Latency: 20 * time.Millisecond, TLS: true},
+		// The -rtt scenarios put a real round-trip time on every request:
+		// Latency delays every response's headers. It does not delay
+		// connection set-up, so a new connection costs no extra round trip.
+		{Name: "many-small-rtt20", About: "4,000 × 64 KiB, 20 ms per request",
+			Sets: []FileSet{{4000, 64 << 10}}, Latency: 20 * time.Millisecond},
+		{Name: "many-small-rtt100", About: "2,000 × 64 KiB, 100 ms per request",
+			Sets: []FileSet{{2000, 64 << 10}}, Latency: 100 * time.Millisecond},
+		{Name: "large-rtt20", About: "4 × 256 MiB, 16 MiB/s per connection, 20 ms per request",
+			Sets: []FileSet{{4, 256 << 20}}, PerConnRate: 16 << 20, Latency: 20 * time.Millisecond},
+		{Name: "large-rtt100", About: "4 × 256 MiB, 16 MiB/s per connection, 100 ms per request",
+			Sets: []FileSet{{4, 256 << 20}}, PerConnRate: 16 << 20, Latency: 100 * time.Millisecond},
 	}
 }
 

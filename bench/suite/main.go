@@ -4,7 +4,7 @@
 //
 //	go run ./bench/suite [-scenarios a,b] [-peers bulkget,aria2c] [-out FILE] [-timeout 10m] [-repeat 3]
 //
-// -scenarios takes names, "all" (the default: the seven main scenarios) and
+// -scenarios takes names, "all" (the default: the eleven main scenarios) and
 // "faults" (the single-fault probes).
 //
 // See the package bench for the scenarios, the tools' command lines and how
