@@ -196,6 +196,10 @@ func (j *jsonLines) finish(sum scheduler.Summary) {
 	for _, f := range sum.Failed {
 		failed = append(failed, jsonFailure{f.Line, f.Name, errText(f.Err)})
 	}
+	expired := make([]jsonFailure, 0, len(sum.Expired))
+	for _, f := range sum.Expired {
+		expired = append(expired, jsonFailure{f.Line, f.Name, errText(f.Err)})
+	}
 	invalid := make([]jsonFailure, 0, len(j.bad))
 	for _, b := range j.bad {
 		invalid = append(invalid, jsonFailure{Line: b.Line, Error: b.Reason})
@@ -205,12 +209,13 @@ func (j *jsonLines) finish(sum scheduler.Summary) {
 		Done        int           `json:"done"`
 		Skipped     int           `json:"skipped"`
 		Failed      []jsonFailure `json:"failed"`
+		Expired     []jsonFailure `json:"expired"`
 		Invalid     []jsonFailure `json:"invalid"`
 		Bytes       int64         `json:"bytes"`
 		ElapsedMS   int64         `json:"elapsed_ms"`
 		Speed       int64         `json:"speed"`
 		Interrupted bool          `json:"interrupted"`
-	}{jsonHead{"summary", jsonTime(time.Now())}, sum.Done, sum.Skipped, failed, invalid, sum.Bytes,
+	}{jsonHead{"summary", jsonTime(time.Now())}, sum.Done, sum.Skipped, failed, expired, invalid, sum.Bytes,
 		sum.Elapsed.Milliseconds(), perSecond(sum.Bytes, sum.Elapsed), sum.Interrupted})
 }
 

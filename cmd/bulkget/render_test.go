@@ -280,7 +280,7 @@ func TestJSONSchema(t *testing.T) {
 		"failed":   {"type", "time", "line", "file", "bytes", "error"},
 		"done":     {"type", "time", "line", "file", "bytes", "elapsed_ms", "speed"},
 		"skipped":  {"type", "time", "line", "file"},
-		"summary":  {"type", "time", "done", "skipped", "failed", "invalid", "bytes", "elapsed_ms", "speed", "interrupted"},
+		"summary":  {"type", "time", "done", "skipped", "failed", "expired", "invalid", "bytes", "elapsed_ms", "speed", "interrupted"},
 	}
 	var types []string
 	var objs []map[string]any
