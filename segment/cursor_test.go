@@ -211,7 +211,7 @@ func TestSplitGivesAwayTheAlignedBackHalfOrNothingWhenAHalfWouldBeTooSmall(t *te
 	}
 }
 
-// TestSplitOfAnyCursorLeavesTwoPiecesOfAtLeastTheMinimumAlignedWherePossible checks Split's contract on many random cursors.
+// Split's contract, checked on many random cursors.
 func TestSplitOfAnyCursorLeavesTwoPiecesOfAtLeastTheMinimumAlignedWherePossible(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	for i := range 20000 {
@@ -393,7 +393,7 @@ func checkPartition(t *testing.T, pieces []piece, from, to int64) {
 	}
 }
 
-// TestCopySplitAtEveryReadStopsAtTheNewEndAndTheTailsCompleteTheRange runs Copy while another goroutine splits the cursor
+// Copy runs while another goroutine splits the cursor
 // every time the body is read, then fetches each split-off tail.
 func TestCopySplitAtEveryReadStopsAtTheNewEndAndTheTailsCompleteTheRange(t *testing.T) {
 	tests := []lockstepCase{
@@ -462,7 +462,7 @@ func testLockstep(t *testing.T, wrap func(*memFile) io.WriterAt, tt lockstepCase
 	dst.check(t, src, tt.start, tt.end)
 }
 
-// TestConcurrentWorkStealingWritesEveryByteExactlyOnce runs a pool of Copy calls into one file
+// A pool of Copy calls writes into one file
 // while a thief keeps splitting running cursors and starting a new Copy for
 // every stolen tail. Every byte must be written exactly once, correctly.
 func TestConcurrentWorkStealingWritesEveryByteExactlyOnce(t *testing.T) {

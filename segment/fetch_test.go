@@ -511,8 +511,8 @@ func TestCopyWritesExactlyItsRangeAndCallsAShortBodyShort(t *testing.T) {
 	}
 }
 
-// TestCopyStopsExactlyAtAnEndSplitOffMidCopy splits the cursor from inside the body's first Read
-// and checks Copy stops exactly at the new end.
+// The cursor is split from inside the body's first Read
+// and Copy must stop exactly at the new end.
 func TestCopyStopsExactlyAtAnEndSplitOffMidCopy(t *testing.T) {
 	tests := []struct {
 		name       string

@@ -34,7 +34,7 @@ func TestRangeHeaderHasAnInclusiveEndAndIsOpenForANegativeOne(t *testing.T) {
 	}
 }
 
-// TestRangeHeaderAndItsContentRangeDescribeTheSameBytes checks that a header built for [a, b) and the
+// A header built for [a, b) and the
 // Content-Range a compliant server answers it with describe the same range.
 func TestRangeHeaderAndItsContentRangeDescribeTheSameBytes(t *testing.T) {
 	for _, r := range [][2]int64{{0, 1}, {0, 10}, {5, 6}, {65536, 131072}, {1 << 33, 1<<33 + 12345}} {

@@ -186,8 +186,8 @@ func TestBodyFaultsCutOrShiftTheBodyAsConfigured(t *testing.T) {
 	}
 }
 
-// TestUnboundedStallStopsTheBodyUntilTheClientGivesUp checks that an unbounded stall really stops the body at
-// the stall point and that a client giving up frees the handler.
+// An unbounded stall really stops the body at
+// the stall point, and a client giving up frees the handler.
 func TestUnboundedStallStopsTheBodyUntilTheClientGivesUp(t *testing.T) {
 	s := startServer(t, Options{Fault: func(Request) Fault { return Fault{StallAfter: 777} }})
 	s.Add("f", 100_000)
@@ -220,7 +220,7 @@ func TestUnboundedStallStopsTheBodyUntilTheClientGivesUp(t *testing.T) {
 	}
 }
 
-// TestResetDeliversThePromisedBytesToASlowReaderFirst makes the reset fire while the socket buffers are
+// The reset fires while the socket buffers are
 // full: the promised bytes must still all arrive before the reset.
 func TestResetDeliversThePromisedBytesToASlowReaderFirst(t *testing.T) {
 	const n = 6 << 20
@@ -238,7 +238,7 @@ func TestResetDeliversThePromisedBytesToASlowReaderFirst(t *testing.T) {
 	}
 }
 
-// TestBodyFaultsShowWithoutALength checks that body faults are still detectable when the
+// Body faults are still detectable when the
 // client has no length to compare against.
 func TestBodyFaultsShowWithoutALength(t *testing.T) {
 	const size = 100_000

@@ -337,7 +337,7 @@ func TestStatsCountRequestsBytesAndPeaks(t *testing.T) {
 	}
 }
 
-// TestRatesHoldPerConnectionAndTotal checks the pacing over one second. The tolerance is loose and a
+// The pacing is measured over one second. The tolerance is loose and a
 // measurement is retried because a loaded machine (other test binaries, the
 // race detector) can freeze the process for a while; a wrong limiter fails
 // every attempt.
@@ -418,7 +418,7 @@ func TestRatesHoldPerConnectionAndTotal(t *testing.T) {
 	}
 }
 
-// TestPerConnectionRateIsSharedByKeepAliveRequests checks that the per-connection budget is shared
+// The per-connection budget is shared
 // by sequential keep-alive requests rather than restarting with each one.
 func TestPerConnectionRateIsSharedByKeepAliveRequests(t *testing.T) {
 	const rate, file, n = 2 << 20, 128 << 10, 16 // 2 MiB over one connection: ~1 s
