@@ -13,7 +13,7 @@ import (
 	"testing"
 )
 
-func TestEndsInQuote(t *testing.T) {
+func TestEndsInQuoteTracksAQuotedFieldAcrossLines(t *testing.T) {
 	tests := []struct {
 		line    string
 		inQuote bool

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 )
 
-func TestValidName(t *testing.T) {
+func TestValidNameCleansSafeRelativeNamesAndRefusesTheRest(t *testing.T) {
 	tests := []struct {
 		name  string
 		clean string // "" when invalid

@@ -56,7 +56,7 @@ func check(t *testing.T, got, want result) {
 	}
 }
 
-func TestReadAll(t *testing.T) {
+func TestEveryListFormGivesItsEntriesAndNamesItsBadLines(t *testing.T) {
 	tests := []struct {
 		name  string
 		input string
@@ -451,7 +451,7 @@ func TestReadAll(t *testing.T) {
 	}
 }
 
-func TestTestdata(t *testing.T) {
+func TestListsInTestdataReadAsExpected(t *testing.T) {
 	simple := []manifest.Entry{
 		e(2, "a.bin", "http://example.com/a.bin"),
 		e(3, "dir/b.bin", "http://example.com/dir/b.bin"),
@@ -537,7 +537,7 @@ func (f *failingReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func TestFatalErrors(t *testing.T) {
+func TestReadErrorsAndHugeLinesStopTheListWithTheirLine(t *testing.T) {
 	boom := errors.New("disk on fire")
 	t.Run("io error mid list", func(t *testing.T) {
 		entries, bad, err := manifest.ReadAll(&failingReader{data: "filename,url\na,http://h/a\nb,http://h/b\nc,htt", err: boom})
@@ -640,7 +640,7 @@ func heapAlloc() uint64 {
 	return m.HeapAlloc
 }
 
-func TestStreaming(t *testing.T) {
+func TestReaderStreamsAHugeListInBoundedMemory(t *testing.T) {
 	const n = 200_000
 	r, err := manifest.NewReader(&listGenerator{n: n})
 	if err != nil {

@@ -89,7 +89,7 @@ func TestShardIsConsistentWhenNGrows(t *testing.T) {
 	}
 }
 
-func TestShardEdgeCounts(t *testing.T) {
+func TestShardIsZeroForFewerThanTwoAndInRangeForHugeCounts(t *testing.T) {
 	for _, n := range []int{math.MinInt, -1, 0, 1} {
 		if s := Shard("a.bin", n); s != 0 {
 			t.Errorf("Shard(n=%d) = %d, want 0", n, s)

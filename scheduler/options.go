@@ -3,11 +3,13 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"time"
 
 	"github.com/bulkget/bulkget/manifest"
+	"github.com/bulkget/bulkget/store"
 )
 
 // Options configures a Run. The zero value of every field means its
@@ -87,6 +89,13 @@ type Options struct {
 	// NoSpaceCheck skips comparing a file's size with the free space, and
 	// preallocation, for filesystems that misreport either.
 	NoSpaceCheck bool
+
+	// Set only by this package's tests (see disk_test.go), to watch what
+	// the run asks of its output folder and to make it fail as a full
+	// disk would; nil in every real run. create stands in for
+	// d.Create; writes wraps what a part's transfers write to.
+	create func(d *store.Dir, name string, size int64, fresh, ranged bool) (*store.Part, error)
+	writes func(p *store.Part) io.WriterAt
 }
 
 // Backoff is capped exponential backoff with full jitter: the n-th retry

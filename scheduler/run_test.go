@@ -283,7 +283,7 @@ func TestWorkStealingKeepsConnectionsBusy(t *testing.T) {
 	}
 }
 
-func TestServerQuirks(t *testing.T) {
+func TestServersWithoutRangesOrLengthAndTinyFilesCostOneRequestPerFile(t *testing.T) {
 	cases := []struct {
 		name string
 		opts origin.Options
@@ -313,7 +313,7 @@ func TestServerQuirks(t *testing.T) {
 	}
 }
 
-func TestFaults(t *testing.T) {
+func TestTransientFaultsAreRetriedAndPermanentOnesFailTheFile(t *testing.T) {
 	const size = 3<<20 + 1234
 	cases := []struct {
 		name       string
@@ -528,7 +528,7 @@ func TestCancelLeavesOnlyPartFiles(t *testing.T) {
 	}
 }
 
-func TestBackoffDelay(t *testing.T) {
+func TestBackoffDoublesUpToItsMaxWithJitterAndHonoursRetryAfterUpToItsCap(t *testing.T) {
 	full := func(d time.Duration) time.Duration { return d - 1 }
 	b := Backoff{Base: 100 * time.Millisecond, Max: time.Second, RetryAfterCap: 3 * time.Second, Jitter: full}
 	cases := []struct {
@@ -556,7 +556,7 @@ func TestBackoffDelay(t *testing.T) {
 	}
 }
 
-func TestOptionsRejected(t *testing.T) {
+func TestInvalidOptionsAreRejectedBeforeTheRunStarts(t *testing.T) {
 	for _, o := range []Options{
 		{},
 		{Dir: "x", Connections: -1},

@@ -27,7 +27,7 @@ func md5Of(name string, size int64) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func TestChecksumsFromTheList(t *testing.T) {
+func TestListChecksumsAreCheckedAndAMismatchFailsAfterOneRefetch(t *testing.T) {
 	cases := []struct {
 		name      string
 		opts      origin.Options
@@ -190,8 +190,9 @@ func TestPlantedSymlinkCannotLeadOutside(t *testing.T) {
 	}
 }
 
-// TestDiskFull needs a small tmpfs, which only root can mount.
-func TestDiskFull(t *testing.T) {
+// A real full disk: needs a small tmpfs, which only root can mount (see
+// disk_test.go for the same paths with a fake disk, which run everywhere).
+func TestFullTmpfsFailsFilesClearlyAndNothingPartialTakesAName(t *testing.T) {
 	mnt := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a 64 MiB tmpfs here (%v: %s)", err, strings.TrimSpace(string(out)))
@@ -231,7 +232,7 @@ func TestDiskFull(t *testing.T) {
 	}
 }
 
-func TestRedactURL(t *testing.T) {
+func TestRedactURLHidesQueryAndPasswordAndKeepsTheWrappedError(t *testing.T) {
 	for in, want := range map[string]string{
 		"https://host/a.bin?sig=abc&exp=1": "https://host/a.bin?REDACTED",
 		"http://u:pw@host/x":               "http://u:xxxxx@host/x",

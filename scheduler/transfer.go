@@ -175,8 +175,11 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 		r.mu.Unlock()
 	}
 	var dst io.WriterAt = out
+	if r.opts.writes != nil {
+		dst = r.opts.writes(out)
+	}
 	if sums != nil {
-		dst = inOrder{w: out, s: sums}
+		dst = inOrder{w: dst, s: sums}
 	}
 	if out.Direct() && r.limiter == nil {
 		// Direct writes want larger pieces from aligned memory.
@@ -248,7 +251,13 @@ func (r *run) openPart(f *file, size int64, ranged bool) (*store.Part, error) {
 		}
 		f.madeState = false
 	}
-	p, err := r.disk.Create(f.entry.Name, size, f.clean && !f.madePart, ranged)
+	create := r.disk.Create
+	if r.opts.create != nil {
+		create = func(name string, size int64, fresh, ranged bool) (*store.Part, error) {
+			return r.opts.create(r.disk, name, size, fresh, ranged)
+		}
+	}
+	p, err := create(f.entry.Name, size, f.clean && !f.madePart, ranged)
 	if err != nil || !p.Unnamed() {
 		f.madePart = true // a .part may exist now
 	}

@@ -114,7 +114,7 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func TestCursorAccessors(t *testing.T) {
+func TestCursorReportsItsStartPositionAndEnd(t *testing.T) {
 	c := NewCursor(100, 150, 300)
 	if got := c.Start(); got != 100 {
 		t.Errorf("Start = %d, want 100", got)
@@ -166,7 +166,7 @@ func TestCursorAccessors(t *testing.T) {
 	}
 }
 
-func TestCursorSplit(t *testing.T) {
+func TestSplitGivesAwayTheAlignedBackHalfOrNothingWhenAHalfWouldBeTooSmall(t *testing.T) {
 	const K = splitAlign
 	tests := []struct {
 		name               string
@@ -211,8 +211,8 @@ func TestCursorSplit(t *testing.T) {
 	}
 }
 
-// TestCursorSplitProperties checks Split's contract on many random cursors.
-func TestCursorSplitProperties(t *testing.T) {
+// Split's contract, checked on many random cursors.
+func TestSplitOfAnyCursorLeavesTwoPiecesOfAtLeastTheMinimumAlignedWherePossible(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	for i := range 20000 {
 		pos := r.Int64N(1 << 30)
@@ -393,9 +393,9 @@ func checkPartition(t *testing.T, pieces []piece, from, to int64) {
 	}
 }
 
-// TestCopyLockstepSplits runs Copy while another goroutine splits the cursor
+// Copy runs while another goroutine splits the cursor
 // every time the body is read, then fetches each split-off tail.
-func TestCopyLockstepSplits(t *testing.T) {
+func TestCopySplitAtEveryReadStopsAtTheNewEndAndTheTailsCompleteTheRange(t *testing.T) {
 	tests := []lockstepCase{
 		{"aligned range, big buffer", 0, 1 << 20, 32 << 10, 5000, 4096},
 		{"odd range, small chunks", 12345, 400000, 3000, 777, 1000},
@@ -462,10 +462,10 @@ func testLockstep(t *testing.T, wrap func(*memFile) io.WriterAt, tt lockstepCase
 	dst.check(t, src, tt.start, tt.end)
 }
 
-// TestCopyConcurrentWorkStealing runs a pool of Copy calls into one file
+// A pool of Copy calls writes into one file
 // while a thief keeps splitting running cursors and starting a new Copy for
 // every stolen tail. Every byte must be written exactly once, correctly.
-func TestCopyConcurrentWorkStealing(t *testing.T) {
+func TestConcurrentWorkStealingWritesEveryByteExactlyOnce(t *testing.T) {
 	tests := []stealingCase{
 		{"small min", 1 << 19, 4096, 1500, 512, 3000},
 		{"aligned min", 1 << 20, 16 << 10, 8192, splitAlign / 2, 500},
@@ -554,7 +554,7 @@ func (h *hookReader) Read(p []byte) (int, error) {
 	return h.r.Read(p)
 }
 
-func TestCursorTruncate(t *testing.T) {
+func TestTruncateKeepsTheInFlightChunkAndGivesAwayTheRest(t *testing.T) {
 	c := NewCursor(0, 100, 1000)
 	if off, n := c.claim(50); off != 100 || n != 50 {
 		t.Fatalf("claim = %d, %d", off, n)

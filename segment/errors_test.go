@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-func TestPermanentAndRetryAfter(t *testing.T) {
+func TestClientErrorsAndCancellationArePermanentAndRetryAfterSurvivesWrapping(t *testing.T) {
 	status := func(code int) error { return &StatusError{Code: code} }
 	tests := []struct {
 		name      string
@@ -81,7 +81,7 @@ func TestPermanentAndRetryAfter(t *testing.T) {
 	}
 }
 
-func TestStatusErrorMessage(t *testing.T) {
+func TestStatusErrorReadsHTTPAndTheStatusLine(t *testing.T) {
 	tests := []struct {
 		err  *StatusError
 		want string

@@ -70,7 +70,7 @@ func chunked(code int, hdr map[string]string, body string) http.HandlerFunc {
 
 func cr(v string) map[string]string { return map[string]string{"Content-Range": v} }
 
-func TestOpen(t *testing.T) {
+func TestOpenAcceptsOnlyTheRangeAskedFor(t *testing.T) {
 	hundred := strings.Repeat("0123456789", 10)
 	probe := Request{Start: 0, End: -1, Total: -1}
 	ranged := Request{Start: 10, End: 20, Total: 100}
@@ -315,7 +315,7 @@ func TestOpen(t *testing.T) {
 	}
 }
 
-func TestOpenRequestHeaders(t *testing.T) {
+func TestOpenSendsTheInclusiveRangeTheValidatorAndTheUserAgent(t *testing.T) {
 	tests := []struct {
 		name          string
 		req           Request
@@ -377,7 +377,7 @@ func TestOpenRequestHeaders(t *testing.T) {
 	}
 }
 
-func TestOpenValidatorsFromResponse(t *testing.T) {
+func TestOpenKeepsTheETagAndLastModifiedOfTheAnswer(t *testing.T) {
 	srv := httptest.NewServer(reply(206, map[string]string{
 		"Content-Range": "bytes 0-3/4",
 		"ETag":          `"v1"`,
@@ -397,7 +397,7 @@ func TestOpenValidatorsFromResponse(t *testing.T) {
 	}
 }
 
-func TestOpenTransportErrors(t *testing.T) {
+func TestTransportErrorsAreRetriedButACancelIsPermanent(t *testing.T) {
 	srv := httptest.NewServer(reply(206, cr("bytes 0-3/4"), "abcd"))
 	url := srv.URL
 	client := srv.Client()
@@ -428,7 +428,7 @@ func TestOpenTransportErrors(t *testing.T) {
 	}
 }
 
-func TestResponseValidator(t *testing.T) {
+func TestValidatorIsAStrongETagElseLastModified(t *testing.T) {
 	const lm = "Wed, 21 Oct 2015 07:28:00 GMT"
 	tests := []struct {
 		name, etag, lastModified, want string
@@ -456,7 +456,7 @@ func errReader(data []byte, err error) io.Reader {
 	return io.MultiReader(bytes.NewReader(data), iotest.ErrReader(err))
 }
 
-func TestCopy(t *testing.T) {
+func TestCopyWritesExactlyItsRangeAndCallsAShortBodyShort(t *testing.T) {
 	src := source(1000)
 	errBoom := errors.New("boom")
 	tests := []struct {
@@ -511,9 +511,9 @@ func TestCopy(t *testing.T) {
 	}
 }
 
-// TestCopyShrunkMidCopy splits the cursor from inside the body's first Read
-// and checks Copy stops exactly at the new end.
-func TestCopyShrunkMidCopy(t *testing.T) {
+// The cursor is split from inside the body's first Read
+// and Copy must stop exactly at the new end.
+func TestCopyStopsExactlyAtAnEndSplitOffMidCopy(t *testing.T) {
 	tests := []struct {
 		name       string
 		start, end int64
@@ -610,7 +610,7 @@ func (o *countObserver) Written(n int64) {
 	}
 }
 
-func TestCopyLimiterAndObserver(t *testing.T) {
+func TestCopyWaitsForTheLimiterAndTellsTheObserverEveryByte(t *testing.T) {
 	src := source(5000)
 	errLimit := errors.New("rate: would exceed deadline")
 	tests := []struct {
@@ -710,7 +710,7 @@ func (f failingFile) WriteAt(p []byte, off int64) (int, error) {
 	return f.memFile.WriteAt(p, off)
 }
 
-func TestCopyWriteError(t *testing.T) {
+func TestFailedWriteEndsCopyNamingItsOffsetAndCountingWhatLanded(t *testing.T) {
 	src := source(1000)
 	tests := []struct {
 		name       string
@@ -747,7 +747,7 @@ func TestCopyWriteError(t *testing.T) {
 	}
 }
 
-func TestCopyWithOpen(t *testing.T) {
+func TestRangesOpenedAndCopiedRebuildTheFile(t *testing.T) {
 	src := source(300000)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, "f", time.Time{}, bytes.NewReader(src))
@@ -771,7 +771,7 @@ func TestCopyWithOpen(t *testing.T) {
 	dst.check(t, src, 0, int64(len(src)))
 }
 
-func TestDrain(t *testing.T) {
+func TestDrainReadsOneByteAtMost(t *testing.T) {
 	r := bytes.NewReader(make([]byte, 100))
 	Drain(r)
 	if r.Len() != 99 {
@@ -890,7 +890,7 @@ func (alignedFailing) Alignment() int { return 8 }
 
 // A failed write ends an aligned Copy with its error, after the bytes
 // before it are counted, whatever block the failure falls in.
-func TestCopyAlignedWriteError(t *testing.T) {
+func TestFailedAlignedWriteEndsCopyAfterCountingWhatLanded(t *testing.T) {
 	src := source(10000)
 	for _, limit := range []int64{0, 100, 2500, 9999} {
 		ff := failingFile{newMemFile(len(src)), limit}

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-func TestRangeHeader(t *testing.T) {
+func TestRangeHeaderHasAnInclusiveEndAndIsOpenForANegativeOne(t *testing.T) {
 	tests := []struct {
 		name       string
 		start, end int64
@@ -34,9 +34,9 @@ func TestRangeHeader(t *testing.T) {
 	}
 }
 
-// TestRangeHeaderRoundTrip checks that a header built for [a, b) and the
+// A header built for [a, b) and the
 // Content-Range a compliant server answers it with describe the same range.
-func TestRangeHeaderRoundTrip(t *testing.T) {
+func TestRangeHeaderAndItsContentRangeDescribeTheSameBytes(t *testing.T) {
 	for _, r := range [][2]int64{{0, 1}, {0, 10}, {5, 6}, {65536, 131072}, {1 << 33, 1<<33 + 12345}} {
 		t.Run(fmt.Sprintf("%d-%d", r[0], r[1]), func(t *testing.T) {
 			h := RangeHeader(r[0], r[1])
@@ -55,7 +55,7 @@ func TestRangeHeaderRoundTrip(t *testing.T) {
 	}
 }
 
-func TestParseContentRangeValid(t *testing.T) {
+func TestContentRangeParsesToAnExclusiveEndAndUnknownTotal(t *testing.T) {
 	tests := []struct {
 		in   string
 		want ContentRange
@@ -87,7 +87,7 @@ func TestParseContentRangeValid(t *testing.T) {
 	}
 }
 
-func TestParseContentRangeMalformed(t *testing.T) {
+func TestMalformedContentRangeIsRejected(t *testing.T) {
 	tests := []struct {
 		name, in string
 	}{
@@ -201,7 +201,7 @@ func FuzzParseContentRange(f *testing.F) {
 	})
 }
 
-func TestParseRetryAfter(t *testing.T) {
+func TestRetryAfterIsSecondsOrADateCappedAtADay(t *testing.T) {
 	now := time.Date(2024, time.March, 10, 12, 0, 0, 0, time.UTC)
 	date := func(d time.Duration) string { return now.Add(d).Format(http.TimeFormat) }
 	tests := []struct {

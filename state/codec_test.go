@@ -48,7 +48,7 @@ func sampleFiles() map[string]*File {
 	}
 }
 
-func TestRoundTrip(t *testing.T) {
+func TestEncodedStateDecodesToTheSameFile(t *testing.T) {
 	for name, f := range sampleFiles() {
 		t.Run(name, func(t *testing.T) {
 			b, err := Encode(f)
@@ -73,7 +73,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-func TestDoneBytes(t *testing.T) {
+func TestDoneBytesSumsWhatEverySegmentHasDone(t *testing.T) {
 	f := sampleFiles()["typical"]
 	if got, want := f.DoneBytes(), int64(4<<20+123456); got != want {
 		t.Fatalf("DoneBytes = %d, want %d", got, want)
@@ -100,7 +100,7 @@ func wantInvalid(t *testing.T, b []byte, what string) {
 	}
 }
 
-func TestTruncations(t *testing.T) {
+func TestEveryTruncatedStateIsInvalid(t *testing.T) {
 	for name, f := range sampleFiles() {
 		if name == "many segments" || name == "non-utf8 and long strings" {
 			continue // quadratic in length; covered by the smaller files
@@ -112,13 +112,13 @@ func TestTruncations(t *testing.T) {
 	}
 }
 
-func TestTrailingBytes(t *testing.T) {
+func TestBytesAfterAStateMakeItInvalid(t *testing.T) {
 	b := mustEncode(t, sampleFiles()["typical"])
 	wantInvalid(t, append(append([]byte(nil), b...), 0), "one trailing zero")
 	wantInvalid(t, append(append([]byte(nil), b...), b...), "doubled")
 }
 
-func TestBitFlips(t *testing.T) {
+func TestEverySingleBitFlipMakesAStateInvalid(t *testing.T) {
 	for _, name := range []string{"typical", "one byte", "empty segment"} {
 		b := mustEncode(t, sampleFiles()[name])
 		for i := range b {
@@ -131,7 +131,7 @@ func TestBitFlips(t *testing.T) {
 	}
 }
 
-func TestGarbage(t *testing.T) {
+func TestRandomBytesNeverDecodeToAState(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	good := mustEncode(t, sampleFiles()["typical"])
 	for i := 0; i < 20000; i++ {
@@ -150,7 +150,7 @@ func TestGarbage(t *testing.T) {
 	}
 }
 
-func TestWrongVersion(t *testing.T) {
+func TestOnlyTheCurrentVersionDecodes(t *testing.T) {
 	b := mustEncode(t, sampleFiles()["typical"])
 	payload := b[headerLen : len(b)-trailerLen]
 	for _, v := range []uint16{0, 2, math.MaxUint16} {
@@ -164,7 +164,7 @@ func TestWrongVersion(t *testing.T) {
 	}
 }
 
-func TestBadMagic(t *testing.T) {
+func TestStateWithoutTheMagicIsInvalid(t *testing.T) {
 	b := mustEncode(t, sampleFiles()["typical"])
 	b[0] = 'X'
 	// Fix up the checksum so only the magic is wrong.
@@ -184,7 +184,7 @@ func uv(vs ...uint64) []byte {
 
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
-func TestPayloadChecks(t *testing.T) {
+func TestPayloadThatIsNotMinimalOrConsistentIsInvalid(t *testing.T) {
 	strs := uv(0, 0, 0) // empty URL, ETag, LastModified
 	cases := map[string][]byte{
 		"empty payload":         nil,
@@ -216,7 +216,7 @@ func TestPayloadChecks(t *testing.T) {
 	}
 }
 
-func TestPayloadLengthLimit(t *testing.T) {
+func TestPayloadLengthAboveTheLimitIsInvalid(t *testing.T) {
 	b := []byte(magic)
 	b = binary.BigEndian.AppendUint16(b, Version)
 	b = binary.BigEndian.AppendUint32(b, math.MaxUint32)
@@ -224,7 +224,7 @@ func TestPayloadLengthLimit(t *testing.T) {
 	wantInvalid(t, b, "payload length above limit")
 }
 
-func TestValidate(t *testing.T) {
+func TestStateThatDoesNotTileItsSizeWithinLimitsIsInvalidAndNeverEncoded(t *testing.T) {
 	seg := func(s ...Segment) []Segment { return s }
 	cases := map[string]*File{
 		"nil":               nil,

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-func TestLockExclusiveInProcess(t *testing.T) {
+func TestLockRecordsItsPIDAndASecondAcquireFailsAtOnce(t *testing.T) {
 	dir := t.TempDir()
 	l, err := AcquireLock(dir)
 	if err != nil {
@@ -81,7 +81,7 @@ func mustBeEmpty(t *testing.T, dir string) {
 	}
 }
 
-func TestLockUnknownPID(t *testing.T) {
+func TestLockHeldUnderAGarbledPIDStillRefusesWithPIDUnknown(t *testing.T) {
 	dir := t.TempDir()
 	l, err := AcquireLock(dir)
 	if err != nil {
@@ -100,7 +100,7 @@ func TestLockUnknownPID(t *testing.T) {
 	}
 }
 
-func TestLockStaleFile(t *testing.T) {
+func TestStaleLockFileNobodyHoldsDoesNotBlock(t *testing.T) {
 	dir := t.TempDir()
 	// A lock file left behind by an earlier process (and never locked by
 	// anyone now) must not block.
@@ -121,7 +121,7 @@ func TestLockStaleFile(t *testing.T) {
 	mustBeEmpty(t, dir) // the stale file goes too
 }
 
-func TestLockMissingDir(t *testing.T) {
+func TestLockInAMissingFolderFailsAsSomethingOtherThanLocked(t *testing.T) {
 	_, err := AcquireLock(filepath.Join(t.TempDir(), "nope"))
 	if err == nil || errors.Is(err, ErrLocked) {
 		t.Fatalf("AcquireLock(missing dir) = %v", err)
@@ -131,7 +131,7 @@ func TestLockMissingDir(t *testing.T) {
 const helperEnv = "BULKGET_STATE_LOCK_HELPER_DIR"
 
 // TestHelperProcess is not a real test: when re-executed by
-// TestLockReleasedOnKill it takes the lock and holds it until killed.
+// TestLockIsReleasedWhenItsProcessIsKilled it takes the lock and holds it until killed.
 func TestHelperProcess(t *testing.T) {
 	dir := os.Getenv(helperEnv)
 	if dir == "" {
@@ -146,7 +146,7 @@ func TestHelperProcess(t *testing.T) {
 	os.Exit(2)
 }
 
-func TestLockReleasedOnKill(t *testing.T) {
+func TestLockIsReleasedWhenItsProcessIsKilled(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), helperEnv+"="+dir)

@@ -37,7 +37,7 @@ func noTemp(t *testing.T, dir string) {
 	})
 }
 
-func TestSaveLoad(t *testing.T) {
+func TestSavedStateLoadsBackPrivateAndOnlyForItsPartSize(t *testing.T) {
 	root, dir := openRoot(t)
 	if err := os.MkdirAll(filepath.Join(dir, "a"), 0o755); err != nil {
 		t.Fatal(err)
@@ -69,7 +69,7 @@ func TestSaveLoad(t *testing.T) {
 	}
 }
 
-func TestSaveReplaces(t *testing.T) {
+func TestSaveReplacesTheOldState(t *testing.T) {
 	root, dir := openRoot(t)
 	name := store.StateName("x")
 	f := sampleFiles()["typical"]
@@ -104,7 +104,7 @@ func TestSaveReplaces(t *testing.T) {
 	}
 }
 
-func TestSaveInvalidKeepsOld(t *testing.T) {
+func TestSavingAnInvalidStateKeepsTheOldOne(t *testing.T) {
 	root, dir := openRoot(t)
 	name := store.StateName("x")
 	f := sampleFiles()["one byte done"]
@@ -121,7 +121,7 @@ func TestSaveInvalidKeepsOld(t *testing.T) {
 	}
 }
 
-func TestSaveFailureRemovesTemp(t *testing.T) {
+func TestFailedSaveLeavesNoTemporaryFile(t *testing.T) {
 	root, dir := openRoot(t)
 	// A non-empty directory where the state should go makes the rename
 	// fail after the temp file has been written and synced.
@@ -135,7 +135,7 @@ func TestSaveFailureRemovesTemp(t *testing.T) {
 	noTemp(t, dir)
 }
 
-func TestSaveMissingParent(t *testing.T) {
+func TestSaveIntoAMissingFolderFailsWithNotExist(t *testing.T) {
 	root, dir := openRoot(t)
 	if err := Save(root, "nope/x.part.state", sampleFiles()["typical"]); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Save into missing folder: %v", err)
@@ -143,14 +143,14 @@ func TestSaveMissingParent(t *testing.T) {
 	noTemp(t, dir)
 }
 
-func TestSaveEscape(t *testing.T) {
+func TestSaveCannotLeaveTheRoot(t *testing.T) {
 	root, _ := openRoot(t)
 	if err := Save(root, "../escape.state", sampleFiles()["typical"]); err == nil {
 		t.Fatal("Save outside root succeeded")
 	}
 }
 
-func TestLoadMissing(t *testing.T) {
+func TestMissingStateIsNotExistNotInvalid(t *testing.T) {
 	root, _ := openRoot(t)
 	_, err := Load(root, "missing.part.state", 10)
 	if !errors.Is(err, fs.ErrNotExist) {
@@ -161,7 +161,7 @@ func TestLoadMissing(t *testing.T) {
 	}
 }
 
-func TestLoadCorrupt(t *testing.T) {
+func TestCorruptStateIsInvalid(t *testing.T) {
 	root, dir := openRoot(t)
 	good := mustEncode(t, sampleFiles()["typical"])
 	torn := good[:len(good)/2]
@@ -179,7 +179,7 @@ func TestLoadCorrupt(t *testing.T) {
 	}
 }
 
-func TestLoadOversized(t *testing.T) {
+func TestOversizedStateIsInvalid(t *testing.T) {
 	root, dir := openRoot(t)
 	p := filepath.Join(dir, "big")
 	fh, err := os.Create(p)
@@ -196,7 +196,7 @@ func TestLoadOversized(t *testing.T) {
 	}
 }
 
-func TestRemove(t *testing.T) {
+func TestRemoveDeletesTheStateAndItsTemporaryAndToleratesNone(t *testing.T) {
 	root, dir := openRoot(t)
 	if err := os.Mkdir(filepath.Join(dir, "a"), 0o755); err != nil {
 		t.Fatal(err)

@@ -127,7 +127,7 @@ func TestBatchCommitterCommitReturnsBeforeTheRound(t *testing.T) {
 	c.close()
 }
 
-func TestBatchCommitterCloseWithNothingQueued(t *testing.T) {
+func TestBatchCommitterWithNothingQueuedClosesAtOnce(t *testing.T) {
 	root, err := os.OpenRoot(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

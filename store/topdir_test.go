@@ -53,7 +53,7 @@ func TestTopDirNeverFollowsPlantedSymlinks(t *testing.T) {
 
 // An unnamed file whose name was taken meanwhile replaces it, as a rename
 // of its .part would, and leaves no .part behind.
-func TestLinkOverAnExistingName(t *testing.T) {
+func TestUnnamedFileReplacesAFileThatTookItsNameMeanwhile(t *testing.T) {
 	if !haveTopDir || !unnamedPossible() {
 		t.Skip("no unnamed files here")
 	}
@@ -124,7 +124,7 @@ func openTopDir(t *testing.T, dir string) *topDir {
 	return &topDir{root: root, dir: d, fd: int(d.Fd())}
 }
 
-func TestPassingFailureKeepsUnnamedFiles(t *testing.T) {
+func TestOneFailedUnnamedCreateDoesNotTurnUnnamedFilesOff(t *testing.T) {
 	if !haveTopDir || !unnamedPossible() {
 		t.Skip("no unnamed files here")
 	}

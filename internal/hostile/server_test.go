@@ -212,7 +212,7 @@ func TestRateAndCloseStopSleepers(t *testing.T) {
 	}
 }
 
-func TestParseRange(t *testing.T) {
+func TestParseRangeTakesOneSatisfiableByteRange(t *testing.T) {
 	for _, tc := range []struct {
 		v          string
 		start, end int64

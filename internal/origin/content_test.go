@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-func TestContentDeterministic(t *testing.T) {
+func TestContentIsTheSameEveryTimeAndDiffersByNameAndVersion(t *testing.T) {
 	a := make([]byte, 4096)
 	b := make([]byte, 4096)
 	Content("f", 0, 0, a)
@@ -35,7 +35,7 @@ func TestContentDeterministic(t *testing.T) {
 	}
 }
 
-func TestContentUnaligned(t *testing.T) {
+func TestContentOfAnySpanMatchesTheWholeFile(t *testing.T) {
 	const total = 1 << 12
 	ref := make([]byte, total)
 	Content("dir/file name", 3, 0, ref)
@@ -55,7 +55,7 @@ func TestContentUnaligned(t *testing.T) {
 	}
 }
 
-func TestSHA256HexStreaming(t *testing.T) {
+func TestSHA256HexIsTheHashOfTheContent(t *testing.T) {
 	for _, size := range []int64{0, 1, 8, 1<<20 - 1, 1 << 20, 3<<20 + 5} {
 		buf := make([]byte, size)
 		Content("x", 2, 0, buf)

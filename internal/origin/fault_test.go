@@ -43,7 +43,7 @@ func withFault(t *testing.T, s *Server, hook func(Request) Fault) {
 	t.Cleanup(func() { s.SetOptions(func(o *Options) { o.Fault = nil }) })
 }
 
-func TestFaultStatus(t *testing.T) {
+func TestStatusFaultAnswersThatStatusAndRetryAfterNotTheFile(t *testing.T) {
 	s := startServer(t, Options{})
 	s.Add("f", 100)
 	for _, code := range []int{500, 503, 429, 404} {
@@ -64,7 +64,7 @@ func TestFaultStatus(t *testing.T) {
 	}
 }
 
-func TestFaultHookSees(t *testing.T) {
+func TestFaultHookSeesEveryRequestNumberedWithItsRange(t *testing.T) {
 	s := startServer(t, Options{})
 	s.Add("f", 1000)
 	var mu sync.Mutex
@@ -99,7 +99,7 @@ func TestFaultHookSees(t *testing.T) {
 	}
 }
 
-func TestFaultBody(t *testing.T) {
+func TestBodyFaultsCutOrShiftTheBodyAsConfigured(t *testing.T) {
 	const size = 200_000
 	for _, proto := range []string{"h1", "h1-tls", "h2"} {
 		h2 := proto == "h2"
@@ -186,9 +186,9 @@ func TestFaultBody(t *testing.T) {
 	}
 }
 
-// TestFaultStallBlocks checks that an unbounded stall really stops the body at
-// the stall point and that a client giving up frees the handler.
-func TestFaultStallBlocks(t *testing.T) {
+// An unbounded stall really stops the body at
+// the stall point, and a client giving up frees the handler.
+func TestUnboundedStallStopsTheBodyUntilTheClientGivesUp(t *testing.T) {
 	s := startServer(t, Options{Fault: func(Request) Fault { return Fault{StallAfter: 777} }})
 	s.Add("f", 100_000)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -220,9 +220,9 @@ func TestFaultStallBlocks(t *testing.T) {
 	}
 }
 
-// TestFaultResetSlowReader makes the reset fire while the socket buffers are
+// The reset fires while the socket buffers are
 // full: the promised bytes must still all arrive before the reset.
-func TestFaultResetSlowReader(t *testing.T) {
+func TestResetDeliversThePromisedBytesToASlowReaderFirst(t *testing.T) {
 	const n = 6 << 20
 	s := startServer(t, Options{Fault: func(Request) Fault { return Fault{ResetAfter: n} }})
 	s.Add("f", 2*n)
@@ -238,9 +238,9 @@ func TestFaultResetSlowReader(t *testing.T) {
 	}
 }
 
-// TestFaultNoLength checks that body faults are still detectable when the
+// Body faults are still detectable when the
 // client has no length to compare against.
-func TestFaultNoLength(t *testing.T) {
+func TestBodyFaultsShowWithoutALength(t *testing.T) {
 	const size = 100_000
 	for _, proto := range []string{"h1", "h1-tls", "h2"} {
 		for _, flt := range []Fault{{ShortBy: 1000}, {ResetAfter: 5000}} {

@@ -87,7 +87,7 @@ func TestFullGetMatchesSHA256(t *testing.T) {
 	}
 }
 
-func TestRanges(t *testing.T) {
+func TestRangesAreAnsweredAsRFC9110SaysOrIgnored(t *testing.T) {
 	const size = 1000
 	s := startServer(t, Options{})
 	s.Add("r", size)
@@ -139,7 +139,7 @@ func TestRanges(t *testing.T) {
 	}
 }
 
-func TestIfRange(t *testing.T) {
+func TestIfRangeHonoursOnlyAMatchingStrongValidator(t *testing.T) {
 	s := startServer(t, Options{})
 	s.Add("f", 100)
 	etag := ETag("f", 0, 100)
@@ -166,7 +166,7 @@ func TestIfRange(t *testing.T) {
 	}
 }
 
-func TestSetVersion(t *testing.T) {
+func TestNewVersionHasNewContentAndValidators(t *testing.T) {
 	s := startServer(t, Options{})
 	s.Add("f", 4096)
 	r0 := do(t, s.Client(), "GET", s.URL("f"), nil)
@@ -188,7 +188,7 @@ func TestSetVersion(t *testing.T) {
 	}
 }
 
-func TestMethodsAndErrors(t *testing.T) {
+func TestHeadMissingFilesAndOtherMethodsGetTheirStatus(t *testing.T) {
 	s := startServer(t, Options{})
 	s.Add("f", 123)
 	for _, tc := range []struct {
@@ -223,7 +223,7 @@ func TestMethodsAndErrors(t *testing.T) {
 	}
 }
 
-func TestNoRangesNoLength(t *testing.T) {
+func TestNoRangesAndNoLengthServeTheWholeFileAs200(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		opts Options
@@ -259,7 +259,7 @@ func TestNoRangesNoLength(t *testing.T) {
 	}
 }
 
-func TestURLEscaping(t *testing.T) {
+func TestURLEscapesEveryAwkwardNameAndServesIt(t *testing.T) {
 	s := startServer(t, Options{})
 	name := "a b/c%d/é?#.bin"
 	s.Add(name, 10)
@@ -273,7 +273,7 @@ func TestURLEscaping(t *testing.T) {
 	}
 }
 
-func TestLatency(t *testing.T) {
+func TestLatencyDelaysTheResponse(t *testing.T) {
 	s := startServer(t, Options{Latency: 150 * time.Millisecond})
 	s.Add("f", 1)
 	start := time.Now()
@@ -283,7 +283,7 @@ func TestLatency(t *testing.T) {
 	}
 }
 
-func TestStats(t *testing.T) {
+func TestStatsCountRequestsBytesAndPeaks(t *testing.T) {
 	const clients, size = 6, 50_000
 	// The hook holds every GET until all of them are in flight, so the peak
 	// is exact however slowly the goroutines get scheduled.
@@ -337,11 +337,11 @@ func TestStats(t *testing.T) {
 	}
 }
 
-// TestRates checks the pacing over one second. The tolerance is loose and a
+// The pacing is measured over one second. The tolerance is loose and a
 // measurement is retried because a loaded machine (other test binaries, the
 // race detector) can freeze the process for a while; a wrong limiter fails
 // every attempt.
-func TestRates(t *testing.T) {
+func TestRatesHoldPerConnectionAndTotal(t *testing.T) {
 	const rate = 1 << 20
 	measure := func(s *Server, c *http.Client, name string) (float64, error) {
 		resp, err := c.Get(s.URL(name))
@@ -418,9 +418,9 @@ func TestRates(t *testing.T) {
 	}
 }
 
-// TestPerConnRateSpansRequests checks that the per-connection budget is shared
+// The per-connection budget is shared
 // by sequential keep-alive requests rather than restarting with each one.
-func TestPerConnRateSpansRequests(t *testing.T) {
+func TestPerConnectionRateIsSharedByKeepAliveRequests(t *testing.T) {
 	const rate, file, n = 2 << 20, 128 << 10, 16 // 2 MiB over one connection: ~1 s
 	s := startServer(t, Options{PerConnRate: rate})
 	s.Add("f", file)
@@ -438,7 +438,7 @@ func TestPerConnRateSpansRequests(t *testing.T) {
 	}
 }
 
-func TestCloseWithStalledHandler(t *testing.T) {
+func TestCloseDoesNotWaitForAStalledHandler(t *testing.T) {
 	s := New(Options{Fault: func(Request) Fault { return Fault{StallAfter: 10} }})
 	s.Add("f", 1000)
 	ctx, cancel := context.WithCancel(context.Background())
