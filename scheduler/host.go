@@ -33,6 +33,28 @@ const (
 	overloadShare = 0.5              // share of refusals that means "too many"
 )
 
+type host struct {
+	name    string
+	conns   int
+	pending []*file // in list order; head is next
+	// AIMD politeness (see the top of this file): limit is the connections
+	// currently allowed, ceiling the lowest concurrency ever refused.
+	limit     int
+	ceiling   int
+	lastCut   time.Time
+	lastRaise time.Time
+	recent    outcomes
+	lastOK    time.Time // last answer that was not a refusal
+	// answers counts the answers from h with data, redirected those that
+	// came from another host; told holds the notices given.
+	answers, redirected int
+	told                map[notice]bool
+	// resting holds, for each refusal that came with a Retry-After, when
+	// that wait ends: until then the host has one connection fewer (see
+	// restLocked).
+	resting []time.Time
+}
+
 // overloaded reports whether err is the host saying "too many".
 func overloaded(err error) bool {
 	var se *segment.StatusError
@@ -132,24 +154,6 @@ func (r *run) endRestsLocked(now time.Time) time.Time {
 	return next
 }
 
-type host struct {
-	name    string
-	conns   int
-	pending []*file // in list order; head is next
-	// AIMD politeness (see politeness.go): limit is the connections
-	// currently allowed, ceiling the lowest concurrency ever refused.
-	limit     int
-	ceiling   int
-	lastCut   time.Time
-	lastRaise time.Time
-	recent    outcomes
-	lastOK    time.Time // last answer that was not a refusal
-	// resting holds, for each refusal that came with a Retry-After, when
-	// that wait ends: until then the host has one connection fewer (see
-	// restLocked).
-	resting []time.Time
-}
-
 // room is how many more connections h may have now, less those in use:
 // no more than its limit, and no more than its share of the budget less
 // those resting; call with mu held.
@@ -165,9 +169,50 @@ func (r *run) room(h *host) int {
 }
 
 // answered records an answer from h that was not a refusal.
-func (r *run) answered(h *host) {
+func (r *run) answered(h *host, resp *segment.Response) {
 	r.mu.Lock()
 	h.recent.add(false)
 	h.lastOK = time.Now()
+	var e Event
+	var tell bool
+	if resp != nil {
+		h.answers++
+		if resp.RedirectedTo != "" {
+			h.redirected++
+		}
+		if h.answers == redirectNotice && h.redirected == h.answers {
+			e, tell = r.noticeLocked(h, noticeRedirects, fmt.Sprintf(
+				"redirects every request (to %s): each costs a round trip more; listing the final URLs saves it", resp.RedirectedTo))
+		}
+	}
 	r.mu.Unlock()
+	if tell {
+		r.rep.Report(e)
+	}
+}
+
+// notice is something a host does that the user should hear of once.
+type notice int
+
+const (
+	noticeNoRanges notice = iota
+	noticeNoParallel
+	noticeRedirects
+)
+
+// redirectNotice is how many answers, every one redirected, make a host one
+// that redirects every request.
+const redirectNotice = 8
+
+// noticeLocked returns the warning about h that says what, once per host and
+// kind. Call with mu held.
+func (r *run) noticeLocked(h *host, kind notice, what string) (Event, bool) {
+	if h.told[kind] {
+		return Event{}, false
+	}
+	if h.told == nil {
+		h.told = map[notice]bool{}
+	}
+	h.told[kind] = true
+	return Event{Kind: Warning, Time: time.Now(), Total: -1, Err: fmt.Errorf("server %s %s", h.name, what)}, true
 }

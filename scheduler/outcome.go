@@ -108,6 +108,11 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 	case rest:
 		if e, ok := r.answeredLocked(f.host, true, f.host.conns+1, s.began, time.Now(), err); ok {
 			events = append(events, e)
+			if f.host.limit == 1 {
+				if e, ok := r.noticeLocked(f.host, noticeNoParallel, "refuses parallel connections: using one"); ok {
+					events = append(events, e)
+				}
+			}
 		}
 		events = append(events, r.retryLocked(s, err))
 	case retry:

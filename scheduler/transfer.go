@@ -137,7 +137,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 	if err == nil || errors.Is(err, segment.ErrBadRange) || errors.Is(err, errChanged) || errors.Is(err, errRangesIgnored) {
 		// An answer, even with the wrong bytes: the host is up.
 		s.answered = true
-		r.answered(f.host)
+		r.answered(f.host, resp)
 	}
 	if err != nil {
 		return err
@@ -217,6 +217,11 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, error
 	if !f.ranged {
 		part.Sequential()
 	}
+	// One connection for a file that would have had several.
+	notice, tell := Event{}, false
+	if !f.ranged && (size < 0 || size >= 2*r.opts.MinSegment) {
+		notice, tell = r.noticeLocked(f.host, noticeNoRanges, "does not serve byte ranges: each of its files comes over one connection")
+	}
 	f.probed, f.size, f.out = true, size, part
 	f.validator, f.etag, f.lastModified = resp.Validator(), resp.ETag, resp.LastModified
 	f.tryResume = false
@@ -231,6 +236,9 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, error
 	r.mu.Unlock()
 	r.rep.Report(Event{Kind: Started, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
 		Total: size, Conns: conns})
+	if tell {
+		r.rep.Report(notice)
+	}
 	if resp.Encoding != "" {
 		r.rep.Report(Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name, Total: size,
 			Err: fmt.Errorf("the server sent Content-Encoding %q though none was asked for; the file is stored as sent, not decoded", resp.Encoding)})

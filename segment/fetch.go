@@ -48,7 +48,10 @@ type Response struct {
 	// Encoding is a Content-Encoding the server applied though none was
 	// asked for ("" for none): the body is stored as sent, not decoded.
 	Encoding string
-	Body     io.ReadCloser
+	// RedirectedTo is the host that answered after redirects, "" when the
+	// request was answered where it was sent.
+	RedirectedTo string
+	Body         io.ReadCloser
 }
 
 // Validator returns the value to send as If-Range on later requests: the
@@ -111,6 +114,9 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 		ETag:         hresp.Header.Get("ETag"),
 		LastModified: hresp.Header.Get("Last-Modified"),
 		Body:         hresp.Body,
+	}
+	if final := hresp.Request; final != nil && final.URL.Host != hr.URL.Host {
+		resp.RedirectedTo = final.URL.Hostname()
 	}
 	if enc := hresp.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		resp.Encoding = enc
