@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/bulkget/bulkget/internal/mask"
 )
 
 // Entry is one file to download.
@@ -274,17 +276,17 @@ func checkURL(s string) string {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Sprintf("invalid url %q: %v", s, err)
+		return fmt.Sprintf("invalid url %q: %v", mask.URL(s), mask.Text(err.Error()))
 	}
 	switch u.Scheme {
 	case "http", "https":
 	case "":
-		return fmt.Sprintf("url %q has no scheme; it must start with http:// or https://", s)
+		return fmt.Sprintf("url %q has no scheme; it must start with http:// or https://", mask.URL(s))
 	default:
 		return fmt.Sprintf("url scheme %q is not supported; use http or https", u.Scheme)
 	}
 	if u.Hostname() == "" {
-		return fmt.Sprintf("url %q has no host", s)
+		return fmt.Sprintf("url %q has no host", mask.URL(s))
 	}
 	return ""
 }

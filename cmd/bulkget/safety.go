@@ -35,11 +35,12 @@ func safetyFlags() []cli.Flag {
 // parseHeaders reads --header values.
 func parseHeaders(values []string) (http.Header, error) {
 	h := http.Header{}
-	for _, v := range values {
+	for i, v := range values {
 		name, value, ok := strings.Cut(v, ":")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") || strings.ContainsAny(value, "\r\n") {
-			return nil, fmt.Errorf("--header %q: want 'Name: value'", v)
+			// The value is not repeated: a header is where tokens go.
+			return nil, fmt.Errorf("--header number %d (%d characters, not shown as it may hold a secret): want 'Name: value'", i+1, len(v))
 		}
 		h.Add(textproto.CanonicalMIMEHeaderKey(name), strings.TrimSpace(value))
 	}
