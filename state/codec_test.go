@@ -36,7 +36,7 @@ func sampleFiles() map[string]*File {
 			Size: 2, Segments: []Segment{{0, 0, 0}, {0, 2, 1}, {2, 2, 0}},
 		},
 		"huge size": {
-			Size: math.MaxInt64,
+			Size:     math.MaxInt64,
 			Segments: []Segment{{0, math.MaxInt64 - 1, math.MaxInt64 - 1}, {math.MaxInt64 - 1, math.MaxInt64, 1}},
 		},
 		"non-utf8 and long strings": {
