@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/bulkget/bulkget/internal/mask"
 	"github.com/urfave/cli/v2"
 )
 
@@ -67,11 +68,11 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) {
 		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(stderr, "bulkget:", msg)
+			fmt.Fprintln(stderr, "bulkget:", mask.Text(msg))
 		}
 		return ec.ExitCode()
 	}
-	fmt.Fprintln(stderr, "bulkget:", err)
+	fmt.Fprintln(stderr, "bulkget:", mask.Text(err.Error()))
 	return exitUsage
 }
 
