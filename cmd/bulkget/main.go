@@ -84,8 +84,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Name:      "get",
 		Usage:     "download every file of a list",
 		ArgsUsage: "LIST",
-		Description: "LIST is a CSV file whose first line is a header (skipped) and whose other lines\n" +
-			"are filename,url. Files go to a folder named after the list (lists/tmp.csv → ./tmp/)\n" +
+		Description: "LIST is a CSV file whose first line is a header (skipped; --no-header if it has none)\n" +
+			"and whose other lines are filename,url. Files go to a folder named after the list (lists/tmp.csv → ./tmp/)\n" +
 			"unless --dir says otherwise.\n\n" +
 			"Example:\n   bulkget get -c 32 --dir /data/models models.csv",
 		Flags:        getFlags(),

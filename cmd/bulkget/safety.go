@@ -13,10 +13,18 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// noHeaderFlag says the list has no header line: every command that reads a
+// list takes it.
+func noHeaderFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "no-header", Category: catSelection, EnvVars: env("NO_HEADER"),
+		Usage: "the list has no header line: line 1 is a file too (by default line 1 is a header, and a list whose line 1 is an entry is refused)"}
+}
+
 // safetyFlags are the options about what to trust: the list, the disk, the
 // servers.
 func safetyFlags() []cli.Flag {
 	return []cli.Flag{
+		noHeaderFlag(),
 		&cli.BoolFlag{Name: "strict", Category: catSelection, EnvVars: env("STRICT"),
 			Usage: "refuse to start if any line of the list is bad (default: skip bad lines, download the rest, exit 1)"},
 		&cli.BoolFlag{Name: "dry-run", Category: catSelection, EnvVars: env("DRY_RUN"),
