@@ -14,9 +14,15 @@
 // compared without regard to case or surrounding spaces, columns are found by
 // name, in any order, and the optional sha256, md5 and size columns are
 // recognised too; other columns are ignored. Otherwise the header is only a
-// title, and every line is filename,url followed by anything at all, so the
-// first line of a headerless list is silently lost: bulkget cannot tell a
-// file name from a column title.
+// title, and every line is filename,url followed by anything at all.
+//
+// A header whose url field (the second, for a title) is an absolute http or
+// https URL is an entry of a list that has no header: reading it as a title
+// would silently lose that file, so the list is refused with
+// [ErrEntryAsHeader], naming the line and the fixes. A list without a header
+// is read with [Options].NoHeader: then there is no header at all, every
+// line is filename,url followed by anything at all, and a list of only blank
+// lines and comments is empty rather than an error.
 //
 // If the header line contains a tab and no comma, the list is tab-separated
 // throughout; quoting works the same way.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -54,13 +55,21 @@ var (
 	md5RE    = regexp.MustCompile(`^([0-9a-f]{32})?$`)
 )
 
-// checkReader reads all of input and checks what must hold for any input:
-// lineFilter and encoding/csv agree on where records start, so that every
-// record yields exactly one result on the line where lineFilter saw it begin,
-// and every entry is safe to download.
+// checkReader reads all of input, with and without a header, and checks
+// what must hold for any input: lineFilter and encoding/csv agree on where
+// records start, so that every record yields exactly one result on the line
+// where lineFilter saw it begin, and every entry is safe to download.
 func checkReader(t *testing.T, input []byte) {
-	r, err := newReader(bytes.NewReader(input), true)
+	checkReaderWith(t, input, Options{})
+	checkReaderWith(t, input, Options{NoHeader: true})
+}
+
+func checkReaderWith(t *testing.T, input []byte, o Options) {
+	r, err := newReader(bytes.NewReader(input), o, true)
 	if err != nil {
+		if o.NoHeader && !errors.Is(err, errTooLong) && !strings.HasPrefix(err.Error(), "line ") {
+			t.Fatalf("without a header, NewReader can fail only on reading: %v", err)
+		}
 		if err.Error() == "" {
 			t.Fatal("NewReader failed with an empty message")
 		}
@@ -117,16 +126,27 @@ func checkReader(t *testing.T, input []byte) {
 	if !slices.IsSorted(lines) {
 		t.Fatalf("line numbers go backwards: %v", lines)
 	}
-	if len(lines) > 0 && lines[0] <= r.lines.headerLine {
+	first := 1 // the index in starts of the first record that is not the header
+	if o.NoHeader {
+		first = 0
+	}
+	if len(lines) > 0 && !o.NoHeader && lines[0] <= r.lines.headerLine {
 		t.Fatalf("a result on line %d, not after the header on line %d", lines[0], r.lines.headerLine)
 	}
 	if fatal == nil || errors.Is(fatal, errUnclosed) {
-		if starts := r.lines.starts[1:]; !slices.Equal(lines, starts) {
+		if starts := r.lines.starts[min(first, len(r.lines.starts)):]; !slices.Equal(lines, starts) {
 			t.Fatalf("results on lines %v, but records start on lines %v", lines, starts)
 		}
 	}
 	if (r.lines.openQuote != 0) != errors.Is(fatal, errUnclosed) {
 		t.Fatalf("open quote at EOF on line %d, but fatal error is %v", r.lines.openQuote, fatal)
+	}
+	if !r.lines.sepKnown {
+		// Only blank lines and comments: possible without a header.
+		if len(lines) != 0 || len(r.lines.starts) != 0 {
+			t.Fatalf("results %v from a list with no record", lines)
+		}
+		return
 	}
 	if !r.lines.blanked && (fatal == nil || errors.Is(fatal, errUnclosed)) {
 		// Nothing was blanked that encoding/csv would keep, so plain
@@ -169,7 +189,7 @@ func TestFilterAgreesWithCSV(t *testing.T) {
 		"h\na,\"\nb\"x,\"\nc\n",
 	}
 	for _, in := range inputs {
-		r, err := newReader(bytes.NewReader([]byte(in)), true)
+		r, err := newReader(bytes.NewReader([]byte(in)), Options{}, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,6 +224,8 @@ func addSeeds(f *testing.F) {
 		"filename,url\r\n./C:x,http://h/\r\n.//a,http://h/\r",
 		"h\n\"\"\"\n\"\n\"a\"\"b\"\"\"\nc\n",
 		"SIZE,URL,PATH\n1,http://h/a.part,x.part\n",
+		"a,http://h/a\nb,https://h/b\n", // headerless: refused, or read with NoHeader
+		"# c\n\ta\tHTTP://h/a\n",
 	} {
 		f.Add([]byte(s))
 	}

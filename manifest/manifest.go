@@ -11,11 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/bulkget/bulkget/internal/mask"
 )
 
 // Entry is one file to download.
 type Entry struct {
-	Line   int    // physical line in the list where the record starts (header is line 1)
+	Line   int    // physical line in the list where the record starts (a header is line 1)
 	Name   string // relative slash-separated path inside the output folder, cleaned
 	URL    string
 	SHA256 string // lowercase hex, "" if absent
@@ -35,6 +37,22 @@ func (e *LineError) Error() string {
 }
 
 var errEmpty = errors.New("the list is empty: it has no header line")
+
+// ErrEntryAsHeader is wrapped by the error of a list whose first line,
+// where the header belongs, is an entry: its url field is an absolute http
+// or https URL, which no column title is. Reading it as a header would
+// silently drop that file, so the list is refused instead; the message
+// names the line and both fixes.
+var ErrEntryAsHeader = errors.New(`the first line is an entry, not a header: its url field is an http(s) URL. ` +
+	`Add a header line such as "filename,url" above it, or pass --no-header if the list has none`)
+
+// Options say how to read a list. The zero value reads the documented
+// format, whose first line is a header.
+type Options struct {
+	// NoHeader: the list has no header line. Every line is an entry of
+	// filename,url followed by anything at all, from the first on.
+	NoHeader bool
+}
 
 // errUnclosed ends reading because everything after the opening quote has
 // been taken as one field: reporting it as a single bad line would hide that
@@ -59,14 +77,22 @@ type Reader struct {
 
 // NewReader reads and interprets the header. It fails if the list has no
 // header (only blank lines and comments, or nothing at all), if the header
-// cannot be parsed, or if it names a column twice.
+// cannot be parsed, if it names a column twice, or if it is an entry
+// (ErrEntryAsHeader).
 func NewReader(r io.Reader) (*Reader, error) {
-	return newReader(r, false)
+	return Options{}.NewReader(r)
+}
+
+// NewReader is the package's NewReader reading as o says. With NoHeader it
+// reads no header, and a list of only blank lines and comments is empty
+// rather than an error.
+func (o Options) NewReader(r io.Reader) (*Reader, error) {
+	return newReader(r, o, false)
 }
 
 // newReader can record where lineFilter saw records start, so that tests can
 // check it agrees with encoding/csv.
-func newReader(r io.Reader, trace bool) (*Reader, error) {
+func newReader(r io.Reader, o Options, trace bool) (*Reader, error) {
 	src := bufio.NewReaderSize(r, 64<<10)
 	b, err := src.Peek(len(utf8BOM))
 	switch {
@@ -85,6 +111,9 @@ func newReader(r io.Reader, trace bool) (*Reader, error) {
 		if lines.err != nil {
 			return nil, fmt.Errorf("line %d: %w", lines.errLine, lines.err)
 		}
+		if o.NoHeader {
+			return &Reader{lines: lines, err: io.EOF}, nil
+		}
 		return nil, errEmpty
 	}
 
@@ -93,6 +122,10 @@ func newReader(r io.Reader, trace bool) (*Reader, error) {
 	c.FieldsPerRecord = -1
 	c.ReuseRecord = true
 	rd := &Reader{lines: lines, csv: c}
+	if o.NoHeader {
+		rd.cols = columns{name: 0, url: 1, sha256: -1, md5: -1, size: -1}
+		return rd, nil
+	}
 
 	header, err := c.Read()
 	if err != nil {
@@ -110,7 +143,21 @@ func newReader(r io.Reader, trace bool) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("line %d: %w", lines.headerLine, err)
 	}
+	if rd.cols.url < len(header) && isAbsoluteHTTP(strings.TrimSpace(header[rd.cols.url])) {
+		return nil, fmt.Errorf("line %d: %w", lines.headerLine, ErrEntryAsHeader)
+	}
 	return rd, nil
+}
+
+// isAbsoluteHTTP reports whether s is an http or https URL with a host:
+// what a url field holds and a column title never does.
+func isAbsoluteHTTP(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	return (scheme == "http" || scheme == "https") && u.Host != ""
 }
 
 // interpretHeader uses the header's column names when it has both a name
@@ -274,17 +321,17 @@ func checkURL(s string) string {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Sprintf("invalid url %q: %v", s, err)
+		return fmt.Sprintf("invalid url %q: %v", mask.URL(s), mask.Text(err.Error()))
 	}
 	switch u.Scheme {
 	case "http", "https":
 	case "":
-		return fmt.Sprintf("url %q has no scheme; it must start with http:// or https://", s)
+		return fmt.Sprintf("url %q has no scheme; it must start with http:// or https://", mask.URL(s))
 	default:
 		return fmt.Sprintf("url scheme %q is not supported; use http or https", u.Scheme)
 	}
 	if u.Hostname() == "" {
-		return fmt.Sprintf("url %q has no host", s)
+		return fmt.Sprintf("url %q has no host", mask.URL(s))
 	}
 	return ""
 }
@@ -331,7 +378,12 @@ func parseSize(s string) (int64, string) {
 // read on: no header, an I/O error, or a quote that is never closed. Entries
 // and bad lines found before a fatal error are returned with it.
 func ReadAll(r io.Reader) (entries []Entry, bad []*LineError, fatal error) {
-	rd, err := NewReader(r)
+	return Options{}.ReadAll(r)
+}
+
+// ReadAll is the package's ReadAll reading as o says.
+func (o Options) ReadAll(r io.Reader) (entries []Entry, bad []*LineError, fatal error) {
+	rd, err := o.NewReader(r)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -61,7 +61,7 @@ func (r *run) checkpoint(f *file) {
 		r.mu.Unlock()
 		return
 	}
-	st := &state.File{URL: f.entry.URL, Size: f.size, ETag: f.etag, LastModified: f.lastModified,
+	st := &state.File{Size: f.size, ETag: f.etag, LastModified: f.lastModified,
 		Segments: segmentsOf(f.all)}
 	out := f.out
 	r.mu.Unlock()

@@ -33,6 +33,7 @@ func Probe(ctx context.Context, entries []manifest.Entry, opts Options) []Size {
 		defer client.CloseIdleConnections()
 	}
 	r := &run{opts: opts, http: client}
+	secrets := headerSecrets(opts.Header)
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range min(opts.Connections, max(len(entries), 1)) {
@@ -42,7 +43,7 @@ func Probe(ctx context.Context, entries []manifest.Entry, opts Options) []Size {
 				if err != nil {
 					n = -1
 				}
-				out[i] = Size{Entry: entries[i], Bytes: n, Err: redact(err)}
+				out[i] = Size{Entry: entries[i], Bytes: n, Err: redactWith(secrets, err)}
 			}
 		})
 	}

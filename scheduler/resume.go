@@ -67,6 +67,14 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg) (complete bool, err erro
 	case err != nil:
 		return false, fmt.Errorf("read state of %s: %w", part, err)
 	}
+	if st.Outdated() {
+		// An older format may hold the URL with its credentials: write
+		// the same claims again, in the current format, before anything
+		// else. The data they claim is durable already.
+		if err := state.Save(r.root, store.StateName(name), st); err != nil {
+			r.warn(f, fmt.Errorf("rewrite state of %s in the current format: %w", part, err))
+		}
+	}
 	first := slices.IndexFunc(st.Segments, func(sg state.Segment) bool { return sg.Done < sg.End-sg.Start })
 	if err := r.install(s, st, first); err != nil {
 		return false, err

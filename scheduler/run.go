@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulkget/bulkget/internal/mask"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
 	"github.com/bulkget/bulkget/state"
@@ -141,11 +142,13 @@ type run struct {
 	opts Options
 	// http sends the run's requests: Options.Client or the client built
 	// for the run.
-	http  *http.Client
-	root  *os.Root
-	rep   Reporter
-	epoch time.Time
-	ctx   context.Context // the run's; every file's context derives from it
+	http *http.Client
+	root *os.Root
+	rep  Reporter // redacting: no event carries a secret
+	// secrets are the values of the user's headers, hidden in messages.
+	secrets *mask.Secrets
+	epoch   time.Time
+	ctx     context.Context // the run's; every file's context derives from it
 
 	mu        sync.Mutex
 	changed   chan struct{} // closed and replaced whenever work may have appeared
@@ -232,6 +235,8 @@ func newRun(ctx context.Context, root *os.Root, opts Options) *run {
 	if r.rep == nil {
 		r.rep = discard{}
 	}
+	r.secrets = headerSecrets(opts.Header)
+	r.rep = redacting{next: r.rep, secrets: r.secrets}
 	if r.http == nil {
 		r.http = clientFor(opts)
 	}
@@ -255,7 +260,7 @@ func (r *run) enqueue(entries []manifest.Entry) {
 	for i, e := range entries {
 		u, err := url.Parse(e.URL)
 		if err != nil || u.Host == "" {
-			fl := Failure{Line: e.Line, Name: e.Name, Err: fmt.Errorf("bad url %q", e.URL)}
+			fl := Failure{Line: e.Line, Name: e.Name, Err: fmt.Errorf("bad url %q", RedactURL(e.URL))}
 			r.failures = append(r.failures, fl)
 			r.rep.Report(Event{Kind: Failed, Time: time.Now(), Line: fl.Line, Name: fl.Name, Total: -1, Err: fl.Err})
 			continue
@@ -316,8 +321,8 @@ func (r *run) shutdown(ctx context.Context) Summary {
 	return Summary{
 		Done:        r.done,
 		Skipped:     r.skipped,
-		Failed:      r.failures,
-		Expired:     r.expiredFiles,
+		Failed:      redactFailures(r.secrets, r.failures),
+		Expired:     redactFailures(r.secrets, r.expiredFiles),
 		Bytes:       r.bytes.Load(),
 		Elapsed:     time.Since(r.epoch),
 		Interrupted: ctx.Err() != nil && r.remaining > 0,

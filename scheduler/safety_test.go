@@ -235,7 +235,7 @@ func TestFullTmpfsFailsFilesClearlyAndNothingPartialTakesAName(t *testing.T) {
 func TestRedactURLHidesQueryAndPasswordAndKeepsTheWrappedError(t *testing.T) {
 	for in, want := range map[string]string{
 		"https://host/a.bin?sig=abc&exp=1": "https://host/a.bin?REDACTED",
-		"http://u:pw@host/x":               "http://u:xxxxx@host/x",
+		"http://u:pw@host/x":               "http://REDACTED@host/x",
 		"http://host/plain":                "http://host/plain",
 	} {
 		if got := RedactURL(in); got != want {

@@ -14,7 +14,7 @@ const (
 	// maxPayload bounds the payload length field by the largest payload a
 	// valid File can encode to, so a corrupt length is rejected before it
 	// is compared against anything or used to size a read.
-	maxPayload = 3*(binary.MaxVarintLen64+maxStringLen) + // URL, ETag, LastModified
+	maxPayload = 3*(binary.MaxVarintLen64+maxStringLen) + // ETag, LastModified (and version 1's URL)
 		2*binary.MaxVarintLen64 + // Size, segment count
 		maxSegments*2*binary.MaxVarintLen64 // per segment: length, done
 	// maxEncoded is the largest valid encoding; Load reads at most one byte
@@ -33,9 +33,9 @@ func Encode(f *File) ([]byte, error) {
 	}
 	// Segment starts are implied by the running sum of lengths, so they are
 	// not stored: the encoding cannot even express a gap or an overlap.
-	payload := make([]byte, 0, 3*binary.MaxVarintLen64+len(f.URL)+len(f.ETag)+len(f.LastModified)+
+	payload := make([]byte, 0, 2*binary.MaxVarintLen64+len(f.ETag)+len(f.LastModified)+
 		2*binary.MaxVarintLen64+len(f.Segments)*2*binary.MaxVarintLen64)
-	for _, s := range [...]string{f.URL, f.ETag, f.LastModified} {
+	for _, s := range [...]string{f.ETag, f.LastModified} {
 		payload = binary.AppendUvarint(payload, uint64(len(s)))
 		payload = append(payload, s...)
 	}
@@ -58,7 +58,9 @@ func frame(version uint16, payload []byte) []byte {
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-// Decode parses a sidecar encoding. Every error wraps ErrInvalid. The
+// Decode parses a sidecar encoding of the current or the previous version
+// (whose URL it drops, marking the File Outdated). Every error wraps
+// ErrInvalid. The
 // checksum is verified before the payload is interpreted, and the declared
 // length must match the input exactly, so a truncated or extended file never
 // reaches the parser; the parser is still written to survive arbitrary
@@ -72,8 +74,9 @@ func Decode(b []byte) (*File, error) {
 	}
 	// The version is checked before the checksum so that a file from a
 	// different bulkget release is reported as such rather than as corrupt.
-	if v := binary.BigEndian.Uint16(b[len(magic):]); v != Version {
-		return nil, invalidf("unsupported version %d (want %d)", v, Version)
+	v := binary.BigEndian.Uint16(b[len(magic):])
+	if v != Version && v != version1 {
+		return nil, invalidf("unsupported version %d (want %d or %d)", v, Version, version1)
 	}
 	n := binary.BigEndian.Uint32(b[len(magic)+2:])
 	if n > maxPayload {
@@ -86,16 +89,19 @@ func Decode(b []byte) (*File, error) {
 	if got, want := crc32.Checksum(body, castagnoli), binary.BigEndian.Uint32(b[len(body):]); got != want {
 		return nil, invalidf("checksum mismatch (computed %08x, stored %08x)", got, want)
 	}
-	return decodePayload(body[headerLen:])
+	return decodePayload(v, body[headerLen:])
 }
 
-func decodePayload(p []byte) (*File, error) {
+func decodePayload(version uint16, p []byte) (*File, error) {
 	d := decoder{b: p}
+	if version == version1 {
+		_ = d.str() // the URL: read to skip it, never kept
+	}
 	f := &File{
-		URL:          d.str(),
 		ETag:         d.str(),
 		LastModified: d.str(),
 		Size:         d.int(),
+		outdated:     version != Version,
 	}
 	count := d.uvarint()
 	if d.err != nil {

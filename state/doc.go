@@ -16,13 +16,13 @@
 // Done counts include it. Everything in this package errs the same way: when
 // in doubt a state is rejected (ErrInvalid) and the file restarts.
 //
-// # Format (Version 1)
+// # Format (Version 2)
 //
 // All integers in the header and trailer are big-endian.
 //
 //	offset  size  field
 //	0       4     magic "BGST"
-//	4       2     version (uint16) = 1
+//	4       2     version (uint16) = 2
 //	6       4     payload length N (uint32)
 //	10      N     payload
 //	10+N    4     CRC-32C (Castagnoli) of bytes [0, 10+N)
@@ -30,7 +30,7 @@
 // The payload is a sequence of unsigned varints (encoding/binary, minimal
 // form only):
 //
-//	len(URL) URL-bytes len(ETag) ETag-bytes len(LastModified) LastModified-bytes
+//	len(ETag) ETag-bytes len(LastModified) LastModified-bytes
 //	Size  count  count × (length, done)
 //
 // Segment starts are not stored: segment i starts where segment i-1 ends,
@@ -38,13 +38,26 @@
 // sum to Size. Strings are limited to 64 KiB and the count to 1<<20, checked
 // before anything is allocated.
 //
+// # No secrets
+//
+// The state holds no URL, not even one stripped of its credentials and
+// query: resuming never needs it (the file is known by its name, and the
+// remote file by its size and validators, which every resumed request
+// checks with If-Range), a path can itself carry a token (nginx secure_link,
+// CDN tokens in the path), and a list whose URLs differ only in their
+// signatures must resume every file it names. Version 1 stored the whole
+// URL ahead of the ETag; Decode still reads it, skipping the URL, and marks
+// the File Outdated so that the caller saves it again at once, which drops
+// the secret from the disk. The state is written owner-only all the same.
+//
 // Decode requires the input length to equal 14+N exactly and the checksum to
 // match, so every truncation, every appended byte and every single-bit flip
 // is detected; the version is checked before the checksum so a file from
 // another release is reported as such. Only the minimal varint form is
-// accepted, which makes the encoding canonical (one byte string per File).
-// Any change to the layout must bump Version; an old binary then refuses the
-// new file as invalid and restarts, which is safe.
+// accepted, which makes the current version's encoding canonical (one byte
+// string per File). Any change to the layout must bump Version; an old
+// binary then refuses the new file as invalid and restarts, which is safe
+// (version 1 binaries restart version 2 states).
 //
 // # Atomic save
 //

@@ -5,10 +5,15 @@ import (
 	"fmt"
 )
 
-// Version is the sidecar format version written by Encode. Decode accepts
-// only this version: an older or newer layout is reported as ErrInvalid so
-// the caller restarts the download instead of trusting bytes it cannot parse.
-const Version = 1
+// Version is the sidecar format version written by Encode. Decode also
+// accepts the previous version, 1, whose URL it reads and drops (see
+// File.Outdated); any other version is reported as ErrInvalid so the caller
+// restarts the download instead of trusting bytes it cannot parse.
+const Version = 2
+
+// version1 stored the file's whole URL, credentials and signed query
+// included, ahead of the validators.
+const version1 = 1
 
 // ErrInvalid is wrapped by every error that means "this state cannot be
 // trusted". Callers should treat it like a missing state: discard it and
@@ -29,9 +34,10 @@ type Segment struct {
 	Start, End, Done int64
 }
 
-// File is the resumable progress of one download.
+// File is the resumable progress of one download. It holds no URL: a
+// resume is recognised by the file's name, size and validators (see the
+// package doc), and a URL can carry credentials that must not rest on disk.
 type File struct {
-	URL          string
 	Size         int64 // total size, > 0: states are only kept for files of known size
 	ETag         string
 	LastModified string
@@ -39,7 +45,16 @@ type File struct {
 	// [0, Size) with no gaps. Empty segments (Start == End) are allowed so
 	// that a splitter producing more segments than bytes still saves.
 	Segments []Segment
+
+	// outdated: decoded from an older version of the format, which may
+	// hold a secret until the state is saved again.
+	outdated bool
 }
+
+// Outdated reports that f was decoded from an older version of the format.
+// The caller should save it again at once: the old encoding may hold a URL
+// with its credentials, which the current one drops.
+func (f *File) Outdated() bool { return f.outdated }
 
 // DoneBytes returns the number of bytes the state claims are durable.
 func (f *File) DoneBytes() int64 {
@@ -66,7 +81,7 @@ func (f *File) Validate() error {
 		return invalidf("size %d is not positive", f.Size)
 	}
 	for _, s := range [...]struct{ name, v string }{
-		{"URL", f.URL}, {"ETag", f.ETag}, {"Last-Modified", f.LastModified},
+		{"ETag", f.ETag}, {"Last-Modified", f.LastModified},
 	} {
 		if len(s.v) > maxStringLen {
 			return invalidf("%s is %d bytes, limit %d", s.name, len(s.v), maxStringLen)

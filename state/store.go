@@ -17,8 +17,8 @@ import (
 // accumulating; the output-folder Lock guarantees a single writer.
 const tmpSuffix = store.TempSuffix
 
-// stateMode is owner-only because the URL may carry credentials (signed
-// query strings, user:password@).
+// stateMode is owner-only: a state holds no URL, but what is downloaded,
+// and how far, is nobody else's business either.
 const stateMode = 0o600
 
 // Save atomically replaces the state file name (relative, slash-separated)

@@ -40,7 +40,7 @@ func getAction(c *cli.Context) (err error) {
 		}
 	}
 	report.setDir(dir)
-	entries, bad, err := readList(listPath)
+	entries, bad, err := readList(listPath, c.Bool("no-header"))
 	if err != nil {
 		return cli.Exit(err.Error(), exitUsage)
 	}
@@ -70,7 +70,7 @@ func getAction(c *cli.Context) (err error) {
 	}
 	opts.Dir = dir
 	opts.Reporter = out
-	opts.RefreshURL = newRefresher(listPath, c.String("refresh-command")).url
+	opts.RefreshURL = newRefresher(listPath, c.Bool("no-header"), c.String("refresh-command")).url
 	sum, err := scheduler.Run(c.Context, entries, opts)
 	out.Close(sum)
 	if err != nil {
@@ -89,13 +89,14 @@ func getAction(c *cli.Context) (err error) {
 }
 
 // readList parses the list, returning the good entries and every bad line.
-func readList(path string) ([]manifest.Entry, []*manifest.LineError, error) {
+// noHeader says its first line is an entry too (--no-header).
+func readList(path string, noHeader bool) ([]manifest.Entry, []*manifest.LineError, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list: %w", err)
 	}
 	defer f.Close()
-	entries, bad, err := manifest.ReadAll(f)
+	entries, bad, err := manifest.Options{NoHeader: noHeader}.ReadAll(f)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list %s: %w", path, err)
 	}

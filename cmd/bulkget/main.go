@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/bulkget/bulkget/internal/mask"
 	"github.com/urfave/cli/v2"
 )
 
@@ -67,11 +68,11 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) {
 		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(stderr, "bulkget:", msg)
+			fmt.Fprintln(stderr, "bulkget:", mask.Text(msg))
 		}
 		return ec.ExitCode()
 	}
-	fmt.Fprintln(stderr, "bulkget:", err)
+	fmt.Fprintln(stderr, "bulkget:", mask.Text(err.Error()))
 	return exitUsage
 }
 
@@ -83,8 +84,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Name:      "get",
 		Usage:     "download every file of a list",
 		ArgsUsage: "LIST",
-		Description: "LIST is a CSV file whose first line is a header (skipped) and whose other lines\n" +
-			"are filename,url. Files go to a folder named after the list (lists/tmp.csv → ./tmp/)\n" +
+		Description: "LIST is a CSV file whose first line is a header (skipped; --no-header if it has none)\n" +
+			"and whose other lines are filename,url. Files go to a folder named after the list (lists/tmp.csv → ./tmp/)\n" +
 			"unless --dir says otherwise.\n\n" +
 			"Example:\n   bulkget get -c 32 --dir /data/models models.csv",
 		Flags:        getFlags(),

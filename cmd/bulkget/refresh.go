@@ -22,14 +22,15 @@ import (
 // they are credentials.
 type refresher struct {
 	listPath string
+	noHeader bool
 	command  string
 
 	mu     sync.Mutex
 	listAt time.Time // modification time of the list as last read
 }
 
-func newRefresher(listPath, command string) *refresher {
-	r := &refresher{listPath: listPath, command: command}
+func newRefresher(listPath string, noHeader bool, command string) *refresher {
+	r := &refresher{listPath: listPath, noHeader: noHeader, command: command}
 	if fi, err := os.Stat(listPath); err == nil {
 		r.listAt = fi.ModTime()
 	}
@@ -56,7 +57,7 @@ func (r *refresher) fromList(name, current string) (string, bool) {
 	if err != nil || !fi.ModTime().After(r.listAt) {
 		return "", false
 	}
-	entries, _, err := readList(r.listPath)
+	entries, _, err := readList(r.listPath, r.noHeader)
 	if err != nil {
 		return "", false
 	}

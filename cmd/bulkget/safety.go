@@ -13,10 +13,18 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// noHeaderFlag says the list has no header line: every command that reads a
+// list takes it.
+func noHeaderFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "no-header", Category: catSelection, EnvVars: env("NO_HEADER"),
+		Usage: "the list has no header line: line 1 is a file too (by default line 1 is a header, and a list whose line 1 is an entry is refused)"}
+}
+
 // safetyFlags are the options about what to trust: the list, the disk, the
 // servers.
 func safetyFlags() []cli.Flag {
 	return []cli.Flag{
+		noHeaderFlag(),
 		&cli.BoolFlag{Name: "strict", Category: catSelection, EnvVars: env("STRICT"),
 			Usage: "refuse to start if any line of the list is bad (default: skip bad lines, download the rest, exit 1)"},
 		&cli.BoolFlag{Name: "dry-run", Category: catSelection, EnvVars: env("DRY_RUN"),
@@ -35,11 +43,12 @@ func safetyFlags() []cli.Flag {
 // parseHeaders reads --header values.
 func parseHeaders(values []string) (http.Header, error) {
 	h := http.Header{}
-	for _, v := range values {
+	for i, v := range values {
 		name, value, ok := strings.Cut(v, ":")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") || strings.ContainsAny(value, "\r\n") {
-			return nil, fmt.Errorf("--header %q: want 'Name: value'", v)
+			// The value is not repeated: a header is where tokens go.
+			return nil, fmt.Errorf("--header number %d (%d characters, not shown as it may hold a secret): want 'Name: value'", i+1, len(v))
 		}
 		h.Add(textproto.CanonicalMIMEHeaderKey(name), strings.TrimSpace(value))
 	}

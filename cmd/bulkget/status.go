@@ -29,6 +29,7 @@ func statusCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "list", Aliases: []string{"l"}, TakesFile: true,
 				Usage: "report every entry of this list, in list order, including the files not started"},
+			noHeaderFlag(),
 			shardFlag(),
 		},
 		Action: statusAction,
@@ -76,7 +77,7 @@ func statusAction(c *cli.Context) error {
 
 	var files []fileStatus
 	if listPath != "" {
-		entries, bad, err := readList(listPath)
+		entries, bad, err := readList(listPath, c.Bool("no-header"))
 		if err != nil {
 			return cli.Exit(err.Error(), exitUsage)
 		}

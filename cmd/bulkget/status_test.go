@@ -44,7 +44,7 @@ func saveState(t *testing.T, dir, name string, size, done int64) {
 	}
 	defer root.Close()
 	half := size / 2
-	f := &state.File{URL: "http://example.com/" + name, Size: size, Segments: []state.Segment{
+	f := &state.File{Size: size, Segments: []state.Segment{
 		{Start: 0, End: half, Done: min(done, half)},
 		{Start: half, End: size, Done: max(done-half, 0)},
 	}}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/bulkget/bulkget/internal/mask"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/scheduler"
 	"github.com/urfave/cli/v2"
@@ -142,7 +143,7 @@ func (r *summaryReport) finish(err error, stderr io.Writer) error {
 			s.ExitStatus = ec.ExitCode()
 		}
 		if !r.ran {
-			s.Error = err.Error()
+			s.Error = mask.Text(err.Error())
 		}
 	}
 	downloadFailures := 0
@@ -176,7 +177,8 @@ func (r *summaryReport) finish(err error, stderr io.Writer) error {
 // leave the new name on empty blocks), and removed if anything fails.
 //
 // The file is readable by its owner only, like the resume state: failure
-// reasons can quote URLs, and URLs can carry credentials.
+// reasons quote URLs (redacted, but what was downloaded from where is the
+// user's business).
 func writeFileAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
