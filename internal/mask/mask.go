@@ -68,8 +68,10 @@ func byShape(raw string) string {
 }
 
 // urlInText finds URLs of any scheme (a redirect can point anywhere) up to
-// the first space or quote, which is how Go's errors quote them.
-var urlInText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>\x60]+`)
+// the first space or double quote, which is how Go's errors quote them.
+// Other characters a server may put in a redirect's URL (', <, `) do not
+// end it: a query after one of them must not escape the redaction.
+var urlInText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"]+`)
 
 // Text returns s with every URL in it redacted by URL.
 func Text(s string) string {

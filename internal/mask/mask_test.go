@@ -3,6 +3,7 @@ package mask
 import (
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func TestURL(t *testing.T) {
@@ -50,4 +51,32 @@ func TestSecrets(t *testing.T) {
 	if got := none.Text("x http://u:p@h/ y"); got != "x http://REDACTED@h/ y" {
 		t.Errorf("nil Secrets.Text = %q", got)
 	}
+}
+
+// FuzzText plants a password and a signature in a URL inside arbitrary
+// text: whatever surrounds it, neither may survive Text.
+func FuzzText(f *testing.F) {
+	for _, s := range []string{"", "Get %q: EOF", "x %s y", "%s?%s", "\"%s\"", "(%s)", "%s#frag"} {
+		f.Add(s, "host.example", "/a/b.bin")
+	}
+	f.Fuzz(func(t *testing.T, around, host, path string) {
+		const pass, sig = "PLANTEDPASS", "PLANTEDSIG"
+		// Whitespace and control characters cannot be in a URL that Go
+		// parsed or sends; they end a URL in text.
+		bad := func(r rune) bool {
+			return unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune("/?#@\"%", r)
+		}
+		if host == "" || strings.IndexFunc(host, bad) >= 0 || strings.IndexFunc(strings.ReplaceAll(path, "/", ""), bad) >= 0 {
+			return
+		}
+		u := "https://user:" + pass + "@" + host + "/" + strings.TrimPrefix(path, "/") + "?X-Amz-Signature=" + sig
+		text := strings.ReplaceAll(around, "%s", u)
+		if !strings.Contains(around, "%s") {
+			text = around + " " + u
+		}
+		got := Text(text)
+		if strings.Contains(got, pass) || strings.Contains(got, sig) {
+			t.Fatalf("Text(%q) = %q keeps a secret", text, got)
+		}
+	})
 }
