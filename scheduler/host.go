@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulkget/bulkget/segment"
@@ -39,8 +40,14 @@ type host struct {
 	pending []*file // in list order; head is next
 	// AIMD politeness (see the top of this file): limit is the connections
 	// currently allowed, ceiling the lowest concurrency ever refused.
-	limit     int
-	ceiling   int
+	limit   int
+	ceiling int
+	// want is the level the host may recover to after a cut: MaxPerHost,
+	// or with Options.Adaptive what its tuner found (tune.go).
+	want int
+	tune tuner
+	// recv counts the bytes received from the host, for the tuner.
+	recv      atomic.Int64
 	lastCut   time.Time
 	lastRaise time.Time
 	recent    outcomes
@@ -53,6 +60,17 @@ type host struct {
 	// that wait ends: until then the host has one connection fewer (see
 	// restLocked).
 	resting []time.Time
+}
+
+// newHost starts a host at its full share, or with Options.Adaptive at a
+// few connections that its tuner then raises.
+func (r *run) newHost(name string) *host {
+	h := &host{name: name, limit: r.opts.MaxPerHost, ceiling: r.opts.MaxPerHost + 1, want: r.opts.MaxPerHost}
+	if r.opts.Adaptive {
+		h.limit = min(tuneStart, r.opts.MaxPerHost, r.opts.Connections)
+		h.want = h.limit
+	}
+	return h
 }
 
 // overloaded reports whether err is the host saying "too many".
@@ -103,6 +121,11 @@ func (r *run) answeredLocked(h *host, refused bool, conns int, sent, now time.Ti
 	h.limit = max(1, level/2)
 	h.lastCut = now
 	h.recent = outcomes{}
+	if r.opts.Adaptive {
+		// The climb restarts from the cut, upwards, once it has rested.
+		h.want = h.limit
+		h.tune = tuner{phase: tuneSettled, base: h.limit, upNext: true, next: now.Add(tuneReprobe)}
+	}
 	return Event{Kind: HostLimit, Time: now, Name: h.name, Conns: h.limit, Total: -1,
 		Err: fmt.Errorf("server refused requests at %d connections (%v); now at most %d", level, err, h.limit)}, true
 }
@@ -111,7 +134,7 @@ func (r *run) answeredLocked(h *host, refused bool, conns int, sent, now time.Ti
 func (r *run) raiseHostsLocked(now time.Time) []Event {
 	var events []Event
 	for _, h := range r.hosts {
-		if h.limit >= r.opts.MaxPerHost || now.Sub(h.lastCut) < raiseAfter || now.Sub(h.lastRaise) < raiseSpacing {
+		if h.limit >= h.want || now.Sub(h.lastCut) < raiseAfter || now.Sub(h.lastRaise) < raiseSpacing {
 			continue
 		}
 		if now.Sub(h.lastCut) >= probeAfter {

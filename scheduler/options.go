@@ -26,6 +26,10 @@ type Options struct {
 	MaxFiles int
 	// MaxPerHost caps the connections to one host, across all files (16).
 	MaxPerHost int
+	// Adaptive lets each host's connections find their level from its
+	// measured throughput, starting from a few (see tune.go); Connections
+	// and MaxPerHost are then caps, not targets.
+	Adaptive bool
 	// MinSegment is the smallest piece worth its own connection (4 MiB): a
 	// running segment is split only while at least twice this is left.
 	MinSegment int64

@@ -128,6 +128,7 @@ type seg struct {
 func (s *seg) Received(n int) {
 	s.alive.Store(int64(time.Since(s.epoch)))
 	s.recv.Add(int64(n))
+	s.f.host.recv.Add(int64(n))
 }
 
 // Written implements segment.Observer.
@@ -267,7 +268,7 @@ func (r *run) enqueue(entries []manifest.Entry) {
 		}
 		h := byHost[u.Host]
 		if h == nil {
-			h = &host{name: u.Host, limit: r.opts.MaxPerHost, ceiling: r.opts.MaxPerHost + 1}
+			h = r.newHost(u.Host)
 			byHost[u.Host] = h
 			r.hosts = append(r.hosts, h)
 		}

@@ -121,6 +121,14 @@ func demoAction(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), exitUsage)
 	}
+	if !c.IsSet("connections") {
+		// The demo measures against the ideal of a known number of
+		// connections at its origin's per-connection cap.
+		opts.Adaptive, opts.Connections = false, 16
+		if !c.IsSet("max-per-host") {
+			opts.MaxPerHost = 16
+		}
+	}
 	n := c.Int("files")
 	if n < 0 || n > 100000 {
 		return cli.Exit("--files must be between 1 and 100000", exitUsage)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,14 +34,14 @@ func getFlags() []cli.Flag {
 
 func connectionFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.IntFlag{Name: "connections", Aliases: []string{"c"}, Value: 16, Category: catConnections, EnvVars: env("CONNECTIONS"),
-			Usage: "total connections for the whole run"},
+		&cli.StringFlag{Name: "connections", Aliases: []string{"c"}, Value: "auto", Category: catConnections, EnvVars: env("CONNECTIONS"),
+			Usage: "connections: N in total for the whole run, or auto (each host starts with 4 and adds more while they raise its throughput; auto:N caps the run at N, 64 by default)"},
 		&cli.IntFlag{Name: "max-per-file", Aliases: []string{"x"}, Category: catConnections, EnvVars: env("MAX_PER_FILE"),
 			Usage: "connections one file may use (0: no cap beyond the others)"},
 		&cli.IntFlag{Name: "max-files", Aliases: []string{"j"}, Category: catConnections, EnvVars: env("MAX_FILES"),
 			Usage: "files in progress at once (0: as many as the connections can feed)"},
-		&cli.IntFlag{Name: "max-per-host", Value: 16, Category: catConnections, EnvVars: env("MAX_PER_HOST"),
-			Usage: "connections to one host, across all files"},
+		&cli.IntFlag{Name: "max-per-host", Category: catConnections, EnvVars: env("MAX_PER_HOST"),
+			Usage: "connections to one host, across all files (default: 16 with a fixed -c, the run's cap with -c auto)"},
 		&cli.StringFlag{Name: "min-segment", Aliases: []string{"k"}, Value: "4M", Category: catConnections, EnvVars: env("MIN_SEGMENT"),
 			Usage: "smallest byte range worth its own connection (K, M, G suffixes, 1024-based)"},
 		&cli.BoolFlag{Name: "http2", Category: catConnections, EnvVars: env("HTTP2"),
@@ -90,12 +91,24 @@ func schedulerOptions(c *cli.Context) (scheduler.Options, error) {
 	if err != nil {
 		return scheduler.Options{}, err
 	}
+	conns, adaptive, err := parseConnections(c.String("connections"))
+	if err != nil {
+		return scheduler.Options{}, err
+	}
+	perHost := c.Int("max-per-host")
+	if !c.IsSet("max-per-host") {
+		perHost = 16
+		if adaptive {
+			perHost = conns
+		}
+	}
 	o := scheduler.Options{
+		Adaptive:           adaptive,
 		LowestSpeed:        lowest,
-		Connections:        c.Int("connections"),
+		Connections:        conns,
 		MaxPerFile:         c.Int("max-per-file"),
 		MaxFiles:           c.Int("max-files"),
-		MaxPerHost:         c.Int("max-per-host"),
+		MaxPerHost:         perHost,
 		MinSegment:         minSeg,
 		Retries:            c.Int("retries"),
 		RateLimit:          limit,
@@ -139,4 +152,29 @@ func parseLowestSpeed(v string) (int64, error) {
 		return -1, nil
 	}
 	return n, nil
+}
+
+// autoCap is the run's cap on connections with -c auto: memory is
+// connections × buffers, and each connection holds a few descriptors.
+const autoCap = 64
+
+// parseConnections reads -c: a number of connections for the whole run, or
+// auto (adaptive per host) with an optional cap, auto:N.
+func parseConnections(v string) (n int, adaptive bool, err error) {
+	v = strings.TrimSpace(v)
+	if rest, ok := strings.CutPrefix(strings.ToLower(v), "auto"); ok {
+		if rest == "" {
+			return autoCap, true, nil
+		}
+		capStr, ok := strings.CutPrefix(rest, ":")
+		if n, err := strconv.Atoi(capStr); ok && err == nil && n >= 1 {
+			return n, true, nil
+		}
+		return 0, false, fmt.Errorf("--connections %q: want auto, auto:N or a number", v)
+	}
+	n, err = strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, false, fmt.Errorf("--connections %q: want a number of at least 1, auto or auto:N", v)
+	}
+	return n, false, nil
 }

@@ -59,3 +59,29 @@ func TestLowestSpeedFlagIsAutoOffOrARate(t *testing.T) {
 		t.Error("--lowest-speed fast was accepted")
 	}
 }
+
+func TestConnectionsAreAutoByDefaultOrFixed(t *testing.T) {
+	for _, c := range []struct {
+		args           []string
+		conns, perHost int
+		adaptive       bool
+	}{
+		{nil, autoCap, autoCap, true},
+		{[]string{"-c", "auto:24"}, 24, 24, true},
+		{[]string{"-c", "auto", "--max-per-host", "8"}, autoCap, 8, true},
+		{[]string{"-c", "16"}, 16, 16, false},
+		{[]string{"-c", "32"}, 32, 16, false}, // as before: 16 per host unless told
+		{[]string{"-c", "32", "--max-per-host", "32"}, 32, 32, false},
+	} {
+		o := optionsFrom(t, c.args...)
+		if o.Connections != c.conns || o.MaxPerHost != c.perHost || o.Adaptive != c.adaptive {
+			t.Errorf("%v: connections %d, per host %d, adaptive %v; want %d, %d, %v",
+				c.args, o.Connections, o.MaxPerHost, o.Adaptive, c.conns, c.perHost, c.adaptive)
+		}
+	}
+	for _, bad := range []string{"0", "-3", "many", "auto:0", "auto:x", "auto8"} {
+		if _, _, err := parseConnections(bad); err == nil {
+			t.Errorf("-c %q accepted", bad)
+		}
+	}
+}
