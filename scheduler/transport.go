@@ -71,7 +71,8 @@ func NewClient(o ClientOptions) *http.Client {
 	// that offers "h2" in ALPN. Left in place, a server that supports
 	// HTTP/2 would pick it and our HTTP/1.1-only transport would read
 	// HTTP/2 frames as a malformed response. A fresh config offers only
-	// what Protocols allows (the system roots, with SSL_CERT_FILE, stay).
+	// what Protocols allows (the system roots, with SSL_CERT_FILE, stay
+	// unless --ca-cert gives RootCAs: the system's plus its own).
 	t.TLSClientConfig = &tls.Config{InsecureSkipVerify: o.Insecure, RootCAs: o.RootCAs}
 	if o.ClientCert != nil {
 		t.TLSClientConfig.Certificates = []tls.Certificate{*o.ClientCert}
