@@ -2,12 +2,15 @@ package scheduler
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"time"
 
+	"github.com/bulkget/bulkget/internal/netrc"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/store"
 )
@@ -90,6 +93,15 @@ type Options struct {
 	Header http.Header
 	// Insecure skips TLS certificate verification.
 	Insecure bool
+	// Netrc gives HTTP Basic credentials per host, never sent to another
+	// host after a redirect (see ClientOptions.Netrc); nil: none.
+	Netrc *netrc.File
+	// RootCAs are the certificate authorities trusted (see LoadCACerts);
+	// nil: the system's.
+	RootCAs *x509.CertPool
+	// ClientCert is presented to servers that ask for a client certificate
+	// (see LoadClientCert); nil: none.
+	ClientCert *tls.Certificate
 	// NoSpaceCheck skips comparing a file's size with the free space, and
 	// preallocation, for filesystems that misreport either.
 	NoSpaceCheck bool

@@ -2,11 +2,17 @@ package scheduler
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
+	"github.com/bulkget/bulkget/internal/netrc"
 	"github.com/bulkget/bulkget/segment"
 )
 
@@ -18,7 +24,8 @@ func clientFor(o Options) *http.Client {
 		private = append(private, k)
 	}
 	return NewClient(ClientOptions{Connections: o.Connections, MaxPerHost: o.MaxPerHost, ConnectTimeout: o.ConnectTimeout,
-		HTTP2: o.HTTP2, Insecure: o.Insecure, Private: private})
+		HTTP2: o.HTTP2, Insecure: o.Insecure, Private: private,
+		Netrc: o.Netrc, RootCAs: o.RootCAs, ClientCert: o.ClientCert})
 }
 
 // ClientOptions are the transport settings of a run.
@@ -35,6 +42,14 @@ type ClientOptions struct {
 	// never reach another host than the one in the list: they are dropped
 	// when a redirect leaves it.
 	Private []string
+	// Netrc gives Basic credentials per host (see netrcAuth); nil: none.
+	Netrc *netrc.File
+	// RootCAs are the certificate authorities trusted; nil: the system's.
+	// LoadCACerts adds a file's to the system's.
+	RootCAs *x509.CertPool
+	// ClientCert is presented to servers that ask for one (mTLS); nil:
+	// none. See LoadClientCert.
+	ClientCert *tls.Certificate
 }
 
 // maxRedirects is how many redirects one request may follow, as net/http.
@@ -56,8 +71,12 @@ func NewClient(o ClientOptions) *http.Client {
 	// that offers "h2" in ALPN. Left in place, a server that supports
 	// HTTP/2 would pick it and our HTTP/1.1-only transport would read
 	// HTTP/2 frames as a malformed response. A fresh config offers only
-	// what Protocols allows (the system roots, with SSL_CERT_FILE, stay).
-	t.TLSClientConfig = &tls.Config{InsecureSkipVerify: o.Insecure}
+	// what Protocols allows (the system roots, with SSL_CERT_FILE, stay
+	// unless --ca-cert gives RootCAs: the system's plus its own).
+	t.TLSClientConfig = &tls.Config{InsecureSkipVerify: o.Insecure, RootCAs: o.RootCAs}
+	if o.ClientCert != nil {
+		t.TLSClientConfig.Certificates = []tls.Certificate{*o.ClientCert}
+	}
 	t.TLSNextProto = nil
 	dial := (&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}).DialContext
 	t.DialContext = dial
@@ -86,7 +105,11 @@ func NewClient(o ClientOptions) *http.Client {
 		// A non-nil empty map is the documented way to disable HTTP/2.
 		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
-	return &http.Client{Transport: t, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	var rt http.RoundTripper = t
+	if o.Netrc != nil {
+		rt = &netrcAuth{next: t, netrc: o.Netrc}
+	}
+	return &http.Client{Transport: rt, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if len(via) >= maxRedirects {
 			return fmt.Errorf("%w: stopped after %d", segment.ErrTooManyRedirects, maxRedirects)
 		}
@@ -100,4 +123,126 @@ func NewClient(o ClientOptions) *http.Client {
 		}
 		return nil
 	}}
+}
+
+// netrcAuth adds Basic credentials from a netrc file to each request,
+// redirects included: it sees every hop, so each gets the credentials of
+// its own host and no other. A hop that already has an Authorization header
+// (from the URL's user information, or the user's --header) is left alone,
+// and so is every hop of a request whose list URL carries user information:
+// that wins over netrc, as in curl. A hop reached by a redirect to another
+// host gets only a machine entry naming that host, never the default entry
+// (the default is meant for the hosts the user lists, not for the CDN a
+// host redirects to), and a redirect from https to http gets nothing.
+//
+// Setting the header here rather than on the first request is what keeps
+// it off other hosts: net/http strips an Authorization header on a redirect
+// to another host only when it was on the original request, and never sees
+// one set by a RoundTripper on a clone.
+type netrcAuth struct {
+	next  *http.Transport
+	netrc *netrc.File
+}
+
+func (a *netrcAuth) RoundTrip(req *http.Request) (*http.Response, error) {
+	if e, ok := a.entryFor(req); ok {
+		req = req.Clone(req.Context()) // a RoundTripper must not change its request
+		req.SetBasicAuth(e.Login, e.Password)
+	}
+	return a.next.RoundTrip(req)
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// transport.
+func (a *netrcAuth) CloseIdleConnections() { a.next.CloseIdleConnections() }
+
+func (a *netrcAuth) entryFor(req *http.Request) (netrc.Entry, bool) {
+	if req.Header.Get("Authorization") != "" {
+		return netrc.Entry{}, false
+	}
+	first := req // the request the caller made, before any redirect
+	for first.Response != nil && first.Response.Request != nil {
+		first = first.Response.Request
+	}
+	if first.URL.User != nil {
+		return netrc.Entry{}, false
+	}
+	if first != req && first.URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return netrc.Entry{}, false
+	}
+	host := req.URL.Hostname()
+	if strings.EqualFold(host, first.URL.Hostname()) {
+		return a.netrc.Lookup(host)
+	}
+	return a.netrc.Machine(host)
+}
+
+// LoadCACerts returns the system's certificate authorities plus those in
+// file (PEM, one or more). Go reads SSL_CERT_FILE on Linux and the BSDs
+// only; this works on every platform. A file without a certificate is an
+// error naming it.
+func LoadCACerts(file string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: CA certificates: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("scheduler: CA certificates: no PEM certificate in %s", file)
+	}
+	return pool, nil
+}
+
+// LoadClientCert reads a client certificate (PEM, with its chain) from
+// certFile and its private key (PEM) from keyFile; with keyFile empty the
+// key is looked for in certFile, as curl does. Errors name the files and
+// never hold their content.
+func LoadClientCert(certFile, keyFile string) (*tls.Certificate, error) {
+	if certFile == "" {
+		return nil, errors.New("scheduler: client certificate: a key without a certificate")
+	}
+	if keyFile == "" {
+		keyFile = certFile
+	}
+	names := certFile
+	if keyFile != certFile {
+		names += " and " + keyFile
+	}
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: client certificate: %w", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: client certificate key: %w", err)
+	}
+	if encryptedKey(keyPEM) {
+		return nil, fmt.Errorf("scheduler: client certificate key in %s is encrypted, which is not supported: decrypt it first (openssl pkey -in KEY -out KEY.plain)", keyFile)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: client certificate %s: %w", names, err)
+	}
+	return &cert, nil
+}
+
+// encryptedKey reports whether the first private key in data is encrypted
+// (PKCS#8 or the legacy OpenSSL form).
+func encryptedKey(data []byte) bool {
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return false
+		}
+		if b.Type == "ENCRYPTED PRIVATE KEY" {
+			return true
+		}
+		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
+			return strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED")
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 )
@@ -57,7 +58,8 @@ func (e *StatusError) Error() string {
 // 429 too many requests), any 3xx that reaches the caller (a 304 to a
 // request that set no condition, a redirect without a location), redirect
 // loops and redirects to other schemes, TLS certificates that do not
-// verify, and cancellation by the caller. Everything else —
+// verify, a server's refusal of our client certificate (or of its absence),
+// and cancellation by the caller. Everything else —
 // connection errors, 5xx, stalls, short bodies, wrong ranges — is transient.
 func Permanent(err error) bool {
 	if err == nil {
@@ -74,6 +76,14 @@ func Permanent(err error) bool {
 	if errors.As(err, &cv) {
 		return true
 	}
+	// Nor will a server that refused our client certificate, or asked for
+	// one we do not have, take it on the next try. crypto/tls reports the
+	// server's alert as a net.OpError "remote error" around an unexported
+	// type, so its text is what can be matched.
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "remote error" && op.Err != nil && certificateAlerts[op.Err.Error()] {
+		return true
+	}
 	var se *StatusError
 	if errors.As(err, &se) {
 		switch se.Code {
@@ -83,6 +93,18 @@ func Permanent(err error) bool {
 		return se.Code >= 300 && se.Code < 500
 	}
 	return false
+}
+
+// certificateAlerts are the TLS alerts (as crypto/tls words them) by which a
+// server refuses a client's certificate.
+var certificateAlerts = map[string]bool{
+	"tls: bad certificate":               true, // 42
+	"tls: unsupported certificate":       true, // 43
+	"tls: revoked certificate":           true, // 44
+	"tls: expired certificate":           true, // 45
+	"tls: unknown certificate":           true, // 46
+	"tls: unknown certificate authority": true, // 48
+	"tls: certificate required":          true, // 116
 }
 
 // RetryAfter returns the server's requested delay carried by err, or 0.

@@ -53,6 +53,10 @@ func TestClientErrorsAndCancellationArePermanentAndRetryAfterSurvivesWrapping(t 
 		{"context.Canceled", context.Canceled, true, 0},
 		{"canceled because stalled", fmt.Errorf("%w: %w", ErrStalled, context.Canceled), false, 0},
 		{"plain error", errors.New("boom"), false, 0},
+		{"server requires a client certificate", &net.OpError{Op: "remote error", Err: errors.New("tls: certificate required")}, true, 0},
+		{"server refuses the client certificate", &net.OpError{Op: "remote error", Err: errors.New("tls: bad certificate")}, true, 0},
+		{"other TLS alert", &net.OpError{Op: "remote error", Err: errors.New("tls: internal error")}, false, 0},
+		{"local error with certificate words", &net.OpError{Op: "read", Err: errors.New("tls: bad certificate")}, false, 0},
 	}
 	wraps := []struct {
 		name string

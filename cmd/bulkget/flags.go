@@ -28,7 +28,8 @@ func getFlags() []cli.Flag {
 	}
 	flags = append(flags, outputFlags()...) // render.go
 	flags = append(flags, shardFlag(), summaryFlag())
-	flags = append(flags, safetyFlags()...) // safety.go
+	flags = append(flags, safetyFlags()...)     // safety.go
+	flags = append(flags, credentialFlags()...) // credentials.go
 	return append(flags, connectionFlags()...)
 }
 

@@ -24,6 +24,9 @@ func getAction(c *cli.Context) (err error) {
 	if err != nil {
 		return cli.Exit(err.Error(), exitUsage)
 	}
+	if err := credentials(c, &opts, c.App.ErrWriter); err != nil {
+		return cli.Exit(err.Error(), exitUsage)
+	}
 	shard, err := shardOption(c)
 	if err != nil {
 		return cli.Exit(err.Error(), exitUsage)

@@ -34,7 +34,7 @@ func safetyFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-space-check", Category: catSafety, EnvVars: env("NO_SPACE_CHECK"),
 			Usage: "do not compare sizes with the free disk space, and do not preallocate"},
 		&cli.BoolFlag{Name: "insecure", Category: catSafety, EnvVars: env("INSECURE"),
-			Usage: "do not verify TLS certificates (extra CAs: set SSL_CERT_FILE instead)"},
+			Usage: "do not verify TLS certificates (to trust an extra CA, use --ca-cert instead)"},
 		&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Category: catSafety, EnvVars: env("HEADER"),
 			Usage: "extra request header 'Name: value', repeatable; never sent to another host after a redirect"},
 	}
