@@ -44,7 +44,7 @@ func (r *run) checkpoint(f *file) {
 	r.mu.Lock()
 	now := f.state
 	r.mu.Unlock()
-	if now != active && now != failed {
+	if !keepsPart(now) {
 		// A finalizing file holds ckMu until its batch commits; it has
 		// nothing to save, so do not wait for it.
 		return
@@ -52,7 +52,7 @@ func (r *run) checkpoint(f *file) {
 	f.ckMu.Lock()
 	defer f.ckMu.Unlock()
 	r.mu.Lock()
-	if !f.probed || !f.ranged || f.size <= 0 || f.out == nil || f.out.Unnamed() || (f.state != active && f.state != failed) {
+	if !f.probed || !f.ranged || f.size <= 0 || f.out == nil || f.out.Unnamed() || !keepsPart(f.state) {
 		r.mu.Unlock()
 		return
 	}
@@ -94,3 +94,8 @@ func segmentsOf(all []*seg) []state.Segment {
 	slices.SortFunc(out, func(a, b state.Segment) int { return cmp.Compare(a.Start, b.Start) })
 	return out
 }
+
+// keepsPart says whether a file in state st has a .part whose progress is
+// worth saving: one in progress, or one that stopped (failed, or expired)
+// with its bytes kept for a later run.
+func keepsPart(st fileState) bool { return st == active || st == failed || st == expired }

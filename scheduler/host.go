@@ -47,7 +47,13 @@ type host struct {
 	want int
 	tune tuner
 	// recv counts the bytes received from the host, for the tuner.
-	recv      atomic.Int64
+	recv atomic.Int64
+	// pause is the longest silence (ns) after which one of the host's
+	// requests went on delivering, decaying with time: a host that sends
+	// in bursts pauses between them, and a hedge must not take such a
+	// pause for a stall. Pauses of pauseCap or more are stalls, not pacing.
+	pause     atomic.Int64
+	pauseCap  int64
 	lastCut   time.Time
 	lastRaise time.Time
 	recent    outcomes
@@ -65,7 +71,8 @@ type host struct {
 // newHost starts a host at its full share, or with Options.Adaptive at a
 // few connections that its tuner then raises.
 func (r *run) newHost(name string) *host {
-	h := &host{name: name, limit: r.opts.MaxPerHost, ceiling: r.opts.MaxPerHost + 1, want: r.opts.MaxPerHost}
+	h := &host{name: name, limit: r.opts.MaxPerHost, ceiling: r.opts.MaxPerHost + 1, want: r.opts.MaxPerHost,
+		pauseCap: int64(r.opts.StallTimeout / 2)}
 	if r.opts.Adaptive {
 		h.limit = min(tuneStart, r.opts.MaxPerHost, r.opts.Connections)
 		h.want = h.limit

@@ -304,6 +304,28 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 	if r.atTail() {
 		quietAfter = min(quietAfter, max(tailQuiet, 8*time.Duration(r.ttfb.Load())))
 	}
+	// A silence every request to a host shares is the host's (pacing, or
+	// trouble a new request would meet too); one request silent while
+	// another delivers is that connection's. A host's lone request may be
+	// stuck on its own.
+	type hostActivity struct {
+		running int
+		latest  int64 // ns since the run's start of its latest byte
+	}
+	activity := map[*host]*hostActivity{}
+	for _, f := range r.active {
+		for _, s := range f.segs {
+			if s.running {
+				a := activity[f.host]
+				if a == nil {
+					a = &hostActivity{}
+					activity[f.host] = a
+				}
+				a.running++
+				a.latest = max(a.latest, s.alive.Load())
+			}
+		}
+	}
 	for _, f := range r.active {
 		if !f.accepting() || !f.probed || !f.ranged {
 			continue
@@ -320,7 +342,11 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 				rates = append(rates, rate)
 			}
 			if r.hasRoom(f) {
-				quiet := time.Duration(nowNS-s.alive.Load()) >= quietAfter
+				// Silence counts only beyond the host's own pacing.
+				quiet := time.Duration(nowNS-s.alive.Load()) >= max(quietAfter, 2*time.Duration(f.host.pause.Load()))
+				if a := activity[f.host]; quiet && a.running > 1 && time.Duration(nowNS-a.latest) >= quietAfter {
+					quiet = false
+				}
 				cands = append(cands, cand{s, rate, quiet})
 			}
 		}

@@ -126,9 +126,13 @@ type seg struct {
 
 // Received implements segment.Observer: any byte proves the link is alive.
 func (s *seg) Received(n int) {
-	s.alive.Store(int64(time.Since(s.epoch)))
+	now := int64(time.Since(s.epoch))
+	h := s.f.host
+	if gap := now - s.alive.Swap(now); gap > h.pause.Load() && gap < h.pauseCap {
+		h.pause.Store(gap) // a pause after which the request went on
+	}
 	s.recv.Add(int64(n))
-	s.f.host.recv.Add(int64(n))
+	h.recv.Add(int64(n))
 }
 
 // Written implements segment.Observer.

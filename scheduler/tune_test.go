@@ -2,6 +2,9 @@ package scheduler
 
 import (
 	"fmt"
+	"net/http"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,5 +70,49 @@ func TestAdaptiveConnectionsStayLowWhereTheHostIsCappedInTotal(t *testing.T) {
 	}
 	if l := rec.lastLevel(tuneStart); l != tuneStart {
 		t.Errorf("settled at %d connections, want the %d that fill the host", l, tuneStart)
+	}
+}
+
+func TestBurstsAreNotStallsAndAreNotFetchedTwice(t *testing.T) {
+	const size, burst = 4 << 20, 64 << 10
+	var served atomic.Int64
+	m := &misbehave{body: content(size)}
+	m.answer = func(w http.ResponseWriter, r *http.Request, _ int64, start, end int64) bool {
+		// As nginx's limit_rate does: a burst, then a pause.
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end-1, size))
+		w.Header().Set("Content-Length", strconv.FormatInt(end-start, 10))
+		w.WriteHeader(http.StatusPartialContent)
+		for off := start; off < end; off += burst {
+			n, err := w.Write(m.body[off:min(off+burst, end)])
+			served.Add(int64(n))
+			if err != nil {
+				return true
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return true
+			case <-time.After(400 * time.Millisecond):
+			}
+		}
+		return true
+	}
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	opts.Connections = 8
+	opts.MinSegment = 256 << 10
+	opts.HedgeAfter = 250 * time.Millisecond // well below the pauses
+	sum, rec, took := runOne(t, m, opts)
+	if sum.Done != 1 {
+		t.Fatalf("%+v", sum)
+	}
+	twice := served.Load() - size
+	t.Logf("%v, %d requests, %d bytes served for %d (%.1f%% twice)", took, m.reqs.Load(), served.Load(), size, 100*float64(twice)/size)
+	if twice > size/50 {
+		t.Errorf("%d bytes fetched twice: pauses between bursts were taken for stalls", twice)
+	}
+	if n := rec.count(Retrying); n != 0 {
+		t.Errorf("%d retries against a host that only paces", n)
 	}
 }

@@ -118,6 +118,9 @@ func (r *run) watchdog(ctx context.Context) {
 				r.judgeSpeedLocked(s, now, floors[f.host])
 			}
 		}
+		for _, h := range r.hosts {
+			h.pause.Store(h.pause.Load() * 63 / 64) // forget old pacing slowly
+		}
 		events := r.raiseHostsLocked(time.Now())
 		if r.opts.Adaptive {
 			for _, h := range r.hosts {
