@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,6 +27,7 @@ type server struct {
 	dir   string
 	root  string
 	ports []int
+	serve int // how many of ports it listens on (the first ones)
 	log   string
 	cert  string // the self-signed certificate, for SSL_CERT_FILE; "" without TLS
 	cmd   *exec.Cmd
@@ -84,7 +87,7 @@ http {
 	uwsgi_temp_path "@DIR@/tmp/uwsgi";
 	scgi_temp_path "@DIR@/tmp/scgi";
 	log_format j escape=json '{"port":"$server_port","status":"$status","method":"$request_method","uri":"$request_uri",'
-		'"range":"$http_range","token":"$http_x_token","auth":"$http_authorization","bytes":"$body_bytes_sent","proto":"$server_protocol"}';
+		'"range":"$http_range","token":"$http_x_token","auth":"$http_authorization","bytes":"$body_bytes_sent","proto":"$server_protocol","time":"$msec","rt":"$request_time"}';
 	access_log "@DIR@/access.log" j;
 	root "@ROOT@";
 @SERVERS@
@@ -98,7 +101,7 @@ http {
 func startNginx(t *testing.T, nports int, servers string) *server {
 	t.Helper()
 	bin := lookServer(t, "nginx")
-	return start(t, "nginx", nports, func(s *server) *exec.Cmd {
+	return start(t, "nginx", nports, nports, func(s *server) *exec.Cmd {
 		conf := filepath.Join(s.dir, "nginx.conf")
 		text := strings.Replace(nginxConf, "@SERVERS@", servers, 1)
 		if err := os.WriteFile(conf, []byte(s.expand(text)), 0o644); err != nil {
@@ -121,7 +124,6 @@ func startNginx(t *testing.T, nports int, servers string) *server {
 // folder.
 const caddyConf = `{
 	admin off
-	persist_config off
 	auto_https off
 	http_port @PORT1@
 	https_port @PORT0@
@@ -146,7 +148,9 @@ https://127.0.0.1:@PORT0@ {
 func startCaddy(t *testing.T) *server {
 	t.Helper()
 	bin := lookServer(t, "caddy")
-	return start(t, "caddy", 2, func(s *server) *exec.Cmd {
+	// The second port is caddy's HTTP port, given so that it never tries
+	// port 80; with automatic HTTPS off it listens there on nothing.
+	return start(t, "caddy", 2, 1, func(s *server) *exec.Cmd {
 		conf := filepath.Join(s.dir, "Caddyfile")
 		if err := os.WriteFile(conf, []byte(s.expand(caddyConf)), 0o644); err != nil {
 			t.Fatal(err)
@@ -168,9 +172,9 @@ func (s *server) expand(text string) string {
 // start runs the server that command makes, on fresh ports, until it
 // accepts connections on all of them. A port taken by someone else between
 // freePorts and the server's bind gets another try.
-func start(t *testing.T, name string, nports int, command func(*server) *exec.Cmd) *server {
+func start(t *testing.T, name string, nports, serve int, command func(*server) *exec.Cmd) *server {
 	t.Helper()
-	s := &server{t: t, name: name, dir: t.TempDir()}
+	s := &server{t: t, name: name, dir: t.TempDir(), serve: serve}
 	s.root = filepath.Join(s.dir, "www")
 	s.log = filepath.Join(s.dir, "access.log")
 	if err := os.MkdirAll(s.root, 0o755); err != nil {
@@ -204,7 +208,7 @@ func (s *server) run(cmd *exec.Cmd) error {
 		close(s.exit)
 	}()
 	deadline := time.Now().Add(15 * time.Second)
-	for _, p := range s.ports {
+	for _, p := range s.ports[:s.serve] {
 		for {
 			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p), time.Second)
 			if err == nil {
@@ -258,6 +262,8 @@ type request struct {
 	Auth   string // Authorization
 	Proto  string
 	Bytes  int64
+	Start  float64 // seconds since the epoch, when the request came (nginx only)
+	End    float64 // and when its response ended
 }
 
 // requests reads the server's access log.
@@ -315,11 +321,15 @@ func (s *server) parse(line []byte) (*request, error) {
 		return nil, err
 	}
 	r := &request{Method: l["method"], URI: l["uri"], Range: l["range"], Token: l["token"], Auth: l["auth"], Proto: l["proto"]}
-	var err1, err2, err3 error
+	var err1, err2, err3, err4, err5 error
+	var took float64
 	r.Port, err1 = strconv.Atoi(l["port"])
 	r.Status, err2 = strconv.Atoi(l["status"])
 	r.Bytes, err3 = strconv.ParseInt(l["bytes"], 10, 64)
-	return r, errors.Join(err1, err2, err3)
+	r.End, err4 = strconv.ParseFloat(l["time"], 64)
+	took, err5 = strconv.ParseFloat(l["rt"], 64)
+	r.Start = r.End - took
+	return r, errors.Join(err1, err2, err3, err4, err5)
 }
 
 // statuses counts the requests of reqs by status.
@@ -329,4 +339,17 @@ func statuses(reqs []request) map[int]int {
 		n[r.Status]++
 	}
 	return n
+}
+
+// logRequests logs reqs in the order they came, one a line, with their
+// start and end relative to the first start.
+func logRequests(t *testing.T, reqs []request) {
+	t.Helper()
+	reqs = slices.Clone(reqs)
+	slices.SortStableFunc(reqs, func(a, b request) int { return cmp.Compare(a.Start, b.Start) })
+	var b strings.Builder
+	for _, r := range reqs {
+		fmt.Fprintf(&b, "\n  %6.3fs-%6.3fs %d %-23s %8d bytes %s %s", r.Start-reqs[0].Start, r.End-reqs[0].Start, r.Status, r.Range, r.Bytes, r.Proto, r.URI)
+	}
+	t.Logf("%d requests:%s", len(reqs), b.String())
 }
