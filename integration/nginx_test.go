@@ -247,12 +247,14 @@ func TestNginxSignedLinksThatExpire(t *testing.T) {
 
 	refused := func(t *testing.T, uri string, since int) (n int) {
 		t.Helper()
-		reqs := srv.requests()[since:]
+		var reqs []request
+		for _, r := range srv.requests()[since:] {
+			if strings.HasPrefix(r.URI, uri+"?") {
+				reqs = append(reqs, r)
+			}
+		}
 		logRequests(t, reqs)
 		for _, r := range reqs {
-			if !strings.HasPrefix(r.URI, uri+"?") {
-				continue
-			}
 			switch r.Status {
 			case 403:
 				n++
@@ -355,7 +357,7 @@ func TestNginxBasicAuth(t *testing.T) {
 		location /private/ {
 			auth_basic "bulkget";
 			auth_basic_user_file "@DIR@/htpasswd";
-			limit_rate 1m;
+			limit_rate 512k;
 		}
 	}`)
 	const password = "pw-Basic-4711"
@@ -370,10 +372,12 @@ func TestNginxBasicAuth(t *testing.T) {
 	work, list, out := workDir(t)
 	url := strings.Replace(srv.url(0, "private/p.bin"), "//", "//alice:"+password+"@", 1)
 	writeList(t, list, "p.bin", url)
-	args := []string{"-c", "4", "-k", "256K", "--summary", filepath.Join(out, "summary.json")}
+	args := []string{"-c", "4", "-k", "1M", "--summary", filepath.Join(out, "summary.json")}
 	basic := base64.StdEncoding.EncodeToString([]byte("alice:" + password))
 
-	// Interrupted: the .part, its state and the summary stay.
+	// Interrupted (at 512 KiB/s per connection after a first second's
+	// worth, 8 MiB take at least 2 s): the .part, its state and the summary
+	// stay.
 	run := startBulkget(t, work, nil, append(append([]string{"get", "--progress", "plain", "-d", out}, args...), list)...)
 	waitForFile(t, filepath.Join(out, "p.bin.part"), 0)
 	time.Sleep(700 * time.Millisecond)
@@ -424,12 +428,15 @@ func TestNginxWithoutRanges(t *testing.T) {
 
 func TestNginxContentReplacedBetweenRuns(t *testing.T) {
 	t.Parallel()
-	srv := startNginx(t, 1, `server { listen 127.0.0.1:@PORT0@; location /slow/ { limit_rate 1m; } }`)
+	// nginx lets a response send a second's worth at once, then 512 KiB at
+	// each turn of the clock's second: four connections need at least 2 s
+	// for 8 MiB, so the interrupt comes in the middle.
+	srv := startNginx(t, 1, `server { listen 127.0.0.1:@PORT0@; location /slow/ { limit_rate 512k; } }`)
 	const size = 8 << 20
 	srv.file("slow/c.bin", "old", size)
 	work, list, out := workDir(t)
 	writeList(t, list, "c.bin", srv.url(0, "slow/c.bin"))
-	args := []string{"get", "--progress", "plain", "-d", out, "-c", "4", "-k", "256K", list}
+	args := []string{"get", "--progress", "plain", "-d", out, "-c", "4", "-k", "1M", list}
 
 	run := startBulkget(t, work, nil, args...)
 	waitForFile(t, filepath.Join(out, "c.bin.part"), 0)
@@ -447,7 +454,7 @@ func TestNginxContentReplacedBetweenRuns(t *testing.T) {
 	if err := os.Chtimes(filepath.Join(srv.root, "slow", "c.bin"), now, now); err != nil {
 		t.Fatal(err)
 	}
-	res = get(t, work, out, list, nil, "-c", "4", "-k", "256K")
+	res = get(t, work, out, list, nil, "-c", "4", "-k", "1M")
 	wantExit(t, res, exitOK)
 	checkFile(t, filepath.Join(out, "c.bin"), want)
 	wantOutput(t, res, "changed")
