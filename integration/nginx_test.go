@@ -323,6 +323,9 @@ func TestNginxSignedLinksThatExpire(t *testing.T) {
 			t.Errorf("the state kept is unusable: %v", err)
 		} else {
 			t.Logf("kept: .part of %d bytes, %d bytes said kept, state segments %+v", part.Size(), kept, st.Segments)
+			if st.DoneBytes() != kept {
+				t.Errorf("the state holds %d bytes, the message says %d are kept", st.DoneBytes(), kept)
+			}
 		}
 
 		before := len(srv.requests())
@@ -336,10 +339,10 @@ func TestNginxSignedLinksThatExpire(t *testing.T) {
 		for _, r := range srv.requests()[before:] {
 			served += r.Bytes
 		}
-		// It should fetch only what was missing (size-kept); what it fetches
-		// beyond is logged, not failed: bulkget's final checkpoint of an
-		// expired file is skipped, so up to a checkpoint interval of bytes
-		// said kept are fetched again.
+		// The state holds what was kept (above), so the run with a fresh
+		// link asks only for what was missing. nginx logs what it sent,
+		// which for a request whose range a split shrank includes what sat
+		// in socket buffers: bounded here by less than the whole file.
 		t.Logf("the run with a fresh link fetched %d of %d bytes; %d were missing", served, size, size-kept)
 		if served >= size {
 			t.Errorf("the run with a fresh link fetched %d bytes, the whole file is %d: it did not continue the .part", served, size)
