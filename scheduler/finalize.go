@@ -25,7 +25,7 @@ func (r *run) finalizeAsync(f *file) {
 	switch {
 	case !r.batched(f):
 		go func() { r.complete(f, r.finalize(f)) }()
-	case hasSums(f.entry) && (f.sums == nil || f.sums.next != f.size):
+	case (hasSums(f.entry) || len(r.digestsOf(f)) > 0) && (f.sums == nil || f.sums.next != f.size):
 		go r.finalizeBatched(f)
 	default:
 		r.finalizeBatched(f)
@@ -90,6 +90,8 @@ func (r *run) complete(f *file, ferr error) {
 		r.done++
 		e := fileEvent(f, Done, nil)
 		e.Elapsed = time.Since(f.started)
+		e.Verified = f.verified
+		r.verified = append(r.verified, Verified{Line: f.entry.Line, Name: f.entry.Name, What: f.verified})
 		events = append(events, e)
 	}
 	gaveUp := f.state == failed && f.out != nil
@@ -130,19 +132,22 @@ func (r *run) finalize(f *file) error {
 	return r.forgetStateLocked(f)
 }
 
-// verify checks f's complete data against the list's checksums, if any;
-// call with f.ckMu held.
+// verify checks f's complete data against the list's checksums or, when
+// the list has none, against what the server vouched for, and records
+// what it checked in f.verified; call with f.ckMu held. f is finalizing:
+// its fields are no one else's.
 func (r *run) verify(f *file) error {
-	s := newSums(f.entry)
+	s := sumsFor(f.entry, r.digestsOf(f))
+	f.verified = s.label()
 	if s == nil {
 		return nil
 	}
-	if f.sums != nil && f.sums.next == f.size {
+	if f.sums != nil && f.sums.next == f.size && f.sums.label() == s.label() {
 		s = f.sums // hashed while it was written, in order
 	} else if err := s.hashFile(f.out, f.size); err != nil {
 		return fmt.Errorf("%s: %w", f.entry.Name, err)
 	}
-	return s.check(f.entry)
+	return s.check()
 }
 
 // forgetState removes f's sidecar state once f is durable under its name.

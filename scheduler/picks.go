@@ -272,6 +272,7 @@ func (r *run) restartLocked(f *file) {
 	f.gen++
 	f.probed, f.ranged, f.size, f.validator, f.etag = false, false, -1, "", ""
 	f.unconfirmed = false
+	f.digests = nil
 	f.written.Store(0)
 	f.segs = []*seg{r.newSeg(f, segment.NewCursor(0, 0, -1))}
 	f.all = slices.Clone(f.segs)

@@ -175,7 +175,7 @@ func (r *run) alreadyThere(ctx context.Context, f *file, size int64) (bool, erro
 		if err := s.hashFile(local, size); err != nil {
 			return false, nil
 		}
-		return s.check(f.entry) == nil, nil
+		return s.check() == nil, nil
 	}
 	if f.entry.Size >= 0 {
 		return f.entry.Size == size, nil

@@ -73,6 +73,13 @@ type file struct {
 	// sums hashes a single stream as it is written, for the list's
 	// checksums; nil for segmented files (hashed after completion).
 	sums *sums
+	// digests are what the server vouches for about the whole file, from
+	// the probe or, if it had none, a later answer for the same version
+	// (segment.Digests); cleared on a restart.
+	digests []segment.Digest
+	// verified says what the finished file was checked against, for the
+	// Done event and the summary ("sha256 from list", "none").
+	verified string
 	// checkRetried: the file already failed its checksum once.
 	checkRetried bool
 	conns        int
@@ -161,6 +168,7 @@ type run struct {
 	skipped   int
 	ckNow     chan struct{} // asks the checkpointer for a round now
 	failures  []Failure
+	verified  []Verified
 	// expiredFiles are the files stranded by an expired URL (expire.go).
 	expiredFiles []Failure
 	// refreshWG waits for the searches for fresh URLs.
@@ -323,6 +331,7 @@ func (r *run) shutdown(ctx context.Context) Summary {
 		Skipped:     r.skipped,
 		Failed:      redactFailures(r.secrets, r.failures),
 		Expired:     redactFailures(r.secrets, r.expiredFiles),
+		Verified:    r.verified,
 		Bytes:       r.bytes.Load(),
 		Elapsed:     time.Since(r.epoch),
 		Interrupted: ctx.Err() != nil && r.remaining > 0,

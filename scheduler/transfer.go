@@ -162,6 +162,9 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 	case !snap.ranged && snap.size >= 0 && resp.Total != snap.size:
 		return fmt.Errorf("%w: size %d is now %d", errChanged, snap.size, resp.Total)
 	}
+	if snap.probed && len(resp.Digests) > 0 && resp.Validator() == snap.validator {
+		r.noteDigests(f, s.gen, resp.Digests)
+	}
 	if snap.unconfirmed {
 		r.confirmResume(f)
 	}
@@ -226,8 +229,9 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, error
 	f.validator, f.etag, f.lastModified = resp.Validator(), resp.ETag, resp.LastModified
 	f.tryResume = false
 	f.sums = nil
+	f.digests = resp.Digests
 	if !f.ranged {
-		f.sums = newSums(f.entry)
+		f.sums = sumsFor(f.entry, f.digests)
 	}
 	sums := f.sums
 	s.cur.SetEnd(size)
@@ -244,6 +248,25 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, error
 			Err: fmt.Errorf("the server sent Content-Encoding %q though none was asked for; the file is stored as sent, not decoded", resp.Encoding)})
 	}
 	return part, sums, nil
+}
+
+// noteDigests keeps what a later answer vouches for, if the probe's
+// vouched for nothing: the answer is for the same version of the file (its
+// validator is the file's), so its digests are the file's.
+func (r *run) noteDigests(f *file, gen int, ds []segment.Digest) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f.gen == gen && len(f.digests) == 0 {
+		f.digests = ds
+	}
+}
+
+// digestsOf returns f's digests: a transfer that a hedge took over may
+// still be answering while f finalizes.
+func (r *run) digestsOf(f *file) []segment.Digest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return f.digests
 }
 
 // openPart creates f's part afresh. The old state describes the old .part:

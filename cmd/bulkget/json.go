@@ -116,10 +116,11 @@ func (j *jsonLines) event(e scheduler.Event) {
 		run := e.Bytes - j.t.resumed[e.Line]
 		j.emit(struct {
 			jsonFile
-			Bytes     int64 `json:"bytes"`
-			ElapsedMS int64 `json:"elapsed_ms"`
-			Speed     int64 `json:"speed"`
-		}{file("done"), e.Bytes, e.Elapsed.Milliseconds(), perSecond(run, e.Elapsed)})
+			Bytes     int64  `json:"bytes"`
+			ElapsedMS int64  `json:"elapsed_ms"`
+			Speed     int64  `json:"speed"`
+			Verified  string `json:"verified"`
+		}{file("done"), e.Bytes, e.Elapsed.Milliseconds(), perSecond(run, e.Elapsed), e.Verified})
 	case scheduler.Failed:
 		j.emit(struct {
 			jsonFile
