@@ -13,6 +13,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -193,5 +195,112 @@ func TestNothingVouchedForSaysNone(t *testing.T) {
 	sum, _, _ := runOne(t, m, testOptions(t.TempDir()))
 	if sum.Done != 1 || len(sum.Verified) != 1 || sum.Verified[0].What != "none" {
 		t.Fatalf("done %d, verified %+v", sum.Done, sum.Verified)
+	}
+}
+
+// procReadChars is the bytes this process has read with read(2) and its
+// kin so far (rchar in /proc/self/io): sockets, page cache and disk alike.
+func procReadChars(t *testing.T) (int64, bool) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "rchar: "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+// TestAFileCheckedByCRCIsNeverReadBack: a segmented file checked by a
+// server's CRC-32C or CRC-64/NVME is verified from its segments' CRCs,
+// with no byte read back; one checked by a list SHA-256 reads back only
+// what arrived ahead of its in-order prefix. The process's own count of
+// bytes read (rchar) agrees: the download's socket reads, and no more.
+func TestAFileCheckedByCRCIsNeverReadBack(t *testing.T) {
+	const size = 16 << 20
+	body := content(size)
+	for _, kind := range []digestKind{digestKinds[4], digestKinds[7]} {
+		t.Run(kind.name, func(t *testing.T) {
+			m := digestServer(body, kind, false)
+			opts := testOptions(t.TempDir())
+			opts.Connections = 8
+			before, procOK := procReadChars(t)
+			sum, _ := runDigest(t, m, "", opts)
+			after, _ := procReadChars(t)
+			if sum.Done != 1 || sum.Verified[0].What != kind.label {
+				t.Fatalf("done %d, verified %+v, failed %v", sum.Done, sum.Verified, sum.Failed)
+			}
+			if m.reqs.Load() < 3 {
+				t.Errorf("%d requests: not segmented", m.reqs.Load())
+			}
+			if sum.ReadBack != 0 {
+				t.Errorf("%d bytes read back", sum.ReadBack)
+			}
+			// The socket reads are the file once (plus headers); a read back
+			// would be the file again.
+			if procOK && after-before > size+size/4 {
+				t.Errorf("the process read %d bytes for a %d-byte file", after-before, size)
+			}
+		})
+	}
+	t.Run("sha256 from list", func(t *testing.T) {
+		m := &misbehave{body: body}
+		srv := httptest.NewServer(m)
+		t.Cleanup(srv.Close)
+		opts := testOptions(t.TempDir())
+		opts.Connections = 8
+		sum, err := Run(context.Background(), []manifest.Entry{{Line: 2, Name: "name.bin", URL: srv.URL + "/name.bin", Size: -1,
+			SHA256: hex.EncodeToString(sha256Of(body))}}, opts)
+		if err != nil || sum.Done != 1 {
+			t.Fatalf("done %d, err %v, failed %v", sum.Done, err, sum.Failed)
+		}
+		if sum.ReadBack <= 0 || sum.ReadBack >= size {
+			t.Errorf("read back %d of %d bytes: want more than nothing (it was segmented), less than the whole", sum.ReadBack, size)
+		}
+		t.Logf("read back %d of %d bytes (%.0f%%)", sum.ReadBack, size, 100*float64(sum.ReadBack)/size)
+	})
+}
+
+// TestCRCsSurviveAnInterruption: the segments' CRCs are saved with their
+// progress, so a resumed file is still checked without a read back.
+func TestCRCsSurviveAnInterruption(t *testing.T) {
+	const size = 8 << 20
+	body := content(size)
+	kind := digestKinds[4]
+	m := digestServer(body, kind, false)
+	srv := httptest.NewServer(m)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	entries := []manifest.Entry{{Line: 2, Name: "name.bin", URL: srv.URL + "/name.bin", Size: -1}}
+
+	opts := testOptions(dir)
+	opts.Connections = 4
+	opts.RateLimit = 8 << 20
+	opts.CheckpointInterval = 50 * time.Millisecond
+	// A deadline would make the rate limiter refuse waits past it: cancel.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(500*time.Millisecond, cancel)
+	sum, err := Run(ctx, entries, opts)
+	if err != nil || !sum.Interrupted {
+		t.Fatalf("first run: %+v, %v: want it interrupted", sum, err)
+	}
+
+	opts = testOptions(dir)
+	opts.Connections = 4
+	rec := &recorder{}
+	opts.Reporter = rec
+	sum, err = Run(context.Background(), entries, opts)
+	if err != nil || sum.Done != 1 {
+		t.Fatalf("second run: %+v, %v", sum, err)
+	}
+	if rec.count(Resumed) != 1 || sum.Bytes >= size {
+		t.Errorf("resumed %d times, fetched %d of %d bytes: not a resume", rec.count(Resumed), sum.Bytes, size)
+	}
+	if sum.Verified[0].What != kind.label || sum.ReadBack != 0 {
+		t.Errorf("verified %q with %d bytes read back", sum.Verified[0].What, sum.ReadBack)
 	}
 }

@@ -137,8 +137,11 @@ type Summary struct {
 	Expired []Failure
 	// Verified lists every file done in this run (or skipped for a
 	// record of its verification) with what it was checked against.
-	Verified    []Verified
-	Bytes       int64 // bytes written in this run
+	Verified []Verified
+	Bytes    int64 // bytes written in this run
+	// ReadBack is the bytes read back from disk to verify files: what
+	// could not be checked as it arrived.
+	ReadBack    int64
 	Elapsed     time.Duration
 	Interrupted bool // the context was cancelled before the end
 }

@@ -1,8 +1,11 @@
 package scheduler
 
 import (
+	"cmp"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/bulkget/bulkget/state"
@@ -25,7 +28,7 @@ func (r *run) finalizeAsync(f *file) {
 	switch {
 	case !r.batched(f):
 		go func() { r.complete(f, r.finalize(f)) }()
-	case (hasSums(f.entry) || len(r.digestsOf(f)) > 0) && (f.sums == nil || f.sums.next != f.size):
+	case r.needsRead(f):
 		go r.finalizeBatched(f)
 	default:
 		r.finalizeBatched(f)
@@ -142,12 +145,72 @@ func (r *run) verify(f *file) error {
 	if s == nil {
 		return nil
 	}
-	if f.sums != nil && f.sums.next == f.size && f.sums.label() == s.label() {
-		s = f.sums // hashed while it was written, in order
-	} else if err := s.hashFile(f.out, f.size); err != nil {
+	c := s.checks[0]
+	if f.crc != nil && len(s.checks) == 1 && c.algo == f.crc.algo {
+		if crc, ok := r.combinedCRC(f); ok {
+			if got := hex.EncodeToString(f.crc.bytes(crc)); got != c.want {
+				return &ChecksumError{Algo: c.algo, Want: c.want, Got: got, Source: c.source}
+			}
+			return nil
+		}
+	}
+	if f.sums != nil && f.sums.label() == s.label() {
+		s = f.sums // its in-order prefix is hashed already
+	}
+	if err := s.hashRest(f.out, f.size, &r.readBack); err != nil {
 		return fmt.Errorf("%s: %w", f.entry.Name, err)
 	}
 	return s.check()
+}
+
+// needsRead says whether verifying f will read some of it back: it has a
+// checksum to meet that was not computed whole as it arrived.
+func (r *run) needsRead(f *file) bool {
+	s := sumsFor(f.entry, r.digestsOf(f))
+	switch {
+	case s == nil:
+		return false
+	case f.crc != nil && f.crc.algo == s.checks[0].algo:
+		return false
+	case f.sums != nil && f.sums.label() == s.label():
+		return f.sums.next.Load() < f.size
+	}
+	return true
+}
+
+// combinedCRC is the CRC of f's whole content, combined from its
+// segments' CRCs; ok is false unless they cover the file exactly.
+func (r *run) combinedCRC(f *file) (crc uint64, ok bool) {
+	type part struct {
+		start, end, n int64
+		crc           uint64
+	}
+	r.mu.Lock()
+	all := slices.Clone(f.all)
+	size := f.size
+	r.mu.Unlock()
+	parts := make([]part, 0, len(all))
+	for _, s := range all {
+		start, _, end := s.cur.Bounds()
+		if start == end {
+			continue // taken over before it wrote anything
+		}
+		at, n, c, ok := s.sum.get()
+		if !ok || at != start || n != end-start {
+			return 0, false
+		}
+		parts = append(parts, part{start, end, n, c})
+	}
+	slices.SortFunc(parts, func(a, b part) int { return cmp.Compare(a.start, b.start) })
+	var next int64
+	for _, p := range parts {
+		if p.start != next {
+			return 0, false
+		}
+		crc = f.crc.gf.combine(crc, p.crc, p.n)
+		next = p.end
+	}
+	return crc, next == size
 }
 
 // forgetState removes f's sidecar state once f is durable under its name.

@@ -104,6 +104,13 @@ func (r *run) install(s *seg, st *state.File, first int) error {
 	f.probed, f.ranged, f.size, f.out = true, true, st.Size, part
 	f.validator, f.etag, f.lastModified = validator, st.ETag, st.LastModified
 	f.segs, f.all = nil, nil
+	f.sums, f.crc = nil, nil
+	switch st.Sums {
+	case state.CRC32C:
+		f.crc = crcKinds[segment.CRC32C]
+	case state.CRC64NVME:
+		f.crc = crcKinds[segment.CRC64NVME]
+	}
 	for i, sg := range st.Segments {
 		cur := segment.NewCursor(sg.Start, sg.Start+sg.Done, sg.End)
 		x := s
@@ -111,6 +118,13 @@ func (r *run) install(s *seg, st *state.File, first int) error {
 			s.cur, s.best = cur, sg.Start+sg.Done
 		} else {
 			x = r.newSeg(f, cur)
+		}
+		if f.crc != nil {
+			c := uint64(st.CRCs[i].CRC32C)
+			if st.Sums == state.CRC64NVME {
+				c = st.CRCs[i].CRC64NVME
+			}
+			x.sum.set(sg.Start, sg.Done, c)
 		}
 		f.all = append(f.all, x)
 		if sg.Done < sg.End-sg.Start {
@@ -172,7 +186,7 @@ func (r *run) alreadyThere(ctx context.Context, f *file, size int64) (bool, erro
 			return false, nil
 		}
 		defer local.Close()
-		if err := s.hashFile(local, size); err != nil {
+		if err := s.hashFile(local, size, &r.readBack); err != nil {
 			return false, nil
 		}
 		return s.check() == nil, nil

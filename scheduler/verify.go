@@ -13,7 +13,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"slices"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/bulkget/bulkget/manifest"
@@ -67,7 +68,10 @@ func fileSystemRefusal(err error) bool {
 // against: the list's, or else one the server sent (see pickDigest).
 type sums struct {
 	checks []check
-	next   int64 // offset of the next byte expected in order; -1 once out of order
+	// next is the offset of the next byte in order: [0, next) is hashed.
+	// Only the write at next advances it (writes never overlap), so the
+	// hashes need no lock: the atomic orders one writer after the other.
+	next atomic.Int64
 }
 
 // check is one expected checksum and the hash that computes it.
@@ -164,16 +168,7 @@ func (s *sums) reset() {
 	for _, c := range s.checks {
 		c.h.Reset()
 	}
-	s.next = 0
-}
-
-// fresh returns sums for the same checksums, with nothing hashed.
-func (s *sums) fresh() *sums {
-	n := &sums{checks: slices.Clone(s.checks)}
-	for i := range n.checks {
-		n.checks[i].h = newHash(n.checks[i].algo)
-	}
-	return n
+	s.next.Store(0)
 }
 
 // check compares the sums with what they are expected to be.
@@ -199,20 +194,33 @@ func (s *sums) label() string {
 // verifiedNone is the label of a file nothing vouched for.
 const verifiedNone = "none"
 
-// hashFile reads size bytes of f through the sums: for segmented downloads,
-// which arrive out of order, at disk speed after completion.
-func (s *sums) hashFile(f io.ReaderAt, size int64) error {
+// hashFile reads size bytes of f through the sums, from the start.
+func (s *sums) hashFile(f io.ReaderAt, size int64, read *atomic.Int64) error {
 	s.reset()
+	return s.hashRest(f, size, read)
+}
+
+// hashRest reads what the sums have not hashed yet, [next, size), from f
+// (the bytes that arrived out of order), counting the bytes into read.
+func (s *sums) hashRest(f io.ReaderAt, size int64, read *atomic.Int64) error {
+	from := s.next.Load()
+	if from >= size {
+		return nil
+	}
 	buf := make([]byte, 1<<20)
-	if _, err := io.CopyBuffer(s, io.NewSectionReader(f, 0, size), buf); err != nil {
+	n, err := io.CopyBuffer(s, io.NewSectionReader(f, from, size-from), buf)
+	read.Add(n)
+	if err != nil {
 		return fmt.Errorf("read back for checksum: %w", err)
 	}
-	s.next = size
+	s.next.Store(size)
 	return nil
 }
 
-// inOrder is a WriterAt that feeds the sums while a single stream writes
-// the file front to back, so its checksum costs no second read.
+// inOrder is a WriterAt that feeds the sums with the file's in-order
+// prefix as it grows: a single stream is hashed whole as it is written,
+// so its checksum costs no second read, and of a segmented file only what
+// arrived ahead of the prefix is read back at the end.
 type inOrder struct {
 	w io.WriterAt
 	s *sums
@@ -220,11 +228,61 @@ type inOrder struct {
 
 func (o inOrder) WriteAt(p []byte, off int64) (int, error) {
 	n, err := o.w.WriteAt(p, off)
-	if o.s.next == off {
+	if n > 0 && o.s.next.Load() == off {
 		o.s.Write(p[:n])
-		o.s.next += int64(n)
-	} else {
-		o.s.next = -1
+		o.s.next.Store(off + int64(n))
 	}
 	return n, err
+}
+
+// crcWriter is a WriterAt that folds what a segment writes into the
+// segment's CRC: the CRCs of the segments, combined at the end, are the
+// file's, so a file checked by CRC is never read back.
+type crcWriter struct {
+	w    io.WriterAt
+	s    *seg
+	kind *crcKind
+}
+
+func (c crcWriter) WriteAt(p []byte, off int64) (int, error) {
+	n, err := c.w.WriteAt(p, off)
+	if n > 0 {
+		c.s.sum.add(c.kind, p[:n], off)
+	}
+	return n, err
+}
+
+// segSum is the CRC of a segment's bytes written so far, [at, at+n).
+type segSum struct {
+	mu     sync.Mutex
+	at, n  int64
+	crc    uint64
+	broken bool // a write landed elsewhere than at+n: the CRC covers no range
+}
+
+func (s *segSum) add(k *crcKind, p []byte, off int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if off != s.at+s.n {
+		s.broken = true
+		return
+	}
+	s.crc = k.update(s.crc, p)
+	s.n += int64(len(p))
+}
+
+// get returns where the covered bytes start, how many they are and their
+// CRC; ok is false if the CRC covers no range.
+func (s *segSum) get() (at, n int64, crc uint64, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.at, s.n, s.crc, !s.broken
+}
+
+// set starts the sum at at with n bytes of CRC crc already covered (a
+// resumed segment).
+func (s *segSum) set(at, n int64, crc uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.at, s.n, s.crc, s.broken = at, n, crc, false
 }
