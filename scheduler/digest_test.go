@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -302,5 +304,57 @@ func TestCRCsSurviveAnInterruption(t *testing.T) {
 	}
 	if sum.Verified[0].What != kind.label || sum.ReadBack != 0 {
 		t.Errorf("verified %q with %d bytes read back", sum.Verified[0].What, sum.ReadBack)
+	}
+}
+
+// TestAVerifiedFileIsNeverHashedAgain: a re-run of a finished list with
+// SHA-256 checksums skips every file on its verification record, reading
+// none; a file changed since (its modification time moved) is hashed again,
+// and fetched again when it no longer matches.
+func TestAVerifiedFileIsNeverHashedAgain(t *testing.T) {
+	const size = 4 << 20
+	body := content(size)
+	m := &misbehave{body: body}
+	srv := httptest.NewServer(m)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	var entries []manifest.Entry
+	for i, name := range []string{"a.bin", "b.bin", "c.bin"} {
+		entries = append(entries, manifest.Entry{Line: i + 2, Name: name, URL: srv.URL + "/" + name, Size: -1,
+			SHA256: hex.EncodeToString(sha256Of(body))})
+	}
+	sum, err := Run(context.Background(), entries, testOptions(dir))
+	if err != nil || sum.Done != 3 {
+		t.Fatalf("first run: %+v, %v", sum, err)
+	}
+	reqs := m.reqs.Load()
+
+	sum, err = Run(context.Background(), entries, testOptions(dir))
+	if err != nil || sum.Skipped != 3 {
+		t.Fatalf("re-run: %+v, %v", sum, err)
+	}
+	if sum.ReadBack != 0 || m.reqs.Load() != reqs {
+		t.Errorf("re-run read %d bytes back and sent %d requests", sum.ReadBack, m.reqs.Load()-reqs)
+	}
+	for _, v := range sum.Verified {
+		if v.What != "sha256 from list, recorded" {
+			t.Errorf("%s: verified %q", v.Name, v.What)
+		}
+	}
+
+	// b.bin is changed behind bulkget's back, keeping its size.
+	bad := append([]byte{body[0] ^ 0xff}, body[1:]...)
+	if err := os.WriteFile(filepath.Join(dir, "b.bin"), bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum, err = Run(context.Background(), entries, testOptions(dir))
+	if err != nil || sum.Skipped != 2 || sum.Done != 1 {
+		t.Fatalf("run after a change: %+v, %v", sum, err)
+	}
+	if sum.ReadBack < size {
+		t.Errorf("read back %d bytes: the changed file was not hashed", sum.ReadBack)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "b.bin")); !bytes.Equal(got, body) {
+		t.Error("the changed file was not fetched again")
 	}
 }

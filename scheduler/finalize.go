@@ -76,6 +76,15 @@ func (r *run) complete(f *file, ferr error) {
 		r.finWG.Done()
 	}()
 	var events []Event
+	if ferr == nil && f.record != nil {
+		// The file is durable under its name: record what was verified,
+		// so that a later run trusts it without reading it. Without the
+		// record a later run only hashes it again.
+		if err := r.disk.WriteRecord(f.entry.Name, *f.record); err != nil {
+			events = append(events, Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
+				Total: f.size, Err: redact(fmt.Errorf("record the verification: %w", err))})
+		}
+	}
 	r.mu.Lock()
 	var ce *ChecksumError
 	switch {
@@ -141,11 +150,12 @@ func (r *run) finalize(f *file) error {
 // its fields are no one else's.
 func (r *run) verify(f *file) error {
 	s := sumsFor(f.entry, r.digestsOf(f))
-	f.verified = s.label()
+	f.verified, f.record = s.label(), nil
 	if s == nil {
 		return nil
 	}
 	c := s.checks[0]
+	f.record = &store.Record{Algo: c.algo, Digest: c.want, Source: c.source, ETag: f.etag, LastModified: f.lastModified}
 	if f.crc != nil && len(s.checks) == 1 && c.algo == f.crc.algo {
 		if crc, ok := r.combinedCRC(f); ok {
 			if got := hex.EncodeToString(f.crc.bytes(crc)); got != c.want {

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
 	"github.com/bulkget/bulkget/state"
 	"github.com/bulkget/bulkget/store"
@@ -40,7 +41,7 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg) (complete bool, err erro
 		return false, &fs.PathError{Op: "replace", Path: name, Err: syscall.EISDIR}
 	}
 	if !r.opts.Overwrite && statErr == nil && fi.Mode().IsRegular() {
-		same, err := r.alreadyThere(ctx, f, fi.Size())
+		same, err := r.alreadyThere(ctx, f, fi)
 		if err != nil {
 			return false, err
 		}
@@ -177,9 +178,15 @@ func (r *run) warn(f *file, err error) {
 
 // alreadyThere decides whether the file under f's final name (of the given
 // size) is the one the list asks for, as cheaply as the list allows: by
-// checksum without any request, by the list's size without any request, or
-// by one 1-byte request for the remote size.
-func (r *run) alreadyThere(ctx context.Context, f *file, size int64) (bool, error) {
+// checksum without any request (and without reading the file when the
+// record of an earlier verification still matches it), by the list's size
+// without any request, or by one 1-byte request for the remote size.
+func (r *run) alreadyThere(ctx context.Context, f *file, fi fs.FileInfo) (bool, error) {
+	size := fi.Size()
+	if rec, now, ok := store.ReadRecord(r.root, f.entry.Name); ok && rec.Matches(now) && listVouches(f.entry, rec) {
+		f.verified = rec.Algo + " from " + rec.Source + ", recorded"
+		return true, nil
+	}
 	if s := newSums(f.entry); s != nil {
 		local, err := r.root.Open(f.entry.Name)
 		if err != nil {
@@ -189,7 +196,15 @@ func (r *run) alreadyThere(ctx context.Context, f *file, size int64) (bool, erro
 		if err := s.hashFile(local, size, &r.readBack); err != nil {
 			return false, nil
 		}
-		return s.check() == nil, nil
+		if s.check() != nil {
+			return false, nil
+		}
+		f.verified = s.label()
+		c := s.checks[0]
+		if err := r.disk.WriteRecord(f.entry.Name, store.Record{Algo: c.algo, Digest: c.want, Source: c.source}); err != nil {
+			r.warn(f, fmt.Errorf("record the verification: %w", err))
+		}
+		return true, nil
 	}
 	if f.entry.Size >= 0 {
 		return f.entry.Size == size, nil
@@ -199,6 +214,13 @@ func (r *run) alreadyThere(ctx context.Context, f *file, size int64) (bool, erro
 		return false, err
 	}
 	return total == size, nil
+}
+
+// listVouches says whether rec records a check against e's checksum: the
+// list's own value, whatever vouched for it then.
+func listVouches(e manifest.Entry, rec store.Record) bool {
+	return rec.Algo == segment.SHA256 && e.SHA256 != "" && rec.Digest == e.SHA256 ||
+		rec.Algo == segment.MD5 && e.MD5 != "" && rec.Digest == e.MD5
 }
 
 // remoteSize asks for the first byte only: the cheapest request that tells

@@ -84,6 +84,9 @@ type file struct {
 	// verified says what the finished file was checked against, for the
 	// Done event and the summary ("sha256 from list", "none").
 	verified string
+	// record is what verify checked, to be kept with the finished file
+	// (store.Record); nil when nothing was checked.
+	record *store.Record
 	// checkRetried: the file already failed its checksum once.
 	checkRetried bool
 	conns        int

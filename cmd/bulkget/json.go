@@ -89,7 +89,10 @@ func (j *jsonLines) event(e scheduler.Event) {
 			Total int64 `json:"total"`
 		}{file("resumed"), e.Bytes, e.Total})
 	case scheduler.Skipped:
-		j.emit(file("skipped"))
+		j.emit(struct {
+			jsonFile
+			Verified string `json:"verified,omitempty"`
+		}{file("skipped"), e.Verified})
 	case scheduler.Retrying:
 		j.emit(struct {
 			jsonFile
