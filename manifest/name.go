@@ -14,7 +14,8 @@ import (
 // overwritten by, or be mistaken for, another file's progress. They are
 // compared case-insensitively because the output folder may live on a
 // case-insensitive file system.
-var reservedSuffixes = []string{store.PartSuffix, partState, partState + store.TempSuffix}
+var reservedSuffixes = []string{store.PartSuffix, partState, partState + store.TempSuffix,
+	store.VerifiedSuffix, store.VerifiedSuffix + store.TempSuffix}
 
 const partState = store.PartSuffix + store.StateSuffix
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/bulkget/bulkget/segment"
 	"github.com/bulkget/bulkget/state"
 	"github.com/bulkget/bulkget/store"
 )
@@ -61,8 +62,8 @@ func (r *run) checkpoint(f *file) {
 		r.mu.Unlock()
 		return
 	}
-	st := &state.File{Size: f.size, ETag: f.etag, LastModified: f.lastModified,
-		Segments: segmentsOf(f.all)}
+	st := &state.File{Size: f.size, ETag: f.etag, LastModified: f.lastModified}
+	st.Segments, st.Sums, st.CRCs = segmentsOf(f.all, f.crc)
 	out := f.out
 	r.mu.Unlock()
 	// A sync that fails means the part was closed by a restart: there
@@ -82,17 +83,65 @@ func (r *run) checkpoint(f *file) {
 // segmentsOf describes segments for the state: in file order, with the
 // bytes each has written. A segment taken over before it wrote anything (a
 // hedge) covers nothing and is left out; its successor starts where it did.
-func segmentsOf(all []*seg) []state.Segment {
-	out := make([]state.Segment, 0, len(all))
+//
+// With a crc, each segment's done bytes are those its CRC covers, which it
+// folds in as soon as they are written, a moment before the cursor counts
+// them: claiming them is safe, as the checkpoint syncs after this. A CRC
+// that covers no range (which cannot happen, but would be no claim) drops
+// the CRCs from the state, and the file is then read back to be checked.
+func segmentsOf(all []*seg, crc *crcKind) ([]state.Segment, state.Sums, []state.CRC) {
+	type entry struct {
+		seg state.Segment
+		crc state.CRC
+	}
+	out := make([]entry, 0, len(all))
+	sums := crcSums(crc)
 	for _, s := range all {
 		start, pos, end := s.cur.Bounds()
 		if start == end {
 			continue
 		}
-		out = append(out, state.Segment{Start: start, End: end, Done: pos - start})
+		e := entry{seg: state.Segment{Start: start, End: end, Done: pos - start}}
+		if sums != 0 {
+			at, n, c, ok := s.sum.get()
+			switch {
+			case !ok || at != start || n < pos-start || n > end-start:
+				sums = 0
+			case n > 0:
+				e.seg.Done = n
+				if sums == state.CRC32C {
+					e.crc.CRC32C = uint32(c)
+				} else {
+					e.crc.CRC64NVME = c
+				}
+			}
+		}
+		out = append(out, e)
 	}
-	slices.SortFunc(out, func(a, b state.Segment) int { return cmp.Compare(a.Start, b.Start) })
-	return out
+	slices.SortFunc(out, func(a, b entry) int { return cmp.Compare(a.seg.Start, b.seg.Start) })
+	segs := make([]state.Segment, len(out))
+	var crcs []state.CRC
+	if sums != 0 {
+		crcs = make([]state.CRC, len(out))
+	}
+	for i, e := range out {
+		segs[i] = e.seg
+		if crcs != nil {
+			crcs[i] = e.crc
+		}
+	}
+	return segs, sums, crcs
+}
+
+// crcSums is the state's name for a CRC kind.
+func crcSums(k *crcKind) state.Sums {
+	switch {
+	case k == nil:
+		return 0
+	case k.algo == segment.CRC32C:
+		return state.CRC32C
+	}
+	return state.CRC64NVME
 }
 
 // keepsPart says whether a file in state st has a .part whose progress is

@@ -74,7 +74,10 @@ type Event struct {
 	Attempt int           // Retrying: the attempt that failed
 	Delay   time.Duration // Retrying: wait before the next try
 	Elapsed time.Duration // Done: time since the file started
-	Err     error         // Retrying, Warning, Failed
+	// Verified (Done, Skipped) says what the file was checked against:
+	// "sha256 from list", "crc32c from x-goog-hash", … or "none".
+	Verified string
+	Err      error // Retrying, Warning, Failed
 
 	// Progress only: every file in progress, and run totals.
 	Files      []FileProgress
@@ -116,6 +119,14 @@ type Failure struct {
 	Err  error
 }
 
+// Verified is what one finished file was checked against.
+type Verified struct {
+	Line int
+	Name string
+	// What: "sha256 from list", "crc32c from x-goog-hash", … or "none".
+	What string
+}
+
 // Summary is the outcome of a Run.
 type Summary struct {
 	Done    int
@@ -123,8 +134,14 @@ type Summary struct {
 	Failed  []Failure
 	// Expired are the files stopped because their URLs expired; their
 	// bytes are kept, and a run with fresh links continues them.
-	Expired     []Failure
-	Bytes       int64 // bytes written in this run
+	Expired []Failure
+	// Verified lists every file done in this run (or skipped for a
+	// record of its verification) with what it was checked against.
+	Verified []Verified
+	Bytes    int64 // bytes written in this run
+	// ReadBack is the bytes read back from disk to verify files: what
+	// could not be checked as it arrived.
+	ReadBack    int64
 	Elapsed     time.Duration
 	Interrupted bool // the context was cancelled before the end
 }

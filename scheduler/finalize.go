@@ -1,8 +1,11 @@
 package scheduler
 
 import (
+	"cmp"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/bulkget/bulkget/state"
@@ -25,7 +28,7 @@ func (r *run) finalizeAsync(f *file) {
 	switch {
 	case !r.batched(f):
 		go func() { r.complete(f, r.finalize(f)) }()
-	case hasSums(f.entry) && (f.sums == nil || f.sums.next != f.size):
+	case r.needsRead(f):
 		go r.finalizeBatched(f)
 	default:
 		r.finalizeBatched(f)
@@ -73,6 +76,15 @@ func (r *run) complete(f *file, ferr error) {
 		r.finWG.Done()
 	}()
 	var events []Event
+	if ferr == nil && f.record != nil {
+		// The file is durable under its name: record what was verified,
+		// so that a later run trusts it without reading it. Without the
+		// record a later run only hashes it again.
+		if err := r.disk.WriteRecord(f.entry.Name, *f.record); err != nil {
+			events = append(events, Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
+				Total: f.size, Err: redact(fmt.Errorf("record the verification: %w", err))})
+		}
+	}
 	r.mu.Lock()
 	var ce *ChecksumError
 	switch {
@@ -90,6 +102,8 @@ func (r *run) complete(f *file, ferr error) {
 		r.done++
 		e := fileEvent(f, Done, nil)
 		e.Elapsed = time.Since(f.started)
+		e.Verified = f.verified
+		r.verified = append(r.verified, Verified{Line: f.entry.Line, Name: f.entry.Name, What: f.verified})
 		events = append(events, e)
 	}
 	gaveUp := f.state == failed && f.out != nil
@@ -130,19 +144,83 @@ func (r *run) finalize(f *file) error {
 	return r.forgetStateLocked(f)
 }
 
-// verify checks f's complete data against the list's checksums, if any;
-// call with f.ckMu held.
+// verify checks f's complete data against the list's checksums or, when
+// the list has none, against what the server vouched for, and records
+// what it checked in f.verified; call with f.ckMu held. f is finalizing:
+// its fields are no one else's.
 func (r *run) verify(f *file) error {
-	s := newSums(f.entry)
+	s := sumsFor(f.entry, r.digestsOf(f))
+	f.verified, f.record = s.label(), nil
 	if s == nil {
 		return nil
 	}
-	if f.sums != nil && f.sums.next == f.size {
-		s = f.sums // hashed while it was written, in order
-	} else if err := s.hashFile(f.out, f.size); err != nil {
+	c := s.checks[0]
+	f.record = &store.Record{Algo: c.algo, Digest: c.want, Source: c.source, ETag: f.etag, LastModified: f.lastModified}
+	if f.crc != nil && len(s.checks) == 1 && c.algo == f.crc.algo {
+		if crc, ok := r.combinedCRC(f); ok {
+			if got := hex.EncodeToString(f.crc.bytes(crc)); got != c.want {
+				return &ChecksumError{Algo: c.algo, Want: c.want, Got: got, Source: c.source}
+			}
+			return nil
+		}
+	}
+	if f.sums != nil && f.sums.label() == s.label() {
+		s = f.sums // its in-order prefix is hashed already
+	}
+	if err := s.hashRest(f.out, f.size, &r.readBack); err != nil {
 		return fmt.Errorf("%s: %w", f.entry.Name, err)
 	}
-	return s.check(f.entry)
+	return s.check()
+}
+
+// needsRead says whether verifying f will read some of it back: it has a
+// checksum to meet that was not computed whole as it arrived.
+func (r *run) needsRead(f *file) bool {
+	s := sumsFor(f.entry, r.digestsOf(f))
+	switch {
+	case s == nil:
+		return false
+	case f.crc != nil && f.crc.algo == s.checks[0].algo:
+		return false
+	case f.sums != nil && f.sums.label() == s.label():
+		return f.sums.next.Load() < f.size
+	}
+	return true
+}
+
+// combinedCRC is the CRC of f's whole content, combined from its
+// segments' CRCs; ok is false unless they cover the file exactly.
+func (r *run) combinedCRC(f *file) (crc uint64, ok bool) {
+	type part struct {
+		start, end, n int64
+		crc           uint64
+	}
+	r.mu.Lock()
+	all := slices.Clone(f.all)
+	size := f.size
+	r.mu.Unlock()
+	parts := make([]part, 0, len(all))
+	for _, s := range all {
+		start, _, end := s.cur.Bounds()
+		if start == end {
+			continue // taken over before it wrote anything
+		}
+		at, n, c, ok := s.sum.get()
+		if !ok || at != start || n != end-start {
+			return 0, false
+		}
+		parts = append(parts, part{start, end, n, c})
+	}
+	slices.SortFunc(parts, func(a, b part) int { return cmp.Compare(a.start, b.start) })
+	var next int64
+	for _, p := range parts {
+		if p.start != next {
+			return 0, false
+		}
+		crc = f.crc.gf.combine(crc, p.crc, p.n)
+		next = p.end
+	}
+	return crc, next == size
 }
 
 // forgetState removes f's sidecar state once f is durable under its name.

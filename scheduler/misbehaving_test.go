@@ -52,6 +52,10 @@ type misbehave struct {
 	body   []byte
 	answer func(w http.ResponseWriter, r *http.Request, n int64, start, end int64) bool
 	reqs   atomic.Int64
+	// header is sent with every ordinary answer; an ETag in it replaces
+	// the usual one. noRanges answers every request with the whole body.
+	header   http.Header
+	noRanges bool
 }
 
 func (m *misbehave) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -62,7 +66,10 @@ func (m *misbehave) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("ETag", `"v1"`)
-	if !ranged {
+	for k, vs := range m.header {
+		w.Header()[k] = vs
+	}
+	if !ranged || m.noRanges {
 		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 		w.Write(m.body)
 		return

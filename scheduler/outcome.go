@@ -84,7 +84,11 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 	case errors.Is(err, errSkipped):
 		r.closeLocked(f)
 		r.skipped++
-		events = append(events, fileEvent(f, Skipped, nil))
+		e := fileEvent(f, Skipped, nil)
+		if e.Verified = f.verified; f.verified != "" {
+			r.verified = append(r.verified, Verified{Line: f.entry.Line, Name: f.entry.Name, What: f.verified})
+		}
+		events = append(events, e)
 		return
 	case err == nil:
 		if r.segmentDoneLocked(s) {

@@ -257,7 +257,9 @@ func (r *run) tailVictim(now time.Time) *seg {
 
 func (r *run) newSeg(f *file, cur *segment.Cursor) *seg {
 	_, pos, _ := cur.Bounds()
-	return &seg{f: f, gen: f.gen, cur: cur, best: pos, epoch: r.epoch, bytes: &r.bytes}
+	s := &seg{f: f, gen: f.gen, cur: cur, best: pos, epoch: r.epoch, bytes: &r.bytes}
+	s.sum.at = pos
+	return s
 }
 
 // restartLocked (re)starts f from byte zero as a single unprobed segment.
@@ -272,6 +274,8 @@ func (r *run) restartLocked(f *file) {
 	f.gen++
 	f.probed, f.ranged, f.size, f.validator, f.etag = false, false, -1, "", ""
 	f.unconfirmed = false
+	f.digests = nil
+	f.crc, f.sums = nil, nil
 	f.written.Store(0)
 	f.segs = []*seg{r.newSeg(f, segment.NewCursor(0, 0, -1))}
 	f.all = slices.Clone(f.segs)

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
 	"github.com/bulkget/bulkget/state"
 	"github.com/bulkget/bulkget/store"
@@ -40,7 +41,7 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg) (complete bool, err erro
 		return false, &fs.PathError{Op: "replace", Path: name, Err: syscall.EISDIR}
 	}
 	if !r.opts.Overwrite && statErr == nil && fi.Mode().IsRegular() {
-		same, err := r.alreadyThere(ctx, f, fi.Size())
+		same, err := r.alreadyThere(ctx, f, fi)
 		if err != nil {
 			return false, err
 		}
@@ -104,6 +105,13 @@ func (r *run) install(s *seg, st *state.File, first int) error {
 	f.probed, f.ranged, f.size, f.out = true, true, st.Size, part
 	f.validator, f.etag, f.lastModified = validator, st.ETag, st.LastModified
 	f.segs, f.all = nil, nil
+	f.sums, f.crc = nil, nil
+	switch st.Sums {
+	case state.CRC32C:
+		f.crc = crcKinds[segment.CRC32C]
+	case state.CRC64NVME:
+		f.crc = crcKinds[segment.CRC64NVME]
+	}
 	for i, sg := range st.Segments {
 		cur := segment.NewCursor(sg.Start, sg.Start+sg.Done, sg.End)
 		x := s
@@ -111,6 +119,13 @@ func (r *run) install(s *seg, st *state.File, first int) error {
 			s.cur, s.best = cur, sg.Start+sg.Done
 		} else {
 			x = r.newSeg(f, cur)
+		}
+		if f.crc != nil {
+			c := uint64(st.CRCs[i].CRC32C)
+			if st.Sums == state.CRC64NVME {
+				c = st.CRCs[i].CRC64NVME
+			}
+			x.sum.set(sg.Start, sg.Done, c)
 		}
 		f.all = append(f.all, x)
 		if sg.Done < sg.End-sg.Start {
@@ -163,19 +178,33 @@ func (r *run) warn(f *file, err error) {
 
 // alreadyThere decides whether the file under f's final name (of the given
 // size) is the one the list asks for, as cheaply as the list allows: by
-// checksum without any request, by the list's size without any request, or
-// by one 1-byte request for the remote size.
-func (r *run) alreadyThere(ctx context.Context, f *file, size int64) (bool, error) {
+// checksum without any request (and without reading the file when the
+// record of an earlier verification still matches it), by the list's size
+// without any request, or by one 1-byte request for the remote size.
+func (r *run) alreadyThere(ctx context.Context, f *file, fi fs.FileInfo) (bool, error) {
+	size := fi.Size()
+	if rec, now, ok := store.ReadRecord(r.root, f.entry.Name); ok && rec.Matches(now) && listVouches(f.entry, rec) {
+		f.verified = rec.Algo + " from " + rec.Source + ", recorded"
+		return true, nil
+	}
 	if s := newSums(f.entry); s != nil {
 		local, err := r.root.Open(f.entry.Name)
 		if err != nil {
 			return false, nil
 		}
 		defer local.Close()
-		if err := s.hashFile(local, size); err != nil {
+		if err := s.hashFile(local, size, &r.readBack); err != nil {
 			return false, nil
 		}
-		return s.check(f.entry) == nil, nil
+		if s.check() != nil {
+			return false, nil
+		}
+		f.verified = s.label()
+		c := s.checks[0]
+		if err := r.disk.WriteRecord(f.entry.Name, store.Record{Algo: c.algo, Digest: c.want, Source: c.source}); err != nil {
+			r.warn(f, fmt.Errorf("record the verification: %w", err))
+		}
+		return true, nil
 	}
 	if f.entry.Size >= 0 {
 		return f.entry.Size == size, nil
@@ -185,6 +214,13 @@ func (r *run) alreadyThere(ctx context.Context, f *file, size int64) (bool, erro
 		return false, err
 	}
 	return total == size, nil
+}
+
+// listVouches says whether rec records a check against e's checksum: the
+// list's own value, whatever vouched for it then.
+func listVouches(e manifest.Entry, rec store.Record) bool {
+	return rec.Algo == segment.SHA256 && e.SHA256 != "" && rec.Digest == e.SHA256 ||
+		rec.Algo == segment.MD5 && e.MD5 != "" && rec.Digest == e.MD5
 }
 
 // remoteSize asks for the first byte only: the cheapest request that tells

@@ -261,7 +261,8 @@ func TestSegmentsOfDescribeTheFileWhateverTheOrder(t *testing.T) {
 	}
 	for i := range 20 {
 		rand.Shuffle(len(all), func(a, b int) { all[a], all[b] = all[b], all[a] })
-		f := &state.File{Size: 100, Segments: segmentsOf(all)}
+		f := &state.File{Size: 100}
+		f.Segments, f.Sums, f.CRCs = segmentsOf(all, nil)
 		if err := f.Validate(); err != nil {
 			t.Fatalf("round %d: %v: %+v", i, err, f.Segments)
 		}

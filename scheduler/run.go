@@ -70,9 +70,23 @@ type file struct {
 	// unconfirmed: the saved state is installed, and no answer has yet
 	// shown the remote file unchanged (the Resumed event waits for one).
 	unconfirmed bool
-	// sums hashes a single stream as it is written, for the list's
-	// checksums; nil for segmented files (hashed after completion).
+	// sums hashes the file's in-order prefix as it is written, for the
+	// checksum it is to be checked with (sumsFor); nil when that is a CRC
+	// computed per segment (crc), or nothing.
 	sums *sums
+	// crc is the CRC each segment computes of what it writes (seg.sum),
+	// when the file is checked by one; nil otherwise.
+	crc *crcKind
+	// digests are what the server vouches for about the whole file, from
+	// the probe or, if it had none, a later answer for the same version
+	// (segment.Digests); cleared on a restart.
+	digests []segment.Digest
+	// verified says what the finished file was checked against, for the
+	// Done event and the summary ("sha256 from list", "none").
+	verified string
+	// record is what verify checked, to be kept with the finished file
+	// (store.Record); nil when nothing was checked.
+	record *store.Record
 	// checkRetried: the file already failed its checksum once.
 	checkRetried bool
 	conns        int
@@ -117,6 +131,8 @@ type seg struct {
 	got     atomic.Int64 // bytes written in the current attempt
 	hedged  bool         // another connection took over the rest
 	hedgeOf *seg         // the slow segment this one took over from
+	// sum is the CRC of what the segment wrote, when its file has a crc.
+	sum segSum
 	// answered says the current attempt's request got a response that
 	// was not a refusal, even one with the wrong range: the server is
 	// up. Written by the connection running the attempt, read by its
@@ -166,11 +182,13 @@ type run struct {
 	skipped   int
 	ckNow     chan struct{} // asks the checkpointer for a round now
 	failures  []Failure
+	verified  []Verified
 	// expiredFiles are the files stranded by an expired URL (expire.go).
 	expiredFiles []Failure
 	// refreshWG waits for the searches for fresh URLs.
 	refreshWG sync.WaitGroup
 	bytes     atomic.Int64
+	readBack  atomic.Int64 // bytes read back from disk to verify files
 	ttfb      atomic.Int64 // moving average of time to first byte, ns
 	running   atomic.Int32 // transfers in progress
 	disk      *store.Dir
@@ -328,7 +346,9 @@ func (r *run) shutdown(ctx context.Context) Summary {
 		Skipped:     r.skipped,
 		Failed:      redactFailures(r.secrets, r.failures),
 		Expired:     redactFailures(r.secrets, r.expiredFiles),
+		Verified:    r.verified,
 		Bytes:       r.bytes.Load(),
+		ReadBack:    r.readBack.Load(),
 		Elapsed:     time.Since(r.epoch),
 		Interrupted: ctx.Err() != nil && r.remaining > 0,
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bulkget/bulkget/internal/origin"
+	"github.com/bulkget/bulkget/state"
 	"github.com/bulkget/bulkget/store"
 )
 
@@ -137,15 +138,22 @@ func TestFailedRequestErrorsHideURLAndHeader(t *testing.T) {
 	assertNoSecret(t, "events", eventsText(rec.events))
 }
 
-// encodeStateV1 turns a current state file into the version 1 encoding
-// of the same claims with url, as bulkget wrote it before version 2.
-func encodeStateV1(t *testing.T, v2 []byte, url string) []byte {
+// encodeStateV1 encodes the claims of st in version 1 with url, as
+// bulkget wrote it before version 2.
+func encodeStateV1(t *testing.T, st *state.File, url string) []byte {
 	t.Helper()
-	const headerLen = 10
-	payload := v2[headerLen : len(v2)-4]
 	b := append([]byte("BGST"), 0, 1)
 	p := append(binary.AppendUvarint(nil, uint64(len(url))), url...)
-	p = append(p, payload...)
+	for _, s := range []string{st.ETag, st.LastModified} {
+		p = binary.AppendUvarint(p, uint64(len(s)))
+		p = append(p, s...)
+	}
+	p = binary.AppendUvarint(p, uint64(st.Size))
+	p = binary.AppendUvarint(p, uint64(len(st.Segments)))
+	for _, sg := range st.Segments {
+		p = binary.AppendUvarint(p, uint64(sg.End-sg.Start))
+		p = binary.AppendUvarint(p, uint64(sg.Done))
+	}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(p)))
 	b = append(b, p...)
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
@@ -163,12 +171,8 @@ func TestOldStateLosesItsSecretAtOnce(t *testing.T) {
 	interruptedRun(t, fx, opts, 1<<20)
 	before := loadState(t, dir, "a.bin")
 	statePath := filepath.Join(dir, store.StateName("a.bin"))
-	v2, err := os.ReadFile(statePath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	secretURL := "https://user:" + plantedPassword + "@example.com/a.bin" + plantedQuery
-	if err := os.WriteFile(statePath, encodeStateV1(t, v2, secretURL), 0o600); err != nil {
+	if err := os.WriteFile(statePath, encodeStateV1(t, before, secretURL), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if st := loadState(t, dir, "a.bin"); !st.Outdated() || st.DoneBytes() != before.DoneBytes() {

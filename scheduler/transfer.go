@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
 	"github.com/bulkget/bulkget/state"
 	"github.com/bulkget/bulkget/store"
@@ -36,6 +37,7 @@ type snapshot struct {
 	etag           string
 	out            *store.Part
 	sums           *sums
+	crc            *crcKind
 }
 
 // worker is what a connection's loop keeps from one segment to the next:
@@ -96,7 +98,7 @@ func (r *run) exec(ctx context.Context, s *seg, w *worker) {
 		return
 	}
 	snap := snapshot{probed: f.probed, ranged: f.ranged, noRanges: f.noRanges, size: f.size, validator: f.validator,
-		etag: f.etag, out: f.out, sums: f.sums, unconfirmed: f.unconfirmed, target: f.target}
+		etag: f.etag, out: f.out, sums: f.sums, crc: f.crc, unconfirmed: f.unconfirmed, target: f.target}
 	reqCtx, cancel := w.context(ctx)
 	s.cancel = cancel
 	r.mu.Unlock()
@@ -146,10 +148,10 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 	f.urlWorked.Store(true)
 	s.Received(0)
 	r.noteTTFB(time.Since(s.began))
-	out, sums := snap.out, snap.sums
+	out, sums, crc := snap.out, snap.sums, snap.crc
 	switch {
 	case !snap.probed:
-		if out, sums, err = r.onProbe(s, resp); err != nil {
+		if out, sums, crc, err = r.onProbe(s, resp); err != nil {
 			return err
 		}
 	case snap.ranged && !resp.Partial:
@@ -161,6 +163,9 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 		return fmt.Errorf("%w: ETag %s is now %s", errChanged, snap.etag, resp.ETag)
 	case !snap.ranged && snap.size >= 0 && resp.Total != snap.size:
 		return fmt.Errorf("%w: size %d is now %d", errChanged, snap.size, resp.Total)
+	}
+	if snap.probed && len(resp.Digests) > 0 && resp.Validator() == snap.validator {
+		r.noteDigests(f, s.gen, resp.Digests)
 	}
 	if snap.unconfirmed {
 		r.confirmResume(f)
@@ -178,8 +183,11 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 	if r.opts.writes != nil {
 		dst = r.opts.writes(out)
 	}
-	if sums != nil {
+	switch {
+	case sums != nil:
 		dst = inOrder{w: dst, s: sums}
+	case crc != nil:
+		dst = crcWriter{w: dst, s: s, kind: crc}
 	}
 	if out.Direct() && r.limiter == nil {
 		// Direct writes want larger pieces from aligned memory.
@@ -194,24 +202,24 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 
 // onProbe records what the first response says about the file and creates
 // its part (see store.Dir.Create).
-func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, error) {
+func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, *crcKind, error) {
 	f := s.f
 	size := resp.Total
 	if want := f.entry.Size; want >= 0 && size >= 0 && size != want {
-		return nil, nil, fmt.Errorf("%w: the list says %d bytes, the server %d", errSizeMismatch, want, size)
+		return nil, nil, nil, fmt.Errorf("%w: the list says %d bytes, the server %d", errSizeMismatch, want, size)
 	}
 	// Opened before taking the run's lock, which no system call should
 	// hold up; direct I/O is dropped below in the rare case the file
 	// cannot be split.
 	part, err := r.openPart(f, size, resp.Partial)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	r.mu.Lock()
 	if f.gen != s.gen || f.state != active {
 		r.mu.Unlock()
 		part.Abort()
-		return nil, nil, errStale
+		return nil, nil, nil, errStale
 	}
 	f.ranged = resp.Partial && size > 0 && !f.noRanges
 	if !f.ranged {
@@ -225,11 +233,9 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, error
 	f.probed, f.size, f.out = true, size, part
 	f.validator, f.etag, f.lastModified = resp.Validator(), resp.ETag, resp.LastModified
 	f.tryResume = false
-	f.sums = nil
-	if !f.ranged {
-		f.sums = newSums(f.entry)
-	}
-	sums := f.sums
+	f.digests = resp.Digests
+	f.sums, f.crc = inFlight(f.entry, f.digests, f.ranged)
+	sums, crc := f.sums, f.crc
 	s.cur.SetEnd(size)
 	conns := f.conns
 	r.notify()
@@ -243,7 +249,40 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, error
 		r.rep.Report(Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name, Total: size,
 			Err: fmt.Errorf("the server sent Content-Encoding %q though none was asked for; the file is stored as sent, not decoded", resp.Encoding)})
 	}
-	return part, sums, nil
+	return part, sums, crc, nil
+}
+
+// noteDigests keeps what a later answer vouches for, if the probe's
+// vouched for nothing: the answer is for the same version of the file (its
+// validator is the file's), so its digests are the file's.
+func (r *run) noteDigests(f *file, gen int, ds []segment.Digest) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f.gen == gen && len(f.digests) == 0 {
+		f.digests = ds
+	}
+}
+
+// inFlight decides how a file's checksum is computed as its bytes arrive:
+// a CRC per segment for a segmented file checked by CRC (crc), else a hash
+// of the in-order prefix (sums), which a single stream covers whole.
+func inFlight(e manifest.Entry, digests []segment.Digest, ranged bool) (*sums, *crcKind) {
+	s := sumsFor(e, digests)
+	if s == nil {
+		return nil, nil
+	}
+	if k := crcKinds[s.checks[0].algo]; k != nil && ranged && len(s.checks) == 1 {
+		return nil, k
+	}
+	return s, nil
+}
+
+// digestsOf returns f's digests: a transfer that a hedge took over may
+// still be answering while f finalizes.
+func (r *run) digestsOf(f *file) []segment.Digest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return f.digests
 }
 
 // openPart creates f's part afresh. The old state describes the old .part:

@@ -51,7 +51,10 @@ type Response struct {
 	// RedirectedTo is the host that answered after redirects, "" when the
 	// request was answered where it was sent.
 	RedirectedTo string
-	Body         io.ReadCloser
+	// Digests are what the response vouches for about the whole remote
+	// file (see Digests): the version its validators name.
+	Digests []Digest
+	Body    io.ReadCloser
 }
 
 // Validator returns the value to send as If-Range on later requests: the
@@ -125,6 +128,10 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 		hresp.Body.Close()
 		return nil, err
 	}
+	// Content-MD5 is the MD5 of the body: of the whole file only when the
+	// body is the whole file.
+	full := hresp.StatusCode == http.StatusOK && resp.Total >= 0
+	resp.Digests = Digests(hresp, full)
 	return resp, nil
 }
 

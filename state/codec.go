@@ -15,8 +15,8 @@ const (
 	// valid File can encode to, so a corrupt length is rejected before it
 	// is compared against anything or used to size a read.
 	maxPayload = 3*(binary.MaxVarintLen64+maxStringLen) + // ETag, LastModified (and version 1's URL)
-		2*binary.MaxVarintLen64 + // Size, segment count
-		maxSegments*2*binary.MaxVarintLen64 // per segment: length, done
+		3*binary.MaxVarintLen64 + // Size, sums, segment count
+		maxSegments*(2*binary.MaxVarintLen64+4+8) // per segment: length, done, CRC-32C, CRC-64
 	// maxEncoded is the largest valid encoding; Load reads at most one byte
 	// more so an oversized file is detected without reading all of it.
 	maxEncoded = headerLen + maxPayload + trailerLen
@@ -40,10 +40,17 @@ func Encode(f *File) ([]byte, error) {
 		payload = append(payload, s...)
 	}
 	payload = binary.AppendUvarint(payload, uint64(f.Size))
+	payload = binary.AppendUvarint(payload, uint64(f.Sums))
 	payload = binary.AppendUvarint(payload, uint64(len(f.Segments)))
-	for _, s := range f.Segments {
+	for i, s := range f.Segments {
 		payload = binary.AppendUvarint(payload, uint64(s.End-s.Start))
 		payload = binary.AppendUvarint(payload, uint64(s.Done))
+		if f.Sums&CRC32C != 0 {
+			payload = binary.BigEndian.AppendUint32(payload, f.CRCs[i].CRC32C)
+		}
+		if f.Sums&CRC64NVME != 0 {
+			payload = binary.BigEndian.AppendUint64(payload, f.CRCs[i].CRC64NVME)
+		}
 	}
 	return frame(Version, payload), nil
 }
@@ -75,8 +82,8 @@ func Decode(b []byte) (*File, error) {
 	// The version is checked before the checksum so that a file from a
 	// different bulkget release is reported as such rather than as corrupt.
 	v := binary.BigEndian.Uint16(b[len(magic):])
-	if v != Version && v != version1 {
-		return nil, invalidf("unsupported version %d (want %d or %d)", v, Version, version1)
+	if v != Version && v != version2 && v != version1 {
+		return nil, invalidf("unsupported version %d (want %d, %d or %d)", v, Version, version2, version1)
 	}
 	n := binary.BigEndian.Uint32(b[len(magic)+2:])
 	if n > maxPayload {
@@ -101,7 +108,14 @@ func decodePayload(version uint16, p []byte) (*File, error) {
 		ETag:         d.str(),
 		LastModified: d.str(),
 		Size:         d.int(),
-		outdated:     version != Version,
+		outdated:     version == version1,
+	}
+	if version == Version {
+		sums := d.uvarint()
+		if sums&^uint64(allSums) != 0 {
+			return nil, invalidf("unknown CRCs %#x", sums)
+		}
+		f.Sums = Sums(sums)
 	}
 	count := d.uvarint()
 	if d.err != nil {
@@ -113,9 +127,18 @@ func decodePayload(version uint16, p []byte) (*File, error) {
 		return nil, invalidf("segment count %d impossible for %d remaining bytes", count, len(d.b))
 	}
 	f.Segments = make([]Segment, count)
+	if f.Sums != 0 {
+		f.CRCs = make([]CRC, count)
+	}
 	var start int64
 	for i := range f.Segments {
 		length, done := d.int(), d.int()
+		if f.Sums&CRC32C != 0 {
+			f.CRCs[i].CRC32C = uint32(d.fixed(4))
+		}
+		if f.Sums&CRC64NVME != 0 {
+			f.CRCs[i].CRC64NVME = d.fixed(8)
+		}
 		if d.err != nil {
 			return nil, d.err
 		}
@@ -156,6 +179,23 @@ func (d *decoder) uvarint() uint64 {
 	if n > 1 && d.b[n-1] == 0 {
 		d.err = invalidf("non-minimal varint")
 		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// fixed reads an n-byte big-endian number.
+func (d *decoder) fixed(n int) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < n {
+		d.err = invalidf("%d bytes left for a %d-byte CRC", len(d.b), n)
+		return 0
+	}
+	var v uint64
+	for _, c := range d.b[:n] {
+		v = v<<8 | uint64(c)
 	}
 	d.b = d.b[n:]
 	return v

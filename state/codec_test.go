@@ -32,6 +32,14 @@ func sampleFiles() map[string]*File {
 				{8 << 20, 10 << 20, 0},
 			},
 		},
+		"with CRCs": {
+			Size: 10 << 20, ETag: `"abc"`, Sums: CRC32C | CRC64NVME,
+			Segments: []Segment{{0, 4 << 20, 4 << 20}, {4 << 20, 10 << 20, 7}},
+			CRCs:     []CRC{{0x12345678, 0x9abcdef012345678}, {0xffffffff, 1}},
+		},
+		"with CRC-32C": {
+			Size: 3, Sums: CRC32C, Segments: []Segment{{0, 1, 1}, {1, 3, 0}}, CRCs: []CRC{{CRC32C: 7}, {}},
+		},
 		"empty segment": {
 			Size: 2, Segments: []Segment{{0, 0, 0}, {0, 2, 1}, {2, 2, 0}},
 		},
@@ -206,11 +214,23 @@ func TestPayloadThatIsNotMinimalOrConsistentIsInvalid(t *testing.T) {
 		"absurd string length":  cat(uv(1 << 62)),
 		"truncated in segments": cat(strs, uv(10, 1, 10)),
 	}
+	// These payloads are laid out as version 2, which shares the parser.
 	for name, p := range cases {
+		t.Run(name, func(t *testing.T) { wantInvalid(t, frame(version2, p), name) })
+	}
+	for name, p := range map[string][]byte{
+		"unknown CRC":      cat(strs, uv(10, 4, 1, 10, 5)),
+		"CRC truncated":    cat(strs, uv(10, 1, 1, 10, 5), []byte{1, 2, 3}),
+		"CRC of nothing":   cat(strs, uv(10, 1, 1, 10, 0), []byte{0, 0, 0, 1}),
+		"CRC not kept set": cat(strs, uv(10, 0, 1, 10, 5), []byte{0, 0, 0, 1}),
+	} {
 		t.Run(name, func(t *testing.T) { wantInvalid(t, frame(Version, p), name) })
 	}
 	// Sanity check that the helpers build valid payloads when asked to.
-	if _, err := Decode(frame(Version, cat(strs, uv(10, 1, 10, 5)))); err != nil {
+	if _, err := Decode(frame(Version, cat(strs, uv(10, 1, 1, 10, 5), []byte{0, 0, 0, 1}))); err != nil {
+		t.Fatalf("valid hand-built payload: %v", err)
+	}
+	if _, err := Decode(frame(version2, cat(strs, uv(10, 1, 10, 5)))); err != nil {
 		t.Fatalf("valid hand-built payload: %v", err)
 	}
 }

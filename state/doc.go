@@ -16,13 +16,13 @@
 // Done counts include it. Everything in this package errs the same way: when
 // in doubt a state is rejected (ErrInvalid) and the file restarts.
 //
-// # Format (Version 2)
+// # Format (Version 3)
 //
 // All integers in the header and trailer are big-endian.
 //
 //	offset  size  field
 //	0       4     magic "BGST"
-//	4       2     version (uint16) = 2
+//	4       2     version (uint16) = 3
 //	6       4     payload length N (uint32)
 //	10      N     payload
 //	10+N    4     CRC-32C (Castagnoli) of bytes [0, 10+N)
@@ -31,7 +31,14 @@
 // form only):
 //
 //	len(ETag) ETag-bytes len(LastModified) LastModified-bytes
-//	Size  count  count × (length, done)
+//	Size  sums  count  count × (length, done, [crc32c], [crc64nvme])
+//
+// sums is a set of bits (1: CRC-32C, 2: CRC-64/NVME) naming the CRCs each
+// segment carries after its done count, as 4 and 8 big-endian bytes: the
+// CRC of the segment's done bytes, which the whole file's CRC is combined
+// from at the end without reading the file back. A CRC of nothing is 0.
+// Version 2 had neither sums nor CRCs; Decode still reads it (a resumed
+// file then has no CRCs and is read back to be checked).
 //
 // Segment starts are not stored: segment i starts where segment i-1 ends,
 // so the encoding cannot express a gap or an overlap, and the lengths must

@@ -6,10 +6,14 @@ import (
 )
 
 // Version is the sidecar format version written by Encode. Decode also
-// accepts the previous version, 1, whose URL it reads and drops (see
-// File.Outdated); any other version is reported as ErrInvalid so the caller
-// restarts the download instead of trusting bytes it cannot parse.
-const Version = 2
+// accepts the previous versions: 2, which had no CRCs, and 1, whose URL it
+// reads and drops (see File.Outdated); any other version is reported as
+// ErrInvalid so the caller restarts the download instead of trusting bytes
+// it cannot parse.
+const Version = 3
+
+// version2 had no CRCs of the segments.
+const version2 = 2
 
 // version1 stored the file's whole URL, credentials and signed query
 // included, ahead of the validators.
@@ -45,10 +49,32 @@ type File struct {
 	// [0, Size) with no gaps. Empty segments (Start == End) are allowed so
 	// that a splitter producing more segments than bytes still saves.
 	Segments []Segment
+	// Sums says which CRCs CRCs holds (CRC32C, CRC64NVME; 0: none).
+	Sums Sums
+	// CRCs, when Sums is not 0, has one entry per segment: the CRCs of
+	// that segment's Done bytes, so that the whole file's CRC can be
+	// combined from them without reading it back. A CRC of nothing is 0.
+	CRCs []CRC
 
 	// outdated: decoded from an older version of the format, which may
 	// hold a secret until the state is saved again.
 	outdated bool
+}
+
+// Sums is a set of CRCs kept per segment.
+type Sums uint8
+
+// The CRCs a state can keep.
+const (
+	CRC32C    Sums = 1 << iota // CRC-32C (Castagnoli)
+	CRC64NVME                  // CRC-64/NVME
+	allSums   = CRC32C | CRC64NVME
+)
+
+// CRC is the CRCs of one segment's done bytes; a CRC not in File.Sums is 0.
+type CRC struct {
+	CRC32C    uint32
+	CRC64NVME uint64
 }
 
 // Outdated reports that f was decoded from an older version of the format.
@@ -118,6 +144,25 @@ func (f *File) Validate() error {
 	}
 	if next != f.Size {
 		return invalidf("segments cover [0, %d), size is %d", next, f.Size)
+	}
+	if f.Sums&^allSums != 0 {
+		return invalidf("unknown CRCs %#x", uint8(f.Sums))
+	}
+	if f.Sums == 0 {
+		if f.CRCs != nil {
+			return invalidf("CRCs without a kind")
+		}
+		return nil
+	}
+	if len(f.CRCs) != len(f.Segments) {
+		return invalidf("%d CRCs for %d segments", len(f.CRCs), len(f.Segments))
+	}
+	for i, c := range f.CRCs {
+		// A CRC not kept, or of nothing, is 0: one encoding per File.
+		if (f.Sums&CRC32C == 0 || f.Segments[i].Done == 0) && c.CRC32C != 0 ||
+			(f.Sums&CRC64NVME == 0 || f.Segments[i].Done == 0) && c.CRC64NVME != 0 {
+			return invalidf("segment %d has a CRC it cannot have", i)
+		}
 	}
 	return nil
 }

@@ -2,8 +2,9 @@
 // writes it. It owns the part files, their preallocation and direct I/O,
 // the syncs and renames that commit them, the free-space check, the
 // budget of open files, and the names of everything bulkget keeps on disk
-// (PartSuffix, StateSuffix, TempSuffix, LockName). It decides nothing
-// about what to fetch.
+// (PartSuffix, StateSuffix, TempSuffix, LockName, and VerifiedAttr or
+// VerifiedSuffix for the record of a finished file's verification, see
+// Record). It decides nothing about what to fetch.
 //
 // # What the scheduler sees
 //

@@ -12,6 +12,12 @@ const (
 	TempSuffix = ".tmp"
 	// LockName is the output folder's lock file (see state.AcquireLock).
 	LockName = ".bulkget.lock"
+	// VerifiedAttr is the extended attribute of a finished file that
+	// records what it was verified against (see Record).
+	VerifiedAttr = "user.bulkget.verified"
+	// VerifiedSuffix is appended to a finished file's name for its
+	// verification record where extended attributes are missing.
+	VerifiedSuffix = ".bulkget-verified"
 )
 
 // PartName is where name's data lives until it is complete.

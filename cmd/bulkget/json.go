@@ -89,7 +89,10 @@ func (j *jsonLines) event(e scheduler.Event) {
 			Total int64 `json:"total"`
 		}{file("resumed"), e.Bytes, e.Total})
 	case scheduler.Skipped:
-		j.emit(file("skipped"))
+		j.emit(struct {
+			jsonFile
+			Verified string `json:"verified,omitempty"`
+		}{file("skipped"), e.Verified})
 	case scheduler.Retrying:
 		j.emit(struct {
 			jsonFile
@@ -116,10 +119,11 @@ func (j *jsonLines) event(e scheduler.Event) {
 		run := e.Bytes - j.t.resumed[e.Line]
 		j.emit(struct {
 			jsonFile
-			Bytes     int64 `json:"bytes"`
-			ElapsedMS int64 `json:"elapsed_ms"`
-			Speed     int64 `json:"speed"`
-		}{file("done"), e.Bytes, e.Elapsed.Milliseconds(), perSecond(run, e.Elapsed)})
+			Bytes     int64  `json:"bytes"`
+			ElapsedMS int64  `json:"elapsed_ms"`
+			Speed     int64  `json:"speed"`
+			Verified  string `json:"verified"`
+		}{file("done"), e.Bytes, e.Elapsed.Milliseconds(), perSecond(run, e.Elapsed), e.Verified})
 	case scheduler.Failed:
 		j.emit(struct {
 			jsonFile

@@ -278,7 +278,7 @@ func TestJSONSchema(t *testing.T) {
 		"warning":  {"type", "time", "line", "file", "error"},
 		"progress": {"type", "time", "files_done", "files_total", "bytes", "total", "total_estimated", "speed", "eta_ms", "files"},
 		"failed":   {"type", "time", "line", "file", "bytes", "error"},
-		"done":     {"type", "time", "line", "file", "bytes", "elapsed_ms", "speed"},
+		"done":     {"type", "time", "line", "file", "bytes", "elapsed_ms", "speed", "verified"},
 		"skipped":  {"type", "time", "line", "file"},
 		"summary":  {"type", "time", "done", "skipped", "failed", "expired", "invalid", "bytes", "elapsed_ms", "speed", "interrupted"},
 	}

@@ -126,7 +126,8 @@ func walkNames(root *os.Root, stderr io.Writer) ([]string, error) {
 		}
 		base := d.Name()
 		switch {
-		case base == store.LockName, strings.HasSuffix(base, partState), strings.HasSuffix(base, partState+store.TempSuffix):
+		case base == store.LockName, strings.HasSuffix(base, partState), strings.HasSuffix(base, partState+store.TempSuffix),
+			strings.HasSuffix(base, store.VerifiedSuffix), strings.HasSuffix(base, store.VerifiedSuffix+store.TempSuffix):
 		case strings.HasSuffix(base, store.PartSuffix):
 			seen[strings.TrimSuffix(p, store.PartSuffix)] = true
 		default:
@@ -185,6 +186,13 @@ func inspect(root *os.Root, name string) fileStatus {
 	switch {
 	case err == nil && fi.Mode().IsRegular():
 		st.status, st.size, st.have = statusDone, fi.Size(), fi.Size()
+		if rec, now, ok := store.ReadRecord(root, name); ok {
+			if rec.Matches(now) {
+				st.note = "verified: " + rec.Algo + " from " + rec.Source
+			} else {
+				st.note = "changed since it was verified"
+			}
+		}
 	case err == nil:
 		st.note = "not a regular file; a run cannot write it"
 	case !errors.Is(err, fs.ErrNotExist):

@@ -229,3 +229,30 @@ func TestStatusUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusShowsTheVerificationRecord(t *testing.T) {
+	dir := folder(t, map[string]string{"a.bin": "hello", "b.bin": "world", "c.bin": "plain"})
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	d := store.Open(root, dir, store.Options{Connections: 1})
+	for _, n := range []string{"a.bin", "b.bin"} {
+		if err := d.WriteRecord(n, store.Record{Algo: "crc32c", Digest: "01020304", Source: "x-goog-hash"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Close()
+	later := time.Now().Add(time.Hour)
+	os.Chtimes(filepath.Join(dir, "b.bin"), later, later)
+	out, _ := status(t, dir)
+	for _, want := range []string{"a.bin  (verified: crc32c from x-goog-hash)", "b.bin  (changed since it was verified)", "5 B   c.bin\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status does not say %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, store.VerifiedSuffix) {
+		t.Errorf("a record is listed as a file:\n%s", out)
+	}
+}

@@ -47,6 +47,15 @@ type summaryJSON struct {
 	Failed         []failureJSON `json:"failed"`
 	// Expired are files stopped by an expired URL, their bytes kept.
 	Expired []failureJSON `json:"expired"`
+	// Verified says, per file done in this run, what it was checked
+	// against.
+	Verified []verifiedJSON `json:"verified"`
+}
+
+type verifiedJSON struct {
+	Line     int    `json:"line"`
+	Name     string `json:"name"`
+	Verified string `json:"verified"`
 }
 
 type shardJSON struct {
@@ -92,7 +101,8 @@ func newSummaryReport(path, list string, shard shardSpec) (*summaryReport, error
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return nil, fmt.Errorf("--summary: %s is a folder; give a file name", path)
 	}
-	r.s = summaryJSON{Schema: summarySchema, Version: version, List: list, Started: r.start.UTC(), Failed: []failureJSON{}, Expired: []failureJSON{}}
+	r.s = summaryJSON{Schema: summarySchema, Version: version, List: list, Started: r.start.UTC(), Failed: []failureJSON{}, Expired: []failureJSON{},
+		Verified: []verifiedJSON{}}
 	if shard.on() {
 		r.s.Shard = &shardJSON{Index: shard.Index, Count: shard.Count}
 	}
@@ -124,6 +134,10 @@ func (r *summaryReport) runDone(sum scheduler.Summary) {
 	for _, f := range sum.Expired {
 		r.s.Expired = append(r.s.Expired, failureJSON{Kind: failExpired, Line: f.Line, Name: f.Name, Reason: f.Err.Error()})
 	}
+	for _, v := range sum.Verified {
+		r.s.Verified = append(r.s.Verified, verifiedJSON{Line: v.Line, Name: v.Name, Verified: v.What})
+	}
+	sort.SliceStable(r.s.Verified, func(i, j int) bool { return r.s.Verified[i].Line < r.s.Verified[j].Line })
 }
 
 // finish writes the summary for the error getAction returns, and returns the

@@ -75,7 +75,7 @@ func TestSummaryReportsDoneFailedAndBadLines(t *testing.T) {
 		keys = append(keys, k)
 	}
 	for _, k := range []string{"schema", "bulkget_version", "list", "dir", "shard", "started", "elapsed_seconds",
-		"interrupted", "exit_status", "entries", "done", "skipped", "remaining", "bytes", "failed"} {
+		"interrupted", "exit_status", "entries", "done", "skipped", "remaining", "bytes", "failed", "verified"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("key %q missing; keys: %v", k, keys)
 		}
@@ -94,6 +94,10 @@ func TestSummaryReportsDoneFailedAndBadLines(t *testing.T) {
 	}
 	if s.Interrupted || s.ExitStatus != exitFailed {
 		t.Errorf("interrupted %v, exit_status %d", s.Interrupted, s.ExitStatus)
+	}
+	// The origin vouches for nothing and the list has no checksums.
+	if want := []verifiedJSON{{2, "ok.bin", "none"}, {7, "sub/also.bin", "none"}}; !reflect.DeepEqual(s.Verified, want) {
+		t.Errorf("verified %+v, want %+v", s.Verified, want)
 	}
 	if s.Started.Before(before.Add(-time.Second)) || s.Started.After(time.Now()) || s.Started.Location() != time.UTC {
 		t.Errorf("started %v, run began at %v", s.Started, before)

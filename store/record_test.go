@@ -1,0 +1,70 @@
+package store
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestRecordSticksToTheFileItVerified(t *testing.T) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	d := Open(root, dir, Options{Connections: 1})
+	defer d.Close()
+	path := filepath.Join(dir, "a.bin")
+	if err := os.WriteFile(path, []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := Record{Algo: "sha256", Digest: "ab", Source: "list", ETag: `"x"`, LastModified: "Mon"}
+	if err := d.WriteRecord("a.bin", want); err != nil {
+		t.Fatal(err)
+	}
+	rec, fi, ok := ReadRecord(root, "a.bin")
+	if !ok || !rec.Matches(fi) || rec.Algo != want.Algo || rec.Digest != want.Digest || rec.Source != "list" ||
+		rec.ETag != want.ETag || rec.Size != 5 {
+		t.Fatalf("read %+v, ok %v", rec, ok)
+	}
+	// Changed since: the record no longer vouches for it.
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(path, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if rec, fi, ok := ReadRecord(root, "a.bin"); !ok || rec.Matches(fi) {
+		t.Fatalf("a touched file still matches its record")
+	}
+}
+
+func TestRecordSidecarWhereThereAreNoAttributes(t *testing.T) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if err := os.WriteFile(filepath.Join(dir, "a.bin"), []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(filepath.Join(dir, "a.bin"))
+	rec := Record{Size: 5, ModTime: fi.ModTime().UnixNano(), Algo: "crc32c", Digest: "01020304", Source: "x-goog-hash"}
+	if err := writeSidecar(root, "a.bin"+VerifiedSuffix, rec.encode()); err != nil {
+		t.Fatal(err)
+	}
+	got, fi, ok := ReadRecord(root, "a.bin")
+	if !ok || !got.Matches(fi) || got.Digest != rec.Digest {
+		t.Fatalf("read %+v, ok %v", got, ok)
+	}
+}
+
+func TestMalformedRecordsAreRefused(t *testing.T) {
+	for _, b := range []string{"", "bulkget-verified 2\nsize 1\n", "bulkget-verified 1\nsize x\nalgo a\ndigest b\nmtime 1\n",
+		"bulkget-verified 1\nsize 1\nmtime 1\n"} {
+		if _, err := decodeRecord([]byte(b)); err == nil {
+			t.Errorf("accepted %q", b)
+		}
+	}
+}
