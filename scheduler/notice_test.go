@@ -32,7 +32,8 @@ func TestUserHearsOnceWhatAServerDoes(t *testing.T) {
 		want     string
 	}{
 		{"ignores ranges", origin.Options{NoRanges: true}, false, 4, "does not serve byte ranges"},
-		{"refuses parallel connections", origin.Options{MaxInFlight: 1, OverloadStatus: 503}, false, 8, "refuses parallel connections"},
+		// Paced so that the run lasts long enough for the cuts to reach one.
+		{"refuses parallel connections", origin.Options{MaxInFlight: 1, OverloadStatus: 503, PerConnRate: 8 << 20}, false, 8, "refuses parallel connections"},
 		{"redirects every request", origin.Options{}, true, 4, "redirects every request"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
