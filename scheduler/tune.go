@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -150,6 +151,10 @@ func (r *run) setLevelLocked(h *host, level int, phase tunePhase, now time.Time)
 	} else {
 		h.limit = min(h.limit, level) // a refusal's cut stands
 	}
+	e := Event{Kind: HostLimit, Time: now, Name: h.name, Conns: h.limit, Total: -1}
+	if level < h.want && phase == tuneSettled { // a raise given back
+		e.Err = fmt.Errorf("%d connections gave no more throughput than %d; now at most %d", h.want, level, h.limit)
+	}
 	h.want = level
-	return Event{Kind: HostLimit, Time: now, Name: h.name, Conns: h.limit, Total: -1}, true
+	return e, true
 }

@@ -436,13 +436,13 @@ func warningLine(e scheduler.Event) string {
 	return fmt.Sprintf("warning %s: %v", e.Name, e.Err)
 }
 
-// hostLine reports a change of the connections a host gets: cut after the
-// server refused some (Err says how), or raised again after a quiet spell.
+// hostLine reports a change of the connections a host gets: lowered (Err
+// says why: refusals, or connections that did not pay) or raised.
 func hostLine(e scheduler.Event) string {
 	if e.Err != nil {
 		return fmt.Sprintf("host %s slowed down: %v", e.Name, e.Err)
 	}
-	return fmt.Sprintf("host %s: up to %d connections again", e.Name, e.Conns)
+	return fmt.Sprintf("host %s: now up to %d connections", e.Name, e.Conns)
 }
 
 func sizeOrUnknown(n int64) string {
