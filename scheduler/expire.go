@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/bulkget/bulkget/segment"
@@ -65,7 +67,7 @@ func (r *run) refresh(f *file) {
 	r.mu.Lock()
 	current := f.target.String()
 	r.mu.Unlock()
-	fresh, err := r.freshURL(f, current)
+	fresh, err := r.freshURL(r.ctx, f, current)
 	var events []Event
 	r.mu.Lock()
 	if f.state != active {
@@ -73,8 +75,8 @@ func (r *run) refresh(f *file) {
 		return
 	}
 	if err == nil {
-		f.target, f.expired, f.expiredErr = fresh, false, nil
-		f.urlWorked.Store(false)
+		f.setTarget(fresh)
+		f.expired, f.expiredErr = false, nil
 		events = append(events, fileEvent(f, Warning, errors.New("continuing with a fresh URL")))
 	} else {
 		f.stranded = true
@@ -96,11 +98,11 @@ func (r *run) refresh(f *file) {
 
 // freshURL asks Options.RefreshURL for a URL to replace current, and checks
 // that it is one.
-func (r *run) freshURL(f *file, current string) (*url.URL, error) {
+func (r *run) freshURL(ctx context.Context, f *file, current string) (*url.URL, error) {
 	if r.opts.RefreshURL == nil {
 		return nil, errNoRefresh
 	}
-	ctx, cancel := context.WithTimeout(r.ctx, refreshTimeout)
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 	defer cancel()
 	raw, err := r.opts.RefreshURL(ctx, f.entry, current)
 	if err != nil {
@@ -128,4 +130,89 @@ func (r *run) strandIfIdleLocked(f *file) (Event, bool) {
 	e := fileEvent(f, Expired, err)
 	r.expiredFiles = append(r.expiredFiles, Failure{Line: f.entry.Line, Name: f.entry.Name, Err: e.Err})
 	return e, true
+}
+
+// A signed URL often says when it expires. Shortly before, the file takes
+// no new request with it and a fresh URL is asked for, so that the host
+// sees no refusal at all; where none can be had, the file goes on with
+// the old URL until the host refuses it (refresh above).
+
+// expiryMargin is how long before a URL's stated expiry it is replaced.
+const expiryMargin = time.Second
+
+// signedExpiry reads when a signed URL stops working from the parameters
+// the common signers put in its query: AWS SigV4 (X-Amz-Date and
+// X-Amz-Expires), Google's V4 (X-Goog-Date and X-Goog-Expires), AWS SigV2,
+// CloudFront and Google's V2 (Expires, in Unix seconds), Azure SAS (se).
+func signedExpiry(u *url.URL) (time.Time, bool) {
+	q := u.Query()
+	for _, p := range [][2]string{{"X-Amz-Date", "X-Amz-Expires"}, {"X-Goog-Date", "X-Goog-Expires"}} {
+		if d, e := q.Get(p[0]), q.Get(p[1]); d != "" && e != "" {
+			at, err1 := time.Parse("20060102T150405Z", d)
+			secs, err2 := strconv.ParseInt(e, 10, 64)
+			if err1 == nil && err2 == nil && secs > 0 {
+				return at.Add(time.Duration(secs) * time.Second), true
+			}
+		}
+	}
+	if e := q.Get("Expires"); e != "" {
+		if secs, err := strconv.ParseInt(e, 10, 64); err == nil && secs > 0 {
+			return time.Unix(secs, 0), true
+		}
+	}
+	if se := q.Get("se"); se != "" && q.Get("sig") != "" {
+		if at, err := time.Parse(time.RFC3339, se); err == nil {
+			return at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// setTarget makes u the URL of f's requests. Call with mu held.
+func (f *file) setTarget(u *url.URL) {
+	f.target = u
+	f.urlWorked.Store(false)
+	f.expiresAt, _ = signedExpiry(u)
+}
+
+// renewSoonLocked starts replacing the URLs of files that are about to
+// expire, on wg (which the caller's job belongs to) under ctx. Call with
+// mu held.
+func (r *run) renewSoonLocked(ctx context.Context, wg *sync.WaitGroup, now time.Time) {
+	if r.opts.RefreshURL == nil {
+		return
+	}
+	for _, f := range r.active {
+		if f.state != active || f.expired || f.renewing || f.expiresAt.IsZero() || now.Before(f.expiresAt.Add(-expiryMargin)) {
+			continue
+		}
+		f.renewing, f.expired = true, true
+		current := f.target.String()
+		wg.Go(func() { r.renew(ctx, f, current) })
+	}
+}
+
+// renew asks for a fresh URL for f before its current one expires. Without
+// one, f goes on with the old URL until the host refuses it.
+func (r *run) renew(ctx context.Context, f *file, current string) {
+	fresh, err := r.freshURL(ctx, f, current)
+	r.mu.Lock()
+	f.renewing = false
+	var e Event
+	tell := false
+	switch {
+	case f.state != active:
+	case err == nil:
+		f.setTarget(fresh)
+		f.expired = false
+		e, tell = fileEvent(f, Warning, errors.New("its URL was about to expire; continuing with a fresh one")), true
+	default:
+		f.expired = false
+		f.expiresAt = time.Time{} // no second try: the host's refusal decides
+	}
+	r.notify()
+	r.mu.Unlock()
+	if tell {
+		r.rep.Report(e)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -181,5 +182,66 @@ func TestExpiredURLWithoutRefreshStopsTheFileAndKeepsItsBytes(t *testing.T) {
 	// twice.
 	if fetched > size-kept {
 		t.Errorf("the second run fetched %d bytes though %d of %d were kept", fetched, kept, size)
+	}
+}
+
+func TestSignedExpiryIsReadFromTheCommonSigners(t *testing.T) {
+	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		url  string
+		want time.Time
+	}{
+		{"https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261202T100000Z&X-Amz-Expires=3600&X-Amz-Signature=x", at.Add(time.Hour)},
+		{"https://storage.googleapis.com/b/k?X-Goog-Date=20261202T100000Z&X-Goog-Expires=60&X-Goog-Signature=x", at.Add(time.Minute)},
+		{"https://d.cloudfront.net/k?Expires=1796205600&Signature=x&Key-Pair-Id=y", time.Unix(1796205600, 0)},
+		{"https://a.blob.core.windows.net/c/k?sv=2022&se=2026-12-02T10:00:00Z&sig=x", at},
+	} {
+		u, _ := url.Parse(c.url)
+		if got, ok := signedExpiry(u); !ok || !got.Equal(c.want) {
+			t.Errorf("%s: %v %v, want %v", c.url, got, ok, c.want)
+		}
+	}
+	for _, s := range []string{"https://h/k", "https://h/k?Expires=soon", "https://h/k?se=2026-12-02T10:00:00Z", "https://h/k?X-Amz-Expires=60"} {
+		u, _ := url.Parse(s)
+		if _, ok := signedExpiry(u); ok {
+			t.Errorf("%s: an expiry from a URL that states none", s)
+		}
+	}
+}
+
+func TestURLAboutToExpireIsRenewedBeforeTheHostRefusesIt(t *testing.T) {
+	const size = 4 << 20
+	o := newSigningOrigin(t, size, 512<<10) // three connections: about 3 s
+	// This origin takes its expiry from Expires (Unix seconds), as
+	// CloudFront's and Google's V2 signatures say it.
+	sign := func(valid time.Duration) string {
+		exp := time.Now().Add(valid)
+		return fmt.Sprintf("%s/signed.bin?exp=%d&Expires=%d&Signature=PLANTED", o.srv.URL, exp.UnixNano(), exp.Unix())
+	}
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	opts.Connections = 3
+	var renewals atomic.Int64
+	opts.RefreshURL = func(ctx context.Context, e manifest.Entry, current string) (string, error) {
+		renewals.Add(1)
+		return sign(2 * time.Second), nil
+	}
+	sum, rec := o.run(t, opts, sign(2*time.Second))
+	if sum.Done != 1 {
+		t.Fatalf("%+v", sum)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "signed.bin"))
+	if err != nil || !bytes.Equal(got, o.body) {
+		t.Fatalf("the file differs from the origin's (%v)", err)
+	}
+	t.Logf("%d requests, %d refused, %d renewals", o.requests.Load(), o.refused.Load(), renewals.Load())
+	if renewals.Load() == 0 {
+		t.Fatal("no URL was renewed during a download that outlived it")
+	}
+	if n := o.refused.Load(); n != 0 {
+		t.Errorf("%d requests refused: the URL was not renewed before its stated expiry", n)
+	}
+	if !rec.has(Warning, "about to expire") {
+		t.Error("no warning that the URL was renewed")
 	}
 }

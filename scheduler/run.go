@@ -46,8 +46,12 @@ type file struct {
 	// file ends as expired once its running transfers have ended.
 	expired, stranded bool
 	expiredErr        error
-	host              *host
-	state             fileState
+	// expiresAt is when target says it expires (zero: it does not say);
+	// renewing: a fresh URL is being asked for before then (expire.go).
+	expiresAt time.Time
+	renewing  bool
+	host      *host
+	state     fileState
 	// gen counts restarts from zero; a transfer started under an older
 	// generation has its outcome ignored.
 	gen       int
@@ -294,7 +298,8 @@ func (r *run) enqueue(entries []manifest.Entry) {
 			byHost[u.Host] = h
 			r.hosts = append(r.hosts, h)
 		}
-		f := &file{index: i, entry: e, size: -1, tryResume: true, host: h, target: u}
+		f := &file{index: i, entry: e, size: -1, tryResume: true, host: h}
+		f.setTarget(u)
 		h.pending = append(h.pending, f)
 		r.remaining++
 	}
@@ -315,7 +320,8 @@ func (r *run) work(ctx context.Context) {
 	}
 	bg, stopBG := context.WithCancel(ctx)
 	var bgWG sync.WaitGroup
-	bgWG.Go(func() { r.watchdog(bg) })
+	// The watchdog's own jobs (renewing URLs) join bgWG while it runs.
+	bgWG.Go(func() { r.watchdog(bg, &bgWG) })
 	bgWG.Go(func() { r.ticker(bg) })
 	bgWG.Go(func() { r.checkpointer(bg) })
 	wg.Wait()

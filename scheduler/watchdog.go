@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/bulkget/bulkget/segment"
@@ -100,7 +101,7 @@ func byteCount(n int64) string {
 // watchdog cuts requests that have received nothing for StallTimeout, or
 // less than the floor on speed over a whole StallTimeout, so that their
 // segments are retried instead of hanging the run.
-func (r *run) watchdog(ctx context.Context) {
+func (r *run) watchdog(ctx context.Context, jobs *sync.WaitGroup) {
 	every(ctx, min(r.opts.StallTimeout/4, 250*time.Millisecond), nil, func() {
 		now := int64(time.Since(r.epoch))
 		r.mu.Lock()
@@ -121,6 +122,7 @@ func (r *run) watchdog(ctx context.Context) {
 		for _, h := range r.hosts {
 			h.pause.Store(h.pause.Load() * 63 / 64) // forget old pacing slowly
 		}
+		r.renewSoonLocked(ctx, jobs, time.Now())
 		events := r.raiseHostsLocked(time.Now())
 		if r.opts.Adaptive {
 			for _, h := range r.hosts {
