@@ -358,3 +358,35 @@ func TestUpdateIgnoresARecordThatNoLongerMatchesTheFile(t *testing.T) {
 		t.Errorf(".part left behind: %v", err)
 	}
 }
+
+// TestUpdateKeepsTheOldVersionUntilTheNewOneIsComplete: an --update run
+// interrupted while it fetches a changed file leaves the old version under
+// its name and the new one's progress in its .part; the next --update run
+// resumes the .part and replaces the file.
+func TestUpdateKeepsTheOldVersionUntilTheNewOneIsComplete(t *testing.T) {
+	const size = 8 << 20
+	fx := newFixture(t, origin.Options{})
+	fx.add("big.bin", size)
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	updateRun(t, fx.entries, opts)
+	fx.srv.SetVersion("big.bin", 1)
+	fx.srv.SetOptions(func(o *origin.Options) { o.PerConnRate = 4 << 20 })
+
+	opts.Update = true
+	interruptedRun(t, fx, opts, 1<<20)
+	path := filepath.Join(dir, "big.bin")
+	if got, want := fileHash(t, path), origin.SHA256Hex("big.bin", 0, size); got != want {
+		t.Fatalf("the old version was replaced before the new one was complete")
+	}
+	if _, err := os.Stat(path + store.PartSuffix); err != nil {
+		t.Fatalf("no .part for the new version: %v", err)
+	}
+
+	fx.srv.SetOptions(func(o *origin.Options) { o.PerConnRate = 0 })
+	sum, rec := updateRun(t, fx.entries, opts)
+	if sum.Done != 1 || rec.count(Resumed) != 1 {
+		t.Errorf("second --update run: %+v, %d resumed events; want the .part resumed", sum, rec.count(Resumed))
+	}
+	fx.verify(t, dir, map[string]int{"big.bin": 1})
+}
