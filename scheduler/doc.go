@@ -9,9 +9,11 @@
 //
 //  1. a segment that failed earlier and whose backoff has expired;
 //  2. the next file of the list whose host has room (Options.MaxPerHost,
-//     Options.MaxFiles). Its first step is resumeOrSkip (no request): skip a
-//     file already under its name, or install the saved state of an
-//     interrupted one. Otherwise its first request is a GET for "bytes=0-",
+//     Options.MaxFiles). Its first step is resumeOrSkip (no request, but
+//     for Options.Update one conditional request of the first byte with
+//     the recorded validators, segment.Revalidate): skip a file already
+//     under its name, or install the saved state of an interrupted one.
+//     Otherwise its first request is a GET for "bytes=0-",
 //     which is at once the probe (size, validators, range support) and
 //     segment 0, so a list of small files costs one request per file;
 //  3. the whole remaining range of a request that has gone quiet (a hedge);

@@ -77,7 +77,10 @@ type Event struct {
 	// Verified (Done, Skipped) says what the file was checked against:
 	// "sha256 from list", "crc32c from x-goog-hash", … or "none".
 	Verified string
-	Err      error // Retrying, Warning, Failed
+	// Reason (Skipped) says why the file was skipped when it is not just
+	// there already: "unchanged on the server" (Options.Update).
+	Reason string
+	Err    error // Retrying, Warning, Failed
 
 	// Progress only: every file in progress, and run totals.
 	Files      []FileProgress

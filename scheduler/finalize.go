@@ -152,6 +152,12 @@ func (r *run) verify(f *file) error {
 	s := sumsFor(f.entry, r.digestsOf(f))
 	f.verified, f.record = s.label(), nil
 	if s == nil {
+		// Nothing to check, but the server's validators name the version
+		// fetched: recorded, a later run with Options.Update can ask
+		// whether it is still current.
+		if f.etag != "" || f.lastModified != "" {
+			f.record = &store.Record{ETag: f.etag, LastModified: f.lastModified}
+		}
 		return nil
 	}
 	c := s.checks[0]

@@ -79,6 +79,16 @@ type Options struct {
 	// Overwrite downloads files that already exist under their final name
 	// instead of skipping them when their size matches the remote one.
 	Overwrite bool
+	// Update asks the server, for each file already under its final name
+	// with a record of the version it is (store.Record), whether that
+	// version is still current: one conditional request for its first
+	// byte (segment.Revalidate). An unchanged file is skipped unread; a
+	// changed one is fetched again into its .part and replaces the old
+	// file once complete and verified. A file without recorded validators
+	// is compared by size, as without Update. A list checksum wins: a
+	// file whose line has one is checked against it, and the server is
+	// not asked.
+	Update bool
 	// RefreshURL, if set, is asked for a fresh URL for e when current, the
 	// URL its requests went to, expired (refused after it had worked); it
 	// returns current, or an error, when it has none. It must honour ctx.

@@ -85,6 +85,7 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		r.closeLocked(f)
 		r.skipped++
 		e := fileEvent(f, Skipped, nil)
+		e.Reason = f.skipReason
 		if e.Verified = f.verified; f.verified != "" {
 			r.verified = append(r.verified, Verified{Line: f.entry.Line, Name: f.entry.Name, What: f.verified})
 		}

@@ -51,8 +51,9 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg) (complete bool, err erro
 			_ = r.disk.RemovePart(name)
 			return false, errSkipped
 		}
-		// A different size: fetch it again. The old file stays until the
-		// new one is complete and takes its name.
+		// Another size or, with Options.Update, another version: fetch
+		// it again. The old file stays until the new one is complete and
+		// verified, and takes its name.
 	}
 	partSize, err := r.disk.PartSize(name)
 	if err != nil {
@@ -179,8 +180,10 @@ func (r *run) warn(f *file, err error) {
 // alreadyThere decides whether the file under f's final name (of the given
 // size) is the one the list asks for, as cheaply as the list allows: by
 // checksum without any request (and without reading the file when the
-// record of an earlier verification still matches it), by the list's size
-// without any request, or by one 1-byte request for the remote size.
+// record of an earlier verification still matches it); with
+// Options.Update, by one conditional request carrying the recorded
+// validators; by the list's size without any request, or by one 1-byte
+// request for the remote size.
 func (r *run) alreadyThere(ctx context.Context, f *file, fi fs.FileInfo) (bool, error) {
 	size := fi.Size()
 	if rec, now, ok := store.ReadRecord(r.root, f.entry.Name); ok && rec.Matches(now) && listVouches(f.entry, rec) {
@@ -206,6 +209,19 @@ func (r *run) alreadyThere(ctx context.Context, f *file, fi fs.FileInfo) (bool, 
 		}
 		return true, nil
 	}
+	if r.opts.Update {
+		switch v, err := r.revalidate(ctx, f, fi); {
+		case err != nil:
+			return false, err
+		case v == segment.Unchanged:
+			f.skipReason = "unchanged on the server"
+			return true, nil
+		case v == segment.Changed:
+			r.warn(f, errors.New("changed on the server; fetching the new version"))
+			return false, nil
+		}
+		r.sizeOnly.Add(1)
+	}
 	if f.entry.Size >= 0 {
 		return f.entry.Size == size, nil
 	}
@@ -214,6 +230,26 @@ func (r *run) alreadyThere(ctx context.Context, f *file, fi fs.FileInfo) (bool, 
 		return false, err
 	}
 	return total == size, nil
+}
+
+// revalidate asks the server whether the file under f's final name (fi) is
+// still its current version, by the validators recorded with it. Unknown
+// when there are none, or the record no longer describes the file; no
+// request is sent then.
+func (r *run) revalidate(ctx context.Context, f *file, fi fs.FileInfo) (segment.Verdict, error) {
+	rec, now, ok := store.ReadRecord(r.root, f.entry.Name)
+	if !ok || !rec.Matches(now) || rec.ETag == "" && rec.LastModified == "" {
+		return segment.Unknown, nil
+	}
+	v, err := segment.Revalidate(ctx, r.http, segment.Request{URL: f.entry.URL, UserAgent: r.opts.UserAgent,
+		Header: r.opts.Header}, segment.Version{Size: rec.Size, ETag: rec.ETag, LastModified: rec.LastModified})
+	if err != nil {
+		return v, fmt.Errorf("ask whether it changed: %w", err)
+	}
+	if v == segment.Unchanged && rec.Checked() {
+		f.verified = rec.Algo + " from " + rec.Source + ", recorded"
+	}
+	return v, nil
 }
 
 // listVouches says whether rec records a check against e's checksum: the

@@ -89,8 +89,12 @@ type file struct {
 	// Done event and the summary ("sha256 from list", "none").
 	verified string
 	// record is what verify checked, to be kept with the finished file
-	// (store.Record); nil when nothing was checked.
+	// (store.Record), with the server's validators; nil when nothing was
+	// checked and the server gave no validators.
 	record *store.Record
+	// skipReason says why the file was skipped, for the Skipped event,
+	// when it is not just there already.
+	skipReason string
 	// checkRetried: the file already failed its checksum once.
 	checkRetried bool
 	conns        int
@@ -193,9 +197,12 @@ type run struct {
 	refreshWG sync.WaitGroup
 	bytes     atomic.Int64
 	readBack  atomic.Int64 // bytes read back from disk to verify files
-	ttfb      atomic.Int64 // moving average of time to first byte, ns
-	running   atomic.Int32 // transfers in progress
-	disk      *store.Dir
+	// sizeOnly counts the finished files Options.Update could compare by
+	// size only: they had no recorded validators.
+	sizeOnly atomic.Int64
+	ttfb     atomic.Int64 // moving average of time to first byte, ns
+	running  atomic.Int32 // transfers in progress
+	disk     *store.Dir
 	// finalizing bounds the files being verified, synced and renamed
 	// at once; finWG waits for them.
 	finalizing chan struct{}
@@ -242,6 +249,10 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	}
 	r.enqueue(entries)
 	r.work(ctx)
+	if n := r.sizeOnly.Load(); n > 0 {
+		r.rep.Report(Event{Kind: Warning, Time: time.Now(), Total: -1,
+			Err: fmt.Errorf("no recorded validators for %d files: --update can only compare sizes", n)})
+	}
 	return r.shutdown(ctx), nil
 }
 

@@ -29,10 +29,15 @@ type Request struct {
 	IfRange string
 	// Whole asks for the whole file without a Range header (Start 0, End
 	// -1), for a server whose range answers cannot be used.
-	Whole     bool
-	UserAgent string
+	Whole bool
+	// IfNoneMatch and IfModifiedSince, if set, make the request
+	// conditional (see Revalidate): a 304 Not Modified is then an
+	// accepted answer, with Response.NotModified set and no body.
+	IfNoneMatch, IfModifiedSince string
+	UserAgent                    string
 	// Header holds extra request headers (tokens, say); Range,
-	// Accept-Encoding and If-Range are always set by Open.
+	// Accept-Encoding, If-Range and the conditionals above are always set
+	// by Open.
 	Header http.Header
 }
 
@@ -54,7 +59,10 @@ type Response struct {
 	// Digests are what the response vouches for about the whole remote
 	// file (see Digests): the version its validators name.
 	Digests []Digest
-	Body    io.ReadCloser
+	// NotModified: a 304 to a conditional request; the version its
+	// validators name is current. Body is empty.
+	NotModified bool
+	Body        io.ReadCloser
 }
 
 // Validator returns the value to send as If-Range on later requests: the
@@ -102,6 +110,12 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 	hr.Header["Accept-Encoding"] = []string{"identity"}
 	if req.IfRange != "" {
 		hr.Header["If-Range"] = []string{req.IfRange}
+	}
+	if req.IfNoneMatch != "" {
+		hr.Header["If-None-Match"] = []string{req.IfNoneMatch}
+	}
+	if req.IfModifiedSince != "" {
+		hr.Header["If-Modified-Since"] = []string{req.IfModifiedSince}
 	}
 	if req.UserAgent != "" {
 		hr.Header["User-Agent"] = []string{req.UserAgent}
@@ -192,6 +206,11 @@ func check(hresp *http.Response, req Request, resp *Response) error {
 			resp.End = resp.Total
 		}
 		return nil
+	case http.StatusNotModified:
+		if req.IfNoneMatch != "" || req.IfModifiedSince != "" {
+			resp.NotModified = true
+			return nil
+		}
 	case http.StatusRequestedRangeNotSatisfiable:
 		cr, err := ParseContentRange(hresp.Header.Get("Content-Range"))
 		if err == nil && cr.Total == 0 && req.Start == 0 && req.Total <= 0 {

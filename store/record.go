@@ -13,19 +13,26 @@ import (
 // Record is what was verified about a finished file, kept with it so that
 // a later run can trust the file without reading it: as long as its size
 // and modification time are the recorded ones, its content is the one
-// that matched Digest. It lives in the file's extended attribute
+// that matched Digest, and the version of the remote file that the
+// validators name. A file checked against nothing has a record too, with
+// no Algo and no Digest, when the server gave validators: a later run with
+// --update asks the server whether they still hold. It lives in the file's extended attribute
 // VerifiedAttr or, where the file system has none, in the sidecar
 // <name>VerifiedSuffix.
 type Record struct {
 	Size    int64
 	ModTime int64  // nanoseconds since the epoch
-	Algo    string // "sha256", "crc32c", …
-	Digest  string // lower-case hex
+	Algo    string // "sha256", "crc32c", …; "" when nothing was checked
+	Digest  string // lower-case hex; "" when nothing was checked
 	// Source is who vouched for Digest: "list" or a header name.
 	Source string
 	// The server's validators of the version that was verified.
 	ETag, LastModified string
 }
+
+// Checked says whether the record holds a verified digest, not only the
+// server's validators.
+func (r Record) Checked() bool { return r.Algo != "" && r.Digest != "" }
 
 // Matches says whether fi is still the file the record describes.
 func (r Record) Matches(fi fs.FileInfo) bool {
@@ -76,7 +83,9 @@ func decodeRecord(b []byte) (Record, error) {
 		}
 		seen++
 	}
-	if seen < 4 || r.Algo == "" || r.Digest == "" || r.Size < 0 {
+	checked := r.Algo != "" && r.Digest != ""
+	validated := r.Algo == "" && r.Digest == "" && (r.ETag != "" || r.LastModified != "")
+	if seen < 4 || !checked && !validated || r.Size < 0 {
 		return Record{}, errRecord
 	}
 	return r, nil

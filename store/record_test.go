@@ -68,3 +68,20 @@ func TestMalformedRecordsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestRecordOfValidatorsOnly(t *testing.T) {
+	rec := Record{Size: 5, ModTime: 1, ETag: `"v1"`, LastModified: "Mon, 01 Jan 2024 00:00:00 GMT"}
+	got, err := decodeRecord(rec.encode())
+	if err != nil || got != rec || got.Checked() {
+		t.Fatalf("decoded %+v, %v (checked %v)", got, err, got.Checked())
+	}
+	for _, bad := range []Record{
+		{Size: 5, ModTime: 1},                              // nothing recorded
+		{Size: 5, ModTime: 1, Algo: "sha256", ETag: `"v"`}, // an algorithm without its value
+		{Size: 5, ModTime: 1, Digest: "ab", ETag: `"v"`},   // a value without its algorithm
+	} {
+		if _, err := decodeRecord(bad.encode()); err == nil {
+			t.Errorf("accepted %+v", bad)
+		}
+	}
+}

@@ -63,6 +63,8 @@ func connectionFlags() []cli.Flag {
 			Usage: "write large files through the page cache too (by default files of 32 MiB or more bypass it, which halves the CPU per byte)"},
 		&cli.BoolFlag{Name: "overwrite", Category: catSelection, EnvVars: env("OVERWRITE"),
 			Usage: "download files that already exist instead of skipping those whose size matches the remote"},
+		&cli.BoolFlag{Name: "update", Category: catSelection, EnvVars: env("UPDATE"),
+			Usage: "ask the server whether each file already downloaded changed (one small conditional request with the recorded ETag or Last-Modified) and fetch only the changed ones, replacing each when its new version is complete"},
 		&cli.DurationFlag{Name: "connect-timeout", Value: 30 * time.Second, Category: catSafety, EnvVars: env("CONNECT_TIMEOUT"),
 			Usage: "limit for connecting, TLS and waiting for response headers"},
 	}
@@ -122,9 +124,12 @@ func schedulerOptions(c *cli.Context) (scheduler.Options, error) {
 		ConnectTimeout:     c.Duration("connect-timeout"),
 		CheckpointInterval: c.Duration("checkpoint-interval"),
 		Overwrite:          c.Bool("overwrite"),
+		Update:             c.Bool("update"),
 		UserAgent:          "bulkget/" + version,
 	}
 	switch {
+	case o.Overwrite && o.Update:
+		return o, fmt.Errorf("--update and --overwrite exclude each other: --overwrite fetches every file again")
 	case o.Connections < 1:
 		return o, fmt.Errorf("--connections must be at least 1")
 	case o.MaxPerHost < 1:

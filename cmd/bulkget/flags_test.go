@@ -37,6 +37,22 @@ func TestBooleanFlagsReachTheScheduler(t *testing.T) {
 	}
 }
 
+func TestUpdateFlagReachesTheSchedulerAndExcludesOverwrite(t *testing.T) {
+	if optionsFrom(t).Update {
+		t.Error("Update is on without --update")
+	}
+	if !optionsFrom(t, "--update").Update {
+		t.Error("--update did not reach the scheduler")
+	}
+	app := &cli.App{Flags: getFlags(), Action: func(c *cli.Context) error {
+		_, err := schedulerOptions(c)
+		return err
+	}}
+	if err := app.Run([]string{"bulkget", "--update", "--overwrite"}); err == nil {
+		t.Error("--update with --overwrite was accepted")
+	}
+}
+
 func TestLowestSpeedFlagIsAutoOffOrARate(t *testing.T) {
 	for _, c := range []struct {
 		arg  []string

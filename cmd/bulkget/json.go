@@ -92,7 +92,8 @@ func (j *jsonLines) event(e scheduler.Event) {
 		j.emit(struct {
 			jsonFile
 			Verified string `json:"verified,omitempty"`
-		}{file("skipped"), e.Verified})
+			Reason   string `json:"reason,omitempty"`
+		}{file("skipped"), e.Verified, e.Reason})
 	case scheduler.Retrying:
 		j.emit(struct {
 			jsonFile

@@ -422,6 +422,9 @@ func expiredLine(name string, line int, err error) string {
 }
 
 func skippedLine(e scheduler.Event) string {
+	if e.Reason != "" {
+		return fmt.Sprintf("= %s: %s, skipped", e.Name, e.Reason)
+	}
 	return fmt.Sprintf("= %s: already downloaded, skipped", e.Name)
 }
 

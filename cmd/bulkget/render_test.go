@@ -414,6 +414,17 @@ func TestETAAndFormat(t *testing.T) {
 
 // A warning about the whole run has no file: plain says "warning: …" and
 // JSON leaves out line and file rather than give line 0 and an empty name.
+func TestSkippedLineSaysWhyWhenItIsNotJustThere(t *testing.T) {
+	e := scheduler.Event{Kind: scheduler.Skipped, Name: "a.bin"}
+	if got := skippedLine(e); got != "= a.bin: already downloaded, skipped" {
+		t.Errorf("plain skip: %q", got)
+	}
+	e.Reason = "unchanged on the server"
+	if got := skippedLine(e); got != "= a.bin: unchanged on the server, skipped" {
+		t.Errorf("skip with --update: %q", got)
+	}
+}
+
 func TestRunWarningHasNoFile(t *testing.T) {
 	e := scheduler.Event{Kind: scheduler.Warning, Time: time.Unix(1e9, 0), Total: -1,
 		Err: errors.New("the limit on open files (24, see ulimit -n) leaves room for 4 connections, not 16; using 4")}

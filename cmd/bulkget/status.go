@@ -187,10 +187,15 @@ func inspect(root *os.Root, name string) fileStatus {
 	case err == nil && fi.Mode().IsRegular():
 		st.status, st.size, st.have = statusDone, fi.Size(), fi.Size()
 		if rec, now, ok := store.ReadRecord(root, name); ok {
-			if rec.Matches(now) {
+			switch {
+			case rec.Matches(now) && rec.Checked():
 				st.note = "verified: " + rec.Algo + " from " + rec.Source
-			} else {
+			case rec.Matches(now):
+				st.note = "not verified; the server's validators are recorded for --update"
+			case rec.Checked():
 				st.note = "changed since it was verified"
+			default:
+				st.note = "changed since it was downloaded"
 			}
 		}
 	case err == nil:
