@@ -43,6 +43,17 @@
 // every file reset, 5xx, 429, stalled, short or with a shifted range); they
 // run with -scenarios faults and are not part of all.
 //
+// AdaptiveScenarios are hosts where the right number of connections is not
+// the budget (a per-connection cap, a total cap, a limit of 4 requests in
+// flight, one-second bursts), each at 20 ms and 100 ms; they run with
+// -scenarios adaptive. Their ideal is the host's caps whatever the number
+// of connections, and their table adds the requests refused (429/503) and
+// the bytes served beyond the files' size. -variants runs bulkget with
+// other arguments side by side (each list without the budget's -c):
+//
+//	go run ./bench/suite -scenarios adaptive -peers aria2c,wget2,axel,curl \
+//		-variants ",-c 4,-c 16,-c 40 --max-per-host 40" -repeat 1
+//
 // A tool that is not installed is skipped with a note; one that fails,
 // hangs or writes wrong bytes shows it in the table. The origin runs in the
 // suite's process and its CPU is not counted, but it shares the machine.

@@ -47,6 +47,9 @@ type Result struct {
 	Conns     int64 // TCP connections the origin accepted
 	PeakConns int64 // most TCP connections open at once
 	BigReqs   int64 // requests for the largest file, in mixed scenarios
+	Gets      int64 // GET requests the origin saw (Requests without HEAD)
+	Refused   int64 // responses with status 429 or 503
+	Served    int64 // body bytes the origin wrote, error bodies included
 
 	Err      string // what went wrong (exit status, timeout), "" if nothing
 	TimedOut bool   // the run was killed at the runner's timeout
@@ -77,7 +80,9 @@ type Fixture struct {
 
 // Start starts the origin for s in this process.
 func Start(s Scenario) *Fixture {
-	opts := origin.Options{PerConnRate: s.PerConnRate, Latency: s.Latency}
+	opts := origin.Options{PerConnRate: s.PerConnRate, Latency: s.Latency,
+		TotalRate: s.TotalRate, MaxInFlight: s.MaxInFlight, OverloadStatus: s.OverloadStatus,
+		OverloadRetryAfter: s.OverloadRetryAfter, BurstPacing: s.BurstPacing}
 	var srv *origin.Server
 	if s.TLS {
 		srv = origin.NewTLS(opts)
@@ -132,7 +137,7 @@ func BuildBulkget(ctx context.Context, dir string) (string, error) {
 // Executable returns the path of t's executable, or an error if it is not
 // installed.
 func (r *Runner) Executable(t Tool) (string, error) {
-	if t.Name == "bulkget" {
+	if t.Binary == "bulkget" {
 		if r.Bulkget == "" {
 			return "", errors.New("bench: no bulkget executable")
 		}
@@ -163,7 +168,7 @@ func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
 		res.Skipped = err.Error()
 		return res, nil
 	}
-	work, err := os.MkdirTemp(r.TempDir, "bulkget-bench-"+t.Name+"-")
+	work, err := os.MkdirTemp(r.TempDir, "bulkget-bench-"+strings.Join(strings.Fields(t.Name), "_")+"-")
 	if err != nil {
 		return res, fmt.Errorf("bench: %w", err)
 	}
@@ -214,6 +219,9 @@ func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
 	res.Requests = st.Requests + st.HeadRequests
 	res.Conns = st.ConnsAccepted
 	res.PeakConns = st.PeakConns
+	res.Gets = st.Requests
+	res.Refused = st.ByStatus[429] + st.ByStatus[503]
+	res.Served = st.BytesServed
 	if len(s.Sets) > 1 {
 		big := f.files[0]
 		for _, file := range f.files {

@@ -36,6 +36,16 @@ type Scenario struct {
 	Chaos       *origin.Chaos // faults; re-seeded identically for every run
 	TLS         bool          // origin.NewTLS (HTTPS, offers HTTP/2)
 
+	// Adaptive scenarios (AdaptiveScenarios) are hosts whose best number
+	// of connections is not the budget: their ideal is set by the host's
+	// caps whatever the number of connections, see Ideal.
+	Adaptive           bool
+	TotalRate          int64  // origin.Options.TotalRate; 0 = uncapped
+	MaxInFlight        int    // origin.Options.MaxInFlight; 0 = no limit
+	OverloadStatus     int    // origin.Options.OverloadStatus
+	OverloadRetryAfter string // origin.Options.OverloadRetryAfter
+	BurstPacing        bool   // origin.Options.BurstPacing
+
 	Connections int      // total connections; Budget if zero
 	BulkgetArgs []string // extra bulkget options (go test benchmarks only)
 	// IdealOverride replaces Ideal when something other than the origin
@@ -76,6 +86,38 @@ func Scenarios() []Scenario {
 	}
 }
 
+// AdaptiveScenarios are hosts where the right number of connections is
+// not the budget (issue 22), each at 20 ms and 100 ms per request: a host
+// that caps each connection (2 MiB/s) and the total (80 MiB/s), so 40
+// connections fill it; one capped only in total (30 MiB/s); one that
+// refuses more than 4 requests in flight with 503 and Retry-After: 1
+// (8 MiB/s per connection, so 4 connections fill it); and one that paces
+// each connection in one-second bursts like nginx's limit_rate (4 MiB/s
+// per connection, 40 MiB/s in total). Sizes are such that the best setting
+// takes about 8 s. They run with -scenarios adaptive, not with all.
+func AdaptiveScenarios() []Scenario {
+	var out []Scenario
+	for _, ms := range []int{20, 100} {
+		lat := time.Duration(ms) * time.Millisecond
+		rtt := fmt.Sprintf("-rtt%d", ms)
+		out = append(out,
+			Scenario{Name: "percap" + rtt, Adaptive: true,
+				About: fmt.Sprintf("4 × 160 MiB, 2 MiB/s per connection, 80 MiB/s in total (40 connections fill it), %d ms per request", ms),
+				Sets:  []FileSet{{4, 160 << 20}}, PerConnRate: 2 << 20, TotalRate: 80 << 20, Latency: lat},
+			Scenario{Name: "totalcap" + rtt, Adaptive: true,
+				About: fmt.Sprintf("4 × 64 MiB, 30 MiB/s in total over any number of connections, %d ms per request", ms),
+				Sets:  []FileSet{{4, 64 << 20}}, TotalRate: 30 << 20, Latency: lat},
+			Scenario{Name: "refuse4" + rtt, Adaptive: true,
+				About: fmt.Sprintf("4 × 64 MiB, 8 MiB/s per connection, more than 4 requests in flight get 503 with Retry-After: 1, %d ms per request", ms),
+				Sets:  []FileSet{{4, 64 << 20}}, PerConnRate: 8 << 20, MaxInFlight: 4, OverloadStatus: 503, OverloadRetryAfter: "1", Latency: lat},
+			Scenario{Name: "bursty" + rtt, Adaptive: true,
+				About: fmt.Sprintf("4 × 80 MiB, 4 MiB/s per connection sent in one-second bursts (nginx limit_rate), 40 MiB/s in total, %d ms per request", ms),
+				Sets:  []FileSet{{4, 80 << 20}}, PerConnRate: 4 << 20, BurstPacing: true, TotalRate: 40 << 20, Latency: lat},
+		)
+	}
+	return out
+}
+
 // FaultScenarios are probes of one kind of fault each, not part of
 // Scenarios: 4 × 16 MiB at 8 MiB/s per connection, where the first two
 // requests for every file fail in the same way.
@@ -95,11 +137,11 @@ func FaultScenarios() []Scenario {
 	}
 }
 
-// Lookup returns the scenario called name, from Scenarios or
-// FaultScenarios.
+// Lookup returns the scenario called name, from Scenarios,
+// FaultScenarios or AdaptiveScenarios.
 func Lookup(name string) (Scenario, error) {
 	var names []string
-	for _, s := range append(Scenarios(), FaultScenarios()...) {
+	for _, s := range append(append(Scenarios(), FaultScenarios()...), AdaptiveScenarios()...) {
 		if s.Name == name {
 			return s, nil
 		}
@@ -163,9 +205,19 @@ func (s Scenario) Conns() int {
 // With a cap and little latency this is bytes ÷ (connections × cap); without
 // a cap it is the latency floor files × latency ÷ connections. Zero when the
 // origin has neither a cap nor latency: then there is no bound to compare to.
+//
+// An Adaptive scenario's ideal does not depend on the budget: one request's
+// latency plus the bytes at the most the host allows with any number of
+// connections, the smaller of TotalRate and PerConnRate × MaxInFlight.
 func (s Scenario) Ideal() time.Duration {
 	if s.IdealOverride > 0 {
 		return s.IdealOverride
+	}
+	if s.Adaptive {
+		if rate := s.HostRate(); rate > 0 {
+			return s.Latency + time.Duration(float64(s.Bytes())/float64(rate)*float64(time.Second))
+		}
+		return 0
 	}
 	secs := float64(s.Count()) * s.Latency.Seconds()
 	if s.PerConnRate > 0 {
@@ -174,12 +226,32 @@ func (s Scenario) Ideal() time.Duration {
 	return time.Duration(secs / float64(s.Conns()) * float64(time.Second))
 }
 
+// HostRate is the most bytes per second an Adaptive scenario's host
+// serves with any number of connections; 0 if unbounded.
+func (s Scenario) HostRate() int64 {
+	rate := s.TotalRate
+	if s.PerConnRate > 0 && s.MaxInFlight > 0 {
+		rate = positiveMin(rate, s.PerConnRate*int64(s.MaxInFlight))
+	}
+	return rate
+}
+
+func positiveMin(a, b int64) int64 {
+	switch {
+	case a <= 0:
+		return b
+	case b <= 0:
+		return a
+	}
+	return min(a, b)
+}
+
 // IdealKind says what bounds Ideal: "bandwidth", "latency" or "".
 func (s Scenario) IdealKind() string {
 	switch {
 	case s.IdealOverride > 0:
 		return "limit"
-	case s.PerConnRate > 0:
+	case s.PerConnRate > 0, s.Adaptive && s.HostRate() > 0:
 		return "bandwidth"
 	case s.Latency > 0:
 		return "latency"

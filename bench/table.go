@@ -121,3 +121,42 @@ func cell(s string) string {
 	}
 	return strings.ReplaceAll(s, "|", `\|`)
 }
+
+// WriteAdaptiveTable writes the results of Adaptive scenarios as one
+// markdown table with what matters there: wall time against the host's
+// ideal, the connections the origin saw, the requests it refused (429 or
+// 503) and the bytes it served beyond the files' size (fetched twice, plus
+// the few bytes of error bodies).
+func WriteAdaptiveTable(w io.Writer, results []Result) error {
+	var b strings.Builder
+	b.WriteString("| scenario | tool | wall s | ideal s | × ideal | TCP conns (peak open) | GET requests | refused 429/503 (share) | served beyond size MiB (share) | CPU s | files right | notes |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	for _, r := range results {
+		s := r.Scenario
+		ideal := "–"
+		if id := s.Ideal(); id > 0 {
+			ideal = Seconds(id)
+		}
+		if r.Skipped != "" {
+			fmt.Fprintf(&b, "| %s | %s | – | %s | – | – | – | – | – | – | – | %s |\n", s.Name, r.Tool, ideal, cell(r.Skipped))
+			continue
+		}
+		ratio, extra := "–", "–"
+		if r.Right == r.Total {
+			if x := r.Ratio(); x > 0 {
+				ratio = fmt.Sprintf("%.2f", x)
+			}
+			over := r.Served - s.Bytes()
+			extra = fmt.Sprintf("%.1f (%.2f%%)", float64(over)/(1<<20), 100*float64(over)/float64(s.Bytes()))
+		}
+		refused := "0"
+		if r.Refused > 0 && r.Gets > 0 {
+			refused = fmt.Sprintf("%d (%.0f%%)", r.Refused, 100*float64(r.Refused)/float64(r.Gets))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.2f | %s | %s | %d (%d) | %d | %s | %s | %.2f | %d/%d | %s |\n",
+			s.Name, r.Tool, r.Wall.Seconds(), ideal, ratio, r.Conns, r.PeakConns, r.Gets,
+			refused, extra, r.CPU.Seconds(), r.Right, r.Total, cell(r.Notes()))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

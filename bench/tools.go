@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -44,6 +45,20 @@ func Tools() []Tool {
 		{Name: "axel", Binary: "axel", Package: "axel", plan: planAxel},
 		{Name: "curl", Binary: "curl", Package: "curl", plan: planCurl},
 	}
+}
+
+// BulkgetVariant is bulkget run with exactly args (and no -c from the
+// scenario's budget), named "bulkget ARGS", or "bulkget (no flags)" for
+// none: for comparing -c auto with fixed settings side by side.
+func BulkgetVariant(args []string) Tool {
+	name := "bulkget (no flags)"
+	if len(args) > 0 {
+		name = "bulkget " + strings.Join(args, " ")
+	}
+	args = slices.Clone(args)
+	return Tool{Name: name, Binary: "bulkget", plan: func(p *Plan) ([]Invocation, string, error) {
+		return planBulkgetWith(p, args)
+	}}
 }
 
 // InstallHint is the command that installs every peer.
@@ -90,6 +105,25 @@ func planBulkget(p *Plan) ([]Invocation, string, error) {
 	args := []string{p.Bin, "--progress", "none", "-c", strconv.Itoa(p.Scenario.Conns()), "-d", p.Dir}
 	args = append(append(args, p.Scenario.BulkgetArgs...), list)
 	return []Invocation{{Args: args}}, p.show(args), nil
+}
+
+func planBulkgetWith(p *Plan, extra []string) ([]Invocation, string, error) {
+	list, err := p.writeInput("LIST.csv", bulkgetList(p))
+	if err != nil {
+		return nil, "", err
+	}
+	args := append([]string{p.Bin, "--progress", "none", "-d", p.Dir}, extra...)
+	args = append(args, list)
+	return []Invocation{{Args: args}}, p.show(args), nil
+}
+
+func bulkgetList(p *Plan) string {
+	var b strings.Builder
+	b.WriteString("filename,url\n")
+	for _, f := range p.Files {
+		fmt.Fprintf(&b, "%s,%s\n", f.Name, p.URL(f.Name))
+	}
+	return b.String()
 }
 
 // aria2Split divides the budget between files: -j files at once, each with

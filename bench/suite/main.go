@@ -33,7 +33,10 @@ func main() {
 }
 
 func run() int {
-	var names, faults, peers []string
+	var names, faults, adaptive, peers []string
+	for _, s := range bench.AdaptiveScenarios() {
+		adaptive = append(adaptive, s.Name)
+	}
 	for _, s := range bench.Scenarios() {
 		names = append(names, s.Name)
 	}
@@ -44,13 +47,14 @@ func run() int {
 		peers = append(peers, t.Name)
 	}
 	scenarios := flag.String("scenarios", "all", "comma-separated scenarios to run; all is "+strings.Join(names, ", ")+
-		"; faults is the single-fault probes "+strings.Join(faults, ", "))
+		"; faults is the single-fault probes "+strings.Join(faults, ", ")+"; adaptive is "+strings.Join(adaptive, ", "))
 	tools := flag.String("peers", "all", "comma-separated tools to run, or all: "+strings.Join(peers, ", "))
 	out := flag.String("out", "", "also write the report (markdown) to this file")
 	timeout := flag.Duration("timeout", 10*time.Minute, "longest run of one tool on one scenario; a run still going is killed")
 	binary := flag.String("bulkget", "", "bulkget executable to use instead of building ./cmd/bulkget")
 	scale := flag.Float64("scale", 1, "shrink the scenarios by this factor (0 < f < 1) for a quick check; figures are then not comparable")
 	tmp := flag.String("tmp", "", "parent folder for the runs' temporary folders (default: the system's)")
+	variants := flag.String("variants", "", "also run bulkget with these argument lists, comma-separated, each as its own row named after its arguments and without the budget's -c (an empty entry is bulkget with no flags), e.g. \",-c 4,-c 16\"")
 	repeat := flag.Int("repeat", 3, fmt.Sprintf("run each tool this many times per scenario, in rotating order, and report the run with the median wall time; runs of %v or more are not repeated", bench.RepeatUnder))
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./bench/suite [options]\n\nPeers missing from PATH are skipped; install them with: %s\n\n", bench.InstallHint)
@@ -63,7 +67,7 @@ func run() int {
 	}
 
 	var sel []bench.Scenario
-	for _, name := range pick(*scenarios, names, faults) {
+	for _, name := range pick(*scenarios, names, faults, adaptive) {
 		s, err := bench.Lookup(name)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "suite:", err)
@@ -72,7 +76,12 @@ func run() int {
 		sel = append(sel, s.Scale(*scale))
 	}
 	var ts []bench.Tool
-	for _, name := range pick(*tools, peers, nil) {
+	if *variants != "" {
+		for _, v := range strings.Split(*variants, ",") {
+			ts = append(ts, bench.BulkgetVariant(strings.Fields(v)))
+		}
+	}
+	for _, name := range pick(*tools, peers, nil, nil) {
 		t, ok := findTool(name)
 		if !ok {
 			fmt.Fprintf(os.Stderr, "suite: unknown tool %q (have %s)\n", name, strings.Join(peers, ", "))
@@ -86,7 +95,7 @@ func run() int {
 	r := &bench.Runner{Bulkget: *binary, Timeout: *timeout, TempDir: *tmp}
 	defer r.Close()
 	for _, t := range ts {
-		if t.Name == "bulkget" && r.Bulkget == "" {
+		if t.Binary == "bulkget" && r.Bulkget == "" {
 			dir, err := os.MkdirTemp(*tmp, "bulkget-suite-bin-")
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "suite:", err)
@@ -199,8 +208,24 @@ func report(w io.Writer, results []bench.Result, sel []bench.Scenario, started t
 		fmt.Fprintf(w, " Each tool ran %d times per scenario (once if a run took %v or more), in an order rotated every round; a row is the run with the median wall time, its spread is in the notes.", repeat, bench.RepeatUnder)
 	}
 	fmt.Fprint(w, "\n\n")
-	bench.WriteTable(w, results)
-	fmt.Fprintln(w, "\nScenarios (16 connections in total for every tool):")
+	var plain, adapt []bench.Result
+	for _, r := range results {
+		if r.Scenario.Adaptive {
+			adapt = append(adapt, r)
+		} else {
+			plain = append(plain, r)
+		}
+	}
+	if len(plain) > 0 || len(adapt) == 0 {
+		bench.WriteTable(w, plain)
+	}
+	if len(adapt) > 0 {
+		if len(plain) > 0 {
+			fmt.Fprintln(w)
+		}
+		bench.WriteAdaptiveTable(w, adapt)
+	}
+	fmt.Fprintln(w, "\nScenarios (16 connections in total for every tool but the bulkget variants, which get only their own arguments):")
 	fmt.Fprintln(w)
 	for _, s := range sel {
 		fmt.Fprintf(w, "- %s: %s.", s.Name, s.About)
@@ -248,9 +273,9 @@ func memTotal() string {
 	return ""
 }
 
-// pick expands a comma-separated list in which "all" stands for all and
-// "faults" for faults.
-func pick(list string, all, faults []string) []string {
+// pick expands a comma-separated list in which "all" stands for all,
+// "faults" for faults and "adaptive" for adaptive.
+func pick(list string, all, faults, adaptive []string) []string {
 	var out []string
 	for _, n := range strings.Split(list, ",") {
 		switch n = strings.TrimSpace(n); {
@@ -258,6 +283,8 @@ func pick(list string, all, faults []string) []string {
 			out = append(out, all...)
 		case n == "faults" && faults != nil:
 			out = append(out, faults...)
+		case n == "adaptive" && adaptive != nil:
+			out = append(out, adaptive...)
 		case n != "":
 			out = append(out, n)
 		}

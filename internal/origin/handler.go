@@ -233,14 +233,24 @@ func (s *Server) sendBody(ctx context.Context, w http.ResponseWriter, rc *http.R
 		}
 		o := s.options()
 		throttled := o.PerConnRate > 0 || o.TotalRate > 0
+		// Burst pacing replaces the smooth per-connection bucket; a total
+		// cap still applies smoothly on top of it.
+		burst := o.BurstPacing && o.PerConnRate > 0 && ci != nil
+		smoothConn := o.PerConnRate
+		if burst {
+			smoothConn = 0
+		}
 		chunk := int64(len(buf))
-		if throttled {
-			chunk = int64(chunkFor(positiveMin(o.PerConnRate, o.TotalRate)))
+		if smoothConn > 0 || o.TotalRate > 0 {
+			chunk = int64(chunkFor(positiveMin(smoothConn, o.TotalRate)))
 		}
 		n = min(n, chunk)
 		if throttled {
 			var d time.Duration
-			if ci != nil {
+			switch {
+			case burst:
+				d = ci.burst.reserve(o.PerConnRate, n)
+			case ci != nil:
 				d = ci.bucket.reserve(o.PerConnRate, int(n), resumed)
 			}
 			d = max(d, s.total.reserve(o.TotalRate, int(n), resumed))

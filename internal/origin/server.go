@@ -30,6 +30,12 @@ type Options struct {
 	MaxInFlight        int
 	OverloadStatus     int
 	OverloadRetryAfter string
+	// BurstPacing, with PerConnRate, paces each connection in one-second
+	// bursts as nginx's limit_rate does: a connection sends PerConnRate
+	// bytes as fast as it can, then pauses until its next second begins,
+	// so that the long-run rate is still PerConnRate. False keeps the
+	// smooth pacing.
+	BurstPacing bool
 }
 
 // Request is what the fault hook sees.
@@ -112,6 +118,7 @@ type connKey struct{}
 type connInfo struct {
 	conn   net.Conn
 	bucket bucket
+	burst  burstWindow
 }
 
 // New starts a plain HTTP/1.1 server on 127.0.0.1:0.

@@ -62,6 +62,40 @@ func (b *bucket) reserve(rate int64, n int, catchUp bool) time.Duration {
 	return time.Duration(-b.tokens / float64(rate) * float64(time.Second))
 }
 
+// burstWindow paces a connection in one-second windows (Options.BurstPacing):
+// up to rate bytes go out at once at the start of a window, the rest wait
+// for the next one. Windows follow each other a second apart from the
+// connection's first byte, so the long-run rate is rate; after an idle
+// gap the next window starts at the second the sender resumes in.
+type burstWindow struct {
+	mu    sync.Mutex
+	start time.Time
+	sent  int64
+}
+
+// reserve counts n bytes against the current window and returns how long
+// to wait before sending them: zero while the window has room, else until
+// the next window, which the n bytes then open. A chunk larger than the
+// whole allowance still goes out alone in a window.
+func (w *burstWindow) reserve(rate, n int64) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	if w.start.IsZero() {
+		w.start = now
+	} else if gone := now.Sub(w.start); gone >= time.Second {
+		w.start = w.start.Add(gone.Truncate(time.Second))
+		w.sent = 0
+	}
+	if w.sent > 0 && w.sent+n > rate {
+		w.start = w.start.Add(time.Second)
+		w.sent = n
+		return w.start.Sub(now)
+	}
+	w.sent += n
+	return 0
+}
+
 // chunkFor sizes writes so that a slow rate still sends something about every
 // 50 ms rather than a large burst followed by a long silence.
 func chunkFor(rate int64) int {
