@@ -111,6 +111,9 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 	case failFile:
 		events = append(events, r.failLocked(f, err))
 	case rest:
+		if e, ok := r.refusedLocked(f.host, time.Now()); ok {
+			events = append(events, e)
+		}
 		if e, ok := r.answeredLocked(f.host, true, f.host.conns+1, s.began, time.Now(), err); ok {
 			events = append(events, e)
 			if f.host.limit == 1 {

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -10,9 +11,9 @@ import (
 // concurrency and TCP Vegas do with their windows:
 //
 //	measure the rate at level L for a window in which all L are busy;
-//	raise to L' (double while gains are nearly proportional, else +50 %);
-//	keep L' if the rate rose by a meaningful share of the proportional
-//	gain, else go back to L and settle;
+//	raise to 2L; keep it and go on if the rate rose nearly in proportion;
+//	if it rose by less, settle between, where the gains stopped (the
+//	share of the new connections that paid); if not at all, go back;
 //	settled, every reprobe try a quarter fewer (kept if the rate holds:
 //	they did not pay) and, the next time, more again.
 //
@@ -21,16 +22,16 @@ import (
 // Refusals still cut the level at once (host.go); the climb never passes
 // the lowest level ever refused.
 const (
-	tuneStart   = 4                // connections a host starts with
-	tuneMin     = 2                // never settles below
-	tuneReprobe = 20 * time.Second // settled: time before trying another level
-	// A raise is kept if the rate rose by at least this share of what
-	// the new connections would add were the host capped per connection,
-	// and by at least tuneMinGain.
-	tuneShare   = 0.4
+	tuneStart     = 4                      // connections a host starts with
+	tuneWindowMin = 700 * time.Millisecond // shortest measuring window
+	tuneMin       = 2                      // never settles below
+	tuneReprobe   = 20 * time.Second       // settled: time before trying another level
+	// A raise that gained this share of what the new connections would
+	// add were the host capped per connection is kept, and doubled; one
+	// that gained less, but at least tuneMinGain, shows the host's limit
+	// lies between: the level settles where the gains stopped.
+	tuneFull    = 0.8
 	tuneMinGain = 0.08
-	// A raise whose gain reached this share of proportional doubles next.
-	tuneDouble = 0.7
 	// A lowered level is kept if the rate stays above this share.
 	tuneKeep = 0.93
 )
@@ -49,17 +50,17 @@ type tuner struct {
 	phase     tunePhase
 	base      int     // the level whose rate is known
 	baseRate  float64 // bytes/s at base
-	double    bool    // the last raise paid nearly in proportion
 	upNext    bool    // settled: the next probe goes up, not down
 	start     time.Time
 	startRecv int64
 	next      time.Time // settled: when to probe again
 }
 
-// tuneWindow is how long a level is measured: long enough to average a
-// host that sends in one-second bursts, and many round trips.
-func (r *run) tuneWindow() time.Duration {
-	return max(time.Second+time.Second/2, 10*time.Duration(r.ttfb.Load()))
+// tuneWindow is how long h's level is measured: many round trips, and
+// two of the pauses of a host that sends in bursts, so that each window
+// averages whole bursts.
+func (r *run) tuneWindow(h *host) time.Duration {
+	return max(tuneWindowMin, 10*time.Duration(r.ttfb.Load()), 2*time.Duration(h.pause.Load()))
 }
 
 // tuneLocked advances h's climb at now and returns an event when the
@@ -87,23 +88,31 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 		return Event{}, false
 	}
 	span := now.Sub(t.start)
-	if span < r.tuneWindow() {
+	if span < r.tuneWindow(h) {
 		return Event{}, false
 	}
 	rate := float64(recv-t.startRecv) / span.Seconds()
 	t.start = time.Time{}
 	switch t.phase {
 	case tuneMeasure:
-		t.base, t.baseRate, t.double = h.want, rate, true
+		t.base, t.baseRate = h.want, rate
 		return r.raiseLocked(h, now)
 	case tuneRaised:
 		proportional := float64(h.want-t.base) / float64(t.base)
 		gain := rate/t.baseRate - 1
-		if t.baseRate > 0 && gain >= max(tuneMinGain, tuneShare*proportional) {
-			t.base, t.baseRate, t.double = h.want, rate, gain >= tuneDouble*proportional
+		if t.baseRate > 0 && gain >= tuneFull*proportional {
+			t.base, t.baseRate = h.want, rate
 			return r.raiseLocked(h, now)
 		}
 		t.upNext = false
+		if t.baseRate > 0 && gain >= tuneMinGain {
+			// Some of the new connections paid: the host's limit lies
+			// between. Where the gain per connection fell from full to
+			// nothing, the knee is at the share of them that paid.
+			knee := t.base + int(math.Ceil(float64(h.want-t.base)*gain/proportional))
+			t.base, t.baseRate = knee, t.baseRate*(1+gain*float64(knee-t.base)/float64(h.want-t.base))
+			return r.setLevelLocked(h, t.base, tuneSettled, now)
+		}
 		return r.setLevelLocked(h, t.base, tuneSettled, now)
 	case tuneLowered:
 		t.upNext = true
@@ -123,11 +132,7 @@ func (r *run) raiseLocked(h *host, now time.Time) (Event, bool) {
 	if now.Sub(h.lastCut) >= probeAfter {
 		h.ceiling = r.opts.MaxPerHost + 1 // time to find out again
 	}
-	step := max(2, t.base/2)
-	if t.double {
-		step = max(2, t.base)
-	}
-	next := min(t.base+step, min(r.opts.MaxPerHost, r.opts.Connections), h.ceiling-1)
+	next := min(t.base+max(2, t.base), min(r.opts.MaxPerHost, r.opts.Connections), h.ceiling-1)
 	if next <= t.base {
 		t.upNext = false
 		t.phase, t.next = tuneSettled, now.Add(tuneReprobe)
@@ -157,4 +162,19 @@ func (r *run) setLevelLocked(h *host, level int, phase tunePhase, now time.Time)
 	}
 	h.want = level
 	return e, true
+}
+
+// refusedLocked hears that h refused a request for load. A raise being
+// tried is what the host could not take: it is given back at once, and the
+// level that was refused becomes the ceiling, rather than waiting for the
+// refusals to add up to a cut. Call with mu held.
+func (r *run) refusedLocked(h *host, now time.Time) (Event, bool) {
+	t := &h.tune
+	if !r.opts.Adaptive || t.phase != tuneRaised {
+		return Event{}, false
+	}
+	h.ceiling = min(h.ceiling, h.want)
+	h.lastCut = now
+	t.upNext = false
+	return r.setLevelLocked(h, t.base, tuneSettled, now)
 }

@@ -116,3 +116,51 @@ func TestBurstsAreNotStallsAndAreNotFetchedTwice(t *testing.T) {
 		t.Errorf("%d retries against a host that only paces", n)
 	}
 }
+
+func TestAdaptiveConnectionsSettleAtTheKneeOfACappedHost(t *testing.T) {
+	// Each connection gets 1 MiB/s until 12 share the host's 12 MiB/s.
+	fx := newFixture(t, origin.Options{PerConnRate: 1 << 20, TotalRate: 12 << 20})
+	for i := range 4 {
+		fx.add(fmt.Sprintf("k%d.bin", i), 20<<20)
+	}
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	opts.Adaptive, opts.Connections, opts.MaxPerHost = true, 32, 32
+	rec := &recorder{}
+	opts.Reporter = rec
+	if sum := runFixture(t, fx, opts); sum.Done != 4 {
+		t.Fatalf("%+v", sum)
+	}
+	fx.verify(t, dir, nil)
+	level := rec.lastLevel(tuneStart)
+	t.Logf("settled at %d connections", level)
+	if level < 10 || level > 16 {
+		t.Errorf("settled at %d connections where 12 fill the host", level)
+	}
+}
+
+func TestAdaptiveRaiseIsGivenBackAtTheFirstRefusal(t *testing.T) {
+	fx := newFixture(t, origin.Options{PerConnRate: 2 << 20, MaxInFlight: tuneStart, OverloadStatus: 503, OverloadRetryAfter: "1"})
+	for i := range 4 {
+		fx.add(fmt.Sprintf("r%d.bin", i), 8<<20)
+	}
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	opts.Adaptive, opts.Connections, opts.MaxPerHost = true, 32, 32
+	rec := &recorder{}
+	opts.Reporter = rec
+	if sum := runFixture(t, fx, opts); sum.Done != 4 {
+		t.Fatalf("%+v", sum)
+	}
+	fx.verify(t, dir, nil)
+	st := fx.srv.Stats()
+	refused := st.ByStatus[503]
+	t.Logf("%d requests, %d refused, last level %d", st.Requests, refused, rec.lastLevel(tuneStart))
+	// A raise to 2 × 4 is refused at most once per connection it added.
+	if refused > tuneStart {
+		t.Errorf("%d refusals: the raise was not given back at the first", refused)
+	}
+	if l := rec.lastLevel(tuneStart); l != tuneStart {
+		t.Errorf("settled at %d connections, want the %d the host allows", l, tuneStart)
+	}
+}
