@@ -81,6 +81,10 @@ type Event struct {
 	// there already: "unchanged on the server" (Options.Update).
 	Reason string
 	Err    error // Retrying, Warning, Failed
+	// Sources (Done, Failed, Expired; and each FileProgress) is what each
+	// of the file's sources delivered, for a file with mirrors; nil for a
+	// file with one source.
+	Sources []SourceProgress
 
 	// Progress only: every file in progress, and run totals.
 	Files      []FileProgress
@@ -96,6 +100,26 @@ type FileProgress struct {
 	Bytes int64
 	Total int64
 	Conns int
+	// Sources is nil for a file with one source (see Event.Sources).
+	Sources []SourceProgress
+}
+
+// SourceProgress is one source of a file with mirrors: the list's url
+// (Index 0) or one of its mirrors (Index 1 onwards, in list order).
+type SourceProgress struct {
+	Index int
+	Host  string // host[:port]: no path, query or credentials
+	Bytes int64  // written from this source in this run
+	Conns int    // connections to it now
+	// Dropped says why the file no longer uses this source ("" while it
+	// does): it failed, expired, or disagreed with the others.
+	Dropped string
+}
+
+// HostBytes is what one host delivered over the whole run.
+type HostBytes struct {
+	Host  string
+	Bytes int64
 }
 
 // Reporter receives events. Report is called from the run's goroutines,
@@ -142,6 +166,9 @@ type Summary struct {
 	// record of its verification) with what it was checked against.
 	Verified []Verified
 	Bytes    int64 // bytes written in this run
+	// Hosts is the bytes written from each host, in the order the hosts
+	// first appear in the list, when some file had mirrors; nil otherwise.
+	Hosts []HostBytes
 	// ReadBack is the bytes read back from disk to verify files: what
 	// could not be checked as it arrived.
 	ReadBack    int64
