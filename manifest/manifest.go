@@ -23,6 +23,9 @@ type Entry struct {
 	SHA256 string // lowercase hex, "" if absent
 	MD5    string // lowercase hex, "" if absent
 	Size   int64  // -1 if absent
+	// Mirrors are further URLs of the same file, in list order; nil if
+	// absent.
+	Mirrors []string
 }
 
 // LineError is a problem with one line of the list. Error() returns

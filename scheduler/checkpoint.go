@@ -62,7 +62,10 @@ func (r *run) checkpoint(f *file) {
 		r.mu.Unlock()
 		return
 	}
-	st := &state.File{Size: f.size, ETag: f.etag, LastModified: f.lastModified}
+	st := &state.File{Size: f.size}
+	if p := f.primary(); p.known {
+		st.ETag, st.LastModified = p.etag, p.lastModified
+	}
 	st.Segments, st.Sums, st.CRCs = segmentsOf(f.all, f.crc)
 	out := f.out
 	r.mu.Unlock()

@@ -47,45 +47,66 @@ func refusedAccess(err error) bool {
 	return false
 }
 
-// expireLocked records that s's request was refused because f's URL
-// expired: s waits for a fresh URL, and first says this is the file's
-// first refusal for this URL (the caller then starts refresh). Call with
-// mu held.
-func (r *run) expireLocked(s *seg, err error) (e Event, first bool) {
-	f := s.f
+// expireLocked handles the refusal of s's request because its source's
+// URL expired. A source that cannot be refreshed (a mirror: the refresher
+// knows only the list's url; or any source without Options.RefreshURL) is
+// dropped while the file has another. Otherwise the source takes no new
+// request and refreshSrc is returned for the caller to start refresh, the
+// first time only. Call with mu held.
+func (r *run) expireLocked(s *seg, err error) (events []Event, refreshSrc *source) {
+	f, src := s.f, s.src
 	s.notBefore = time.Time{}
-	if f.expired {
-		return Event{}, false
+	if src.expired || src.dropped != nil {
+		return nil, nil
 	}
-	f.expired, f.expiredErr = true, err
-	return fileEvent(f, Warning, fmt.Errorf("the URL expired (%w); asking for a fresh one, transfers running go on", err)), true
+	canRefresh := src.index == 0 && r.opts.RefreshURL != nil
+	if f.spareSource(src) && !canRefresh {
+		return r.dropSourceLocked(f, src, fmt.Errorf("its URL expired: %w", err)), nil
+	}
+	src.expired, src.expiredErr = true, err
+	what := "the URL"
+	if f.mirrored() {
+		what = "the URL of source " + src.host.name
+	}
+	return []Event{fileEvent(f, Warning, fmt.Errorf("%s expired (%w); asking for a fresh one, transfers running go on", what, err))}, src
 }
 
-// refresh looks for a fresh URL for f, whose current one expired, and
-// either lets the file go on with it or strands the file.
-func (r *run) refresh(f *file) {
+// errNoMirrorRefresh: only the list's url can be refreshed.
+var errNoMirrorRefresh = errors.New("a mirror's URL cannot be refreshed: run again with fresh links")
+
+// refresh looks for a fresh URL for src, whose current one expired, and
+// either lets the file go on with it, drops the source (while the file has
+// another), or strands the file.
+func (r *run) refresh(f *file, src *source) {
 	r.mu.Lock()
-	current := f.target.String()
+	current := src.target.String()
 	r.mu.Unlock()
-	fresh, err := r.freshURL(r.ctx, f, current)
+	var fresh *url.URL
+	err := errNoMirrorRefresh
+	if src.index == 0 {
+		fresh, err = r.freshURL(r.ctx, f, current)
+	}
 	var events []Event
 	r.mu.Lock()
 	if f.state != active {
 		r.mu.Unlock()
 		return
 	}
-	if err == nil {
-		f.setTarget(fresh)
-		f.expired, f.expiredErr = false, nil
+	switch {
+	case err == nil:
+		src.setTarget(fresh)
+		src.expired, src.expiredErr = false, nil
 		events = append(events, fileEvent(f, Warning, errors.New("continuing with a fresh URL")))
-	} else {
+	case f.spareSource(src):
+		events = append(events, r.dropSourceLocked(f, src, fmt.Errorf("its URL expired (%w); %w", src.expiredErr, err))...)
+	default:
 		f.stranded = true
-		f.expiredErr = fmt.Errorf("%w; %w", f.expiredErr, err)
+		f.expiredErr = fmt.Errorf("%w; %w", src.expiredErr, err)
 		if e, ok := r.strandIfIdleLocked(f); ok {
 			events = append(events, e)
 		}
 	}
-	gaveUp := f.state == expired && f.out != nil
+	gaveUp := (f.state == expired || f.state == failed) && f.out != nil
 	r.notify()
 	r.mu.Unlock()
 	if gaveUp {
@@ -168,13 +189,6 @@ func signedExpiry(u *url.URL) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// setTarget makes u the URL of f's requests. Call with mu held.
-func (f *file) setTarget(u *url.URL) {
-	f.target = u
-	f.urlWorked.Store(false)
-	f.expiresAt, _ = signedExpiry(u)
-}
-
 // renewSoonLocked starts replacing the URLs of files that are about to
 // expire, on wg (which the caller's job belongs to) under ctx. Call with
 // mu held.
@@ -183,32 +197,34 @@ func (r *run) renewSoonLocked(ctx context.Context, wg *sync.WaitGroup, now time.
 		return
 	}
 	for _, f := range r.active {
-		if f.state != active || f.expired || f.renewing || f.expiresAt.IsZero() || now.Before(f.expiresAt.Add(-expiryMargin)) {
+		src := f.primary() // the refresher knows only the list's url
+		if f.state != active || !src.usable() || src.renewing || src.expiresAt.IsZero() ||
+			now.Before(src.expiresAt.Add(-expiryMargin)) {
 			continue
 		}
-		f.renewing, f.expired = true, true
-		current := f.target.String()
-		wg.Go(func() { r.renew(ctx, f, current) })
+		src.renewing, src.expired = true, true
+		current := src.target.String()
+		wg.Go(func() { r.renew(ctx, f, src, current) })
 	}
 }
 
 // renew asks for a fresh URL for f before its current one expires. Without
 // one, f goes on with the old URL until the host refuses it.
-func (r *run) renew(ctx context.Context, f *file, current string) {
+func (r *run) renew(ctx context.Context, f *file, src *source, current string) {
 	fresh, err := r.freshURL(ctx, f, current)
 	r.mu.Lock()
-	f.renewing = false
+	src.renewing = false
 	var e Event
 	tell := false
 	switch {
 	case f.state != active:
 	case err == nil:
-		f.setTarget(fresh)
-		f.expired = false
+		src.setTarget(fresh)
+		src.expired = false
 		e, tell = fileEvent(f, Warning, errors.New("its URL was about to expire; continuing with a fresh one")), true
 	default:
-		f.expired = false
-		f.expiresAt = time.Time{} // no second try: the host's refusal decides
+		src.expired = false
+		src.expiresAt = time.Time{} // no second try: the host's refusal decides
 	}
 	r.notify()
 	r.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/bulkget/bulkget/state"
@@ -90,16 +91,28 @@ func (r *run) complete(f *file, ferr error) {
 	switch {
 	case errors.As(ferr, &ce) && !f.checkRetried:
 		// Fetch it once more: a bad byte in transit or on a flaky server
-		// is more likely than a wrong list.
+		// is more likely than a wrong list. From several sources, once
+		// more from the one that gave the most, alone: if that passes,
+		// the others disagreed.
 		f.checkRetried = true
 		f.state = active
-		events = append(events, fileEvent(f, Warning, fmt.Errorf("%w; fetching it again", ferr)))
+		again := fmt.Errorf("%w; fetching it again", ferr)
+		if keep, others := soleSourceLocked(f); keep != nil {
+			again = fmt.Errorf("%w after a download from %s and %s; fetching it again from %s alone",
+				ferr, keep.host.name, strings.Join(others, ", "), keep.host.name)
+			f.suspects = others
+		}
+		events = append(events, fileEvent(f, Warning, again))
 		r.restartLocked(f)
 	case ferr != nil:
 		events = append(events, r.failLocked(f, ferr))
 	default:
 		r.closeLocked(f)
 		r.done++
+		if len(f.suspects) > 0 {
+			events = append(events, fileEvent(f, Warning, fmt.Errorf("verified from %s alone: %s served bytes that differ",
+				f.sources[slices.IndexFunc(f.sources, (*source).usable)].host.name, strings.Join(f.suspects, ", "))))
+		}
 		e := fileEvent(f, Done, nil)
 		e.Elapsed = time.Since(f.started)
 		e.Verified = f.verified
@@ -151,17 +164,18 @@ func (r *run) finalize(f *file) error {
 func (r *run) verify(f *file) error {
 	s := sumsFor(f.entry, r.digestsOf(f))
 	f.verified, f.record = s.label(), nil
+	etag, lastModified := r.primaryValidators(f)
 	if s == nil {
 		// Nothing to check, but the server's validators name the version
 		// fetched: recorded, a later run with Options.Update can ask
 		// whether it is still current.
-		if f.etag != "" || f.lastModified != "" {
-			f.record = &store.Record{ETag: f.etag, LastModified: f.lastModified}
+		if etag != "" || lastModified != "" {
+			f.record = &store.Record{ETag: etag, LastModified: lastModified}
 		}
 		return nil
 	}
 	c := s.checks[0]
-	f.record = &store.Record{Algo: c.algo, Digest: c.want, Source: c.source, ETag: f.etag, LastModified: f.lastModified}
+	f.record = &store.Record{Algo: c.algo, Digest: c.want, Source: c.source, ETag: etag, LastModified: lastModified}
 	if f.crc != nil && len(s.checks) == 1 && c.algo == f.crc.algo {
 		if crc, ok := r.combinedCRC(f); ok {
 			if got := hex.EncodeToString(f.crc.bytes(crc)); got != c.want {

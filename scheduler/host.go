@@ -48,6 +48,12 @@ type host struct {
 	tune tuner
 	// recv counts the bytes received from the host, for the tuner.
 	recv atomic.Int64
+	// written counts the bytes from the host written to disk, for the
+	// summary.
+	written atomic.Int64
+	// connRate is what one of its connections now delivers, bytes/s (0:
+	// not measured yet), for choosing among a file's sources.
+	connRate float64
 	// pause is the longest silence (ns) after which one of the host's
 	// requests went on delivering, decaying with time: a host that sends
 	// in bursts pauses between them, and a hedge must not take such a
@@ -245,4 +251,26 @@ func (r *run) noticeLocked(h *host, kind notice, what string) (Event, bool) {
 	}
 	h.told[kind] = true
 	return Event{Kind: Warning, Time: time.Now(), Total: -1, Err: fmt.Errorf("server %s %s", h.name, what)}, true
+}
+
+// prunePending takes off the head of h's queue the files another of their
+// sources' hosts has opened already.
+func (h *host) prunePending() {
+	for len(h.pending) > 0 && h.pending[0].state != pending {
+		h.pending[0] = nil
+		h.pending = h.pending[1:]
+	}
+}
+
+// hostBytesLocked is what each host delivered, for the summary of a run
+// where some file had mirrors; nil otherwise. Call with mu held.
+func (r *run) hostBytesLocked() []HostBytes {
+	if !r.mirrored {
+		return nil
+	}
+	out := make([]HostBytes, len(r.hosts))
+	for i, h := range r.hosts {
+		out[i] = HostBytes{Host: h.name, Bytes: h.written.Load()}
+	}
+	return out
 }

@@ -37,7 +37,7 @@ func classify(err error, urlWorked bool) action {
 	switch {
 	case urlWorked && refusedAccess(err):
 		return refresh
-	case errors.Is(err, errChanged), errors.Is(err, errRangesIgnored):
+	case errors.Is(err, errChanged), errors.Is(err, errRangesIgnored), errors.Is(err, errSourceSize):
 		return restart
 	case segment.Permanent(err), noSpace(err), fileSystemRefusal(err), errors.Is(err, errSizeMismatch):
 		return failFile
@@ -51,11 +51,13 @@ func classify(err error, urlWorked bool) action {
 func (r *run) finish(ctx context.Context, s *seg, err error) {
 	var events []Event
 	var finalizeNext, refreshNext *file
+	var refreshSrc *source
 	r.mu.Lock()
-	f := s.f
+	f, src := s.f, s.src
 	s.running, s.cancel = false, nil
 	f.conns--
-	f.host.conns--
+	src.conns--
+	src.host.conns--
 	defer func() {
 		if e, ok := r.strandIfIdleLocked(f); ok {
 			events = append(events, e)
@@ -67,7 +69,7 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 			r.finalizeAsync(finalizeNext)
 		}
 		if refreshNext != nil {
-			r.refreshWG.Go(func() { r.refresh(refreshNext) })
+			r.refreshWG.Go(func() { r.refresh(refreshNext, refreshSrc) })
 		}
 		if gaveUp {
 			r.keepFailed(f)
@@ -92,6 +94,7 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		events = append(events, e)
 		return
 	case err == nil:
+		src.strikes = 0
 		if r.segmentDoneLocked(s) {
 			f.state = finalizing
 			finalizeNext = f
@@ -99,33 +102,71 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		return
 	case ctx.Err() != nil:
 		return // interrupted: leave everything as it is
+	case src.dropped != nil:
+		// Its source was dropped while it ran: another takes the range now.
+		s.notBefore = time.Time{}
+		return
 	}
-	switch classify(err, f.urlWorked.Load()) {
+	if s.got.Load() > 0 {
+		src.strikes = 0
+	}
+	h := src.host
+	act := classify(err, src.urlWorked.Load())
+	if act == restart || act == failFile {
+		if e, ok := r.dropForLocked(s, err); ok {
+			events = append(events, e...)
+			return
+		}
+	}
+	switch act {
 	case refresh:
-		if e, first := r.expireLocked(s, err); first {
-			events = append(events, e)
-			refreshNext = f
+		e, again := r.expireLocked(s, err)
+		events = append(events, e...)
+		if again != nil {
+			refreshNext, refreshSrc = f, again
 		}
 	case restart:
 		events = append(events, r.restartForLocked(f, err))
 	case failFile:
 		events = append(events, r.failLocked(f, err))
 	case rest:
-		if e, ok := r.refusedLocked(f.host, time.Now()); ok {
+		if e, ok := r.refusedLocked(h, time.Now()); ok {
 			events = append(events, e)
 		}
-		if e, ok := r.answeredLocked(f.host, true, f.host.conns+1, s.began, time.Now(), err); ok {
+		if e, ok := r.answeredLocked(h, true, h.conns+1, s.began, time.Now(), err); ok {
 			events = append(events, e)
-			if f.host.limit == 1 {
-				if e, ok := r.noticeLocked(f.host, noticeNoParallel, "refuses parallel connections: using one"); ok {
+			if h.limit == 1 {
+				if e, ok := r.noticeLocked(h, noticeNoParallel, "refuses parallel connections: using one"); ok {
 					events = append(events, e)
 				}
 			}
 		}
-		events = append(events, r.retryLocked(s, err))
+		events = append(events, r.retryLocked(s, err)...)
 	case retry:
-		events = append(events, r.retryLocked(s, err))
+		events = append(events, r.retryLocked(s, err)...)
 	}
+}
+
+// dropForLocked drops s's source, whose answer err says it cannot serve
+// this file (it is gone there, has another size or version, mangles
+// ranges), if the file has another source to go on with; the range is
+// then retried on that one at once. A change that no other source can
+// contradict (none has answered) restarts the file instead, and a local
+// failure (disk full) is not the source's. Call with mu held.
+func (r *run) dropForLocked(s *seg, err error) ([]Event, bool) {
+	f, src := s.f, s.src
+	if !f.spareSource(src) || noSpace(err) || fileSystemRefusal(err) {
+		return nil, false
+	}
+	if errors.Is(err, errChanged) {
+		vouched := slices.ContainsFunc(f.sources, func(o *source) bool { return o != src && o.known && o.dropped == nil })
+		if !vouched {
+			return nil, false
+		}
+		src.changedAway = true
+	}
+	s.notBefore, s.attempts = time.Time{}, 0
+	return r.dropSourceLocked(f, src, err), true
 }
 
 // outcome is how the transfer on s really ended, given the error it
@@ -180,8 +221,8 @@ func (r *run) restartForLocked(f *file, err error) Event {
 // retryLocked schedules s's range again after a transient failure, or
 // fails its file once the range has failed Options.Retries times in a row
 // without progress.
-func (r *run) retryLocked(s *seg, err error) Event {
-	f := s.f
+func (r *run) retryLocked(s *seg, err error) []Event {
+	f, src := s.f, s.src
 	// A trickle is progress of a kind that must not buy more attempts.
 	if pos := s.cur.Pos(); pos > s.best && !errors.Is(err, segment.ErrTooSlow) {
 		s.best, s.attempts = pos, 0
@@ -189,11 +230,19 @@ func (r *run) retryLocked(s *seg, err error) Event {
 	// A refusal for load counts against the retry budget only once the
 	// host is down to one connection: until then, being politer (fewer
 	// connections, see host.go) is the remedy, not giving up.
-	if !overloaded(err) || r.room(f.host)+f.host.conns <= 1 {
+	if !overloaded(err) || r.room(src.host)+src.host.conns <= 1 {
 		s.attempts++
+		if s.got.Load() == 0 {
+			src.strikes++
+		}
+	}
+	if (s.attempts > r.opts.Retries || src.strikes >= sourceStrikes) && f.spareSource(src) {
+		// The range may be fine and the source not: the others take it.
+		s.notBefore, s.attempts = time.Time{}, 0
+		return r.dropSourceLocked(f, src, fmt.Errorf("failed %d times in a row: %w", src.strikes, err))
 	}
 	if s.attempts > r.opts.Retries {
-		return r.failLocked(f, fmt.Errorf("gave up after %d attempts: %w", s.attempts, err))
+		return []Event{r.failLocked(f, fmt.Errorf("gave up after %d attempts: %w", s.attempts, err))}
 	}
 	// Exponential backoff is for a server in trouble. When the host
 	// answered other requests while this one was failing, the fault was
@@ -204,11 +253,11 @@ func (r *run) retryLocked(s *seg, err error) Event {
 	// same fault, and the segment may be what the run is waiting for. A
 	// second failure in a row without progress waits.
 	attempt := max(s.attempts, 1)
-	if !f.host.lastOK.Before(s.began) {
+	if !src.host.lastOK.Before(s.began) {
 		attempt = 1
 	}
 	if wait := segment.RetryAfter(err); wait > 0 {
-		r.restLocked(f.host, time.Now().Add(min(wait, r.opts.Backoff.RetryAfterCap)))
+		r.restLocked(src.host, time.Now().Add(min(wait, r.opts.Backoff.RetryAfterCap)))
 	}
 	var delay time.Duration
 	if !s.answered || s.attempts > 1 {
@@ -217,13 +266,17 @@ func (r *run) retryLocked(s *seg, err error) Event {
 	s.notBefore = time.Now().Add(delay)
 	e := fileEvent(f, Retrying, err)
 	e.Attempt, e.Delay = s.attempts, delay
-	return e
+	return []Event{e}
 }
 
 // fileEvent is an event about f as it stands; call with mu held.
 func fileEvent(f *file, k Kind, err error) Event {
-	return Event{Kind: k, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
+	e := Event{Kind: k, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
 		Bytes: f.written.Load(), Total: f.size, Conns: f.conns, Err: redact(err)}
+	if k == Done || k == Failed || k == Expired {
+		e.Sources = sourcesProgress(f)
+	}
+	return e
 }
 
 // failLocked gives up on f and returns the event to report. The .part

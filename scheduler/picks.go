@@ -35,6 +35,7 @@ func (r *run) next(ctx context.Context) *seg {
 			s = r.pickHedge(now, false)
 		}
 		if s != nil {
+			s.src = r.sourceWithRoom(s.f)
 			s.running = true
 			s.began = now
 			s.answered = false
@@ -44,7 +45,8 @@ func (r *run) next(ctx context.Context) *seg {
 			s.winStart, s.winRecv = int64(now.Sub(r.epoch)), s.recv.Load()
 			s.alive.Store(int64(time.Since(r.epoch)))
 			s.f.conns++
-			s.f.host.conns++
+			s.src.conns++
+			s.src.host.conns++
 			return s
 		}
 		if !rested.IsZero() && (wake.IsZero() || rested.Before(wake)) {
@@ -74,8 +76,10 @@ func (r *run) next(ctx context.Context) *seg {
 	}
 }
 
+// hasRoom says whether f may have one more connection: one of its
+// sources has room, and f is below Options.MaxPerFile.
 func (r *run) hasRoom(f *file) bool {
-	return r.room(f.host) > 0 && (r.opts.MaxPerFile == 0 || f.conns < r.opts.MaxPerFile)
+	return (r.opts.MaxPerFile == 0 || f.conns < r.opts.MaxPerFile) && r.sourceWithRoom(f) != nil
 }
 
 // pickWaiting returns a segment whose retry time has come, or the earliest
@@ -108,6 +112,7 @@ func (r *run) pickNewFile() *seg {
 	}
 	var best *host
 	for _, h := range r.hosts {
+		h.prunePending()
 		if len(h.pending) == 0 || r.room(h) <= 0 {
 			continue
 		}
@@ -134,6 +139,7 @@ func (r *run) pickNewFile() *seg {
 func (r *run) pickSteal(now time.Time) *seg {
 	var victim *seg
 	var most int64
+	var longest float64
 	for _, f := range r.active {
 		if !f.accepting() || !f.probed || !f.ranged || !r.hasRoom(f) {
 			continue
@@ -145,8 +151,14 @@ func (r *run) pickSteal(now time.Time) *seg {
 			// well and they back off in turn, so that costs a handful
 			// of requests, while a server with sporadic faults no longer
 			// leaves connections idle behind one unlucky range.
-			if rest := s.cur.Splittable(); rest > most {
-				victim, most = s, rest
+			rest := s.cur.Splittable()
+			if rest < 2*r.opts.MinSegment {
+				continue
+			}
+			// Among sources, the one that will take longest goes first:
+			// the slowest source's rest is split before a fast one's.
+			if eta := float64(rest) / sourceSpeed(s); eta > longest {
+				victim, most, longest = s, rest, eta
 			}
 		}
 	}
@@ -168,6 +180,16 @@ func (r *run) pickSteal(now time.Time) *seg {
 	return s
 }
 
+// sourceSpeed is what a connection to s's source delivers, for comparing
+// segments across sources: 1 until measured (a single source's segments
+// then compare by size alone); a waiting segment has no source yet.
+func sourceSpeed(s *seg) float64 {
+	if s.src == nil || !s.f.mirrored() || s.src.host.connRate <= 0 {
+		return 1
+	}
+	return s.src.host.connRate
+}
+
 // tailMinSegment is the smallest piece the end of a run still splits off.
 const tailMinSegment = 64 << 10
 
@@ -179,7 +201,7 @@ const tailQuiet = 200 * time.Millisecond
 // do but help the segments still running; call with mu held.
 func (r *run) atTail() bool {
 	for _, h := range r.hosts {
-		if len(h.pending) > 0 {
+		if h.prunePending(); len(h.pending) > 0 {
 			return false
 		}
 	}
@@ -272,7 +294,10 @@ func (r *run) restartLocked(f *file) {
 		f.out = nil
 	}
 	f.gen++
-	f.probed, f.ranged, f.size, f.validator, f.etag = false, false, -1, "", ""
+	f.probed, f.ranged, f.size = false, false, -1
+	for _, src := range f.sources {
+		src.forget()
+	}
 	f.unconfirmed = false
 	f.digests = nil
 	f.crc, f.sums = nil, nil
@@ -320,10 +345,10 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 	for _, f := range r.active {
 		for _, s := range f.segs {
 			if s.running {
-				a := activity[f.host]
+				a := activity[s.src.host]
 				if a == nil {
 					a = &hostActivity{}
-					activity[f.host] = a
+					activity[s.src.host] = a
 				}
 				a.running++
 				a.latest = max(a.latest, s.alive.Load())
@@ -347,8 +372,8 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 			}
 			if r.hasRoom(f) {
 				// Silence counts only beyond the host's own pacing.
-				quiet := time.Duration(nowNS-s.alive.Load()) >= max(quietAfter, 2*time.Duration(f.host.pause.Load()))
-				if a := activity[f.host]; quiet && a.running > 1 && time.Duration(nowNS-a.latest) >= quietAfter {
+				quiet := time.Duration(nowNS-s.alive.Load()) >= max(quietAfter, 2*time.Duration(s.src.host.pause.Load()))
+				if a := activity[s.src.host]; quiet && a.running > 1 && time.Duration(nowNS-a.latest) >= quietAfter {
 					quiet = false
 				}
 				cands = append(cands, cand{s, rate, quiet})
@@ -402,6 +427,8 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 	return s
 }
 
-// accepting says whether f may get a new request: it is in progress and its
-// URL has not expired. Call with mu held.
-func (f *file) accepting() bool { return f.state == active && !f.expired }
+// accepting says whether f may get a new request: it is in progress and
+// one of its sources is usable. Call with mu held.
+func (f *file) accepting() bool {
+	return f.state == active && slices.ContainsFunc(f.sources, (*source).usable)
+}

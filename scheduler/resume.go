@@ -95,7 +95,6 @@ func (r *run) install(s *seg, st *state.File, first int) error {
 	if err != nil {
 		return err
 	}
-	validator := segment.Validator(st.ETag, st.LastModified)
 	r.mu.Lock()
 	if f.gen != s.gen || f.state != active {
 		r.mu.Unlock()
@@ -104,7 +103,12 @@ func (r *run) install(s *seg, st *state.File, first int) error {
 	}
 	f.tryResume = false
 	f.probed, f.ranged, f.size, f.out = true, true, st.Size, part
-	f.validator, f.etag, f.lastModified = validator, st.ETag, st.LastModified
+	for _, src := range f.sources {
+		src.forget()
+	}
+	if st.ETag != "" || st.LastModified != "" {
+		f.primary().learn(segment.Validator(st.ETag, st.LastModified), st.ETag, st.LastModified)
+	}
 	f.segs, f.all = nil, nil
 	f.sums, f.crc = nil, nil
 	switch st.Sums {

@@ -35,22 +35,14 @@ const (
 type file struct {
 	index int
 	entry manifest.Entry
-	// target is the URL the file's requests go to, parsed once: entry.URL,
-	// or the fresh URL that replaced it when it expired (expire.go).
-	target *url.URL
-	// urlWorked: a request to target was answered with data, so a refusal
-	// of a later one means the URL expired rather than the file is gone.
-	urlWorked atomic.Bool
-	// expired: target was refused after it had worked; no new request goes
-	// out until a fresh URL is found. stranded: none could be found; the
-	// file ends as expired once its running transfers have ended.
-	expired, stranded bool
-	expiredErr        error
-	// expiresAt is when target says it expires (zero: it does not say);
-	// renewing: a fresh URL is being asked for before then (expire.go).
-	expiresAt time.Time
-	renewing  bool
-	host      *host
+	// sources are where the file comes from: the list's url, then its
+	// mirrors (source.go).
+	sources []*source
+	// stranded: every source left expired and no fresh URL could be
+	// found; the file ends as expired once its running transfers have
+	// ended (expire.go). expiredErr says why.
+	stranded   bool
+	expiredErr error
 	state     fileState
 	// gen counts restarts from zero; a transfer started under an older
 	// generation has its outcome ignored.
@@ -60,12 +52,7 @@ type file struct {
 	size      int64 // -1: unknown (a stream without length)
 	ranged    bool  // segments may be split and fetched in parallel
 	noRanges  bool  // the server answered a ranged request with 200: never split again
-	validator string
-	etag      string
-	// lastModified is kept for the state: it is the validator of servers
-	// without strong ETags.
-	lastModified string
-	out          *store.Part
+	out       *store.Part
 	segs         []*seg // unfinished segments of the current generation
 	all          []*seg // every segment of the current generation, for checkpoints
 	// tryResume is set until the first request of the file decides
@@ -97,6 +84,9 @@ type file struct {
 	skipReason string
 	// checkRetried: the file already failed its checksum once.
 	checkRetried bool
+	// suspects are the hosts of the sources set aside after that failure,
+	// which are named once the file verifies without them.
+	suspects []string
 	conns        int
 	started      time.Time
 	written      atomic.Int64 // bytes in the .part for this generation
@@ -113,7 +103,9 @@ type file struct {
 
 // seg is a segment of a file, running on a connection or waiting for one.
 type seg struct {
-	f         *file
+	f *file
+	// src is the source of the current attempt, chosen when it is picked.
+	src       *source
 	gen       int
 	cur       *segment.Cursor
 	running   bool
@@ -151,7 +143,7 @@ type seg struct {
 // Received implements segment.Observer: any byte proves the link is alive.
 func (s *seg) Received(n int) {
 	now := int64(time.Since(s.epoch))
-	h := s.f.host
+	h := s.src.host
 	if gap := now - s.alive.Swap(now); gap > h.pause.Load() && gap < h.pauseCap {
 		h.pause.Store(gap) // a pause after which the request went on
 	}
@@ -162,6 +154,9 @@ func (s *seg) Received(n int) {
 // Written implements segment.Observer.
 func (s *seg) Written(n int64) {
 	s.f.written.Add(n)
+	s.src.bytes.Add(n)
+	s.src.genBytes.Add(n)
+	s.src.host.written.Add(n)
 	s.bytes.Add(n)
 	s.got.Add(n)
 }
@@ -183,6 +178,7 @@ type run struct {
 	changed   chan struct{} // closed and replaced whenever work may have appeared
 	idle      int           // workers waiting on changed
 	hosts     []*host
+	mirrored  bool // some file has mirrors
 	active    []*file
 	openFiles int
 	remaining int
@@ -291,10 +287,20 @@ func newRun(ctx context.Context, root *os.Root, opts Options) *run {
 	return r
 }
 
-// enqueue queues every entry behind its host, in list order; an entry whose
-// URL has no host fails at once.
+// enqueue queues every entry behind the host of each of its sources, in
+// list order; an entry whose URL has no host fails at once, a mirror
+// without one is left out with a warning.
 func (r *run) enqueue(entries []manifest.Entry) {
 	byHost := map[string]*host{}
+	hostOf := func(u *url.URL) *host {
+		h := byHost[u.Host]
+		if h == nil {
+			h = r.newHost(u.Host)
+			byHost[u.Host] = h
+			r.hosts = append(r.hosts, h)
+		}
+		return h
+	}
 	for i, e := range entries {
 		u, err := url.Parse(e.URL)
 		if err != nil || u.Host == "" {
@@ -303,17 +309,31 @@ func (r *run) enqueue(entries []manifest.Entry) {
 			r.rep.Report(Event{Kind: Failed, Time: time.Now(), Line: fl.Line, Name: fl.Name, Total: -1, Err: fl.Err})
 			continue
 		}
-		h := byHost[u.Host]
-		if h == nil {
-			h = r.newHost(u.Host)
-			byHost[u.Host] = h
-			r.hosts = append(r.hosts, h)
+		f := &file{index: i, entry: e, size: -1, tryResume: true}
+		f.addSource(u, hostOf(u))
+		for k, m := range e.Mirrors {
+			mu, err := url.Parse(m)
+			if err != nil || mu.Host == "" || (mu.Scheme != "http" && mu.Scheme != "https") {
+				r.rep.Report(Event{Kind: Warning, Time: time.Now(), Line: e.Line, Name: e.Name, Total: -1,
+					Err: fmt.Errorf("mirror %d: bad url %q; left out", k+1, RedactURL(m))})
+				continue
+			}
+			f.addSource(mu, hostOf(mu))
 		}
-		f := &file{index: i, entry: e, size: -1, tryResume: true, host: h}
-		f.setTarget(u)
-		h.pending = append(h.pending, f)
+		for k, src := range f.sources {
+			if !slices.ContainsFunc(f.sources[:k], func(o *source) bool { return o.host == src.host }) {
+				src.host.pending = append(src.host.pending, f)
+			}
+		}
 		r.remaining++
 	}
+}
+
+// addSource adds u, fetched through h, to f's sources.
+func (f *file) addSource(u *url.URL, h *host) {
+	src := &source{index: len(f.sources), host: h}
+	src.setTarget(u)
+	f.sources = append(f.sources, src)
 }
 
 // work runs one worker per connection, and the background jobs (watchdog,
@@ -365,6 +385,7 @@ func (r *run) shutdown(ctx context.Context) Summary {
 		Expired:     redactFailures(r.secrets, r.expiredFiles),
 		Verified:    r.verified,
 		Bytes:       r.bytes.Load(),
+		Hosts:       r.hostBytesLocked(),
 		ReadBack:    r.readBack.Load(),
 		Elapsed:     time.Since(r.epoch),
 		Interrupted: ctx.Err() != nil && r.remaining > 0,
@@ -407,7 +428,7 @@ func (r *run) ticker(ctx context.Context) {
 		e.Files = make([]FileProgress, 0, len(r.active))
 		for _, f := range r.active {
 			e.Files = append(e.Files, FileProgress{Line: f.entry.Line, Name: f.entry.Name,
-				Bytes: f.written.Load(), Total: f.size, Conns: f.conns})
+				Bytes: f.written.Load(), Total: f.size, Conns: f.conns, Sources: sourcesProgress(f)})
 		}
 		r.mu.Unlock()
 		r.rep.Report(e)

@@ -13,11 +13,13 @@ func tailRun(t *testing.T, segs ...*seg) *run {
 	t.Helper()
 	r := &run{epoch: time.Now().Add(-time.Minute), opts: Options{Connections: 16, MaxPerHost: 16, Retries: 5}}
 	h := &host{name: "h", limit: 16}
-	f := &file{host: h, state: active, probed: true, ranged: true, size: 64 << 20}
+	src := &source{host: h}
+	f := &file{sources: []*source{src}, state: active, probed: true, ranged: true, size: 64 << 20}
 	for _, s := range segs {
-		s.f = f
+		s.f, s.src = f, src
 		if s.running {
 			f.conns++
+			src.conns++
 			h.conns++
 		}
 	}

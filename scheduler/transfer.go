@@ -31,10 +31,13 @@ type snapshot struct {
 	probed, ranged bool
 	noRanges       bool
 	unconfirmed    bool
-	target         *url.URL
-	size           int64
-	validator      string
-	etag           string
+	// The source's: where the request goes, whether it has answered in
+	// this generation, and its validators then.
+	target    *url.URL
+	known     bool
+	validator string
+	etag      string
+	size      int64
 	out            *store.Part
 	sums           *sums
 	crc            *crcKind
@@ -97,8 +100,9 @@ func (r *run) exec(ctx context.Context, s *seg, w *worker) {
 		r.finish(ctx, s, errStale)
 		return
 	}
-	snap := snapshot{probed: f.probed, ranged: f.ranged, noRanges: f.noRanges, size: f.size, validator: f.validator,
-		etag: f.etag, out: f.out, sums: f.sums, crc: f.crc, unconfirmed: f.unconfirmed, target: f.target}
+	src := s.src
+	snap := snapshot{probed: f.probed, ranged: f.ranged, noRanges: f.noRanges, size: f.size, out: f.out, sums: f.sums,
+		crc: f.crc, unconfirmed: f.unconfirmed, target: src.target, known: src.known, validator: src.validator, etag: src.etag}
 	reqCtx, cancel := w.context(ctx)
 	s.cancel = cancel
 	r.mu.Unlock()
@@ -109,7 +113,7 @@ func (r *run) exec(ctx context.Context, s *seg, w *worker) {
 }
 
 func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.Buffers) error {
-	f := s.f
+	f, src := s.f, s.src
 	buf := bufs.Plain()[:r.chunk]
 	_, pos, end := s.cur.Bounds()
 	req := segment.Request{Target: snap.target, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
@@ -131,21 +135,25 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 	}
 	resp, err := segment.Open(ctx, r.http, req)
 	switch {
+	case errors.Is(err, segment.ErrSizeChanged) && snap.probed && !snap.known:
+		// A source's first answer: it is not the file the others serve.
+		err = fmt.Errorf("%w: %v", errSourceSize, err)
 	case errors.Is(err, segment.ErrSizeChanged):
 		err = fmt.Errorf("%w: %v", errChanged, err)
 	case errors.Is(err, segment.ErrMultipart):
 		err = fmt.Errorf("%w: %v", errRangesIgnored, err)
 	}
-	if err == nil || errors.Is(err, segment.ErrBadRange) || errors.Is(err, errChanged) || errors.Is(err, errRangesIgnored) {
+	if err == nil || errors.Is(err, segment.ErrBadRange) || errors.Is(err, errChanged) ||
+		errors.Is(err, errRangesIgnored) || errors.Is(err, errSourceSize) {
 		// An answer, even with the wrong bytes: the host is up.
 		s.answered = true
-		r.answered(f.host, resp)
+		r.answered(src.host, resp)
 	}
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	f.urlWorked.Store(true)
+	src.urlWorked.Store(true)
 	s.Received(0)
 	r.noteTTFB(time.Since(s.began))
 	out, sums, crc := snap.out, snap.sums, snap.crc
@@ -155,7 +163,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 			return err
 		}
 	case snap.ranged && !resp.Partial:
-		if resp.Validator() != snap.validator {
+		if snap.known && resp.Validator() != snap.validator {
 			return fmt.Errorf("%w: validator %q is now %q", errChanged, snap.validator, resp.Validator())
 		}
 		return errRangesIgnored
@@ -164,7 +172,9 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 	case !snap.ranged && snap.size >= 0 && resp.Total != snap.size:
 		return fmt.Errorf("%w: size %d is now %d", errChanged, snap.size, resp.Total)
 	}
-	if snap.probed && len(resp.Digests) > 0 && resp.Validator() == snap.validator {
+	if snap.probed && !snap.known {
+		r.learnSource(s, resp)
+	} else if snap.probed && len(resp.Digests) > 0 && resp.Validator() == snap.validator {
 		r.noteDigests(f, s.gen, resp.Digests)
 	}
 	if snap.unconfirmed {
@@ -228,10 +238,10 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, *crcK
 	// One connection for a file that would have had several.
 	notice, tell := Event{}, false
 	if !f.ranged && (size < 0 || size >= 2*r.opts.MinSegment) {
-		notice, tell = r.noticeLocked(f.host, noticeNoRanges, "does not serve byte ranges: each of its files comes over one connection")
+		notice, tell = r.noticeLocked(s.src.host, noticeNoRanges, "does not serve byte ranges: each of its files comes over one connection")
 	}
 	f.probed, f.size, f.out = true, size, part
-	f.validator, f.etag, f.lastModified = resp.Validator(), resp.ETag, resp.LastModified
+	s.src.learn(resp.Validator(), resp.ETag, resp.LastModified)
 	f.tryResume = false
 	f.digests = resp.Digests
 	f.sums, f.crc = inFlight(f.entry, f.digests, f.ranged)
@@ -250,6 +260,16 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, *crcK
 			Err: fmt.Errorf("the server sent Content-Encoding %q though none was asked for; the file is stored as sent, not decoded", resp.Encoding)})
 	}
 	return part, sums, crc, nil
+}
+
+// learnSource records the validators of a source's first answer in this
+// generation; its size has been checked against the file's.
+func (r *run) learnSource(s *seg, resp *segment.Response) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s.gen == s.f.gen && !s.src.known {
+		s.src.learn(resp.Validator(), resp.ETag, resp.LastModified)
+	}
 }
 
 // noteDigests keeps what a later answer vouches for, if the probe's

@@ -20,36 +20,43 @@ const (
 	autoFloorMin   = 1 << 10
 )
 
-// floorsLocked returns, per host, the lowest rate in bytes per second a
-// running request may keep for a whole StallTimeout; 0 is no floor. Call
-// with mu held.
-func (r *run) floorsLocked(now int64) map[*host]float64 {
-	if r.opts.LowestSpeed < 0 {
-		return nil
-	}
-	floors := make(map[*host]float64, len(r.hosts))
-	if r.opts.LowestSpeed > 0 {
-		for _, h := range r.hosts {
-			floors[h] = float64(r.opts.LowestSpeed)
-		}
-		return floors
-	}
+// connRatesLocked measures, per host, the median rate in bytes per second
+// of its requests running for a second or more, over their current
+// measuring windows; it also keeps it as the host's connRate, which picks
+// among a file's sources. Call with mu held.
+func (r *run) connRatesLocked(now int64) map[*host]float64 {
 	rates := map[*host][]float64{}
 	for _, f := range r.active {
 		for _, s := range f.segs {
 			age := time.Duration(now - s.winStart)
 			if s.running && age >= time.Second {
-				rates[f.host] = append(rates[f.host], float64(s.recv.Load()-s.winRecv)/age.Seconds())
+				rates[s.src.host] = append(rates[s.src.host], float64(s.recv.Load()-s.winRecv)/age.Seconds())
 			}
 		}
 	}
+	medians := make(map[*host]float64, len(rates))
+	for h, rs := range rates {
+		slices.Sort(rs)
+		medians[h] = rs[len(rs)/2]
+		h.connRate = medians[h]
+	}
+	return medians
+}
+
+// floorsLocked returns, per host, the lowest rate in bytes per second a
+// running request may keep for a whole StallTimeout (0: no floor), given
+// the median rates of each host's requests. Call with mu held.
+func (r *run) floorsLocked(medians map[*host]float64) map[*host]float64 {
+	if r.opts.LowestSpeed < 0 {
+		return nil
+	}
+	floors := make(map[*host]float64, len(r.hosts))
 	for _, h := range r.hosts {
-		median := 0.0
-		if rs := rates[h]; len(rs) > 0 {
-			slices.Sort(rs)
-			median = rs[len(rs)/2]
+		if r.opts.LowestSpeed > 0 {
+			floors[h] = float64(r.opts.LowestSpeed)
+		} else {
+			floors[h] = autoFloor(medians[h], r.opts.RateLimit, r.opts.Connections)
 		}
-		floors[h] = autoFloor(median, r.opts.RateLimit, r.opts.Connections)
 	}
 	return floors
 }
@@ -105,7 +112,7 @@ func (r *run) watchdog(ctx context.Context, jobs *sync.WaitGroup) {
 	every(ctx, min(r.opts.StallTimeout/4, 250*time.Millisecond), nil, func() {
 		now := int64(time.Since(r.epoch))
 		r.mu.Lock()
-		floors := r.floorsLocked(now)
+		floors := r.floorsLocked(r.connRatesLocked(now))
 		for _, f := range r.active {
 			for _, s := range f.segs {
 				if !s.running || s.cancel == nil {
@@ -116,7 +123,7 @@ func (r *run) watchdog(ctx context.Context, jobs *sync.WaitGroup) {
 					s.cancel()
 					continue
 				}
-				r.judgeSpeedLocked(s, now, floors[f.host])
+				r.judgeSpeedLocked(s, now, floors[s.src.host])
 			}
 		}
 		for _, h := range r.hosts {
