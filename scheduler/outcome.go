@@ -128,7 +128,11 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 	case restart:
 		events = append(events, r.restartForLocked(f, err))
 	case failFile:
-		events = append(events, r.failLocked(f, err))
+		if f.mirrored() && !noSpace(err) && !fileSystemRefusal(err) {
+			events = append(events, r.dropSourceLocked(f, src, err)...) // the last: the file fails
+		} else {
+			events = append(events, r.failLocked(f, err))
+		}
 	case rest:
 		if e, ok := r.refusedLocked(h, time.Now()); ok {
 			events = append(events, e)

@@ -320,6 +320,7 @@ func (r *run) enqueue(entries []manifest.Entry) {
 			}
 			f.addSource(mu, hostOf(mu))
 		}
+		r.mirrored = r.mirrored || f.mirrored()
 		for k, src := range f.sources {
 			if !slices.ContainsFunc(f.sources[:k], func(o *source) bool { return o.host == src.host }) {
 				src.host.pending = append(src.host.pending, f)

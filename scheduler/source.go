@@ -122,15 +122,18 @@ func (f *file) usableSources() int {
 }
 
 // sourceWithRoom returns the source f's next request should go to: among
-// the usable ones whose host has room, one not yet measured (so every
-// source is tried), else the one whose connections now deliver the most,
-// so connections spread in proportion to what sources deliver. Nil when
-// none has room. Call with mu held.
+// the usable ones whose host has room, the one whose connections now
+// deliver the most (betterSource), so connections spread in proportion to
+// what sources deliver. A source whose first answer is awaited gets no
+// second request. Nil when none has room. Call with mu held.
 func (r *run) sourceWithRoom(f *file) *source {
 	var best *source
 	for _, src := range f.sources {
 		if !src.usable() || r.room(src.host) <= 0 {
 			continue
+		}
+		if f.probed && !src.known && src.conns > 0 {
+			continue // its first answer, on its way, says whether it serves this file
 		}
 		if best == nil || betterSource(src, best) {
 			best = src
@@ -139,12 +142,12 @@ func (r *run) sourceWithRoom(f *file) *source {
 	return best
 }
 
+// betterSource: the one whose connections deliver more; until both are
+// measured, the one with fewer connections, so that every source is tried
+// and measured.
 func betterSource(a, b *source) bool {
 	ra, rb := a.host.connRate, b.host.connRate
-	switch {
-	case (ra == 0) != (rb == 0):
-		return ra == 0 // untried first
-	case ra == rb:
+	if ra == 0 || rb == 0 || ra == rb {
 		return a.host.conns < b.host.conns
 	}
 	return ra > rb
