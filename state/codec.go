@@ -15,7 +15,8 @@ const (
 	// valid File can encode to, so a corrupt length is rejected before it
 	// is compared against anything or used to size a read.
 	maxPayload = 3*(binary.MaxVarintLen64+maxStringLen) + // ETag, LastModified (and version 1's URL)
-		3*binary.MaxVarintLen64 + // Size, sums, segment count
+		4*binary.MaxVarintLen64 + // Size, sums, source count, segment count
+		MaxSources*3*(binary.MaxVarintLen64+maxStringLen) + // per source: key, ETag, LastModified
 		maxSegments*(2*binary.MaxVarintLen64+4+8) // per segment: length, done, CRC-32C, CRC-64
 	// maxEncoded is the largest valid encoding; Load reads at most one byte
 	// more so an oversized file is detected without reading all of it.
@@ -41,6 +42,13 @@ func Encode(f *File) ([]byte, error) {
 	}
 	payload = binary.AppendUvarint(payload, uint64(f.Size))
 	payload = binary.AppendUvarint(payload, uint64(f.Sums))
+	payload = binary.AppendUvarint(payload, uint64(len(f.Sources)))
+	for _, src := range f.Sources {
+		for _, s := range [...]string{src.Key, src.ETag, src.LastModified} {
+			payload = binary.AppendUvarint(payload, uint64(len(s)))
+			payload = append(payload, s...)
+		}
+	}
 	payload = binary.AppendUvarint(payload, uint64(len(f.Segments)))
 	for i, s := range f.Segments {
 		payload = binary.AppendUvarint(payload, uint64(s.End-s.Start))
@@ -65,13 +73,12 @@ func frame(version uint16, payload []byte) []byte {
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-// Decode parses a sidecar encoding of the current or the previous version
-// (whose URL it drops, marking the File Outdated). Every error wraps
-// ErrInvalid. The
-// checksum is verified before the payload is interpreted, and the declared
-// length must match the input exactly, so a truncated or extended file never
-// reaches the parser; the parser is still written to survive arbitrary
-// payloads because a checksum is not a security boundary.
+// Decode parses a sidecar encoding of the current or a previous version
+// (version 1's URL it drops, marking the File Outdated). Every error wraps
+// ErrInvalid. The checksum is verified before the payload is interpreted,
+// and the declared length must match the input exactly, so a truncated or
+// extended file never reaches the parser; the parser is still written to
+// survive arbitrary payloads because a checksum is not a security boundary.
 func Decode(b []byte) (*File, error) {
 	if len(b) < headerLen+trailerLen {
 		return nil, invalidf("%d bytes is shorter than the minimum %d", len(b), headerLen+trailerLen)
@@ -82,8 +89,8 @@ func Decode(b []byte) (*File, error) {
 	// The version is checked before the checksum so that a file from a
 	// different bulkget release is reported as such rather than as corrupt.
 	v := binary.BigEndian.Uint16(b[len(magic):])
-	if v != Version && v != version2 && v != version1 {
-		return nil, invalidf("unsupported version %d (want %d, %d or %d)", v, Version, version2, version1)
+	if v != Version && v != version3 && v != version2 && v != version1 {
+		return nil, invalidf("unsupported version %d (want %d, %d, %d or %d)", v, Version, version3, version2, version1)
 	}
 	n := binary.BigEndian.Uint32(b[len(magic)+2:])
 	if n > maxPayload {
@@ -110,12 +117,17 @@ func decodePayload(version uint16, p []byte) (*File, error) {
 		Size:         d.int(),
 		outdated:     version == version1,
 	}
-	if version == Version {
+	if version >= version3 {
 		sums := d.uvarint()
 		if sums&^uint64(allSums) != 0 {
 			return nil, invalidf("unknown CRCs %#x", sums)
 		}
 		f.Sums = Sums(sums)
+	}
+	if version >= Version {
+		if err := d.sources(f); err != nil {
+			return nil, err
+		}
 	}
 	count := d.uvarint()
 	if d.err != nil {
@@ -155,6 +167,29 @@ func decodePayload(version uint16, p []byte) (*File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// sources reads the source count and the sources into f.Sources, leaving
+// it nil when there are none.
+func (d *decoder) sources(f *File) error {
+	n := d.uvarint()
+	if d.err != nil {
+		return d.err
+	}
+	// A source takes at least four bytes (a key of one byte and two empty
+	// validators), which bounds the allocation by the input as well as by
+	// the hard limit.
+	if n > MaxSources || n > uint64(len(d.b))/4 {
+		return invalidf("source count %d impossible for %d remaining bytes", n, len(d.b))
+	}
+	if n == 0 {
+		return nil
+	}
+	f.Sources = make([]Source, n)
+	for i := range f.Sources {
+		f.Sources[i] = Source{Key: d.str(), ETag: d.str(), LastModified: d.str()}
+	}
+	return d.err
 }
 
 // decoder is a cursor over the payload that records the first error, so the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"math"
 	"math/rand/v2"
@@ -16,6 +17,10 @@ func sampleFiles() map[string]*File {
 	many := &File{Size: 1000 * 1000}
 	for i := int64(0); i < 1000; i++ {
 		many.Segments = append(many.Segments, Segment{Start: i * 1000, End: (i + 1) * 1000, Done: i % 1001})
+	}
+	mostSources := &File{Size: 5, ETag: `"p"`, Segments: []Segment{{0, 5, 2}}}
+	for i := range MaxSources {
+		mostSources.Sources = append(mostSources.Sources, Source{Key: fmt.Sprintf("k%02d", i), ETag: fmt.Sprintf(`"e%d"`, i)})
 	}
 	return map[string]*File{
 		"one byte": {Size: 1, Segments: []Segment{{0, 1, 0}}},
@@ -52,6 +57,21 @@ func sampleFiles() map[string]*File {
 			Size: 300, Segments: []Segment{{0, 300, 150}},
 		},
 		"many segments": many,
+		"with sources": {
+			Size: 10 << 20, ETag: `"5f3a-abc"`, LastModified: "Wed, 21 Oct 2015 07:28:00 GMT",
+			Segments: []Segment{{0, 4 << 20, 4 << 20}, {4 << 20, 10 << 20, 99}},
+			Sources: []Source{
+				{Key: "3q2+7w", ETag: `"mirror-1"`, LastModified: "Thu, 22 Oct 2015 08:00:00 GMT"},
+				{Key: "\x00\xff", ETag: `W/"weak"`},                         // opaque bytes
+				{Key: "no-validators"},                                      // a mirror that sends neither
+				{Key: strings.Repeat("k", maxStringLen), LastModified: "x"}, // longest key
+			},
+		},
+		"sources and CRCs": {
+			Size: 3, Sums: CRC32C | CRC64NVME, Segments: []Segment{{0, 3, 3}}, CRCs: []CRC{{1, 2}},
+			Sources: []Source{{Key: "a", ETag: `"a"`}, {Key: "b", ETag: `"b"`}},
+		},
+		"most sources": mostSources,
 	}
 }
 
@@ -109,7 +129,7 @@ func wantInvalid(t *testing.T, b []byte, what string) {
 
 func TestEveryTruncatedStateIsInvalid(t *testing.T) {
 	for name, f := range sampleFiles() {
-		if name == "many segments" || name == "non-utf8 and long strings" {
+		if name == "many segments" || name == "non-utf8 and long strings" || name == "with sources" {
 			continue // quadratic in length; covered by the smaller files
 		}
 		b := mustEncode(t, f)
@@ -126,7 +146,7 @@ func TestBytesAfterAStateMakeItInvalid(t *testing.T) {
 }
 
 func TestEverySingleBitFlipMakesAStateInvalid(t *testing.T) {
-	for _, name := range []string{"typical", "one byte", "empty segment"} {
+	for _, name := range []string{"typical", "one byte", "empty segment", "sources and CRCs"} {
 		b := mustEncode(t, sampleFiles()[name])
 		for i := range b {
 			for bit := 0; bit < 8; bit++ {
@@ -218,20 +238,44 @@ func TestPayloadThatIsNotMinimalOrConsistentIsInvalid(t *testing.T) {
 	for name, p := range cases {
 		t.Run(name, func(t *testing.T) { wantInvalid(t, frame(version2, p), name) })
 	}
+	// Version 3 added the kinds of CRC after the size, version 4 the
+	// sources after them: the CRC cases are checked in both.
+	for name, c := range map[string]struct{ sums, rest []byte }{
+		"unknown CRC":      {uv(4), uv(1, 10, 5)},
+		"CRC truncated":    {uv(1), cat(uv(1, 10, 5), []byte{1, 2, 3})},
+		"CRC of nothing":   {uv(1), cat(uv(1, 10, 0), []byte{0, 0, 0, 1})},
+		"CRC not kept set": {uv(0), cat(uv(1, 10, 5), []byte{0, 0, 0, 1})},
+	} {
+		t.Run(name+" v3", func(t *testing.T) { wantInvalid(t, frame(version3, cat(strs, uv(10), c.sums, c.rest)), name) })
+		t.Run(name+" v4", func(t *testing.T) { wantInvalid(t, frame(Version, cat(strs, uv(10), c.sums, uv(0), c.rest)), name) })
+	}
+	src := func(key, etag, lm string) []byte {
+		return cat(uv(uint64(len(key))), []byte(key), uv(uint64(len(etag))), []byte(etag), uv(uint64(len(lm))), []byte(lm))
+	}
+	seg := uv(1, 10, 5)
 	for name, p := range map[string][]byte{
-		"unknown CRC":      cat(strs, uv(10, 4, 1, 10, 5)),
-		"CRC truncated":    cat(strs, uv(10, 1, 1, 10, 5), []byte{1, 2, 3}),
-		"CRC of nothing":   cat(strs, uv(10, 1, 1, 10, 0), []byte{0, 0, 0, 1}),
-		"CRC not kept set": cat(strs, uv(10, 0, 1, 10, 5), []byte{0, 0, 0, 1}),
+		"no source count":           cat(strs, uv(10, 0)),
+		"non-minimal source count":  cat(strs, uv(10, 0), []byte{0x80, 0x00}, seg),
+		"source count above limit":  cat(strs, uv(10, 0, MaxSources+1), bytes.Repeat(src("k", "", ""), MaxSources+1), seg),
+		"absurd source count":       cat(strs, uv(10, 0, 1<<40), seg),
+		"source count beyond input": cat(strs, uv(10, 0, 3), src("a", "", ""), seg),
+		"source with empty key":     cat(strs, uv(10, 0, 1), src("", "e", "l"), seg),
+		"sources with the same key": cat(strs, uv(10, 0, 2), src("a", "1", ""), src("a", "2", ""), seg),
+		"source key too long":       cat(strs, uv(10, 0, 1), src(strings.Repeat("k", maxStringLen+1), "", ""), seg),
+		"truncated in a source":     cat(strs, uv(10, 0, 1), uv(1), []byte("a"), uv(5), []byte("ab")),
+		"sources without segments":  cat(strs, uv(10, 0, 1), src("a", "", "")),
 	} {
 		t.Run(name, func(t *testing.T) { wantInvalid(t, frame(Version, p), name) })
 	}
 	// Sanity check that the helpers build valid payloads when asked to.
-	if _, err := Decode(frame(Version, cat(strs, uv(10, 1, 1, 10, 5), []byte{0, 0, 0, 1}))); err != nil {
-		t.Fatalf("valid hand-built payload: %v", err)
-	}
-	if _, err := Decode(frame(version2, cat(strs, uv(10, 1, 10, 5)))); err != nil {
-		t.Fatalf("valid hand-built payload: %v", err)
+	for v, p := range map[uint16][]byte{
+		Version:  cat(strs, uv(10, 1, 2), src("a", `"x"`, ""), src("b", "", "y"), uv(1, 10, 5), []byte{0, 0, 0, 1}),
+		version3: cat(strs, uv(10, 1, 1, 10, 5), []byte{0, 0, 0, 1}),
+		version2: cat(strs, uv(10, 1, 10, 5)),
+	} {
+		if _, err := Decode(frame(v, p)); err != nil {
+			t.Fatalf("valid hand-built version %d payload: %v", v, err)
+		}
 	}
 }
 
@@ -264,11 +308,25 @@ func TestStateThatDoesNotTileItsSizeWithinLimitsIsInvalidAndNeverEncoded(t *test
 		"last-mod too long": {LastModified: strings.Repeat("l", maxStringLen+1), Size: 1, Segments: seg(Segment{0, 1, 0})},
 		"etag too long":     {ETag: strings.Repeat("e", maxStringLen+1), Size: 1, Segments: seg(Segment{0, 1, 0})},
 		"too many segments": {Size: maxSegments + 1, Segments: make([]Segment, maxSegments+1)},
+		"too many sources":  {Size: 1, Segments: seg(Segment{0, 1, 0}), Sources: make([]Source, MaxSources+1)},
+		"source without key": {Size: 1, Segments: seg(Segment{0, 1, 0}),
+			Sources: []Source{{Key: "a"}, {ETag: `"e"`}}},
+		"sources with the same key": {Size: 1, Segments: seg(Segment{0, 1, 0}),
+			Sources: []Source{{Key: "a", ETag: "1"}, {Key: "b"}, {Key: "a", ETag: "2"}}},
+		"source key too long": {Size: 1, Segments: seg(Segment{0, 1, 0}),
+			Sources: []Source{{Key: strings.Repeat("k", maxStringLen+1)}}},
+		"source etag too long": {Size: 1, Segments: seg(Segment{0, 1, 0}),
+			Sources: []Source{{Key: "a", ETag: strings.Repeat("e", maxStringLen+1)}}},
+		"source last-mod too long": {Size: 1, Segments: seg(Segment{0, 1, 0}),
+			Sources: []Source{{Key: "a", LastModified: strings.Repeat("l", maxStringLen+1)}}},
 		"overflowing end": {Size: math.MaxInt64, Segments: seg(
 			Segment{0, math.MaxInt64, 0}, Segment{math.MaxInt64, math.MinInt64, 0})},
 	}
 	for i := range cases["too many segments"].Segments {
 		cases["too many segments"].Segments[i] = Segment{int64(i), int64(i + 1), 0}
+	}
+	for i := range cases["too many sources"].Sources {
+		cases["too many sources"].Sources[i] = Source{Key: fmt.Sprint(i)}
 	}
 	for name, f := range cases {
 		t.Run(name, func(t *testing.T) {

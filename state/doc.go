@@ -16,34 +16,48 @@
 // Done counts include it. Everything in this package errs the same way: when
 // in doubt a state is rejected (ErrInvalid) and the file restarts.
 //
-// # Format (Version 3)
+// # Format (Version 4)
 //
 // All integers in the header and trailer are big-endian.
 //
 //	offset  size  field
 //	0       4     magic "BGST"
-//	4       2     version (uint16) = 3
+//	4       2     version (uint16) = 4
 //	6       4     payload length N (uint32)
 //	10      N     payload
 //	10+N    4     CRC-32C (Castagnoli) of bytes [0, 10+N)
 //
 // The payload is a sequence of unsigned varints (encoding/binary, minimal
-// form only):
+// form only) and length-prefixed strings (len, then the bytes):
 //
-//	len(ETag) ETag-bytes len(LastModified) LastModified-bytes
-//	Size  sums  count  count × (length, done, [crc32c], [crc64nvme])
+//	ETag  LastModified  Size  sums
+//	sources  sources × (Key, ETag, LastModified)
+//	count  count × (length, done, [crc32c], [crc64nvme])
 //
 // sums is a set of bits (1: CRC-32C, 2: CRC-64/NVME) naming the CRCs each
 // segment carries after its done count, as 4 and 8 big-endian bytes: the
 // CRC of the segment's done bytes, which the whole file's CRC is combined
 // from at the end without reading the file back. A CRC of nothing is 0.
-// Version 2 had neither sums nor CRCs; Decode still reads it (a resumed
-// file then has no CRCs and is read back to be checked).
+//
+// The first ETag and LastModified are the validators of the source that
+// probed the file (its primary URL). A file fetched from mirrors as well
+// keeps each other source's own validators in File.Sources, since every
+// host has its own ETag and Last-Modified for the same bytes; a file with
+// one source has a source count of 0. A source is named by an opaque,
+// non-empty Key, unique within the file, which the caller derives from the
+// URL without its secrets (a short hash of scheme, host and path); the
+// state never interprets it.
+//
+// Older versions Decode still reads: version 3 had no sources (the File has
+// none), version 2 had neither sums nor CRCs (a resumed file then has no
+// CRCs and is read back to be checked), version 1 is described under "No
+// secrets".
 //
 // Segment starts are not stored: segment i starts where segment i-1 ends,
 // so the encoding cannot express a gap or an overlap, and the lengths must
-// sum to Size. Strings are limited to 64 KiB and the count to 1<<20, checked
-// before anything is allocated.
+// sum to Size. Strings are limited to 64 KiB, sources to MaxSources (64) and
+// segments to 1<<20; both counts are checked against the limit and the bytes
+// left before anything is allocated.
 //
 // # No secrets
 //
@@ -55,7 +69,9 @@
 // signatures must resume every file it names. Version 1 stored the whole
 // URL ahead of the ETag; Decode still reads it, skipping the URL, and marks
 // the File Outdated so that the caller saves it again at once, which drops
-// the secret from the disk. The state is written owner-only all the same.
+// the secret from the disk. A mirror's Source is not named by its URL
+// either, only by the caller's short hash of it (see Format). The state is
+// written owner-only all the same.
 //
 // Decode requires the input length to equal 14+N exactly and the checksum to
 // match, so every truncation, every appended byte and every single-bit flip
@@ -64,7 +80,8 @@
 // accepted, which makes the current version's encoding canonical (one byte
 // string per File). Any change to the layout must bump Version; an old
 // binary then refuses the new file as invalid and restarts, which is safe
-// (version 1 binaries restart version 2 states).
+// (version 1 binaries restart version 2 states, and version 3 binaries
+// version 4 states).
 //
 // # Atomic save
 //

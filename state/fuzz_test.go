@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -23,6 +24,12 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b, false)
 		f.Add(b[headerLen:len(b)-trailerLen], true)
 		f.Add(b[:len(b)/2], false)
+		if len(file.Sources) != 0 {
+			continue
+		}
+		if v3 := encodeV3(file); len(v3) <= 4096 {
+			f.Add(v3, false)
+		}
 		if v1 := encodeV1(plantedURL, file); len(v1) <= 4096 && file.Sums == 0 {
 			f.Add(v1, false)
 			f.Add(encodeV2(file), false)
@@ -54,7 +61,11 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Encode of decoded File: %v", err)
 		}
 		if v := binary.BigEndian.Uint16(in[len(magic):]); v != Version && !file.Outdated() {
-			// Version 2: the current encoding carries the same File.
+			// Versions 2 and 3: the current encoding carries the same
+			// File (without sources, which they could not hold).
+			if file.Sources != nil {
+				t.Fatalf("version %d decoded with sources", v)
+			}
 			again, err := Decode(out)
 			if err != nil || !reflect.DeepEqual(file, again) {
 				t.Fatalf("re-encoded version %d: %v", v, err)
@@ -76,6 +87,57 @@ func FuzzDecode(f *testing.F) {
 		}
 		if !bytes.Equal(in, out) {
 			t.Fatalf("re-encoding differs:\n in %x\nout %x", in, out)
+		}
+	})
+}
+
+// FuzzSourcesRoundTrip builds Files whose sources come from arbitrary
+// strings: Encode refuses exactly what Validate refuses (empty or repeated
+// keys, too many sources), and anything it encodes decodes to the same File
+// and encodes to the same bytes again. spec holds one source a line, its
+// key, ETag and Last-Modified separated by tabs.
+func FuzzSourcesRoundTrip(f *testing.F) {
+	f.Add(`"p"`, "", "a\t\"e\"\tThu, 22 Oct 2015 08:00:00 GMT\nb\t\t", uint8(3))
+	f.Add("", "", "a\na", uint8(0))
+	f.Add("", "", "\t\"no key\"", uint8(1))
+	f.Add("", "", strings.Repeat("k\n", MaxSources+1), uint8(1))
+	f.Add("", "", "", uint8(1))
+	f.Fuzz(func(t *testing.T, etag, lastModified, spec string, crcs uint8) {
+		file := &File{Size: 10, ETag: etag, LastModified: lastModified, Segments: []Segment{{0, 4, 4}, {4, 10, 0}}}
+		if crcs&1 != 0 {
+			file.Sums, file.CRCs = CRC32C|CRC64NVME, []CRC{{uint32(crcs), uint64(crcs) << 32}, {}}
+		}
+		if spec != "" {
+			for line := range strings.SplitSeq(spec, "\n") {
+				var s Source
+				fields := strings.SplitN(line, "\t", 3)
+				for i, p := range []*string{&s.Key, &s.ETag, &s.LastModified} {
+					if i < len(fields) {
+						*p = fields[i]
+					}
+				}
+				file.Sources = append(file.Sources, s)
+			}
+		}
+		b, err := Encode(file)
+		if verr := file.Validate(); verr != nil {
+			if err == nil || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Validate refuses (%v) but Encode returned %v", verr, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("Encode of a valid File: %v", err)
+		}
+		g, err := Decode(b)
+		if err != nil {
+			t.Fatalf("Decode of an encoded File: %v", err)
+		}
+		if !reflect.DeepEqual(file, g) {
+			t.Fatalf("round trip changed the File:\n%+v\n%+v", file, g)
+		}
+		if again := mustEncode(t, g); !bytes.Equal(b, again) {
+			t.Fatalf("re-encoding differs:\n%x\n%x", b, again)
 		}
 	})
 }

@@ -6,11 +6,14 @@ import (
 )
 
 // Version is the sidecar format version written by Encode. Decode also
-// accepts the previous versions: 2, which had no CRCs, and 1, whose URL it
-// reads and drops (see File.Outdated); any other version is reported as
-// ErrInvalid so the caller restarts the download instead of trusting bytes
-// it cannot parse.
-const Version = 3
+// accepts the previous versions: 3, which had no Sources, 2, which had no
+// CRCs either, and 1, whose URL it reads and drops (see File.Outdated); any
+// other version is reported as ErrInvalid so the caller restarts the
+// download instead of trusting bytes it cannot parse.
+const Version = 4
+
+// version3 had no Sources: every file had one source.
+const version3 = 3
 
 // version2 had no CRCs of the segments.
 const version2 = 2
@@ -30,6 +33,8 @@ var ErrInvalid = errors.New("state: invalid state file")
 const (
 	maxSegments  = 1 << 20
 	maxStringLen = 64 << 10
+	// MaxSources is the most Sources a File may hold.
+	MaxSources = 64
 )
 
 // Segment is a byte range [Start, End) of the file of which the first Done
@@ -55,6 +60,11 @@ type File struct {
 	// that segment's Done bytes, so that the whole file's CRC can be
 	// combined from them without reading it back. A CRC of nothing is 0.
 	CRCs []CRC
+	// Sources holds the validators of the file's other sources (mirrors),
+	// in the caller's order; ETag and LastModified above are those of the
+	// source that probed the file. A file with one source has none (Decode
+	// returns nil). At most MaxSources, with distinct, non-empty keys.
+	Sources []Source
 
 	// outdated: decoded from an older version of the format, which may
 	// hold a secret until the state is saved again.
@@ -75,6 +85,18 @@ const (
 type CRC struct {
 	CRC32C    uint32
 	CRC64NVME uint64
+}
+
+// Source is the validators of one of a file's other sources, each host
+// having its own ETag and Last-Modified for the same bytes.
+type Source struct {
+	// Key names the source without holding a secret: the caller passes a
+	// short hash of its scheme, host and path, never the URL itself (see
+	// "No secrets" in the package doc). The state stores it as opaque
+	// bytes; it must be non-empty and at most 64 KiB.
+	Key          string
+	ETag         string
+	LastModified string
 }
 
 // Outdated reports that f was decoded from an older version of the format.
@@ -145,6 +167,9 @@ func (f *File) Validate() error {
 	if next != f.Size {
 		return invalidf("segments cover [0, %d), size is %d", next, f.Size)
 	}
+	if err := validateSources(f.Sources); err != nil {
+		return err
+	}
 	if f.Sums&^allSums != 0 {
 		return invalidf("unknown CRCs %#x", uint8(f.Sums))
 	}
@@ -162,6 +187,33 @@ func (f *File) Validate() error {
 		if (f.Sums&CRC32C == 0 || f.Segments[i].Done == 0) && c.CRC32C != 0 ||
 			(f.Sums&CRC64NVME == 0 || f.Segments[i].Done == 0) && c.CRC64NVME != 0 {
 			return invalidf("segment %d has a CRC it cannot have", i)
+		}
+	}
+	return nil
+}
+
+func validateSources(sources []Source) error {
+	if len(sources) == 0 {
+		return nil
+	}
+	if len(sources) > MaxSources {
+		return invalidf("%d sources, limit %d", len(sources), MaxSources)
+	}
+	seen := make(map[string]bool, len(sources))
+	for i, src := range sources {
+		if src.Key == "" {
+			return invalidf("source %d has no key", i)
+		}
+		if seen[src.Key] {
+			return invalidf("source %d repeats the key of an earlier source", i)
+		}
+		seen[src.Key] = true
+		for _, s := range [...]struct{ name, v string }{
+			{"key", src.Key}, {"ETag", src.ETag}, {"Last-Modified", src.LastModified},
+		} {
+			if len(s.v) > maxStringLen {
+				return invalidf("source %d: %s is %d bytes, limit %d", i, s.name, len(s.v), maxStringLen)
+			}
 		}
 	}
 	return nil
