@@ -66,6 +66,11 @@ func (r *run) checkpoint(f *file) {
 	if p := f.primary(); p.known {
 		st.ETag, st.LastModified = p.etag, p.lastModified
 	}
+	for _, src := range f.sources[1:] {
+		if src.known && (src.etag != "" || src.lastModified != "") && len(st.Sources) < state.MaxSources {
+			st.Sources = append(st.Sources, state.Source{Key: src.key, ETag: src.etag, LastModified: src.lastModified})
+		}
+	}
 	st.Segments, st.Sums, st.CRCs = segmentsOf(f.all, f.crc)
 	out := f.out
 	r.mu.Unlock()

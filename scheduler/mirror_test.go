@@ -3,6 +3,9 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -10,6 +13,8 @@ import (
 
 	"github.com/bulkget/bulkget/internal/origin"
 	"github.com/bulkget/bulkget/manifest"
+	"github.com/bulkget/bulkget/state"
+	"github.com/bulkget/bulkget/store"
 )
 
 // mirrorSet is one list of files served by several origins with the same
@@ -261,5 +266,54 @@ func TestAnExpiredMirrorIsDroppedWhileOthersServe(t *testing.T) {
 	}
 	if got := strings.Join(rec.warnings(), "\n"); !strings.Contains(got, "URL expired") {
 		t.Errorf("no warning names the expiry: %s", got)
+	}
+}
+
+func TestAMirroredFileResumesWithEachSourcesValidators(t *testing.T) {
+	const size = 16 << 20
+	m := newMirrors(t, origin.Options{TotalRate: 4 << 20}, origin.Options{TotalRate: 4 << 20})
+	m.add("a.bin", size)
+	opts := testOptions(t.TempDir())
+	opts.CheckpointInterval = 50 * time.Millisecond
+	served := func() int64 { return m.srvs[0].Stats().BytesServed + m.srvs[1].Stats().BytesServed }
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	go func() {
+		for ctx.Err() == nil && served() < 6<<20 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	if sum, err := Run(ctx, m.fx.entries, opts); err != nil || !sum.Interrupted {
+		t.Fatalf("first run: %v, interrupted %v", err, sum.Interrupted)
+	}
+	raw, err := os.ReadFile(filepath.Join(opts.Dir, store.StateName("a.bin")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror, _ := url.Parse(m.fx.entries[0].Mirrors[0])
+	want := origin.ETag("a.bin", 0, size)
+	if st.ETag != want || len(st.Sources) != 1 || st.Sources[0].Key != sourceKey(mirror) || st.Sources[0].ETag != want {
+		t.Fatalf("state validators: primary %q, sources %+v; want %q for both, the mirror under %q", st.ETag, st.Sources, want, sourceKey(mirror))
+	}
+	if strings.Contains(string(raw), mirror.Host) {
+		t.Errorf("the state names the mirror's host")
+	}
+	before := served()
+	rec := &recorder{}
+	opts.Reporter = rec
+	sum := runFixture(t, m.fx, opts)
+	if sum.Done != 1 {
+		t.Fatalf("second run: done %d, failed %v", sum.Done, sum.Failed)
+	}
+	m.fx.verify(t, opts.Dir, nil)
+	if rec.count(Resumed) != 1 {
+		t.Errorf("the file was not resumed")
+	}
+	if again := served() - before; again > size-4<<20 {
+		t.Errorf("the second run fetched %d bytes of %d: not a resume", again, size)
 	}
 }

@@ -109,6 +109,15 @@ func (r *run) install(s *seg, st *state.File, first int) error {
 	if st.ETag != "" || st.LastModified != "" {
 		f.primary().learn(segment.Validator(st.ETag, st.LastModified), st.ETag, st.LastModified)
 	}
+	for _, saved := range st.Sources {
+		// Each mirror's own validators: a mirror the list no longer has
+		// is ignored, a new one is checked by size at its first answer.
+		for _, src := range f.sources[1:] {
+			if src.key == saved.Key {
+				src.learn(segment.Validator(saved.ETag, saved.LastModified), saved.ETag, saved.LastModified)
+			}
+		}
+	}
 	f.segs, f.all = nil, nil
 	f.sums, f.crc = nil, nil
 	switch st.Sums {

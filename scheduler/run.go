@@ -332,7 +332,7 @@ func (r *run) enqueue(entries []manifest.Entry) {
 
 // addSource adds u, fetched through h, to f's sources.
 func (f *file) addSource(u *url.URL, h *host) {
-	src := &source{index: len(f.sources), host: h}
+	src := &source{index: len(f.sources), host: h, key: sourceKey(u)}
 	src.setTarget(u)
 	f.sources = append(f.sources, src)
 }

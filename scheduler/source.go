@@ -37,7 +37,9 @@ const sourceStrikes = 3
 // unless noted.
 type source struct {
 	index int // 0: the list's url; then the mirrors in list order
-	host  *host
+	// key names it in the saved state (sourceKey of its list URL).
+	key  string
+	host *host
 	// target is the URL requests go to, parsed once: the list's, or the
 	// fresh URL that replaced it when it expired (expire.go).
 	target *url.URL
