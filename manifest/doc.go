@@ -12,8 +12,8 @@
 // The first line that is not skipped is the header. It is never an entry. If
 // it names both a name column (filename, name or path) and a url column,
 // compared without regard to case or surrounding spaces, columns are found by
-// name, in any order, and the optional sha256, md5 and size columns are
-// recognised too; other columns are ignored. Otherwise the header is only a
+// name, in any order, and the optional sha256, md5, size and mirrors (or
+// mirror) columns are recognised too; other columns are ignored. Otherwise the header is only a
 // title, and every line is filename,url followed by anything at all.
 //
 // A header whose url field (the second, for a title) is an absolute http or
@@ -31,6 +31,17 @@
 // present and not empty, must be 64 and 32 hex digits; size, when present and
 // not empty, is a decimal number of bytes. An empty field means "not known".
 //
+// # Mirrors
+//
+// The mirrors field holds further URLs for the same file, separated by any
+// run of white space (spaces, tabs, or the line breaks of a quoted field);
+// empty means the url is the only source. Each is checked as the url is,
+// and a bad one makes the line bad, naming it by its place in the field
+// ("mirror 2"). A mirror that is the same text as the url or as an
+// earlier mirror is dropped without a word. A line may hold at most
+// [MaxMirrors]. A list without named columns, and so a list read with
+// NoHeader, has no mirrors.
+//
 // # Line numbers
 //
 // Every line number is a physical line of the file, counting from 1 and
@@ -41,8 +52,8 @@
 //
 // # Errors
 //
-// A problem confined to one record (a bad name, url or checksum, too few
-// fields, a stray quote) is a [*LineError], and reading continues with the
+// A problem confined to one record (a bad name, url, mirror or checksum, too
+// few fields, a stray quote) is a [*LineError], and reading continues with the
 // next record, so a user sees every bad line of a long list at once rather
 // than fixing them one run at a time. Reading stops only when it cannot go
 // on: an I/O error, a record longer than 1 MiB, or a quote that is never

@@ -64,3 +64,28 @@ func ExampleReader() {
 	// skipping line 3: url scheme "ftp" is not supported; use http or https
 	// c.iso http://example.com/c.iso
 }
+
+func Example_mirrors() {
+	list := `name,url,mirrors
+big.iso,https://a.example.com/big.iso,https://b.example.org/big.iso https://c.example.net/pub/big.iso
+small.iso,https://a.example.com/small.iso,
+again.iso,https://a.example.com/again.iso,https://a.example.com/again.iso
+bad.iso,https://a.example.com/bad.iso,https://b.example.org/bad.iso ftp://c.example.net/bad.iso
+`
+	entries, bad, err := manifest.ReadAll(strings.NewReader(list))
+	if err != nil {
+		fmt.Println("cannot read the list:", err)
+		return
+	}
+	for _, e := range entries {
+		fmt.Println(e.Name, "from", append([]string{e.URL}, e.Mirrors...))
+	}
+	for _, b := range bad {
+		fmt.Println(b)
+	}
+	// Output:
+	// big.iso from [https://a.example.com/big.iso https://b.example.org/big.iso https://c.example.net/pub/big.iso]
+	// small.iso from [https://a.example.com/small.iso]
+	// again.iso from [https://a.example.com/again.iso]
+	// line 5: mirror 2 scheme "ftp" is not supported; use http or https
+}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func TestEndsInQuoteTracksAQuotedFieldAcrossLines(t *testing.T) {
@@ -114,6 +115,7 @@ func checkReaderWith(t *testing.T, input []byte, o Options) {
 			if !sha256RE.MatchString(e.SHA256) || !md5RE.MatchString(e.MD5) || e.Size < -1 {
 				t.Fatalf("line %d: bad checksum or size in %+v", e.Line, e)
 			}
+			checkMirrors(t, e, r.cols.mirrors >= 0)
 			lines = append(lines, e.Line)
 		}
 		if fatal != nil {
@@ -153,6 +155,34 @@ func checkReaderWith(t *testing.T, input []byte, o Options) {
 		// encoding/csv on the raw input must find the same records.
 		if starts := csvStarts(bytes.TrimPrefix(input, utf8BOM), rune(r.lines.sep)); !slices.Equal(starts, r.lines.starts) {
 			t.Fatalf("lineFilter saw records on lines %v, encoding/csv on %v", r.lines.starts, starts)
+		}
+	}
+}
+
+// checkMirrors checks what must hold for any entry's mirrors: each is a
+// URL the url column would take, without white space (which separates
+// them), none is the entry's URL or repeats another, there are at most
+// MaxMirrors, and a list without a mirrors column has none.
+func checkMirrors(t *testing.T, e Entry, column bool) {
+	if e.Mirrors == nil {
+		return
+	}
+	if !column {
+		t.Fatalf("line %d: mirrors %q without a mirrors column", e.Line, e.Mirrors)
+	}
+	if len(e.Mirrors) == 0 || len(e.Mirrors) > MaxMirrors {
+		t.Fatalf("line %d: %d mirrors, want nil or 1 to %d", e.Line, len(e.Mirrors), MaxMirrors)
+	}
+	for i, m := range e.Mirrors {
+		if strings.IndexFunc(m, unicode.IsSpace) >= 0 {
+			t.Fatalf("line %d: mirror %q holds white space", e.Line, m)
+		}
+		u, err := url.Parse(m)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+			t.Fatalf("line %d: mirror %q is not an http(s) URL with a host", e.Line, m)
+		}
+		if m == e.URL || slices.Contains(e.Mirrors[:i], m) {
+			t.Fatalf("line %d: mirror %q repeats a source of %q %q", e.Line, m, e.URL, e.Mirrors)
 		}
 	}
 }
@@ -226,6 +256,9 @@ func addSeeds(f *testing.F) {
 		"SIZE,URL,PATH\n1,http://h/a.part,x.part\n",
 		"a,http://h/a\nb,https://h/b\n", // headerless: refused, or read with NoHeader
 		"# c\n\ta\tHTTP://h/a\n",
+		"name,url,mirrors\na,http://h/a,http://m/a http://h/a  http://m/a\nb,http://h/b,ftp://m/b\nc,http://h/c,\n",
+		"Mirror\tURL\tPATH\n\"http://m/a\n\thttps://n:8/a?s=1\"\thttp://h/a\ta\nhttp://[::1\thttp://h/b\tb\n",
+		"path,mirrors,url\nx,http://h/x\u00a0http://m/x\u2028http:///x,http://h/x\n",
 	} {
 		f.Add([]byte(s))
 	}

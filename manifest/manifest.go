@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -23,10 +24,18 @@ type Entry struct {
 	SHA256 string // lowercase hex, "" if absent
 	MD5    string // lowercase hex, "" if absent
 	Size   int64  // -1 if absent
-	// Mirrors are further URLs of the same file, in list order; nil if
-	// absent.
+
+	// Mirrors are further URLs for the same file, in list order, each
+	// valid as URL is, none equal to URL or to another mirror; nil if
+	// the line has none.
 	Mirrors []string
 }
+
+// MaxMirrors is the most URLs a line's mirrors field may hold. A file is
+// rarely served from more than a handful of places; the bound keeps a
+// runaway field (a whole list pasted into one cell) from becoming
+// thousands of sources for one file.
+const MaxMirrors = 32
 
 // LineError is a problem with one line of the list. Error() returns
 // "line N: reason".
@@ -66,8 +75,12 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 
 // columns holds the index of each column in a record, -1 when absent.
 type columns struct {
-	name, url, sha256, md5, size int
+	name, url, sha256, md5, size, mirrors int
 }
+
+// positional are the columns of a list without named columns:
+// filename,url followed by anything at all.
+var positional = columns{name: 0, url: 1, sha256: -1, md5: -1, size: -1, mirrors: -1}
 
 // Reader reads entries one at a time, holding only the current record in
 // memory.
@@ -126,7 +139,7 @@ func newReader(r io.Reader, o Options, trace bool) (*Reader, error) {
 	c.ReuseRecord = true
 	rd := &Reader{lines: lines, csv: c}
 	if o.NoHeader {
-		rd.cols = columns{name: 0, url: 1, sha256: -1, md5: -1, size: -1}
+		rd.cols = positional
 		return rd, nil
 	}
 
@@ -167,10 +180,11 @@ func isAbsoluteHTTP(s string) bool {
 // column and a url column. Otherwise the header is taken to be a title line
 // and the first two columns are the name and the url.
 func interpretHeader(header []string) (columns, error) {
-	cols := columns{name: -1, url: -1, sha256: -1, md5: -1, size: -1}
+	cols := columns{name: -1, url: -1, sha256: -1, md5: -1, size: -1, mirrors: -1}
 	named := map[string]*int{
 		"filename": &cols.name, "name": &cols.name, "path": &cols.name,
 		"url": &cols.url, "sha256": &cols.sha256, "md5": &cols.md5, "size": &cols.size,
+		"mirrors": &cols.mirrors, "mirror": &cols.mirrors,
 	}
 	seen := map[*int]string{}
 	var dup error
@@ -196,7 +210,7 @@ func interpretHeader(header []string) (columns, error) {
 		seen[p] = h
 	}
 	if cols.name < 0 || cols.url < 0 {
-		return columns{name: 0, url: 1, sha256: -1, md5: -1, size: -1}, nil
+		return positional, nil
 	}
 	if dup != nil {
 		return columns{}, dup
@@ -290,7 +304,7 @@ func (r *Reader) entry(rec []string, line int) (Entry, string) {
 	if u == "" {
 		return Entry{}, "empty url"
 	}
-	if reason := checkURL(u); reason != "" {
+	if reason := checkURL("url", u); reason != "" {
 		return Entry{}, reason
 	}
 	e.URL = u
@@ -307,7 +321,33 @@ func (r *Reader) entry(rec []string, line int) (Entry, string) {
 			return Entry{}, reason
 		}
 	}
+	if e.Mirrors, reason = parseMirrors(field(c.mirrors), u); reason != "" {
+		return Entry{}, reason
+	}
 	return e, ""
+}
+
+// parseMirrors checks a mirrors field: URLs separated by any run of white
+// space, each checked as the url column is. A URL equal to the line's url
+// or to an earlier mirror adds no source and is dropped. Mirrors are
+// numbered as written, duplicates included, so that "mirror 3" is the
+// third URL the user sees in the field.
+func parseMirrors(s, primary string) ([]string, string) {
+	var ms []string
+	n := 0
+	for m := range strings.FieldsSeq(s) {
+		n++
+		if n > MaxMirrors {
+			return nil, fmt.Sprintf("more than %d mirrors; list at most %d further URLs for one file", MaxMirrors, MaxMirrors)
+		}
+		if reason := checkURL(fmt.Sprintf("mirror %d", n), m); reason != "" {
+			return nil, reason
+		}
+		if m != primary && !slices.Contains(ms, m) {
+			ms = append(ms, m)
+		}
+	}
+	return ms, ""
 }
 
 func plural(n int) string {
@@ -317,24 +357,28 @@ func plural(n int) string {
 	return "s"
 }
 
-func checkURL(s string) string {
+// checkURL says what is wrong with s as a download URL, or "" if nothing
+// is: it must be http or https with a host. what names the field in the
+// reason ("url", "mirror 2"). The URL is shown through mask.URL, so a
+// reason never prints a password or a query.
+func checkURL(what, s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Sprintf("invalid url %q: %v", mask.URL(s), mask.Text(err.Error()))
+		return fmt.Sprintf("invalid %s %q: %v", what, mask.URL(s), mask.Text(err.Error()))
 	}
 	switch u.Scheme {
 	case "http", "https":
 	case "":
-		return fmt.Sprintf("url %q has no scheme; it must start with http:// or https://", mask.URL(s))
+		return fmt.Sprintf("%s %q has no scheme; it must start with http:// or https://", what, mask.URL(s))
 	default:
-		return fmt.Sprintf("url scheme %q is not supported; use http or https", u.Scheme)
+		return fmt.Sprintf("%s scheme %q is not supported; use http or https", what, u.Scheme)
 	}
 	if u.Hostname() == "" {
-		return fmt.Sprintf("url %q has no host", mask.URL(s))
+		return fmt.Sprintf("%s %q has no host", what, mask.URL(s))
 	}
 	return ""
 }

@@ -474,6 +474,13 @@ func TestListsInTestdataReadAsExpected(t *testing.T) {
 			e(3, `say "hi".txt`, "http://example.com/hi.txt"),
 			e(5, "a, b, c/d.bin", "http://example.com/d.bin"),
 		}}},
+		{"mirrors.csv", result{entries: []manifest.Entry{
+			{Line: 3, Name: "data/train.tar", URL: "https://a.example.com/train.tar", Size: 1048576,
+				Mirrors: []string{"https://b.example.org/train.tar", "https://c.example.net/d/train.tar"}},
+			e(4, "data/README", "https://a.example.com/README"),
+			{Line: 5, Name: "data/test.tar", URL: "https://a.example.com/test.tar", Size: -1,
+				Mirrors: []string{"https://b.example.org/test.tar"}},
+		}}},
 		{"bad.csv", result{
 			entries: []manifest.Entry{
 				e(2, "good1.bin", "http://example.com/good1.bin"),
@@ -512,7 +519,7 @@ func TestLineErrorIsItsOwnType(t *testing.T) {
 	if got, want := le.Error(), "line 2: "+le.Reason; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
-	if got, err := r.Next(); err != nil || got != e(3, "b", "http://h/b") {
+	if got, err := r.Next(); err != nil || !reflect.DeepEqual(got, e(3, "b", "http://h/b")) {
 		t.Fatalf("Next after a bad line: %+v, %v", got, err)
 	}
 	for range 3 {

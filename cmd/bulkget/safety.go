@@ -59,13 +59,22 @@ func parseHeaders(values []string) (http.Header, error) {
 }
 
 // dryRun prints the plan: what would be downloaded where, and with probe
-// the sizes. It writes nothing to disk.
+// the sizes. When a file of the list has mirrors, every line says how many
+// sources its file has; the mirrors themselves are not listed. It writes
+// nothing to disk.
 func dryRun(c *cli.Context, w io.Writer, dir string, entries []manifest.Entry, bad int, opts scheduler.Options) error {
 	fmt.Fprintf(w, "plan: %d files into %s", len(entries), dir)
 	if bad > 0 {
 		fmt.Fprintf(w, " (%d bad lines skipped)", bad)
 	}
 	fmt.Fprintln(w)
+	sources := func(manifest.Entry) string { return "" }
+	if anyMirrors(entries) {
+		sources = func(e manifest.Entry) string {
+			n := 1 + len(e.Mirrors)
+			return fmt.Sprintf("%d source%s\t", n, pluralS(n))
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	var total int64
 	unknown, failed := 0, 0
@@ -83,7 +92,7 @@ func dryRun(c *cli.Context, w io.Writer, dir string, entries []manifest.Entry, b
 				size = formatSize(s.Bytes)
 				total += s.Bytes
 			}
-			fmt.Fprintf(tw, "line %d\t%s\t%s\t%s\n", s.Entry.Line, s.Entry.Name, size, scheduler.RedactURL(s.Entry.URL))
+			fmt.Fprintf(tw, "line %d\t%s\t%s\t%s%s\n", s.Entry.Line, s.Entry.Name, size, sources(s.Entry), scheduler.RedactURL(s.Entry.URL))
 		}
 		tw.Flush()
 		fmt.Fprintf(w, "total: %s", formatSize(total))
@@ -93,7 +102,7 @@ func dryRun(c *cli.Context, w io.Writer, dir string, entries []manifest.Entry, b
 		fmt.Fprintln(w)
 	} else {
 		for _, e := range entries {
-			fmt.Fprintf(tw, "line %d\t%s\t%s\n", e.Line, e.Name, scheduler.RedactURL(e.URL))
+			fmt.Fprintf(tw, "line %d\t%s\t%s%s\n", e.Line, e.Name, sources(e), scheduler.RedactURL(e.URL))
 		}
 		tw.Flush()
 	}
@@ -101,4 +110,14 @@ func dryRun(c *cli.Context, w io.Writer, dir string, entries []manifest.Entry, b
 		return cli.Exit("", exitFailed)
 	}
 	return nil
+}
+
+// anyMirrors reports whether a file of the list has more than one source.
+func anyMirrors(entries []manifest.Entry) bool {
+	for _, e := range entries {
+		if len(e.Mirrors) > 0 {
+			return true
+		}
+	}
+	return false
 }

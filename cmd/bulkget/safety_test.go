@@ -137,6 +137,47 @@ func TestDryRunWritesNothing(t *testing.T) {
 	}
 }
 
+func TestDryRunCountsSourcesOnlyWhenAFileHasMirrors(t *testing.T) {
+	srv, list := hostileFixture(t)
+	chdir(t)
+	os.WriteFile("single.csv", []byte(list()), 0o644)
+	for _, args := range [][]string{{"--dry-run"}, {"--dry-run", "--probe"}} {
+		code, out, stderr := runCLI(t, append(args, "single.csv")...)
+		if code != exitOK || strings.Contains(out, "source") {
+			t.Errorf("%v without mirrors: exit %d, the plan mentions sources:\n%s%s", args, code, out, stderr)
+		}
+	}
+
+	good, other := srv.URL("good.bin"), srv.URL("other.bin")
+	os.WriteFile("m.csv", []byte("name,url,mirrors\n"+
+		"good.bin,"+good+",http://user:pw@mirror.invalid/good.bin?token=s3cret "+good+"?sig=s3cret\n"+
+		"sub/other.bin,"+other+",\n"+
+		"dup.bin,"+good+",\""+good+"\n"+good+"\"\n"), 0o644)
+	for _, args := range [][]string{{"--dry-run"}, {"--dry-run", "--probe"}} {
+		code, out, stderr := runCLI(t, append(args, "m.csv")...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		want := map[string]string{"good.bin": "3 sources", "sub/other.bin": "1 source", "dup.bin": "1 source"}
+		for _, l := range strings.Split(out, "\n") {
+			f := strings.Fields(l)
+			if len(f) < 4 || f[0] != "line" {
+				continue
+			}
+			if n := want[f[2]]; n == "" || !strings.Contains(l, "  "+n+"  ") {
+				t.Errorf("%v: %q does not say %q", args, l, n)
+			}
+			delete(want, f[2])
+		}
+		if len(want) != 0 {
+			t.Errorf("%v: the plan lacks %v:\n%s", args, want, out)
+		}
+		if strings.Contains(out, "mirror.invalid") || strings.Contains(out, "s3cret") || strings.Contains(out, "pw@") {
+			t.Errorf("%v: the plan shows a mirror or a secret:\n%s", args, out)
+		}
+	}
+}
+
 func TestTLSIsVerifiedUnlessInsecure(t *testing.T) {
 	srv := origin.NewTLS(origin.Options{})
 	defer srv.Close()

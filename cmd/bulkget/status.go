@@ -45,12 +45,13 @@ const (
 
 // fileStatus is what the folder says about one file.
 type fileStatus struct {
-	line   int // list line; 0 without --list
-	name   string
-	status string
-	size   int64 // the file's full size; -1 if unknown
-	have   int64 // bytes downloaded; -1 if unknown
-	note   string
+	line    int // list line; 0 without --list
+	sources int // the list's URLs for the file, its url and its mirrors; 0 without --list
+	name    string
+	status  string
+	size    int64 // the file's full size; -1 if unknown
+	have    int64 // bytes downloaded; -1 if unknown
+	note    string
 }
 
 func statusAction(c *cli.Context) error {
@@ -89,7 +90,7 @@ func statusAction(c *cli.Context) error {
 				continue
 			}
 			f := inspect(root, e.Name)
-			f.line = e.Line
+			f.line, f.sources = e.Line, 1+len(e.Mirrors)
 			files = append(files, f)
 		}
 	} else {
@@ -231,10 +232,15 @@ func (f fileStatus) sizeText() string {
 	return formatSize(f.size)
 }
 
+// printStatus prints a table of files and the totals. withLines adds the
+// list's line numbers; a SOURCES column appears when a file of the list has
+// mirrors, and not otherwise.
 func printStatus(w io.Writer, files []fileStatus, withLines bool) {
 	var done, partial, unknown, notStarted int
 	var have int64
+	withSources := false
 	for _, f := range files {
+		withSources = withSources || f.sources > 1
 		switch f.status {
 		case statusDone:
 			done++
@@ -253,16 +259,24 @@ func printStatus(w io.Writer, files []fileStatus, withLines bool) {
 		if withLines {
 			fmt.Fprint(tw, "LINE\t")
 		}
-		fmt.Fprintln(tw, "STATUS\tPROGRESS\tSIZE\tNAME")
+		fmt.Fprint(tw, "STATUS\tPROGRESS\tSIZE\t")
+		if withSources {
+			fmt.Fprint(tw, "SOURCES\t")
+		}
+		fmt.Fprintln(tw, "NAME")
 		for _, f := range files {
 			if withLines {
 				fmt.Fprintf(tw, "%d\t", f.line)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t", f.status, f.percent(), f.sizeText())
+			if withSources {
+				fmt.Fprintf(tw, "%d\t", f.sources)
 			}
 			name := f.name
 			if f.note != "" {
 				name += "  (" + f.note + ")"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.status, f.percent(), f.sizeText(), name)
+			fmt.Fprintln(tw, name)
 		}
 		tw.Flush()
 	}

@@ -177,6 +177,39 @@ func TestStatusWithList(t *testing.T) {
 	}
 }
 
+func TestStatusWithListCountsSourcesOnlyWhenAFileHasMirrors(t *testing.T) {
+	dir := folder(t, map[string]string{"a.bin": "size:3000"})
+	list := filepath.Join(t.TempDir(), "m.csv")
+
+	// A mirrors column whose fields are empty or only repeat the url adds
+	// no source: the report is the one for a list without mirrors.
+	os.WriteFile(list, []byte("name,url,mirrors\n"+
+		"a.bin,https://example.com/a,\n"+
+		"b.bin,https://example.com/b,https://example.com/b\n"), 0o644)
+	out, _ := status(t, "--list", list, dir)
+	want := "" +
+		"LINE  STATUS       PROGRESS  SIZE     NAME\n" +
+		"2     done         100%      2.9 KiB  a.bin\n" +
+		"3     not started  -         -        b.bin\n" +
+		"2 files: 1 done, 0 partial, 1 not started; 2.9 KiB downloaded\n"
+	if out != want {
+		t.Errorf("without mirrors, got:\n%s\nwant:\n%s", out, want)
+	}
+
+	os.WriteFile(list, []byte("name,url,mirrors\n"+
+		"a.bin,https://example.com/a,https://user:pw@mirror.example.org/a?token=s3cret https://m2.example.net/a\n"+
+		"b.bin,https://example.com/b,\n"), 0o644)
+	out, _ = status(t, "--list", list, dir)
+	want = "" +
+		"LINE  STATUS       PROGRESS  SIZE     SOURCES  NAME\n" +
+		"2     done         100%      2.9 KiB  3        a.bin\n" +
+		"3     not started  -         -        1        b.bin\n" +
+		"2 files: 1 done, 0 partial, 1 not started; 2.9 KiB downloaded\n"
+	if out != want {
+		t.Errorf("with mirrors, got:\n%s\nwant:\n%s", out, want)
+	}
+}
+
 func TestStatusShard(t *testing.T) {
 	files := map[string]string{}
 	for i := range 20 {
