@@ -13,7 +13,7 @@ func tailRun(t *testing.T, segs ...*seg) *run {
 	t.Helper()
 	r := &run{epoch: time.Now().Add(-time.Minute), opts: Options{Connections: 16, MaxPerHost: 16, Retries: 5}}
 	h := &host{name: "h", limit: 16}
-	src := &source{host: h}
+	src := &source{host: h, known: true}
 	f := &file{sources: []*source{src}, state: active, probed: true, ranged: true, size: 64 << 20}
 	for _, s := range segs {
 		s.f, s.src = f, src
