@@ -43,18 +43,18 @@ type file struct {
 	// ended (expire.go). expiredErr says why.
 	stranded   bool
 	expiredErr error
-	state     fileState
+	state      fileState
 	// gen counts restarts from zero; a transfer started under an older
 	// generation has its outcome ignored.
-	gen       int
-	restarts  int
-	probed    bool  // size and range support are known
-	size      int64 // -1: unknown (a stream without length)
-	ranged    bool  // segments may be split and fetched in parallel
-	noRanges  bool  // the server answered a ranged request with 200: never split again
-	out       *store.Part
-	segs         []*seg // unfinished segments of the current generation
-	all          []*seg // every segment of the current generation, for checkpoints
+	gen      int
+	restarts int
+	probed   bool  // size and range support are known
+	size     int64 // -1: unknown (a stream without length)
+	ranged   bool  // segments may be split and fetched in parallel
+	noRanges bool  // the server answered a ranged request with 200: never split again
+	out      *store.Part
+	segs     []*seg // unfinished segments of the current generation
+	all      []*seg // every segment of the current generation, for checkpoints
 	// tryResume is set until the first request of the file decides
 	// between resuming a .part, skipping a finished file, or starting over.
 	tryResume bool
@@ -87,9 +87,9 @@ type file struct {
 	// suspects are the hosts of the sources set aside after that failure,
 	// which are named once the file verifies without them.
 	suspects []string
-	conns        int
-	started      time.Time
-	written      atomic.Int64 // bytes in the .part for this generation
+	conns    int
+	started  time.Time
+	written  atomic.Int64 // bytes in the .part for this generation
 
 	// ckMu serialises everything that touches the sidecar state and the
 	// .part's identity: checkpoints, creating a new .part, finalizing.

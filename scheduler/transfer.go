@@ -38,9 +38,9 @@ type snapshot struct {
 	validator string
 	etag      string
 	size      int64
-	out            *store.Part
-	sums           *sums
-	crc            *crcKind
+	out       *store.Part
+	sums      *sums
+	crc       *crcKind
 }
 
 // worker is what a connection's loop keeps from one segment to the next:
