@@ -116,6 +116,15 @@ func BenchmarkLimitRate(b *testing.B) {
 	runBulkget(b, s)
 }
 
+// BenchmarkMirrors: the mirror scenarios, 4 × 128 MiB from three hosts of
+// 40 MiB/s each in total, one sub-benchmark each. Ideal: 512 MiB ÷
+// 120 MiB/s = 4.27 s for mirrors3.
+func BenchmarkMirrors(b *testing.B) {
+	for _, s := range MirrorScenarios() {
+		b.Run(s.Name, func(b *testing.B) { runBulkget(b, s) })
+	}
+}
+
 func ExampleScenario_Ideal() {
 	for _, name := range []string{"capped-large", "many-small", "uncapped"} {
 		s, _ := Lookup(name)

@@ -50,6 +50,10 @@ type Result struct {
 	Gets      int64 // GET requests the origin saw (Requests without HEAD)
 	Refused   int64 // responses with status 429 or 503
 	Served    int64 // body bytes the origin wrote, error bodies included
+	// Sources are a mirrored scenario's counters per source, the primary
+	// first; the figures above are their sums (PeakConns the sum of each
+	// source's peak).
+	Sources []SourceStats
 
 	Err      string // what went wrong (exit status, timeout), "" if nothing
 	TimedOut bool   // the run was killed at the runner's timeout
@@ -71,33 +75,63 @@ func (r Result) Ratio() float64 {
 	return 0
 }
 
-// Fixture is a scenario's origin, started and loaded with its files.
+// Fixture is a scenario's origin, started and loaded with its files; a
+// mirrored scenario's origins, one per source.
 type Fixture struct {
 	Scenario Scenario
-	Server   *origin.Server
-	files    []File
+	Server   *origin.Server // the origin; a mirrored scenario's primary
+	// Mirrors are a mirrored scenario's other sources, in order.
+	Mirrors []*origin.Server
+	files   []File
+	// stopped are the sources a run stopped (Source.StopAt); Run starts
+	// them afresh before the next.
+	stopped []bool
 }
 
-// Start starts the origin for s in this process.
+// Start starts the origin for s in this process, or one origin per
+// source for a mirrored scenario.
 func Start(s Scenario) *Fixture {
-	opts := origin.Options{PerConnRate: s.PerConnRate, Latency: s.Latency,
-		TotalRate: s.TotalRate, MaxInFlight: s.MaxInFlight, OverloadStatus: s.OverloadStatus,
-		OverloadRetryAfter: s.OverloadRetryAfter, BurstPacing: s.BurstPacing}
-	var srv *origin.Server
-	if s.TLS {
-		srv = origin.NewTLS(opts)
-	} else {
-		srv = origin.New(opts)
+	f := &Fixture{Scenario: s, files: s.Files()}
+	if !s.Mirrored() {
+		f.Server = f.serve(s.options())
+		return f
 	}
-	f := &Fixture{Scenario: s, Server: srv, files: s.Files()}
-	for _, file := range f.files {
-		srv.Add(file.Name, file.Size)
+	f.Mirrors = make([]*origin.Server, len(s.Sources)-1)
+	f.stopped = make([]bool, len(s.Sources))
+	for i := range s.Sources {
+		f.startSource(i)
 	}
 	return f
 }
 
-// Close stops the origin.
-func (f *Fixture) Close() { f.Server.Close() }
+// options are the origin's options for s; a mirrored scenario's sources
+// change TotalRate.
+func (s Scenario) options() origin.Options {
+	return origin.Options{PerConnRate: s.PerConnRate, Latency: s.Latency,
+		TotalRate: s.TotalRate, MaxInFlight: s.MaxInFlight, OverloadStatus: s.OverloadStatus,
+		OverloadRetryAfter: s.OverloadRetryAfter, BurstPacing: s.BurstPacing}
+}
+
+// serve starts one origin with opts and the fixture's files.
+func (f *Fixture) serve(opts origin.Options) *origin.Server {
+	var srv *origin.Server
+	if f.Scenario.TLS {
+		srv = origin.NewTLS(opts)
+	} else {
+		srv = origin.New(opts)
+	}
+	for _, file := range f.files {
+		srv.Add(file.Name, file.Size)
+	}
+	return srv
+}
+
+// Close stops the origins.
+func (f *Fixture) Close() {
+	for _, srv := range f.Sources() {
+		srv.Close()
+	}
+}
 
 // Runner runs tools against fixtures.
 type Runner struct {
@@ -163,6 +197,10 @@ func (r *Runner) Executable(t Tool) (string, error) {
 func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
 	s := f.Scenario
 	res := Result{Tool: t.Name, Scenario: s, Total: len(f.files)}
+	if s.Mirrored() && !t.Mirrors {
+		res.Skipped = "takes one URL per file: no mirrors"
+		return res, nil
+	}
 	bin, err := r.Executable(t)
 	if err != nil {
 		res.Skipped = err.Error()
@@ -174,7 +212,11 @@ func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
 	}
 	r.kept = append(r.kept, work)
 	defer removeBulky(work)
+	f.restartStopped()
 	p := &Plan{Scenario: s, Files: f.files, URL: f.Server.URL, Bin: bin, Work: work, Dir: filepath.Join(work, "out")}
+	if s.Mirrored() {
+		p.Mirrors = f.mirrorURLs
+	}
 	if err := os.Mkdir(p.Dir, 0o755); err != nil {
 		return res, fmt.Errorf("bench: %w", err)
 	}
@@ -206,22 +248,35 @@ func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
 	}
 
 	// Every run sees the same faults in the same order of requests.
+	srvs := f.Sources()
 	if s.Chaos != nil {
 		hook := s.Chaos.Hook()
-		f.Server.SetOptions(func(o *origin.Options) { o.Fault = hook })
+		for _, srv := range srvs {
+			srv.SetOptions(func(o *origin.Options) { o.Fault = hook })
+		}
 	}
 	Settle(work)
-	f.Server.ResetStats()
+	for _, srv := range srvs {
+		srv.ResetStats()
+	}
+	disarm := f.armStops()
 	ok := r.execute(ctx, invs, env, work, &res)
+	disarm()
 	res.Flush = flushTime(work)
-	f.Server.WaitIdle(5 * time.Second)
-	st := f.Server.Stats()
-	res.Requests = st.Requests + st.HeadRequests
-	res.Conns = st.ConnsAccepted
-	res.PeakConns = st.PeakConns
-	res.Gets = st.Requests
-	res.Refused = st.ByStatus[429] + st.ByStatus[503]
-	res.Served = st.BytesServed
+	for i, srv := range srvs {
+		srv.WaitIdle(5 * time.Second)
+		st := srv.Stats()
+		res.Requests += st.Requests + st.HeadRequests
+		res.Conns += st.ConnsAccepted
+		res.PeakConns += st.PeakConns
+		res.Gets += st.Requests
+		res.Refused += st.ByStatus[429] + st.ByStatus[503]
+		res.Served += st.BytesServed
+		if s.Mirrored() {
+			res.Sources = append(res.Sources, SourceStats{Served: st.BytesServed, Gets: st.Requests,
+				Conns: st.ConnsAccepted, PeakConns: st.PeakConns, Stopped: f.stopped[i]})
+		}
+	}
 	if len(s.Sets) > 1 {
 		big := f.files[0]
 		for _, file := range f.files {
@@ -229,7 +284,9 @@ func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
 				big = file
 			}
 		}
-		res.BigReqs = f.Server.FileRequests(big.Name)
+		for _, srv := range srvs {
+			res.BigReqs += srv.FileRequests(big.Name)
+		}
 	}
 	state := verify(p.Dir, f.files)
 	for _, file := range f.files {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,6 +46,12 @@ type Scenario struct {
 	OverloadStatus     int    // origin.Options.OverloadStatus
 	OverloadRetryAfter string // origin.Options.OverloadRetryAfter
 	BurstPacing        bool   // origin.Options.BurstPacing
+
+	// Sources, for a mirrored scenario (MirrorScenarios), are the hosts
+	// that serve every file, each an origin of its own; Sources[0] is the
+	// primary (the list's url column, the first URI). Nil for one origin
+	// with the caps above.
+	Sources []Source
 
 	Connections int      // total connections; Budget if zero
 	BulkgetArgs []string // extra bulkget options (go test benchmarks only)
@@ -138,10 +145,11 @@ func FaultScenarios() []Scenario {
 }
 
 // Lookup returns the scenario called name, from Scenarios,
-// FaultScenarios or AdaptiveScenarios.
+// FaultScenarios, AdaptiveScenarios or MirrorScenarios.
 func Lookup(name string) (Scenario, error) {
 	var names []string
-	for _, s := range append(append(Scenarios(), FaultScenarios()...), AdaptiveScenarios()...) {
+	all := slices.Concat(Scenarios(), FaultScenarios(), AdaptiveScenarios(), MirrorScenarios())
+	for _, s := range all {
 		if s.Name == name {
 			return s, nil
 		}
@@ -209,9 +217,17 @@ func (s Scenario) Conns() int {
 // An Adaptive scenario's ideal does not depend on the budget: one request's
 // latency plus the bytes at the most the host allows with any number of
 // connections, the smaller of TotalRate and PerConnRate × MaxInFlight.
+//
+// A mirrored scenario's ideal is one request's latency plus the bytes at
+// the sum of its sources' total caps, leaving out Slow sources, and with
+// the rate falling at each source's StopAt share; zero if a source that
+// counts is uncapped.
 func (s Scenario) Ideal() time.Duration {
 	if s.IdealOverride > 0 {
 		return s.IdealOverride
+	}
+	if s.Mirrored() {
+		return s.mirrorIdeal()
 	}
 	if s.Adaptive {
 		if rate := s.HostRate(); rate > 0 {
@@ -251,7 +267,7 @@ func (s Scenario) IdealKind() string {
 	switch {
 	case s.IdealOverride > 0:
 		return "limit"
-	case s.PerConnRate > 0, s.Adaptive && s.HostRate() > 0:
+	case s.PerConnRate > 0, s.Adaptive && s.HostRate() > 0, s.Mirrored() && s.mirrorIdeal() > 0:
 		return "bandwidth"
 	case s.Latency > 0:
 		return "latency"

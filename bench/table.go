@@ -160,3 +160,59 @@ func WriteAdaptiveTable(w io.Writer, results []Result) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// WriteMirrorTable writes the results of mirrored scenarios as one
+// markdown table: wall time against the ideal from every source and
+// against one source, CPU and memory, and per source (the primary first)
+// the MiB it served, its TCP connections and its GET requests, which show
+// whether a tool used every mirror and how it shared the file out. A
+// source stopped during the run is marked "stopped".
+func WriteMirrorTable(w io.Writer, results []Result) error {
+	var b strings.Builder
+	b.WriteString("| scenario | tool | wall s | on disk s | MiB/s | ideal s | × ideal | one source s | CPU s | CPU s/GiB | peak RSS MiB | files right | MiB served per source (beyond size) | TCP conns per source | GET requests per source | notes |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	for _, r := range results {
+		s := r.Scenario
+		ideal, one := "–", "–"
+		if id := s.Ideal(); id > 0 {
+			ideal = Seconds(id)
+		}
+		if id := s.OneSourceIdeal(); id > 0 {
+			one = Seconds(id)
+		}
+		if r.Skipped != "" {
+			fmt.Fprintf(&b, "| %s | %s | – | – | – | %s | – | %s | – | – | – | – | – | – | – | %s |\n", s.Name, r.Tool, ideal, one, cell(r.Skipped))
+			continue
+		}
+		ratio, mibps, extra := "–", "–", ""
+		if r.Right == r.Total {
+			mibps = fmt.Sprintf("%.0f", float64(s.Bytes())/(1<<20)/r.Wall.Seconds())
+			if x := r.Ratio(); x > 0 {
+				ratio = fmt.Sprintf("%.2f", x)
+			}
+			extra = fmt.Sprintf(" (%+.1f)", float64(r.Served-s.Bytes())/(1<<20))
+		}
+		rss := "–"
+		if r.MaxRSS > 0 {
+			rss = fmt.Sprintf("%.1f", float64(r.MaxRSS)/(1<<20))
+		}
+		var served, conns, gets []string
+		for _, src := range r.Sources {
+			mib := fmt.Sprintf("%.0f", float64(src.Served)/(1<<20))
+			if src.Stopped {
+				mib += " stopped"
+			}
+			served = append(served, mib)
+			conns = append(conns, fmt.Sprint(src.Conns))
+			gets = append(gets, fmt.Sprint(src.Gets))
+		}
+		gib := float64(s.Bytes()) / (1 << 30)
+		fmt.Fprintf(&b, "| %s | %s | %.2f | %.2f | %s | %s | %s | %s | %.2f | %.2f | %s | %d/%d | %s%s | %s | %s | %s |\n",
+			s.Name, r.Tool, r.Wall.Seconds(), (r.Wall + r.Flush).Seconds(), mibps, ideal, ratio, one,
+			r.CPU.Seconds(), r.CPU.Seconds()/gib, rss, r.Right, r.Total,
+			strings.Join(served, " / "), extra,
+			strings.Join(conns, " / "), strings.Join(gets, " / "), cell(r.Notes()))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

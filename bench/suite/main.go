@@ -4,8 +4,10 @@
 //
 //	go run ./bench/suite [-scenarios a,b] [-peers bulkget,aria2c] [-out FILE] [-timeout 10m] [-repeat 3]
 //
-// -scenarios takes names, "all" (the default: the eleven main scenarios) and
-// "faults" (the single-fault probes).
+// -scenarios takes names, "all" (the default: the eleven main scenarios),
+// "faults" (the single-fault probes), "adaptive" (hosts where the best
+// number of connections is not the budget) and "mirrors" (files served by
+// three hosts at once).
 //
 // See the package bench for the scenarios, the tools' command lines and how
 // each figure is measured.
@@ -33,7 +35,7 @@ func main() {
 }
 
 func run() int {
-	var names, faults, adaptive, peers []string
+	var names, faults, adaptive, mirrors, peers []string
 	for _, s := range bench.AdaptiveScenarios() {
 		adaptive = append(adaptive, s.Name)
 	}
@@ -43,11 +45,15 @@ func run() int {
 	for _, s := range bench.FaultScenarios() {
 		faults = append(faults, s.Name)
 	}
+	for _, s := range bench.MirrorScenarios() {
+		mirrors = append(mirrors, s.Name)
+	}
 	for _, t := range bench.Tools() {
 		peers = append(peers, t.Name)
 	}
 	scenarios := flag.String("scenarios", "all", "comma-separated scenarios to run; all is "+strings.Join(names, ", ")+
-		"; faults is the single-fault probes "+strings.Join(faults, ", ")+"; adaptive is "+strings.Join(adaptive, ", "))
+		"; faults is the single-fault probes "+strings.Join(faults, ", ")+"; adaptive is "+strings.Join(adaptive, ", ")+
+		"; mirrors is "+strings.Join(mirrors, ", "))
 	tools := flag.String("peers", "all", "comma-separated tools to run, or all: "+strings.Join(peers, ", "))
 	out := flag.String("out", "", "also write the report (markdown) to this file")
 	timeout := flag.Duration("timeout", 10*time.Minute, "longest run of one tool on one scenario; a run still going is killed")
@@ -67,7 +73,8 @@ func run() int {
 	}
 
 	var sel []bench.Scenario
-	for _, name := range pick(*scenarios, names, faults, adaptive) {
+	groups := map[string][]string{"all": names, "faults": faults, "adaptive": adaptive, "mirrors": mirrors}
+	for _, name := range pick(*scenarios, groups) {
 		s, err := bench.Lookup(name)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "suite:", err)
@@ -81,7 +88,7 @@ func run() int {
 			ts = append(ts, bench.BulkgetVariant(strings.Fields(v)))
 		}
 	}
-	for _, name := range pick(*tools, peers, nil, nil) {
+	for _, name := range pick(*tools, map[string][]string{"all": peers}) {
 		t, ok := findTool(name)
 		if !ok {
 			fmt.Fprintf(os.Stderr, "suite: unknown tool %q (have %s)\n", name, strings.Join(peers, ", "))
@@ -208,22 +215,33 @@ func report(w io.Writer, results []bench.Result, sel []bench.Scenario, started t
 		fmt.Fprintf(w, " Each tool ran %d times per scenario (once if a run took %v or more), in an order rotated every round; a row is the run with the median wall time, its spread is in the notes.", repeat, bench.RepeatUnder)
 	}
 	fmt.Fprint(w, "\n\n")
-	var plain, adapt []bench.Result
+	var plain, adapt, mirrored []bench.Result
 	for _, r := range results {
-		if r.Scenario.Adaptive {
+		switch {
+		case r.Scenario.Adaptive:
 			adapt = append(adapt, r)
-		} else {
+		case r.Scenario.Mirrored():
+			mirrored = append(mirrored, r)
+		default:
 			plain = append(plain, r)
 		}
 	}
-	if len(plain) > 0 || len(adapt) == 0 {
-		bench.WriteTable(w, plain)
-	}
-	if len(adapt) > 0 {
-		if len(plain) > 0 {
+	tables := 0
+	for _, t := range []struct {
+		rows  []bench.Result
+		write func(io.Writer, []bench.Result) error
+	}{{plain, bench.WriteTable}, {adapt, bench.WriteAdaptiveTable}, {mirrored, bench.WriteMirrorTable}} {
+		if len(t.rows) == 0 {
+			continue
+		}
+		if tables > 0 {
 			fmt.Fprintln(w)
 		}
-		bench.WriteAdaptiveTable(w, adapt)
+		t.write(w, t.rows)
+		tables++
+	}
+	if tables == 0 {
+		bench.WriteTable(w, nil)
 	}
 	fmt.Fprintln(w, "\nScenarios (16 connections in total for every tool but the bulkget variants, which get only their own arguments):")
 	fmt.Fprintln(w)
@@ -231,6 +249,9 @@ func report(w io.Writer, results []bench.Result, sel []bench.Scenario, started t
 		fmt.Fprintf(w, "- %s: %s.", s.Name, s.About)
 		if id := s.Ideal(); id > 0 {
 			fmt.Fprintf(w, " Ideal %s s (%s).", bench.Seconds(id), s.IdealKind())
+		}
+		if id := s.OneSourceIdeal(); id > 0 {
+			fmt.Fprintf(w, " One source: %s s.", bench.Seconds(id))
 		}
 		fmt.Fprintln(w)
 	}
@@ -273,19 +294,15 @@ func memTotal() string {
 	return ""
 }
 
-// pick expands a comma-separated list in which "all" stands for all,
-// "faults" for faults and "adaptive" for adaptive.
-func pick(list string, all, faults, adaptive []string) []string {
+// pick expands a comma-separated list in which the name of a group stands
+// for its members.
+func pick(list string, groups map[string][]string) []string {
 	var out []string
 	for _, n := range strings.Split(list, ",") {
-		switch n = strings.TrimSpace(n); {
-		case n == "all":
-			out = append(out, all...)
-		case n == "faults" && faults != nil:
-			out = append(out, faults...)
-		case n == "adaptive" && adaptive != nil:
-			out = append(out, adaptive...)
-		case n != "":
+		n = strings.TrimSpace(n)
+		if members, ok := groups[n]; ok {
+			out = append(out, members...)
+		} else if n != "" {
 			out = append(out, n)
 		}
 	}
