@@ -3,6 +3,7 @@ package scheduler
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"sync/atomic"
@@ -51,9 +52,13 @@ type host struct {
 	// written counts the bytes from the host written to disk, for the
 	// summary.
 	written atomic.Int64
-	// connRate is what one of its connections now delivers, bytes/s (0:
-	// not measured yet), for choosing among a file's sources.
-	connRate float64
+	// rate is what the host delivers in all, bytes/s, a moving average
+	// over the watchdog's ticks (0: not measured yet), for choosing among
+	// a file's sources; rateRecv and rateAt are recv and the time (ns
+	// since the run's start) at the last tick.
+	rate     float64
+	rateRecv int64
+	rateAt   int64
 	// pause is the longest silence (ns) after which one of the host's
 	// requests went on delivering, decaying with time: a host that sends
 	// in bursts pauses between them, and a hedge must not take such a
@@ -273,4 +278,35 @@ func (r *run) hostBytesLocked() []HostBytes {
 		out[i] = HostBytes{Host: h.name, Bytes: h.written.Load()}
 	}
 	return out
+}
+
+// measureLocked folds what h delivered since the last tick into its rate.
+// Call with mu held.
+func (h *host) measureLocked(now int64) {
+	recv := h.recv.Load()
+	if h.conns == 0 && recv == h.rateRecv {
+		// Idle: what it delivered last is still the best guess.
+		h.rateAt = now
+		return
+	}
+	if h.rateAt > 0 && now > h.rateAt {
+		inst := float64(recv-h.rateRecv) / time.Duration(now-h.rateAt).Seconds()
+		if h.rate == 0 {
+			h.rate = inst
+		} else {
+			h.rate += (inst - h.rate) / 4
+		}
+	}
+	h.rateRecv, h.rateAt = recv, now
+}
+
+// perConn is what one more connection to h can expect, bytes/s: its share
+// of what h delivers now, counting itself, so that a host that has just
+// been given connections looks less attractive at once (a host capped in
+// total gives each connection less); +Inf for a host never measured.
+func (h *host) perConn() float64 {
+	if h.rate == 0 && h.conns == 0 {
+		return math.Inf(1)
+	}
+	return h.rate / float64(h.conns+1)
 }

@@ -184,10 +184,10 @@ func (r *run) pickSteal(now time.Time) *seg {
 // segments across sources: 1 until measured (a single source's segments
 // then compare by size alone); a waiting segment has no source yet.
 func sourceSpeed(s *seg) float64 {
-	if s.src == nil || !s.f.mirrored() || s.src.host.connRate <= 0 {
+	if s.src == nil || !s.f.mirrored() || s.src.host.rate <= 0 {
 		return 1
 	}
-	return s.src.host.connRate
+	return s.src.host.rate / float64(max(s.src.host.conns, 1))
 }
 
 // tailMinSegment is the smallest piece the end of a run still splits off.

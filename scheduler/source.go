@@ -124,9 +124,9 @@ func (f *file) usableSources() int {
 }
 
 // sourceWithRoom returns the source f's next request should go to: among
-// the usable ones whose host has room, the one whose connections now
-// deliver the most (betterSource), so connections spread in proportion to
-// what sources deliver. A source whose first answer is awaited gets no
+// the usable ones whose host has room, the one where one more connection
+// can expect the most (betterSource), so connections spread in proportion
+// to what sources deliver. A source whose first answer is awaited gets no
 // second request. Nil when none has room. Call with mu held.
 func (r *run) sourceWithRoom(f *file) *source {
 	var best *source
@@ -144,15 +144,15 @@ func (r *run) sourceWithRoom(f *file) *source {
 	return best
 }
 
-// betterSource: the one whose connections deliver more; until both are
-// measured, the one with fewer connections, so that every source is tried
-// and measured.
+// betterSource: the one where one more connection can expect more
+// (host.perConn); while rates are unknown, the one with fewer connections,
+// so that every source is tried and measured.
 func betterSource(a, b *source) bool {
-	ra, rb := a.host.connRate, b.host.connRate
-	if ra == 0 || rb == 0 || ra == rb {
+	pa, pb := a.host.perConn(), b.host.perConn()
+	if pa == pb || a.host.rate == 0 && a.host.conns > 0 || b.host.rate == 0 && b.host.conns > 0 {
 		return a.host.conns < b.host.conns
 	}
-	return ra > rb
+	return pa > pb
 }
 
 // dropSourceLocked stops using src for f because of err, and cancels its

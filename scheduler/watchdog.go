@@ -22,8 +22,7 @@ const (
 
 // connRatesLocked measures, per host, the median rate in bytes per second
 // of its requests running for a second or more, over their current
-// measuring windows; it also keeps it as the host's connRate, which picks
-// among a file's sources. Call with mu held.
+// measuring windows, and updates each host's rate. Call with mu held.
 func (r *run) connRatesLocked(now int64) map[*host]float64 {
 	rates := map[*host][]float64{}
 	for _, f := range r.active {
@@ -38,7 +37,9 @@ func (r *run) connRatesLocked(now int64) map[*host]float64 {
 	for h, rs := range rates {
 		slices.Sort(rs)
 		medians[h] = rs[len(rs)/2]
-		h.connRate = medians[h]
+	}
+	for _, h := range r.hosts {
+		h.measureLocked(now)
 	}
 	return medians
 }
