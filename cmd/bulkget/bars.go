@@ -63,6 +63,7 @@ type bars struct {
 	hidden                atomic.Int64 // files in progress without a bar
 	connsInUse            atomic.Int64
 	estimated             atomic.Bool
+	mirrored              atomic.Bool  // some bar shows its sources
 	width                 atomic.Int64 // of the terminal, at the latest redraw
 }
 
@@ -73,6 +74,9 @@ type fileBar struct {
 	size  int64        // last total given to mpb; -1 unknown
 	conns atomic.Int64 // read by its decorator
 	sized atomic.Bool
+	// sources is the sources column of a file with mirrors ("3 sources"),
+	// empty for one source; read by its decorator.
+	sources atomic.Pointer[string]
 }
 
 func newBars(w io.Writer, cfg barsConfig) *bars {
@@ -114,7 +118,7 @@ func (b *bars) addTotal() {
 				about = "~"
 			}
 			return formatSize(st.Current) + " / " + about + formatSize(st.Total)
-		}, &b.connsInUse)...))
+		}, &b.connsInUse, nil)...))
 }
 
 func barStyle() mpb.BarStyleComposer {
@@ -138,14 +142,18 @@ func rightMargin(f mpb.BarFiller) mpb.BarFiller {
 // Terminal widths below which the last columns are left out, rather than
 // every line cut short with an ellipsis.
 const (
-	widthForConns = 100
+	widthForConns = 100 // and the sources of files with mirrors
 	widthForETA   = 80
 )
 
 // columns are the decorators right of a bar: bytes, percent, speed, time
-// left, connections. Each is its own column so mpb lines them up across
-// bars.
-func (b *bars) columns(rate *rateDecor, bytes decor.DecorFunc, conns *atomic.Int64) []decor.Decorator {
+// left, connections, and the sources of a file with mirrors (nil for the
+// total bar). Each is its own column so mpb lines them up across bars.
+//
+// The sources column is written without padding of its own: while no
+// file has mirrors it is empty on every bar and takes no room, so the
+// bars are exactly what they were before mirrors.
+func (b *bars) columns(rate *rateDecor, bytes decor.DecorFunc, conns *atomic.Int64, sources *atomic.Pointer[string]) []decor.Decorator {
 	return []decor.Decorator{
 		decor.Any(bytes, decor.WCSyncSpace),
 		decor.Any(percent, decor.WCSyncSpace),
@@ -166,6 +174,15 @@ func (b *bars) columns(rate *rateDecor, bytes decor.DecorFunc, conns *atomic.Int
 			}
 			return connsText(conns.Load())
 		}, decor.WCSyncSpace),
+		decor.Any(func(decor.Statistics) string {
+			if sources == nil || !b.showSources(int(b.width.Load())) {
+				return ""
+			}
+			if s := sources.Load(); s != nil && *s != "" {
+				return "  " + *s
+			}
+			return ""
+		}, decor.WCSyncWidthR),
 	}
 }
 
@@ -183,10 +200,52 @@ func connsText(n int64) string {
 	return strconv.FormatInt(n, 10) + " conns"
 }
 
+// sourcesText is the sources a file with mirrors uses: "3 sources", or
+// "2/3 sources" once one was dropped; "" for a file with one source.
+func sourcesText(srcs []scheduler.SourceProgress) string {
+	if len(srcs) == 0 {
+		return ""
+	}
+	inUse := 0
+	for _, s := range srcs {
+		if s.Dropped == "" {
+			inUse++
+		}
+	}
+	unit := "sources"
+	if len(srcs) == 1 {
+		unit = "source"
+	}
+	if inUse == len(srcs) {
+		return strconv.Itoa(len(srcs)) + " " + unit
+	}
+	return strconv.Itoa(inUse) + "/" + strconv.Itoa(len(srcs)) + " " + unit
+}
+
+// setSources updates a bar's sources column, allocating only when the
+// text changes.
+func (fb *fileBar) setSources(srcs []scheduler.SourceProgress) {
+	text := sourcesText(srcs)
+	if old := fb.sources.Load(); old == nil || *old != text {
+		fb.sources.Store(&text)
+	}
+}
+
 // nameWidth gives the file name column what the other columns leave of a
 // line of width tw, within bounds that keep names and bars readable.
 func nameWidth(tw int) int {
 	return min(max(tw-72, 16), 60)
+}
+
+// sourcesRoom is what the sources column takes ("  2/3 sources"), which
+// the names give up while it is shown, so that the bars keep their
+// length (on a terminal 100 wide the names go down to their least).
+const sourcesRoom = 13
+
+// showSources says whether the sources column is drawn on a terminal tw
+// wide: with the connections they explain, while some bar has mirrors.
+func (b *bars) showSources(tw int) bool {
+	return tw >= widthForConns && b.mirrored.Load()
 }
 
 func (b *bars) event(e scheduler.Event) {
@@ -197,10 +256,10 @@ func (b *bars) event(e scheduler.Event) {
 		b.printAbove(doneLine(e, b.t.fileSpeed(e)))
 	case scheduler.Failed:
 		b.drop(e.Line)
-		b.printAbove(failureLine(e.Name, e.Line, e.Err))
+		b.printAbove(failureLine(e.Name, e.Line, e.Err) + sourcesNote(e.Sources))
 	case scheduler.Expired:
 		b.drop(e.Line)
-		b.printAbove(expiredLine(e.Name, e.Line, e.Err))
+		b.printAbove(expiredLine(e.Name, e.Line, e.Err) + sourcesNote(e.Sources))
 	case scheduler.Skipped:
 		b.drop(e.Line)
 		b.printAbove(skippedLine(e))
@@ -285,6 +344,7 @@ func (b *bars) progress(e scheduler.Event) {
 			continue
 		}
 		fb.conns.Store(int64(f.Conns))
+		fb.setSources(f.Sources)
 		if f.Total != fb.size && f.Total >= 0 {
 			fb.size = f.Total
 			fb.sized.Store(true)
@@ -301,6 +361,14 @@ func (b *bars) progress(e scheduler.Event) {
 		}
 	}
 	b.before, b.now = b.now, b.before
+	mirrored := false
+	for _, fb := range b.shown {
+		if s := fb.sources.Load(); s != nil && *s != "" {
+			mirrored = true
+			break
+		}
+	}
+	b.mirrored.Store(mirrored)
 	b.hidden.Store(int64(len(b.t.active) - len(b.shown)))
 	b.connsInUse.Store(inUse)
 	b.filesTotal.Store(int64(b.t.filesTotal))
@@ -320,6 +388,7 @@ func (b *bars) progress(e scheduler.Event) {
 func (b *bars) add(f scheduler.FileProgress, now time.Time) {
 	fb := &fileBar{line: f.Line, last: now, size: f.Total}
 	fb.conns.Store(int64(f.Conns))
+	fb.setSources(f.Sources)
 	fb.sized.Store(f.Total >= 0)
 	name := f.Name
 	// A bar made with total 0 never completes by itself: it leaves when
@@ -328,14 +397,18 @@ func (b *bars) add(f scheduler.FileProgress, now time.Time) {
 		mpb.BarRemoveOnComplete(),
 		mpb.BarFillerMiddleware(rightMargin),
 		mpb.PrependDecorators(decor.Any(func(st decor.Statistics) string {
-			return shorten(name, nameWidth(st.AvailableWidth))
+			tw := st.AvailableWidth
+			if b.showSources(tw) {
+				tw -= sourcesRoom
+			}
+			return shorten(name, nameWidth(tw))
 		}, decor.WCSyncWidthR)),
 		mpb.AppendDecorators(b.columns(newRateDecor(5*time.Second), func(st decor.Statistics) string {
 			if !fb.sized.Load() {
 				return formatSize(st.Current) + " / ?"
 			}
 			return formatSize(st.Current) + " / " + formatSize(st.Total)
-		}, &fb.conns)...))
+		}, &fb.conns, &fb.sources)...))
 	fb.bar.SetCurrent(f.Bytes)
 	b.shown = append(b.shown, fb)
 	b.byLine[f.Line] = fb

@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/bulkget/bulkget/internal/mask"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/scheduler"
 )
@@ -47,11 +48,55 @@ type jsonFile struct {
 }
 
 type jsonProgressFile struct {
-	Line        int    `json:"line"`
-	File        string `json:"file"`
-	Bytes       int64  `json:"bytes"`
-	Total       int64  `json:"total"`
+	Line        int          `json:"line"`
+	File        string       `json:"file"`
+	Bytes       int64        `json:"bytes"`
+	Total       int64        `json:"total"`
+	Connections int          `json:"connections"`
+	Sources     []jsonSource `json:"sources,omitempty"`
+}
+
+// jsonSource is one source of a file with mirrors: index 0 is the list's
+// url, 1 onwards its mirrors in list order.
+type jsonSource struct {
+	Index       int    `json:"index"`
+	Host        string `json:"host"`
+	Bytes       int64  `json:"bytes"` // in this run
 	Connections int    `json:"connections"`
+	Dropped     string `json:"dropped,omitempty"` // why the file stopped using it
+}
+
+// jsonSources is nil for a file with one source, so that its objects are
+// what they were before mirrors.
+func jsonSources(srcs []scheduler.SourceProgress) []jsonSource {
+	if len(srcs) == 0 {
+		return nil
+	}
+	out := make([]jsonSource, len(srcs))
+	for i, s := range srcs {
+		out[i] = jsonSource{Index: s.Index, Host: hostText(s.Host), Bytes: s.Bytes, Connections: s.Conns,
+			Dropped: mask.Text(s.Dropped)}
+	}
+	return out
+}
+
+// jsonHost is one host's bytes, in the summary object and the --summary
+// file alike.
+type jsonHost struct {
+	Host  string `json:"host"`
+	Bytes int64  `json:"bytes"`
+}
+
+// jsonHosts is the bytes per host of a run with mirrors, nil otherwise.
+func jsonHosts(hosts []scheduler.HostBytes) []jsonHost {
+	if len(hosts) == 0 {
+		return nil
+	}
+	out := make([]jsonHost, len(hosts))
+	for i, h := range hosts {
+		out[i] = jsonHost{hostText(h.Host), h.Bytes}
+	}
+	return out
 }
 
 type jsonFailure struct {
@@ -120,24 +165,27 @@ func (j *jsonLines) event(e scheduler.Event) {
 		run := e.Bytes - j.t.resumed[e.Line]
 		j.emit(struct {
 			jsonFile
-			Bytes     int64  `json:"bytes"`
-			ElapsedMS int64  `json:"elapsed_ms"`
-			Speed     int64  `json:"speed"`
-			Verified  string `json:"verified"`
-		}{file("done"), e.Bytes, e.Elapsed.Milliseconds(), perSecond(run, e.Elapsed), e.Verified})
+			Bytes     int64        `json:"bytes"`
+			ElapsedMS int64        `json:"elapsed_ms"`
+			Speed     int64        `json:"speed"`
+			Verified  string       `json:"verified"`
+			Sources   []jsonSource `json:"sources,omitempty"`
+		}{file("done"), e.Bytes, e.Elapsed.Milliseconds(), perSecond(run, e.Elapsed), e.Verified, jsonSources(e.Sources)})
 	case scheduler.Failed:
 		j.emit(struct {
 			jsonFile
-			Bytes int64  `json:"bytes"`
-			Error string `json:"error"`
-		}{file("failed"), e.Bytes, errText(e.Err)})
+			Bytes   int64        `json:"bytes"`
+			Error   string       `json:"error"`
+			Sources []jsonSource `json:"sources,omitempty"`
+		}{file("failed"), e.Bytes, errText(e.Err), jsonSources(e.Sources)})
 	case scheduler.Expired:
 		j.emit(struct {
 			jsonFile
-			Bytes int64  `json:"bytes"`
-			Total int64  `json:"total"`
-			Error string `json:"error"`
-		}{file("expired"), e.Bytes, e.Total, errText(e.Err)})
+			Bytes   int64        `json:"bytes"`
+			Total   int64        `json:"total"`
+			Error   string       `json:"error"`
+			Sources []jsonSource `json:"sources,omitempty"`
+		}{file("expired"), e.Bytes, e.Total, errText(e.Err), jsonSources(e.Sources)})
 	case scheduler.HostLimit:
 		head.Type = "host"
 		j.emit(struct {
@@ -161,7 +209,8 @@ func (j *jsonLines) progress(e scheduler.Event) {
 	speed := j.win.advance(e.Time, j.t.runBytes)
 	files := make([]jsonProgressFile, 0, len(j.t.active))
 	for _, f := range j.t.active {
-		files = append(files, jsonProgressFile{f.Line, f.Name, f.Bytes, f.Total, f.Conns})
+		files = append(files, jsonProgressFile{Line: f.Line, File: f.Name, Bytes: f.Bytes, Total: f.Total,
+			Connections: f.Conns, Sources: jsonSources(f.Sources)})
 	}
 	v := struct {
 		jsonHead
@@ -220,8 +269,9 @@ func (j *jsonLines) finish(sum scheduler.Summary) {
 		ElapsedMS   int64         `json:"elapsed_ms"`
 		Speed       int64         `json:"speed"`
 		Interrupted bool          `json:"interrupted"`
+		Hosts       []jsonHost    `json:"hosts,omitempty"`
 	}{jsonHead{"summary", jsonTime(time.Now())}, sum.Done, sum.Skipped, failed, expired, invalid, sum.Bytes,
-		sum.Elapsed.Milliseconds(), perSecond(sum.Bytes, sum.Elapsed), sum.Interrupted})
+		sum.Elapsed.Milliseconds(), perSecond(sum.Bytes, sum.Elapsed), sum.Interrupted, jsonHosts(sum.Hosts)})
 }
 
 func errText(err error) string {

@@ -349,10 +349,10 @@ func (p *plain) event(e scheduler.Event) {
 	}
 	switch e.Kind {
 	case scheduler.Failed:
-		fmt.Fprintln(p.w, failureLine(e.Name, e.Line, e.Err))
+		fmt.Fprintln(p.w, failureLine(e.Name, e.Line, e.Err)+sourcesNote(e.Sources))
 		return
 	case scheduler.Expired:
-		fmt.Fprintln(p.w, expiredLine(e.Name, e.Line, e.Err))
+		fmt.Fprintln(p.w, expiredLine(e.Name, e.Line, e.Err)+sourcesNote(e.Sources))
 		return
 	}
 	if p.quiet {
@@ -407,10 +407,6 @@ func (p *plain) finish(sum scheduler.Summary) {
 	writeSummary(p.w, sum, p.quiet)
 }
 
-func doneLine(e scheduler.Event, speed string) string {
-	return fmt.Sprintf("✓ %s  %s  in %s  %s", e.Name, formatSize(e.Bytes), formatDuration(e.Elapsed), speed)
-}
-
 func sizeOrUnknown(n int64) string {
 	if n < 0 {
 		return "size unknown"
@@ -449,6 +445,9 @@ func writeSummary(w io.Writer, sum scheduler.Summary, quiet bool) {
 		}
 		fmt.Fprintf(w, "%d done, %d skipped, %d failed%s, %s in %s (%s)%s\n", sum.Done, sum.Skipped, len(sum.Failed), expired,
 			formatSize(sum.Bytes), formatDuration(sum.Elapsed), formatRate(sum.Bytes, sum.Elapsed.Seconds()), state)
+		if len(sum.Hosts) > 0 {
+			fmt.Fprintln(w, hostsLine(sum.Hosts))
+		}
 	}
 	if len(sum.Expired) > 0 {
 		fmt.Fprintf(w, "expired (bytes kept; run again with fresh links, or with --refresh-command, to continue):\n")

@@ -50,6 +50,9 @@ type summaryJSON struct {
 	// Verified says, per file done in this run, what it was checked
 	// against.
 	Verified []verifiedJSON `json:"verified"`
+	// Hosts is the bytes per host, in the order the hosts first appear in
+	// the list, when some file had mirrors; absent otherwise.
+	Hosts []jsonHost `json:"hosts,omitempty"`
 }
 
 type verifiedJSON struct {
@@ -124,6 +127,7 @@ func (r *summaryReport) listRead(entries int, bad []*manifest.LineError) {
 func (r *summaryReport) runDone(sum scheduler.Summary) {
 	r.ran = true
 	r.s.Done, r.s.Skipped, r.s.Bytes, r.s.Interrupted = sum.Done, sum.Skipped, sum.Bytes, sum.Interrupted
+	r.s.Hosts = jsonHosts(sum.Hosts)
 	for _, f := range sum.Failed {
 		reason := "failed"
 		if f.Err != nil {
