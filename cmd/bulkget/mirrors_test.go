@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bulkget/bulkget/internal/origin"
 	"github.com/bulkget/bulkget/scheduler"
 )
 
@@ -359,5 +361,82 @@ func TestSummaryFileHasBytesPerHost(t *testing.T) {
 				t.Errorf("hosts = %s, want %s", got.String(), tc.want)
 			}
 		})
+	}
+}
+
+// A real run of a list with a mirrors column: every file right, bytes from
+// both live sources, the dead one dropped, and the JSON says so.
+func TestMirroredListEndToEnd(t *testing.T) {
+	a := origin.New(origin.Options{TotalRate: 8 << 20})
+	defer a.Close()
+	b := origin.New(origin.Options{TotalRate: 8 << 20})
+	defer b.Close()
+	dead := origin.New(origin.Options{})
+	deadURL := dead.URL("x")
+	dead.Close()
+	dir := chdir(t)
+	sizes := map[string]int64{"one.bin": 6 << 20, "two.bin": 5 << 20}
+	list := "filename,url,mirrors\n"
+	for _, n := range []string{"one.bin", "two.bin"} {
+		a.Add(n, sizes[n])
+		b.Add(n, sizes[n])
+		list += fmt.Sprintf("%s,%s,%s %s\n", n, a.URL(n), b.URL(n), strings.TrimSuffix(deadURL, "x")+n)
+	}
+	if err := os.WriteFile("m.csv", []byte(list), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "--progress", "json", "-k", "256K", "m.csv")
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	for n, size := range sizes {
+		if got, want := sha(t, filepath.Join(dir, "m", n)), origin.SHA256Hex(n, 0, size); got != want {
+			t.Errorf("%s: sha256 %s, want %s", n, got, want)
+		}
+	}
+	type source struct {
+		Host    string
+		Bytes   int64
+		Dropped string
+	}
+	var done int
+	var hosts []struct {
+		Host  string
+		Bytes int64
+	}
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var obj struct {
+			Type    string
+			File    string
+			Bytes   int64
+			Sources []source
+			Hosts   []struct {
+				Host  string
+				Bytes int64
+			}
+		}
+		if err := json.Unmarshal([]byte(line), &obj); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		switch obj.Type {
+		case "done":
+			done++
+			by := map[string]source{}
+			for _, s := range obj.Sources {
+				by[s.Host] = s
+			}
+			if len(obj.Sources) != 3 || by[a.Addr()].Bytes == 0 || by[b.Addr()].Bytes == 0 ||
+				by[a.Addr()].Bytes+by[b.Addr()].Bytes != sizes[obj.File] {
+				t.Errorf("%s: sources %+v, want both live ones to give bytes summing to %d", obj.File, obj.Sources, sizes[obj.File])
+			}
+			if by[dead.Addr()].Dropped == "" {
+				t.Errorf("%s: the dead source is not dropped: %+v", obj.File, obj.Sources)
+			}
+		case "summary":
+			hosts = obj.Hosts
+		}
+	}
+	if done != 2 || len(hosts) != 3 {
+		t.Errorf("%d done events, summary hosts %+v", done, hosts)
 	}
 }
