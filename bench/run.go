@@ -46,10 +46,13 @@ type Result struct {
 	Requests  int64 // GET and HEAD requests the origin saw
 	Conns     int64 // TCP connections the origin accepted
 	PeakConns int64 // most TCP connections open at once
-	BigReqs   int64 // requests for the largest file, in mixed scenarios
-	Gets      int64 // GET requests the origin saw (Requests without HEAD)
-	Refused   int64 // responses with status 429 or 503
-	Served    int64 // body bytes the origin wrote, error bodies included
+	// Busy is the requests' time in the origins' handlers, added up:
+	// over Wall, the mean number of requests in flight.
+	Busy    time.Duration
+	BigReqs int64 // requests for the largest file, in mixed scenarios
+	Gets    int64 // GET requests the origin saw (Requests without HEAD)
+	Refused int64 // responses with status 429 or 503
+	Served  int64 // body bytes the origin wrote, error bodies included
 	// Sources are a mirrored scenario's counters per source, the primary
 	// first; the figures above are their sums (PeakConns the sum of each
 	// source's peak).
@@ -269,6 +272,7 @@ func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
 		res.Requests += st.Requests + st.HeadRequests
 		res.Conns += st.ConnsAccepted
 		res.PeakConns += st.PeakConns
+		res.Busy += st.Busy
 		res.Gets += st.Requests
 		res.Refused += st.ByStatus[429] + st.ByStatus[503]
 		res.Served += st.BytesServed

@@ -129,8 +129,8 @@ func cell(s string) string {
 // the few bytes of error bodies).
 func WriteAdaptiveTable(w io.Writer, results []Result) error {
 	var b strings.Builder
-	b.WriteString("| scenario | tool | wall s | ideal s | × ideal | TCP conns (peak open) | GET requests | refused 429/503 (share) | served beyond size MiB (share) | CPU s | files right | notes |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	b.WriteString("| scenario | tool | wall s | ideal s | × ideal | TCP conns (peak open) | mean in flight | GET requests | refused 429/503 (share) | served beyond size MiB (share) | CPU s | files right | notes |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, r := range results {
 		s := r.Scenario
 		ideal := "–"
@@ -138,7 +138,7 @@ func WriteAdaptiveTable(w io.Writer, results []Result) error {
 			ideal = Seconds(id)
 		}
 		if r.Skipped != "" {
-			fmt.Fprintf(&b, "| %s | %s | – | %s | – | – | – | – | – | – | – | %s |\n", s.Name, r.Tool, ideal, cell(r.Skipped))
+			fmt.Fprintf(&b, "| %s | %s | – | %s | – | – | – | – | – | – | – | – | %s |\n", s.Name, r.Tool, ideal, cell(r.Skipped))
 			continue
 		}
 		ratio, extra := "–", "–"
@@ -153,8 +153,12 @@ func WriteAdaptiveTable(w io.Writer, results []Result) error {
 		if r.Refused > 0 && r.Gets > 0 {
 			refused = fmt.Sprintf("%d (%.0f%%)", r.Refused, 100*float64(r.Refused)/float64(r.Gets))
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.2f | %s | %s | %d (%d) | %d | %s | %s | %.2f | %d/%d | %s |\n",
-			s.Name, r.Tool, r.Wall.Seconds(), ideal, ratio, r.Conns, r.PeakConns, r.Gets,
+		inFlight := "–"
+		if r.Wall > 0 {
+			inFlight = fmt.Sprintf("%.1f", r.Busy.Seconds()/r.Wall.Seconds())
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.2f | %s | %s | %d (%d) | %s | %d | %s | %s | %.2f | %d/%d | %s |\n",
+			s.Name, r.Tool, r.Wall.Seconds(), ideal, ratio, r.Conns, r.PeakConns, inFlight, r.Gets,
 			refused, extra, r.CPU.Seconds(), r.Right, r.Total, cell(r.Notes()))
 	}
 	_, err := io.WriteString(w, b.String())

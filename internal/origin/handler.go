@@ -30,7 +30,11 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	inflight := s.st.inflight.Add(1)
 	raise(&s.st.peakReqs, inflight)
-	defer s.st.inflight.Add(-1)
+	began := time.Now()
+	defer func() {
+		s.st.busy.Add(int64(time.Since(began)))
+		s.st.inflight.Add(-1)
+	}()
 
 	opts := s.options()
 	if opts.MaxInFlight > 0 && inflight > int64(opts.MaxInFlight) && r.Method == http.MethodGet {

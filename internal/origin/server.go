@@ -70,7 +70,10 @@ type Stats struct {
 	ConnsAccepted int64 // TCP connections accepted
 	PeakConns     int64 // peak concurrently open TCP connections
 	PeakRequests  int64 // peak concurrently in-flight requests
-	ByStatus      map[int]int64
+	// Busy is the time every request spent in the handler, added up:
+	// divided by a run's wall time, the mean number of requests in flight.
+	Busy     time.Duration
+	ByStatus map[int]int64
 }
 
 type file struct {
@@ -83,6 +86,7 @@ type counters struct {
 	requests, heads, bytes    atomic.Int64
 	accepted, open, peakConns atomic.Int64
 	inflight, peakReqs        atomic.Int64
+	busy                      atomic.Int64 // ns
 	status                    [600]atomic.Int64
 }
 
@@ -310,6 +314,7 @@ func (s *Server) Stats() Stats {
 		ConnsAccepted: s.st.accepted.Load(),
 		PeakConns:     s.st.peakConns.Load(),
 		PeakRequests:  s.st.peakReqs.Load(),
+		Busy:          time.Duration(s.st.busy.Load()),
 		ByStatus:      make(map[int]int64),
 	}
 	for code := range s.st.status {
@@ -329,6 +334,7 @@ func (s *Server) ResetStats() {
 	s.st.accepted.Store(0)
 	s.st.peakConns.Store(s.st.open.Load())
 	s.st.peakReqs.Store(s.st.inflight.Load())
+	s.st.busy.Store(0)
 	for i := range s.st.status {
 		s.st.status[i].Store(0)
 	}
