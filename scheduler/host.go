@@ -49,6 +49,8 @@ type host struct {
 	tune tuner
 	// recv counts the bytes received from the host, for the tuner.
 	recv atomic.Int64
+	// awaiting counts its requests sent and not yet answered (tune.go).
+	awaiting int
 	// written counts the bytes from the host written to disk, for the
 	// summary.
 	written atomic.Int64
@@ -206,12 +208,29 @@ func (r *run) endRestsLocked(now time.Time) time.Time {
 // the first wait is over.
 func (r *run) room(h *host) int {
 	budget := min(r.opts.MaxPerHost, r.opts.Connections)
-	return min(h.limit, budget-len(h.resting)) - h.conns
+	n := min(h.limit, budget-len(h.resting)) - h.conns
+	if n > 0 && h.tune.phase == tuneRaised && h.conns >= h.tune.base && h.awaiting > h.tune.raisedOK {
+		// A raise is tried by slow start: one request awaiting an answer
+		// at first, and one more for each answer, so the allowance
+		// doubles every round trip and a host with a fixed limit refuses
+		// one request, not the whole raise.
+		return 0
+	}
+	return n
 }
 
 // answered records an answer from h that was not a refusal.
-func (r *run) answered(h *host, resp *segment.Response) {
+func (r *run) answered(s *seg, resp *segment.Response) {
+	h := s.src.host
 	r.mu.Lock()
+	if s.awaiting {
+		s.awaiting = false
+		h.awaiting--
+		if h.tune.phase == tuneRaised {
+			h.tune.raisedOK++
+			r.notify() // the slow start admits more (room)
+		}
+	}
 	h.recent.add(false)
 	h.lastOK = time.Now()
 	var e Event

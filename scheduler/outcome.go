@@ -58,6 +58,10 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 	f.conns--
 	src.conns--
 	src.host.conns--
+	if s.awaiting { // never answered, or refused
+		s.awaiting = false
+		src.host.awaiting--
+	}
 	defer func() {
 		if e, ok := r.strandIfIdleLocked(f); ok {
 			events = append(events, e)

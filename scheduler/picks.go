@@ -47,6 +47,8 @@ func (r *run) next(ctx context.Context) *seg {
 			s.f.conns++
 			s.src.conns++
 			s.src.host.conns++
+			s.awaiting = true
+			s.src.host.awaiting++
 			return s
 		}
 		if !rested.IsZero() && (wake.IsZero() || rested.Before(wake)) {

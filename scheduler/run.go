@@ -133,6 +133,9 @@ type seg struct {
 	hedgeOf *seg         // the slow segment this one took over from
 	// sum is the CRC of what the segment wrote, when its file has a crc.
 	sum segSum
+	// awaiting: the current attempt's request has been sent and not yet
+	// answered; counted in its host's awaiting. Guarded by mu.
+	awaiting bool
 	// answered says the current attempt's request got a response that
 	// was not a refusal, even one with the wrong range: the server is
 	// up. Written by the connection running the attempt, read by its
@@ -356,6 +359,9 @@ func (r *run) work(ctx context.Context) {
 	bgWG.Go(func() { r.watchdog(bg, &bgWG) })
 	bgWG.Go(func() { r.ticker(bg) })
 	bgWG.Go(func() { r.checkpointer(bg) })
+	if r.opts.Adaptive {
+		bgWG.Go(func() { r.tuneHosts(bg) })
+	}
 	wg.Wait()
 	r.refreshWG.Wait()
 	r.finWG.Wait()

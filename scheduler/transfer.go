@@ -147,7 +147,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 		errors.Is(err, errRangesIgnored) || errors.Is(err, errSourceSize) {
 		// An answer, even with the wrong bytes: the host is up.
 		s.answered = true
-		r.answered(src.host, resp)
+		r.answered(s, resp)
 	}
 	if err != nil {
 		return err

@@ -1,9 +1,12 @@
 package scheduler
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/bulkget/bulkget/segment"
 )
 
 // With Options.Adaptive, each host's connections find their own level by
@@ -23,7 +26,7 @@ import (
 // the lowest level ever refused.
 const (
 	tuneStart     = 4                      // connections a host starts with
-	tuneWindowMin = 700 * time.Millisecond // shortest measuring window
+	tuneWindowMin = 900 * time.Millisecond // shortest measuring window
 	tuneMin       = 2                      // never settles below
 	tuneReprobe   = 20 * time.Second       // settled: time before trying another level
 	// A raise that gained this share of what the new connections would
@@ -53,7 +56,17 @@ type tuner struct {
 	upNext    bool    // settled: the next probe goes up, not down
 	start     time.Time
 	startRecv int64
+	reached   time.Time // when the level was first fully busy, before start
 	next      time.Time // settled: when to probe again
+	// raisedOK counts the answers, not refusals, while a raise is tried:
+	// the slow start's allowance of requests awaiting an answer (room).
+	raisedOK int
+	// busy adds up the connections at work at each tick of the window,
+	// samples counts the ticks.
+	busy, samples int
+	// steep: the last raise gained in proportion, so the host is capped
+	// per connection so far and the next raise may be larger.
+	steep bool
 }
 
 // tuneWindow is how long h's level is measured: many round trips, and
@@ -77,22 +90,39 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 			return r.setLevelLocked(h, max(tuneMin, t.base-max(1, t.base/4)), tuneLowered, now)
 		}
 	}
-	// Only a window in which every allowed connection had work counts.
-	if h.limit < h.want || h.conns < h.want {
-		t.start = time.Time{}
+	// Only a window in which the allowed connections had work counts: it
+	// starts with all of them busy, and the moments between one range and
+	// the next may not add up to more than a tenth of it.
+	if h.limit < h.want || t.start.IsZero() && h.conns < h.want {
+		t.start, t.reached = time.Time{}, time.Time{}
 		return Event{}, false
 	}
 	recv := h.recv.Load()
 	if t.start.IsZero() {
-		t.start, t.startRecv = now, recv
+		// Connections just opened on a host that sends in bursts get
+		// their first burst at once: a window starting with them would
+		// count one burst too many. It starts half a pause later.
+		if t.reached.IsZero() {
+			t.reached = now
+		}
+		if now.Sub(t.reached) < time.Duration(h.pause.Load())/2 {
+			return Event{}, false
+		}
+		t.start, t.startRecv, t.reached = now, recv, time.Time{}
+		t.busy, t.samples = 0, 0
 		return Event{}, false
 	}
+	t.busy += min(h.conns, h.want)
+	t.samples++
 	span := now.Sub(t.start)
 	if span < r.tuneWindow(h) {
 		return Event{}, false
 	}
-	rate := float64(recv-t.startRecv) / span.Seconds()
 	t.start = time.Time{}
+	if float64(t.busy) < 0.9*float64(t.samples*h.want) {
+		return Event{}, false // short of work: says nothing about the level
+	}
+	rate := float64(recv-t.startRecv) / span.Seconds()
 	switch t.phase {
 	case tuneMeasure:
 		t.base, t.baseRate = h.want, rate
@@ -102,9 +132,10 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 		gain := rate/t.baseRate - 1
 		if t.baseRate > 0 && gain >= tuneFull*proportional {
 			t.base, t.baseRate = h.want, rate
+			t.steep = true
 			return r.raiseLocked(h, now)
 		}
-		t.upNext = false
+		t.upNext, t.steep = false, false
 		if t.baseRate > 0 && gain >= tuneMinGain {
 			// Some of the new connections paid: the host's limit lies
 			// between. Where the gain per connection fell from full to
@@ -113,7 +144,13 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 			t.base, t.baseRate = knee, t.baseRate*(1+gain*float64(knee-t.base)/float64(h.want-t.base))
 			return r.setLevelLocked(h, t.base, tuneSettled, now)
 		}
-		return r.setLevelLocked(h, t.base, tuneSettled, now)
+		// The new connections gave nothing: they go now, not when their
+		// ranges end, which on a large file may be the end of the run.
+		e, ok := r.setLevelLocked(h, t.base, tuneSettled, now)
+		if h.conns > h.limit {
+			r.shedLocked(h, h.conns-h.limit)
+		}
+		return e, ok
 	case tuneLowered:
 		t.upNext = true
 		if rate >= tuneKeep*t.baseRate {
@@ -132,7 +169,11 @@ func (r *run) raiseLocked(h *host, now time.Time) (Event, bool) {
 	if now.Sub(h.lastCut) >= probeAfter {
 		h.ceiling = r.opts.MaxPerHost + 1 // time to find out again
 	}
-	next := min(t.base+max(2, t.base), min(r.opts.MaxPerHost, r.opts.Connections), h.ceiling-1)
+	step := max(2, t.base) // double
+	if t.steep {
+		step = 3 * t.base // quadruple: each connection added so far paid in full
+	}
+	next := min(t.base+step, min(r.opts.MaxPerHost, r.opts.Connections), h.ceiling-1)
 	if next <= t.base {
 		t.upNext = false
 		t.phase, t.next = tuneSettled, now.Add(tuneReprobe)
@@ -144,9 +185,10 @@ func (r *run) raiseLocked(h *host, now time.Time) (Event, bool) {
 // setLevelLocked makes level h's connections, entering phase.
 func (r *run) setLevelLocked(h *host, level int, phase tunePhase, now time.Time) (Event, bool) {
 	t := &h.tune
-	t.phase, t.start = phase, time.Time{}
+	t.phase, t.start, t.reached, t.raisedOK = phase, time.Time{}, time.Time{}, 0
 	if phase == tuneSettled {
 		t.next = now.Add(tuneReprobe)
+		t.steep = false
 	}
 	if level == h.want {
 		return Event{}, false
@@ -164,6 +206,41 @@ func (r *run) setLevelLocked(h *host, level int, phase tunePhase, now time.Time)
 	return e, true
 }
 
+// shedLocked ends n of h's running requests where they are, those with the
+// most left first, and puts what they had left back as waiting segments,
+// so that a lowered level takes effect now rather than when its requests
+// end: a request may hold a large range for the rest of the file. Call with
+// mu held.
+func (r *run) shedLocked(h *host, n int) {
+	for ; n > 0; n-- {
+		var victim *seg
+		for _, f := range r.active {
+			if f.state != active || !f.probed || !f.ranged {
+				continue
+			}
+			for _, s := range f.segs {
+				if s.running && s.src.host == h && !s.hedged && s.hedgeOf == nil &&
+					(victim == nil || s.cur.Splittable() > victim.cur.Splittable()) {
+					victim = s
+				}
+			}
+		}
+		if victim == nil || victim.cur.Splittable() < tailMinSegment {
+			return
+		}
+		from, end, ok := victim.cur.Truncate()
+		if !ok {
+			return
+		}
+		victim.hedged = true // its attempt is over once it reaches the cut
+		f := victim.f
+		rest := r.newSeg(f, segment.NewCursor(from, from, end))
+		f.segs = append(f.segs, rest)
+		f.all = append(f.all, rest)
+	}
+	r.notify()
+}
+
 // refusedLocked hears that h refused a request for load. A raise being
 // tried is what the host could not take: it is given back at once, and the
 // level that was refused becomes the ceiling, rather than waiting for the
@@ -177,4 +254,28 @@ func (r *run) refusedLocked(h *host, now time.Time) (Event, bool) {
 	h.lastCut = now
 	t.upNext = false
 	return r.setLevelLocked(h, t.base, tuneSettled, now)
+}
+
+// tuneTick is how often the tuner looks at its windows: often enough that
+// a window is closed soon after it has lasted long enough.
+const tuneTick = 100 * time.Millisecond
+
+// tuneHosts runs every host's tuner until ctx is done (Options.Adaptive).
+func (r *run) tuneHosts(ctx context.Context) {
+	every(ctx, tuneTick, nil, func() {
+		var events []Event
+		r.mu.Lock()
+		for _, h := range r.hosts {
+			if e, ok := r.tuneLocked(h, time.Now()); ok {
+				events = append(events, e)
+			}
+		}
+		if len(events) > 0 {
+			r.notify()
+		}
+		r.mu.Unlock()
+		for _, e := range events {
+			r.rep.Report(e)
+		}
+	})
 }

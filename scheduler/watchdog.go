@@ -132,13 +132,6 @@ func (r *run) watchdog(ctx context.Context, jobs *sync.WaitGroup) {
 		}
 		r.renewSoonLocked(ctx, jobs, time.Now())
 		events := r.raiseHostsLocked(time.Now())
-		if r.opts.Adaptive {
-			for _, h := range r.hosts {
-				if e, ok := r.tuneLocked(h, time.Now()); ok {
-					events = append(events, e)
-				}
-			}
-		}
 		// Idle connections look again: a segment may have gone quiet (a
 		// hedge), the tail estimates have moved, or a host has room again.
 		r.notify()
