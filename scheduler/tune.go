@@ -57,7 +57,9 @@ type tuner struct {
 	start     time.Time
 	startRecv int64
 	reached   time.Time // when the level was first fully busy, before start
-	next      time.Time // settled: when to probe again
+	// startPause is the host's learnt pause when the window started.
+	startPause int64
+	next       time.Time // settled: when to probe again
 	// raisedOK counts the answers, not refusals, while a raise is tried:
 	// the slow start's allowance of requests awaiting an answer (room).
 	raisedOK int
@@ -109,7 +111,14 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 			return Event{}, false
 		}
 		t.start, t.startRecv, t.reached = now, recv, time.Time{}
+		t.startPause = h.pause.Load()
 		t.busy, t.samples = 0, 0
+		return Event{}, false
+	}
+	if 2*t.startPause < h.pause.Load() {
+		// The host's pacing was learnt during the window, which started
+		// with bursts it did not wait out: measure again.
+		t.start = time.Time{}
 		return Event{}, false
 	}
 	t.busy += min(h.conns, h.want)
