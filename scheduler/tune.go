@@ -145,19 +145,26 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 			return r.raiseLocked(h, now)
 		}
 		t.upNext, t.steep = false, false
+		// The connections beyond the new level go now rather than when
+		// their ranges end, which on a large file may be the end of the
+		// run. Cutting a request wastes what it has in flight and puts its
+		// rest behind the others, so only those that would run on for a
+		// while are cut: sooner when they gave nothing at all, later at a
+		// knee, where they still deliver and the host is merely full.
+		minLeft := shedUseless
 		if t.baseRate > 0 && gain >= tuneMinGain {
 			// Some of the new connections paid: the host's limit lies
 			// between. Where the gain per connection fell from full to
 			// nothing, the knee is at the share of them that paid.
 			knee := t.base + int(math.Ceil(float64(h.want-t.base)*gain/proportional))
+			if knee > t.base {
+				minLeft = shedAtKnee
+			}
 			t.base, t.baseRate = knee, t.baseRate*(1+gain*float64(knee-t.base)/float64(h.want-t.base))
-			return r.setLevelLocked(h, t.base, tuneSettled, now)
 		}
-		// The new connections gave nothing: they go now, not when their
-		// ranges end, which on a large file may be the end of the run.
 		e, ok := r.setLevelLocked(h, t.base, tuneSettled, now)
 		if h.conns > h.limit {
-			r.shedLocked(h, h.conns-h.limit)
+			r.shedLocked(h, h.conns-h.limit, now, minLeft)
 		}
 		return e, ok
 	case tuneLowered:
@@ -215,12 +222,13 @@ func (r *run) setLevelLocked(h *host, level int, phase tunePhase, now time.Time)
 	return e, true
 }
 
-// shedLocked ends n of h's running requests where they are, those with the
-// most left first, and puts what they had left back as waiting segments,
-// so that a lowered level takes effect now rather than when its requests
-// end: a request may hold a large range for the rest of the file. Call with
+// shedLocked ends up to n of h's running requests where they are, those
+// with the most left first, and puts what they had left back as waiting
+// segments, so that a lowered level takes effect now rather than when its
+// requests end: a request may hold a large range for the rest of the file.
+// Only requests that would run on for minLeft or more are cut. Call with
 // mu held.
-func (r *run) shedLocked(h *host, n int) {
+func (r *run) shedLocked(h *host, n int, now time.Time, minLeft time.Duration) {
 	for ; n > 0; n-- {
 		var victim *seg
 		for _, f := range r.active {
@@ -228,13 +236,13 @@ func (r *run) shedLocked(h *host, n int) {
 				continue
 			}
 			for _, s := range f.segs {
-				if s.running && s.src.host == h && !s.hedged && s.hedgeOf == nil &&
+				if s.running && s.src.host == h && !s.hedged && s.hedgeOf == nil && s.left(now) >= minLeft &&
 					(victim == nil || s.cur.Splittable() > victim.cur.Splittable()) {
 					victim = s
 				}
 			}
 		}
-		if victim == nil || victim.cur.Splittable() < tailMinSegment {
+		if victim == nil {
 			return
 		}
 		from, end, ok := victim.cur.Truncate()
@@ -263,6 +271,24 @@ func (r *run) refusedLocked(h *host, now time.Time) (Event, bool) {
 	h.lastCut = now
 	t.upNext = false
 	return r.setLevelLocked(h, t.base, tuneSettled, now)
+}
+
+// The least time a request must still have to run at its rate for a
+// lowered level to cut it (shedLocked): after a raise that gave nothing,
+// and at a knee.
+const (
+	shedUseless = 6 * time.Second
+	shedAtKnee  = 15 * time.Second
+)
+
+// left is how long s's request will still run at its rate so far; 0 when
+// too young to tell. Call with mu held.
+func (s *seg) left(now time.Time) time.Duration {
+	age, got := now.Sub(s.began), s.got.Load()
+	if age < 500*time.Millisecond || got <= 0 {
+		return 0
+	}
+	return time.Duration(float64(s.cur.Splittable()) / float64(got) * float64(age))
 }
 
 // tuneTick is how often the tuner looks at its windows: often enough that
