@@ -346,3 +346,44 @@ func TestSecondSIGINTExitsAtOnceAndStaysConsistent(t *testing.T) {
 	}
 	noLockFile(t, dir) // the one the exit at once left is gone with the resume
 }
+
+// The same ordeal for files with a mirror: each run splits the files over
+// both hosts, and every kill leaves states that record both hosts'
+// validators; nothing under a final name may ever be wrong.
+func TestSIGKILLAmidMirroredFilesNeverCorrupts(t *testing.T) {
+	o := chooseOrdeal()
+	srv, _, names := setupOrdeal(t, o)
+	mirror := origin.New(origin.Options{PerConnRate: o.connRate, Latency: 2 * time.Millisecond})
+	t.Cleanup(mirror.Close)
+	var b strings.Builder
+	b.WriteString("filename,url,mirrors\n")
+	for _, n := range names {
+		mirror.Add(n, o.size)
+		fmt.Fprintf(&b, "%s,%s,%s\n", n, srv.URL(n), mirror.URL(n))
+	}
+	list := filepath.Join(t.TempDir(), "mirrored.csv")
+	if err := os.WriteFile(list, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 2))
+	t.Logf("seed %d", seed)
+	for k := range o.kills {
+		runOrKill(t, k, bulkgetCmd(t, o, dir, list), time.Duration(rng.Int64N(int64(o.maxDelay))))
+		checkFinalNames(t, dir, names, o.size)
+	}
+	if out, err := bulkgetCmd(t, o, dir, list).CombinedOutput(); err != nil {
+		t.Fatalf("final run: %v\n%s", err, out)
+	}
+	if n := checkFinalNames(t, dir, names, o.size); n != o.files {
+		t.Fatalf("%d of %d files complete after the final run", n, o.files)
+	}
+	srv.WaitIdle(2 * time.Second)
+	mirror.WaitIdle(2 * time.Second)
+	a, m := srv.Stats().BytesServed, mirror.Stats().BytesServed
+	t.Logf("%d kills: served %d + %d bytes for %d bytes of files", o.kills, a, m, int64(o.files)*o.size)
+	if a == 0 || m == 0 {
+		t.Errorf("one host served nothing (%d, %d): the mirror was not used", a, m)
+	}
+}
