@@ -107,9 +107,12 @@ func runOrKill(t *testing.T, k int, cmd *exec.Cmd, delay time.Duration) {
 	}
 }
 
-func TestSIGKILLAtRandomMomentsNeverCorrupts(t *testing.T) {
-	o := chooseOrdeal()
-	srv, list, names := setupOrdeal(t, o)
+// killAndFinish downloads list into a fresh folder through o.kills runs
+// each SIGKILLed at a random moment, checking every final name after each,
+// then one run left to finish, which must complete every file; it returns
+// the folder.
+func killAndFinish(t *testing.T, o ordeal, list string, names []string) string {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "out")
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 1))
@@ -118,13 +121,19 @@ func TestSIGKILLAtRandomMomentsNeverCorrupts(t *testing.T) {
 		runOrKill(t, k, bulkgetCmd(t, o, dir, list), time.Duration(rng.Int64N(int64(o.maxDelay))))
 		checkFinalNames(t, dir, names, o.size)
 	}
-	cmd := bulkgetCmd(t, o, dir, list)
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := bulkgetCmd(t, o, dir, list).CombinedOutput(); err != nil {
 		t.Fatalf("final run: %v\n%s", err, out)
 	}
 	if n := checkFinalNames(t, dir, names, o.size); n != o.files {
 		t.Fatalf("%d of %d files complete after the final run", n, o.files)
 	}
+	return dir
+}
+
+func TestSIGKILLAtRandomMomentsNeverCorrupts(t *testing.T) {
+	o := chooseOrdeal()
+	srv, list, names := setupOrdeal(t, o)
+	dir := killAndFinish(t, o, list, names)
 	for _, n := range names {
 		for _, junk := range []string{".part", ".part.state", ".part.state.tmp"} {
 			if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(n)+junk)); err == nil {
@@ -365,20 +374,7 @@ func TestSIGKILLAmidMirroredFilesNeverCorrupts(t *testing.T) {
 	if err := os.WriteFile(list, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "out")
-	seed := uint64(time.Now().UnixNano())
-	rng := rand.New(rand.NewPCG(seed, 2))
-	t.Logf("seed %d", seed)
-	for k := range o.kills {
-		runOrKill(t, k, bulkgetCmd(t, o, dir, list), time.Duration(rng.Int64N(int64(o.maxDelay))))
-		checkFinalNames(t, dir, names, o.size)
-	}
-	if out, err := bulkgetCmd(t, o, dir, list).CombinedOutput(); err != nil {
-		t.Fatalf("final run: %v\n%s", err, out)
-	}
-	if n := checkFinalNames(t, dir, names, o.size); n != o.files {
-		t.Fatalf("%d of %d files complete after the final run", n, o.files)
-	}
+	killAndFinish(t, o, list, names)
 	srv.WaitIdle(2 * time.Second)
 	mirror.WaitIdle(2 * time.Second)
 	a, m := srv.Stats().BytesServed, mirror.Stats().BytesServed
