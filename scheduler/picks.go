@@ -412,7 +412,7 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 	if victim == nil {
 		return nil
 	}
-	from, end, ok := victim.cur.Truncate()
+	from, end, ok := victim.cur.Truncate(0)
 	if !ok {
 		return nil
 	}

@@ -22,6 +22,10 @@ import (
 //
 // Only windows in which the host had work for every allowed connection
 // count: a host short of work says nothing about what more would give.
+// A window whose rate held steady closes early when its answer is clear
+// (steady, decide); one that is bursty or still ramping up runs its full
+// length. A host found to pace its connections in bursts is raised at
+// once by how far its peak rate exceeds its mean (pacedLocked).
 // Refusals still cut the level at once (host.go); the climb never passes
 // the lowest level ever refused.
 const (
@@ -38,6 +42,17 @@ const (
 	// A lowered level is kept if the rate stays above this share.
 	tuneKeep = 0.93
 )
+
+// mark is the bytes received from a host by a moment, and the
+// connections it had then.
+type mark struct {
+	at    time.Time
+	recv  int64
+	conns int
+}
+
+// tuneHist is how many ticks the tuner remembers: a second's worth.
+const tuneHist = int(time.Second/tuneTick) + 1
 
 type tunePhase int
 
@@ -57,15 +72,25 @@ type tuner struct {
 	start     time.Time
 	startRecv int64
 	reached   time.Time // when the level was first fully busy, before start
-	// startPause is the host's learnt pause when the window started.
-	startPause int64
-	next       time.Time // settled: when to probe again
+	// seenPause is the host's learnt pause at the last tick.
+	seenPause int64
+	next      time.Time // settled: when to probe again
 	// raisedOK counts the answers, not refusals, while a raise is tried:
 	// the slow start's allowance of requests awaiting an answer (room).
 	raisedOK int
 	// busy adds up the connections at work at each tick of the window,
-	// samples counts the ticks.
+	// samples counts the ticks; marks holds what had been received at the
+	// window's start and at each tick.
 	busy, samples int
+	marks         []mark
+	// began is when the host first delivered; hist holds the last second
+	// of ticks, whatever the window, and histN how many were recorded.
+	began time.Time
+	hist  [tuneHist]mark
+	histN int
+	// rebase: the level was raised on the evidence of a paced host, not
+	// of a measured gain, so its window measures the base anew.
+	rebase bool
 	// steep: the last raise gained in proportion, so the host is capped
 	// per connection so far and the next raise may be larger.
 	steep bool
@@ -82,6 +107,17 @@ func (r *run) tuneWindow(h *host) time.Duration {
 // level changed. Call with mu held.
 func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 	t := &h.tune
+	recv := h.recv.Load()
+	t.hist[t.histN%tuneHist] = mark{now, recv, min(h.conns, h.want)}
+	t.histN++
+	if pause := h.pause.Load(); 2*t.seenPause < pause && time.Duration(pause) >= r.pacing() &&
+		(t.phase == tuneMeasure || t.phase == tuneRaised) {
+		// The host's pacing was just learnt: the window, if any, started
+		// with bursts it did not wait out.
+		t.seenPause = pause
+		return r.pacedLocked(h, now)
+	}
+	t.seenPause = h.pause.Load()
 	if t.phase == tuneSettled {
 		if now.Before(t.next) {
 			return Event{}, false
@@ -99,7 +135,9 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 		t.start, t.reached = time.Time{}, time.Time{}
 		return Event{}, false
 	}
-	recv := h.recv.Load()
+	if t.began.IsZero() && recv > 0 {
+		t.began = now
+	}
 	if t.start.IsZero() {
 		// Connections just opened on a host that sends in bursts get
 		// their first burst at once: a window starting with them would
@@ -111,27 +149,46 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 			return Event{}, false
 		}
 		t.start, t.startRecv, t.reached = now, recv, time.Time{}
-		t.startPause = h.pause.Load()
 		t.busy, t.samples = 0, 0
+		t.marks = append(t.marks[:0], mark{now, recv, h.conns})
 		return Event{}, false
 	}
-	if 2*t.startPause < h.pause.Load() {
-		// The host's pacing was learnt during the window, which started
-		// with bursts it did not wait out: measure again.
-		t.start = time.Time{}
-		return Event{}, false
-	}
+	t.marks = append(t.marks, mark{now, recv, h.conns})
 	t.busy += min(h.conns, h.want)
 	t.samples++
 	span := now.Sub(t.start)
-	if span < r.tuneWindow(h) {
+	// A window is closed when it has lasted long enough to average out
+	// any pacing, or sooner when its rate held steady and says clearly
+	// what to do (decide).
+	full := span >= r.tuneWindow(h)
+	if !full && (span < r.tuneEarly() || !t.steady()) {
 		return Event{}, false
 	}
-	t.start = time.Time{}
 	if float64(t.busy) < 0.9*float64(t.samples*h.want) {
+		if full {
+			t.start = time.Time{}
+		}
 		return Event{}, false // short of work: says nothing about the level
 	}
 	rate := float64(recv-t.startRecv) / span.Seconds()
+	if t.phase == tuneRaised && t.rebase {
+		t.phase = tuneMeasure
+	}
+	if !full && t.phase == tuneRaised {
+		// Early, only a clear answer: the raise paid in full, or not at
+		// all. A partial gain places the knee, which needs the whole
+		// window; and new connections over a long path still ramp up,
+		// which makes a raise look worse early, never better. "Not at
+		// all" waits until the host has had time to show its pacing:
+		// first bursts make any level look full.
+		gain := rate/t.baseRate - 1
+		paid := gain >= tuneFull*float64(h.want-t.base)/float64(t.base)
+		useless := gain < tuneMinGain && now.Sub(t.began) >= tunePaceShown
+		if t.baseRate <= 0 || !paid && !useless {
+			return Event{}, false
+		}
+	}
+	t.start = time.Time{}
 	switch t.phase {
 	case tuneMeasure:
 		t.base, t.baseRate = h.want, rate
@@ -179,6 +236,101 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 	return Event{}, false
 }
 
+// pacedLocked hears, while h's level is measured, that h sends in bursts with
+// silences between them. Silences on a link that could carry the bursts
+// at their peak mean each connection is held back by the host, not by the
+// path: the level is raised at once by the ratio of the last second's
+// peak to its mean rate (at most 4 ×), and measured anew there. Without
+// that evidence the window is measured again. Call with mu held.
+func (r *run) pacedLocked(h *host, now time.Time) (Event, bool) {
+	t := &h.tune
+	t.start = time.Time{}
+	peak, mean, conns := t.lastSecond()
+	if t.phase == tuneLowered || mean <= 0 || peak < 1.5*mean {
+		return Event{}, false
+	}
+	level := min(4*h.want, int(math.Ceil(conns*peak/mean)))
+	level = min(level, min(r.opts.MaxPerHost, r.opts.Connections), h.ceiling-1)
+	if level <= h.want {
+		return Event{}, false
+	}
+	t.base, t.baseRate = h.want, 0 // the level to go back to if refused
+	e, ok := r.setLevelLocked(h, level, tuneRaised, now)
+	t.rebase = true
+	return e, ok
+}
+
+// pacing is the least silence that shows a host pacing its connections,
+// rather than the gaps of ordinary traffic.
+func (r *run) pacing() time.Duration {
+	return max(2*tuneTick, 4*time.Duration(r.ttfb.Load()))
+}
+
+// The shortest window closed early (tuneEarly); the most the rates of its
+// halves may differ, and the least any tick may get of the mean, for it to
+// count as steady.
+const (
+	tuneEarlyMin   = 400 * time.Millisecond
+	tuneSteadyDiff = 0.1
+	tuneSteadyDip  = 0.5
+)
+
+// tunePaceShown is how long a host must have been delivering for a raise
+// to be found useless early: hosts that pace connections do it per second.
+const tunePaceShown = 1500 * time.Millisecond
+
+// tuneEarly is the shortest window that may be closed early: several round
+// trips, and ticks enough to compare its halves.
+func (r *run) tuneEarly() time.Duration {
+	return max(tuneEarlyMin, 4*time.Duration(r.ttfb.Load()))
+}
+
+// steady reports whether the window's rate held: its two halves agree and
+// no tick fell far below the mean, as neither a host sending in bursts
+// nor connections still ramping up would show.
+func (t *tuner) steady() bool {
+	n := len(t.marks) - 1
+	if n < 4 {
+		return false
+	}
+	first, last, mid := t.marks[0], t.marks[n], t.marks[n/2]
+	mean := rateOf(first, last)
+	a, b := rateOf(first, mid), rateOf(mid, last)
+	if mean <= 0 || math.Abs(a-b) > tuneSteadyDiff*max(a, b) {
+		return false
+	}
+	for i := 1; i <= n; i++ {
+		if rateOf(t.marks[i-1], t.marks[i]) < tuneSteadyDip*mean {
+			return false
+		}
+	}
+	return true
+}
+
+// lastSecond gives, over the ticks of the last second, the fastest
+// tick's rate, the mean rate and the mean number of connections.
+func (t *tuner) lastSecond() (peak, mean, conns float64) {
+	n := min(t.histN, tuneHist)
+	if n < 3 {
+		return 0, 0, 0
+	}
+	at := func(i int) mark { return t.hist[(t.histN-n+i)%tuneHist] }
+	for i := 1; i < n; i++ {
+		peak = max(peak, rateOf(at(i-1), at(i)))
+		conns += float64(at(i).conns)
+	}
+	return peak, rateOf(at(0), at(n-1)), conns / float64(n-1)
+}
+
+// rateOf is the rate in bytes/s between two marks.
+func rateOf(a, b mark) float64 {
+	d := b.at.Sub(a.at).Seconds()
+	if d <= 0 {
+		return 0
+	}
+	return float64(b.recv-a.recv) / d
+}
+
 // raiseLocked tries the next level above the base, or settles at the cap.
 func (r *run) raiseLocked(h *host, now time.Time) (Event, bool) {
 	t := &h.tune
@@ -201,7 +353,7 @@ func (r *run) raiseLocked(h *host, now time.Time) (Event, bool) {
 // setLevelLocked makes level h's connections, entering phase.
 func (r *run) setLevelLocked(h *host, level int, phase tunePhase, now time.Time) (Event, bool) {
 	t := &h.tune
-	t.phase, t.start, t.reached, t.raisedOK = phase, time.Time{}, time.Time{}, 0
+	t.phase, t.start, t.reached, t.raisedOK, t.rebase = phase, time.Time{}, time.Time{}, 0, false
 	if phase == tuneSettled {
 		t.next = now.Add(tuneReprobe)
 		t.steep = false
@@ -222,7 +374,7 @@ func (r *run) setLevelLocked(h *host, level int, phase tunePhase, now time.Time)
 	return e, true
 }
 
-// shedLocked ends up to n of h's running requests where they are, those
+// shedLocked ends up to n of h's running requests soon, those
 // with the most left first, and puts what they had left back as waiting
 // segments, so that a lowered level takes effect now rather than when its
 // requests end: a request may hold a large range for the rest of the file.
@@ -245,7 +397,10 @@ func (r *run) shedLocked(h *host, n int, now time.Time, minLeft time.Duration) {
 		if victim == nil {
 			return
 		}
-		from, end, ok := victim.cur.Truncate()
+		// What a second of its rate brings may already be on its way:
+		// it is let in rather than thrown away and fetched again.
+		keep := int64(float64(victim.got.Load()) / now.Sub(victim.began).Seconds())
+		from, end, ok := victim.cur.Truncate(keep)
 		if !ok {
 			return
 		}

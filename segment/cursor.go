@@ -136,16 +136,18 @@ func (c *Cursor) commit(n int64) {
 	c.reserved = c.pos
 }
 
-// Truncate ends the segment at what is written or being written now and
-// returns the rest [from, end) so that another connection can take it over
-// (a hedge against a stalled or slow one). ok is false if nothing is left.
-func (c *Cursor) Truncate() (from, end int64, ok bool) {
+// Truncate ends the segment keep bytes past what is written or being
+// written now and returns the rest [from, end) so that another connection
+// can take it over: a hedge against a stalled or slow one (keep 0), or a
+// request given back that lets in what may already be on its way. ok is
+// false if nothing is left.
+func (c *Cursor) Truncate(keep int64) (from, end int64, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.end < 0 {
 		return 0, 0, false
 	}
-	from = max(c.pos, c.reserved)
+	from = max(c.pos, c.reserved) + max(0, keep)
 	if from >= c.end {
 		return 0, 0, false
 	}

@@ -559,7 +559,7 @@ func TestTruncateKeepsTheInFlightChunkAndGivesAwayTheRest(t *testing.T) {
 	if off, n := c.claim(50); off != 100 || n != 50 {
 		t.Fatalf("claim = %d, %d", off, n)
 	}
-	from, end, ok := c.Truncate()
+	from, end, ok := c.Truncate(0)
 	if !ok || from != 150 || end != 1000 {
 		t.Fatalf("Truncate = %d, %d, %v; want the rest after the in-flight chunk", from, end, ok)
 	}
@@ -567,10 +567,21 @@ func TestTruncateKeepsTheInFlightChunkAndGivesAwayTheRest(t *testing.T) {
 	if !c.Done() {
 		t.Errorf("cursor not done after its in-flight chunk landed")
 	}
-	if _, _, ok := c.Truncate(); ok {
+	if _, _, ok := c.Truncate(0); ok {
 		t.Errorf("Truncate of a finished cursor succeeded")
 	}
-	if _, _, ok := NewCursor(0, 0, -1).Truncate(); ok {
+	if _, _, ok := NewCursor(0, 0, -1).Truncate(0); ok {
 		t.Errorf("Truncate of an unknown end succeeded")
+	}
+}
+
+func TestTruncateCanLetInWhatIsOnItsWay(t *testing.T) {
+	c := NewCursor(0, 100, 1000)
+	from, end, ok := c.Truncate(300)
+	if !ok || from != 400 || end != 1000 || c.End() != 400 {
+		t.Fatalf("Truncate(300) = %d, %d, %v, end now %d; want the rest after 300 more bytes", from, end, ok, c.End())
+	}
+	if _, _, ok := c.Truncate(300); ok || c.End() != 400 {
+		t.Errorf("Truncate past the end succeeded or moved the end to %d", c.End())
 	}
 }

@@ -1,0 +1,197 @@
+package scheduler
+
+import (
+	"testing"
+	"time"
+)
+
+// The tuner driven on a simulated clock: each tick, every allowed
+// connection is busy and the host delivers what its model allows, so the
+// controller's decisions can be checked exactly, free of a shared
+// machine's timing.
+
+// simHost is a host's behaviour: what conns connections receive in the
+// tick of length dt that starts at, and, for hosts that pace, the silence
+// the connections have just come out of (0 if none).
+type simHost interface {
+	deliver(conns int, at, dt time.Duration) (bytes int64, pause time.Duration)
+}
+
+// smoothHost caps each connection and the total (0: no cap), evenly over
+// time.
+type smoothHost struct{ perConn, total float64 }
+
+func (s smoothHost) deliver(conns int, _, dt time.Duration) (int64, time.Duration) {
+	rate := s.total
+	if s.perConn > 0 && (rate == 0 || float64(conns)*s.perConn < rate) {
+		rate = float64(conns) * s.perConn
+	}
+	return int64(rate * dt.Seconds()), 0
+}
+
+// burstHost gives each connection perConn bytes at the start of each
+// second from the connection's first byte, as nginx's limit_rate does,
+// over a link that carries at most link bytes/s.
+type burstHost struct {
+	perConn, link float64
+	credit        []float64       // per connection: bytes left of this second
+	period        []time.Duration // per connection: start of its current second
+	silent        []time.Duration // per connection: since when it has had nothing
+}
+
+func (b *burstHost) deliver(conns int, at, dt time.Duration) (int64, time.Duration) {
+	for len(b.credit) < conns {
+		b.credit = append(b.credit, b.perConn)
+		b.period = append(b.period, at)
+		b.silent = append(b.silent, -1)
+	}
+	var want float64
+	for i := range conns {
+		if at-b.period[i] >= time.Second {
+			b.period[i] += time.Second
+			b.credit[i] = b.perConn
+		}
+		want += b.credit[i]
+	}
+	share := min(1, b.link*dt.Seconds()/max(want, 1))
+	var got float64
+	var pause time.Duration
+	for i := range conns {
+		n := b.credit[i] * share
+		b.credit[i] -= n
+		got += n
+		switch {
+		case n > 0 && b.silent[i] >= 0:
+			pause = max(pause, at-b.silent[i])
+			b.silent[i] = -1
+		case n == 0 && b.silent[i] < 0:
+			b.silent[i] = at
+		}
+	}
+	return int64(got), pause
+}
+
+// simulate runs an adaptive host against model for d and returns the
+// level at each tick.
+func simulate(t *testing.T, model simHost, ttfb, d time.Duration) []int {
+	t.Helper()
+	r := &run{opts: Options{Adaptive: true, Connections: 64, MaxPerHost: 64, StallTimeout: 30 * time.Second}}
+	r.ttfb.Store(int64(ttfb))
+	h := r.newHost("sim")
+	epoch := time.Unix(1e9, 0)
+	var levels []int
+	for at := time.Duration(0); at < d; at += tuneTick {
+		h.conns = h.limit
+		n, pause := model.deliver(h.conns, at, tuneTick)
+		h.recv.Add(n)
+		if int64(pause) > h.pause.Load() {
+			h.pause.Store(int64(pause))
+		}
+		r.tuneLocked(h, epoch.Add(at+tuneTick))
+		levels = append(levels, h.limit)
+	}
+	return levels
+}
+
+// when is the first time the level reached at least n, or -1.
+func when(levels []int, n int) time.Duration {
+	for i, l := range levels {
+		if l >= n {
+			return time.Duration(i+1) * tuneTick
+		}
+	}
+	return -1
+}
+
+func TestTunerClimbsQuicklyWhereEveryConnectionIsCapped(t *testing.T) {
+	for _, ttfb := range []time.Duration{20 * time.Millisecond, 100 * time.Millisecond} {
+		levels := simulate(t, smoothHost{perConn: 2 << 20, total: 80 << 20}, ttfb, 10*time.Second)
+		at := when(levels, 40)
+		t.Logf("ttfb %v: 40 connections after %v; levels %v", ttfb, at, levels)
+		// Steady rates are judged early: three raises, each well under
+		// the full window of the host's slowest case.
+		if at < 0 || at > 2500*time.Millisecond {
+			t.Errorf("ttfb %v: 40 connections after %v, want within 2.5 s", ttfb, at)
+		}
+		if last := levels[len(levels)-1]; last < 40 || last > 48 {
+			t.Errorf("ttfb %v: settled at %d, want the knee, 40 to 48", ttfb, last)
+		}
+	}
+}
+
+func TestTunerGivesBackARaiseThatPaysNothingWhenTheHostHasShownItsPace(t *testing.T) {
+	levels := simulate(t, smoothHost{total: 30 << 20}, 20*time.Millisecond, 8*time.Second)
+	t.Logf("levels %v", levels)
+	var above time.Duration
+	for _, l := range levels {
+		if l > tuneStart {
+			above += tuneTick
+		}
+	}
+	if last := levels[len(levels)-1]; last != tuneStart {
+		t.Errorf("settled at %d, want %d: more connections gave nothing", last, tuneStart)
+	}
+	// A useless raise is known early, but not before a host that paces
+	// per second could have shown it.
+	if above > 2*time.Second || above < tunePaceShown-time.Second {
+		t.Errorf("above the start level for %v, want about %v", above, tunePaceShown)
+	}
+}
+
+func TestTunerJumpsWhenTheHostPacesInBursts(t *testing.T) {
+	// 4 MiB a second per connection over a 40 MiB/s link: 10 connections
+	// fill it. Their first bursts make the start level look full.
+	levels := simulate(t, &burstHost{perConn: 4 << 20, link: 40 << 20}, 20*time.Millisecond, 10*time.Second)
+	t.Logf("levels %v", levels)
+	if at := when(levels, 10); at < 0 || at > 1500*time.Millisecond {
+		t.Errorf("10 connections after %v, want by 1.5 s: the pacing shows in the first second", at)
+	}
+	if last := levels[len(levels)-1]; last < 10 || last > 20 {
+		t.Errorf("settled at %d, want 10 to 20", last)
+	}
+}
+
+func TestSteadyWindows(t *testing.T) {
+	series := func(rates ...int64) *tuner {
+		t := &tuner{}
+		at, recv := time.Unix(0, 0), int64(0)
+		t.marks = append(t.marks, mark{at, recv, 1})
+		for _, r := range rates {
+			at, recv = at.Add(tuneTick), recv+r
+			t.marks = append(t.marks, mark{at, recv, 1})
+		}
+		return t
+	}
+	for _, c := range []struct {
+		name   string
+		rates  []int64
+		steady bool
+	}{
+		{"even", []int64{10, 10, 11, 10, 9, 10}, true},
+		{"too short", []int64{10, 10, 10}, false},
+		{"ramping up", []int64{4, 6, 8, 10, 12, 14}, false},
+		{"a burst, then a pause", []int64{40, 40, 40, 40, 0, 0}, false},
+		{"one tick of nothing", []int64{10, 10, 0, 10, 10, 10, 10, 10}, false},
+	} {
+		if got := series(c.rates...).steady(); got != c.steady {
+			t.Errorf("%s: steady = %v, want %v", c.name, got, c.steady)
+		}
+	}
+}
+
+func TestLastSecondOfTicks(t *testing.T) {
+	var tu tuner
+	at, recv := time.Unix(0, 0), int64(0)
+	for i := range 2 * tuneHist {
+		if i%4 == 0 {
+			recv += 40
+		}
+		at = at.Add(tuneTick)
+		tu.hist[tu.histN%tuneHist] = mark{at, recv, 1 + i%2}
+		tu.histN++
+	}
+	peak, mean, conns := tu.lastSecond()
+	if peak != 400 || mean < 80 || mean > 130 || conns != 1.5 {
+		t.Errorf("lastSecond = %v, %v, %v; want 400 bytes/s at peak, about 100 on average, 1.5 connections", peak, mean, conns)
+	}
+}
