@@ -209,11 +209,12 @@ func (r *run) endRestsLocked(now time.Time) time.Time {
 func (r *run) room(h *host) int {
 	budget := min(r.opts.MaxPerHost, r.opts.Connections)
 	n := min(h.limit, budget-len(h.resting)) - h.conns
-	if n > 0 && h.tune.phase == tuneRaised && h.conns >= h.tune.base && h.awaiting > h.tune.raisedOK {
-		// A raise is tried by slow start: one request awaiting an answer
-		// at first, and one more for each answer, so the allowance
-		// doubles every round trip and a host with a fixed limit refuses
-		// one request, not the whole raise.
+	if n > 0 && h.tune.phase == tuneRaised && h.conns >= h.tune.base && h.awaiting >= max(1, h.tune.base/4)+2*h.tune.raisedOK {
+		// A raise is tried by slow start: a quarter of the base's count
+		// of requests awaiting an answer at first (one from a small
+		// base), and each answer admits two more, so the new connections
+		// triple every round trip and a host with a fixed limit refuses
+		// a few requests, not the whole raise.
 		return 0
 	}
 	return n

@@ -30,6 +30,7 @@ import (
 // the lowest level ever refused.
 const (
 	tuneStart     = 4                      // connections a host starts with
+	tuneLimited   = 16                     // raises above this add at most half
 	tuneWindowMin = 900 * time.Millisecond // shortest measuring window
 	tuneMin       = 2                      // never settles below
 	tuneReprobe   = 20 * time.Second       // settled: time before trying another level
@@ -129,9 +130,10 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 		}
 	}
 	// Only a window in which the allowed connections had work counts: it
-	// starts with all of them busy, and the moments between one range and
-	// the next may not add up to more than a tenth of it.
-	if h.limit < h.want || t.start.IsZero() && h.conns < h.want {
+	// starts with all of them answered and receiving, and the moments
+	// between one range and the next may not add up to more than a tenth
+	// of it.
+	if h.limit < h.want || t.start.IsZero() && h.conns-h.awaiting < h.want {
 		t.start, t.reached = time.Time{}, time.Time{}
 		return Event{}, false
 	}
@@ -174,19 +176,13 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 	if t.phase == tuneRaised && t.rebase {
 		t.phase = tuneMeasure
 	}
-	if !full && t.phase == tuneRaised {
-		// Early, only a clear answer: the raise paid in full, or not at
-		// all. A partial gain places the knee, which needs the whole
-		// window; and new connections over a long path still ramp up,
-		// which makes a raise look worse early, never better. "Not at
-		// all" waits until the host has had time to show its pacing:
-		// first bursts make any level look full.
-		gain := rate/t.baseRate - 1
-		paid := gain >= tuneFull*float64(h.want-t.base)/float64(t.base)
-		useless := gain < tuneMinGain && now.Sub(t.began) >= tunePaceShown
-		if t.baseRate <= 0 || !paid && !useless {
-			return Event{}, false
-		}
+	if !full && t.phase == tuneRaised && (t.baseRate <= 0 || now.Sub(t.began) < tunePaceShown &&
+		rate/t.baseRate-1 < tuneFull*float64(h.want-t.base)/float64(t.base)) {
+		// Early, a raise that did not pay in full waits until the host
+		// has had time to show its pacing: first bursts make any level
+		// look full. (New connections still ramping up over a long path
+		// would make a raise look worse early; steady rules them out.)
+		return Event{}, false
 	}
 	t.start = time.Time{}
 	switch t.phase {
@@ -236,17 +232,22 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 	return Event{}, false
 }
 
-// pacedLocked hears, while h's level is measured, that h sends in bursts with
-// silences between them. Silences on a link that could carry the bursts
-// at their peak mean each connection is held back by the host, not by the
-// path: the level is raised at once by the ratio of the last second's
-// peak to its mean rate (at most 4 ×), and measured anew there. Without
-// that evidence the window is measured again. Call with mu held.
+// pacedLocked hears, while h's level is measured, that h sends in bursts
+// with silences between them. Silences on a link that could carry the
+// bursts at their peak mean each connection is held back by the host, not
+// by the path: the level is raised at once by the ratio of the last
+// second's peak to its mean rate (at most 4 ×), and measured anew there.
+// Without that evidence the level is measured again: a base measured
+// before the pacing showed may have been one of the first bursts. Call
+// with mu held.
 func (r *run) pacedLocked(h *host, now time.Time) (Event, bool) {
 	t := &h.tune
 	t.start = time.Time{}
+	if t.phase == tuneRaised {
+		t.rebase = true
+	}
 	peak, mean, conns := t.lastSecond()
-	if t.phase == tuneLowered || mean <= 0 || peak < 1.5*mean {
+	if mean <= 0 || peak < 1.5*mean {
 		return Event{}, false
 	}
 	level := min(4*h.want, int(math.Ceil(conns*peak/mean)))
@@ -270,9 +271,10 @@ func (r *run) pacing() time.Duration {
 // halves may differ, and the least any tick may get of the mean, for it to
 // count as steady.
 const (
-	tuneEarlyMin   = 400 * time.Millisecond
+	tuneEarlyMin   = 300 * time.Millisecond
 	tuneSteadyDiff = 0.1
 	tuneSteadyDip  = 0.5
+	tuneDipSpan    = 100 * time.Millisecond
 )
 
 // tunePaceShown is how long a host must have been delivering for a raise
@@ -282,7 +284,7 @@ const tunePaceShown = 1500 * time.Millisecond
 // tuneEarly is the shortest window that may be closed early: several round
 // trips, and ticks enough to compare its halves.
 func (r *run) tuneEarly() time.Duration {
-	return max(tuneEarlyMin, 4*time.Duration(r.ttfb.Load()))
+	return max(tuneEarlyMin, 3*time.Duration(r.ttfb.Load()))
 }
 
 // steady reports whether the window's rate held: its two halves agree and
@@ -299,25 +301,37 @@ func (t *tuner) steady() bool {
 	if mean <= 0 || math.Abs(a-b) > tuneSteadyDiff*max(a, b) {
 		return false
 	}
-	for i := 1; i <= n; i++ {
-		if rateOf(t.marks[i-1], t.marks[i]) < tuneSteadyDip*mean {
+	// Dips are looked for over spans of tuneDipSpan: a single short tick
+	// may fall between two of a paced sender's writes.
+	from := first
+	for i, m := range t.marks[1:] {
+		if m.at.Sub(from.at) < tuneDipSpan && i+1 < n {
+			continue
+		}
+		if rateOf(from, m) < tuneSteadyDip*mean {
 			return false
 		}
+		from = m
 	}
 	return true
 }
 
-// lastSecond gives, over the ticks of the last second, the fastest
-// tick's rate, the mean rate and the mean number of connections.
+// lastSecond gives, over the ticks of the last second, the peak rate
+// over any span of tuneDipSpan, the mean rate and the mean number of
+// connections.
 func (t *tuner) lastSecond() (peak, mean, conns float64) {
 	n := min(t.histN, tuneHist)
 	if n < 3 {
 		return 0, 0, 0
 	}
 	at := func(i int) mark { return t.hist[(t.histN-n+i)%tuneHist] }
+	from := 0
 	for i := 1; i < n; i++ {
-		peak = max(peak, rateOf(at(i-1), at(i)))
 		conns += float64(at(i).conns)
+		for from < i-1 && at(i).at.Sub(at(from+1).at) >= tuneDipSpan {
+			from++
+		}
+		peak = max(peak, rateOf(at(from), at(i)))
 	}
 	return peak, rateOf(at(0), at(n-1)), conns / float64(n-1)
 }
@@ -340,6 +354,12 @@ func (r *run) raiseLocked(h *host, now time.Time) (Event, bool) {
 	step := max(2, t.base) // double
 	if t.steep {
 		step = 3 * t.base // quadruple: each connection added so far paid in full
+	}
+	if t.base >= tuneLimited {
+		// Limited slow start (as TCP's for large windows, RFC 3742): the
+		// higher the level, the more connections an overshoot costs the
+		// host until it is given back, so each raise adds at most half.
+		step = min(step, t.base/2)
 	}
 	next := min(t.base+step, min(r.opts.MaxPerHost, r.opts.Connections), h.ceiling-1)
 	if next <= t.base {
@@ -448,7 +468,7 @@ func (s *seg) left(now time.Time) time.Duration {
 
 // tuneTick is how often the tuner looks at its windows: often enough that
 // a window is closed soon after it has lasted long enough.
-const tuneTick = 100 * time.Millisecond
+const tuneTick = 50 * time.Millisecond
 
 // tuneHosts runs every host's tuner until ctx is done (Options.Adaptive).
 func (r *run) tuneHosts(ctx context.Context) {
