@@ -126,14 +126,22 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 		if t.upNext || t.base <= tuneMin {
 			t.phase = tuneMeasure
 		} else {
-			return r.setLevelLocked(h, max(tuneMin, t.base-max(1, t.base/4)), tuneLowered, now)
+			// The lower level is measured once it is in effect: requests
+			// that would hold it off for long are cut, as for a raise
+			// given back.
+			e, ok := r.setLevelLocked(h, max(tuneMin, t.base-max(1, t.base/4)), tuneLowered, now)
+			if h.conns > h.limit {
+				r.shedLocked(h, h.conns-h.limit, now, shedUseless)
+			}
+			return e, ok
 		}
 	}
 	// Only a window in which the allowed connections had work counts: it
-	// starts with all of them answered and receiving, and the moments
-	// between one range and the next may not add up to more than a tenth
-	// of it.
-	if h.limit < h.want || t.start.IsZero() && h.conns-h.awaiting < h.want {
+	// starts with all of them answered and receiving, and none beyond
+	// them (a lowered level takes effect as requests end), and the
+	// moments between one range and the next may not add up to more than
+	// a tenth of it.
+	if h.limit < h.want || t.start.IsZero() && (h.conns-h.awaiting < h.want || h.conns > h.want) {
 		t.start, t.reached = time.Time{}, time.Time{}
 		return Event{}, false
 	}

@@ -219,3 +219,20 @@ func TestLastSecondOfTicks(t *testing.T) {
 		t.Errorf("lastSecond = %v, %v, %v; want %v bytes/s at peak, about %v on average, 1.5 connections", peak, mean, conns, wantPeak, wantMean)
 	}
 }
+
+func TestTunerTriesFewerWhenSettledAndComesBackWhenTheyPaid(t *testing.T) {
+	levels := simulate(t, smoothHost{perConn: 2 << 20, total: 80 << 20}, 20*time.Millisecond, tuneReprobe+5*time.Second)
+	settled := levels[int((tuneReprobe-time.Second)/tuneTick)]
+	low := settled
+	for _, l := range levels[int((tuneReprobe-time.Second)/tuneTick):] {
+		low = min(low, l)
+	}
+	last := levels[len(levels)-1]
+	t.Logf("settled at %d, tried %d, ended at %d", settled, low, last)
+	if low >= settled {
+		t.Errorf("never tried fewer than %d after %v settled", settled, tuneReprobe)
+	}
+	if last != settled {
+		t.Errorf("ended at %d, want back at %d: the fewer connections delivered less", last, settled)
+	}
+}
