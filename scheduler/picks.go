@@ -268,6 +268,12 @@ func (r *run) tailVictim(now time.Time) *seg {
 			default:
 				left = time.Duration(float64(rest) / float64(got) * float64(age))
 			}
+			if s.src != nil && left < 2*time.Duration(s.src.host.pause.Load()) {
+				// A host that sends in bursts delivers such a rest in a
+				// burst or two; a split would end its request mid-burst
+				// and throw away what the server had already sent.
+				continue
+			}
 			if left > longest {
 				victim, longest = s, left
 			}
