@@ -85,3 +85,28 @@ func TestTailTakesOverSilentRequestsSooner(t *testing.T) {
 		t.Fatalf("a request silent for 300 ms was taken over while files wait")
 	}
 }
+
+func TestTailLeavesABurstyHostsRestToItsNextBursts(t *testing.T) {
+	now := time.Now()
+	// 3 MiB to go at an average of 2 MiB/s: 1.5 s left.
+	rest := func() *seg { return runningSeg(0, 3<<20, 2*time.Second, 4<<20) }
+
+	r := tailRun(t, rest())
+	if v := r.tailVictim(now); v == nil {
+		t.Fatalf("a rest of 1.5 s on a smooth host was not split")
+	}
+	// The host pauses 900 ms between bursts: the rest comes in a burst
+	// or two, and a split would end its request mid-burst.
+	r = tailRun(t, rest())
+	r.hosts[0].pause.Store(int64(900 * time.Millisecond))
+	if v := r.tailVictim(now); v != nil {
+		t.Errorf("a rest of 1.5 s on a host pausing 0.9 s between bursts was split")
+	}
+	// A rest of many bursts is still split.
+	long := runningSeg(0, 16<<20, 2*time.Second, 4<<20)
+	r = tailRun(t, long)
+	r.hosts[0].pause.Store(int64(900 * time.Millisecond))
+	if v := r.tailVictim(now); v != long {
+		t.Errorf("a rest of 8 s on a bursty host was not split")
+	}
+}
