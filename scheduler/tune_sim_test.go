@@ -72,16 +72,30 @@ func (b *burstHost) deliver(conns int, at, dt time.Duration) (int64, time.Durati
 }
 
 // simulate runs an adaptive host against model for d and returns the
-// level at each tick.
+// level at each tick. Connections above the level end at once.
 func simulate(t *testing.T, model simHost, ttfb, d time.Duration) []int {
+	t.Helper()
+	return simulateDraining(t, model, ttfb, d, 0)
+}
+
+// simulateDraining is simulate where connections above the level end
+// only one every drain (0: at once), as requests holding long ranges do.
+func simulateDraining(t *testing.T, model simHost, ttfb, d, drain time.Duration) []int {
 	t.Helper()
 	r := &run{opts: Options{Adaptive: true, Connections: 64, MaxPerHost: 64, StallTimeout: 30 * time.Second}}
 	r.ttfb.Store(int64(ttfb))
 	h := r.newHost("sim")
 	epoch := time.Unix(1e9, 0)
 	var levels []int
+	var ended time.Duration
 	for at := time.Duration(0); at < d; at += tuneTick {
-		h.conns = h.limit
+		switch {
+		case h.conns < h.limit || drain == 0:
+			h.conns = h.limit
+		case h.conns > h.limit && at-ended >= drain:
+			h.conns--
+			ended = at
+		}
 		n, pause := model.deliver(h.conns, at, tuneTick)
 		h.recv.Add(n)
 		if int64(pause) > h.pause.Load() {
@@ -234,5 +248,17 @@ func TestTunerTriesFewerWhenSettledAndComesBackWhenTheyPaid(t *testing.T) {
 	}
 	if last != settled {
 		t.Errorf("ended at %d, want back at %d: the fewer connections delivered less", last, settled)
+	}
+}
+
+func TestTunerJudgesAFewerLevelOnlyOnceInEffect(t *testing.T) {
+	// Connections above a lowered level end one a second: until they
+	// have, the host still delivers what the old level did.
+	levels := simulateDraining(t, smoothHost{perConn: 2 << 20, total: 80 << 20}, 20*time.Millisecond, tuneReprobe+20*time.Second, time.Second)
+	settled := levels[int((tuneReprobe-time.Second)/tuneTick)]
+	last := levels[len(levels)-1]
+	t.Logf("settled at %d, ended at %d", settled, last)
+	if last < settled {
+		t.Errorf("ended at %d after the probe below %d: it was measured before it took effect", last, settled)
 	}
 }
