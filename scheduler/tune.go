@@ -126,11 +126,12 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 		}
 	}
 	// Only a window in which the allowed connections had work counts: it
-	// starts with all of them answered and receiving, and none beyond
-	// them (a lowered level takes effect as requests end), and the
-	// moments between one range and the next may not add up to more than
-	// a tenth of it.
-	if h.limit < h.want || t.start.IsZero() && (h.conns-h.awaiting < h.want || h.conns > h.want) {
+	// starts with all of them busy and none beyond them (a lowered level
+	// takes effect as requests end), and the moments between one range
+	// and the next may not add up to more than a tenth of it. A request
+	// awaiting its answer counts as busy: on a host of small files most
+	// are.
+	if h.limit < h.want || t.start.IsZero() && h.conns != h.want {
 		t.start, t.reached = time.Time{}, time.Time{}
 		return Event{}, false
 	}

@@ -47,6 +47,32 @@ func TestAdaptiveConnectionsClimbWhereEachConnectionIsCapped(t *testing.T) {
 	}
 }
 
+func TestAdaptiveConnectionsClimbOnAHostOfSmallFiles(t *testing.T) {
+	// Each request waits 20 ms for its answer and then takes no time:
+	// most connections are awaiting an answer at any moment, and each
+	// one more adds as much as the others.
+	fx := newFixture(t, origin.Options{Latency: 20 * time.Millisecond})
+	for i := range 600 {
+		fx.add(fmt.Sprintf("s%03d.bin", i), 16<<10)
+	}
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	opts.Adaptive, opts.Connections, opts.MaxPerHost = true, 32, 32
+	ct := withCounter(&opts)
+	rec := &recorder{}
+	opts.Reporter = rec
+	if sum := runFixture(t, fx, opts); sum.Done != 600 {
+		t.Fatalf("%+v", sum)
+	}
+	fx.verify(t, dir, nil)
+	t.Logf("at most %d requests at once, last level %d", ct.peak.Load(), rec.lastLevel(tuneStart))
+	// At the start level the files take 3 s; a window that waited for
+	// every connection to be answered would never start.
+	if p := ct.peak.Load(); p < 2*tuneStart {
+		t.Errorf("at most %d requests at once: the level never climbed on a host of small files", p)
+	}
+}
+
 func TestAdaptiveConnectionsStayLowWhereTheHostIsCappedInTotal(t *testing.T) {
 	// Long enough for a raise to be measured and given back, and for the
 	// ranges of the connections given back to hold on for many seconds.
