@@ -24,22 +24,36 @@ func (r *recorder) lastLevel(start int) int {
 	return level
 }
 
-func TestAdaptiveConnectionsClimbWhereEachConnectionIsCapped(t *testing.T) {
-	fx := newFixture(t, origin.Options{PerConnRate: 1 << 20})
-	for i := range 4 {
-		fx.add(fmt.Sprintf("c%d.bin", i), 10<<20)
-	}
+// adaptiveRun runs fx's n files with adaptive connections, up to 32,
+// checks them, and returns the counter of requests at the client and the
+// events; report, if not nil, also hears every event.
+func adaptiveRun(t *testing.T, fx *fixture, n int, report func(*countingTransport, Event)) (*countingTransport, *recorder) {
+	t.Helper()
 	dir := t.TempDir()
 	opts := testOptions(dir)
 	opts.Adaptive, opts.Connections, opts.MaxPerHost = true, 32, 32
 	ct := withCounter(&opts)
 	rec := &recorder{}
-	opts.Reporter = rec
-	start := time.Now()
-	if sum := runFixture(t, fx, opts); sum.Done != 4 {
+	opts.Reporter = ReporterFunc(func(e Event) {
+		rec.Report(e)
+		if report != nil {
+			report(ct, e)
+		}
+	})
+	if sum := runFixture(t, fx, opts); sum.Done != n {
 		t.Fatalf("%+v", sum)
 	}
 	fx.verify(t, dir, nil)
+	return ct, rec
+}
+
+func TestAdaptiveConnectionsClimbWhereEachConnectionIsCapped(t *testing.T) {
+	fx := newFixture(t, origin.Options{PerConnRate: 1 << 20})
+	for i := range 4 {
+		fx.add(fmt.Sprintf("c%d.bin", i), 10<<20)
+	}
+	start := time.Now()
+	ct, rec := adaptiveRun(t, fx, 4, nil)
 	t.Logf("40 MiB in %v, at most %d requests at once, last level %d", time.Since(start).Round(time.Millisecond), ct.peak.Load(), rec.lastLevel(tuneStart))
 	// At the start level the files would take 10 s; every raise pays.
 	if p := ct.peak.Load(); p < 3*tuneStart {
@@ -55,16 +69,7 @@ func TestAdaptiveConnectionsClimbOnAHostOfSmallFiles(t *testing.T) {
 	for i := range 600 {
 		fx.add(fmt.Sprintf("s%03d.bin", i), 16<<10)
 	}
-	dir := t.TempDir()
-	opts := testOptions(dir)
-	opts.Adaptive, opts.Connections, opts.MaxPerHost = true, 32, 32
-	ct := withCounter(&opts)
-	rec := &recorder{}
-	opts.Reporter = rec
-	if sum := runFixture(t, fx, opts); sum.Done != 600 {
-		t.Fatalf("%+v", sum)
-	}
-	fx.verify(t, dir, nil)
+	ct, rec := adaptiveRun(t, fx, 600, nil)
 	t.Logf("at most %d requests at once, last level %d", ct.peak.Load(), rec.lastLevel(tuneStart))
 	// At the start level the files take 3 s; a window that waited for
 	// every connection to be answered would never start.
@@ -80,26 +85,16 @@ func TestAdaptiveConnectionsStayLowWhereTheHostIsCappedInTotal(t *testing.T) {
 	for i := range 4 {
 		fx.add(fmt.Sprintf("t%d.bin", i), 40<<20)
 	}
-	dir := t.TempDir()
-	opts := testOptions(dir)
-	opts.Adaptive, opts.Connections, opts.MaxPerHost = true, 32, 32
-	ct := withCounter(&opts)
-	rec := &recorder{}
 	// Requests in flight a moment after the raise is given back: the
 	// useless connections go once they have filled the buffer they are
 	// reading into (2 MiB at 2 MiB/s here), not when their ranges end.
 	var after atomic.Int64
 	after.Store(-1)
-	opts.Reporter = ReporterFunc(func(e Event) {
-		rec.Report(e)
+	ct, rec := adaptiveRun(t, fx, 4, func(ct *countingTransport, e Event) {
 		if e.Kind == HostLimit && e.Err != nil {
 			time.AfterFunc(1500*time.Millisecond, func() { after.Store(ct.inFlight.Load()) })
 		}
 	})
-	if sum := runFixture(t, fx, opts); sum.Done != 4 {
-		t.Fatalf("%+v", sum)
-	}
-	fx.verify(t, dir, nil)
 	t.Logf("at most %d requests at once, last level %d, %d in flight after the give-back", ct.peak.Load(), rec.lastLevel(tuneStart), after.Load())
 	if n := after.Load(); n > tuneStart {
 		t.Errorf("%d requests in flight 1.5 s after the level went back to %d", n, tuneStart)
@@ -163,15 +158,7 @@ func TestAdaptiveConnectionsSettleAtTheKneeOfACappedHost(t *testing.T) {
 	for i := range 4 {
 		fx.add(fmt.Sprintf("k%d.bin", i), 20<<20)
 	}
-	dir := t.TempDir()
-	opts := testOptions(dir)
-	opts.Adaptive, opts.Connections, opts.MaxPerHost = true, 32, 32
-	rec := &recorder{}
-	opts.Reporter = rec
-	if sum := runFixture(t, fx, opts); sum.Done != 4 {
-		t.Fatalf("%+v", sum)
-	}
-	fx.verify(t, dir, nil)
+	_, rec := adaptiveRun(t, fx, 4, nil)
 	level := rec.lastLevel(tuneStart)
 	t.Logf("settled at %d connections", level)
 	if level < 10 || level > 16 {
@@ -184,15 +171,7 @@ func TestAdaptiveRaiseIsGivenBackAtTheFirstRefusal(t *testing.T) {
 	for i := range 4 {
 		fx.add(fmt.Sprintf("r%d.bin", i), 8<<20)
 	}
-	dir := t.TempDir()
-	opts := testOptions(dir)
-	opts.Adaptive, opts.Connections, opts.MaxPerHost = true, 32, 32
-	rec := &recorder{}
-	opts.Reporter = rec
-	if sum := runFixture(t, fx, opts); sum.Done != 4 {
-		t.Fatalf("%+v", sum)
-	}
-	fx.verify(t, dir, nil)
+	_, rec := adaptiveRun(t, fx, 4, nil)
 	st := fx.srv.Stats()
 	refused := st.ByStatus[503]
 	t.Logf("%d requests, %d refused, last level %d", st.Requests, refused, rec.lastLevel(tuneStart))
