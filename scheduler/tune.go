@@ -55,24 +55,21 @@ const (
 
 // tuner is a host's hill climber; fields guarded by run.mu.
 type tuner struct {
-	phase     tunePhase
-	base      int     // the level whose rate is known
-	baseRate  float64 // bytes/s at base
-	upNext    bool    // settled: the next probe goes up, not down
-	start     time.Time
-	startRecv int64
-	reached   time.Time // when the level was first fully busy, before start
+	phase    tunePhase
+	base     int       // the level whose rate is known
+	baseRate float64   // bytes/s at base
+	upNext   bool      // settled: the next probe goes up, not down
+	start    time.Time // when the window began (marks[0]); zero: none running
+	reached  time.Time // when the level was first fully busy, before start
 	// seenPause is the host's learnt pause at the last tick.
 	seenPause int64
 	next      time.Time // settled: when to probe again
 	// raisedOK counts the answers, not refusals, while a raise is tried:
 	// the slow start's allowance of requests awaiting an answer (room).
 	raisedOK int
-	// busy adds up the connections at work at each tick of the window,
-	// samples counts the ticks; marks holds what had been received at the
-	// window's start and at each tick.
-	busy, samples int
-	marks         []mark
+	// marks holds what had been received, and the connections at work, at
+	// the window's start and at each tick.
+	marks []mark
 	// began is when the host first delivered; hist holds the last second
 	// of ticks, whatever the window, and histN how many were recorded.
 	began time.Time
@@ -148,14 +145,11 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 		if now.Sub(t.reached) < time.Duration(h.pause.Load())/2 {
 			return Event{}, false
 		}
-		t.start, t.startRecv, t.reached = now, recv, time.Time{}
-		t.busy, t.samples = 0, 0
+		t.start, t.reached = now, time.Time{}
 		t.marks = append(t.marks[:0], mark{now, recv, h.conns})
 		return Event{}, false
 	}
 	t.marks = append(t.marks, mark{now, recv, h.conns})
-	t.busy += min(h.conns, h.want)
-	t.samples++
 	span := now.Sub(t.start)
 	// A window is closed when it has lasted long enough to average out
 	// any pacing, or sooner when its rate held steady and says clearly
@@ -164,13 +158,13 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 	if !full && (span < r.tuneEarly() || !t.steady()) {
 		return Event{}, false
 	}
-	if float64(t.busy) < 0.9*float64(t.samples*h.want) {
+	if t.busyShare(h.want) < 0.9 {
 		if full {
 			t.start = time.Time{}
 		}
 		return Event{}, false // short of work: says nothing about the level
 	}
-	rate := float64(recv-t.startRecv) / span.Seconds()
+	rate := rateOf(t.marks[0], t.marks[len(t.marks)-1])
 	if t.phase == tuneRaised && t.rebase {
 		t.phase = tuneMeasure
 	}

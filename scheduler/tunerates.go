@@ -70,6 +70,16 @@ func (t *tuner) steady() bool {
 	return true
 }
 
+// busyShare is the share of the window's ticks × want during which want
+// connections were at work.
+func (t *tuner) busyShare(want int) float64 {
+	busy := 0
+	for _, m := range t.marks[1:] {
+		busy += min(m.conns, want)
+	}
+	return float64(busy) / float64((len(t.marks)-1)*want)
+}
+
 // lastSecond gives, over the ticks of the last second, the peak rate
 // over any span of tuneDipSpan, the mean rate and the mean number of
 // connections.
