@@ -132,7 +132,10 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 		t.start, t.reached = time.Time{}, time.Time{}
 		return Event{}, false
 	}
-	if t.began.IsZero() && recv > 0 {
+	if t.began.IsZero() {
+		if recv == 0 {
+			return Event{}, false // the first window starts with the first answers
+		}
 		t.began = now
 	}
 	if t.start.IsZero() {
