@@ -261,7 +261,10 @@ func (r *run) tailVictim(now time.Time) *seg {
 			switch {
 			case !s.running:
 				left = s.notBefore.Sub(now) + crawl(rest)
-			case got == 0 && age >= max(tailQuiet, 2*patience):
+			case got == 0 && age >= max(tailQuiet, 2*patience, 2*time.Duration(s.src.host.pause.Load())):
+				// Nothing yet, for longer than the host's own pacing
+				// explains: a paced connection's next request may wait out
+				// the rest of its pause for its first byte.
 				left = stuck
 			case age < 200*time.Millisecond || got == 0:
 				continue
@@ -341,13 +344,19 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 	if r.atTail() {
 		quietAfter = min(quietAfter, max(tailQuiet, 8*time.Duration(r.ttfb.Load())))
 	}
-	// A silence every request to a host shares is the host's (pacing, or
-	// trouble a new request would meet too); one request silent while
-	// another delivers is that connection's. A host's lone request may be
-	// stuck on its own.
+	// A silence a host's requests share is the host's (pacing not yet
+	// learnt, or trouble a new request would meet too): every request is
+	// silent, or at least two and half of those old enough to have fallen
+	// silent are, while younger ones get their first bursts. One request
+	// silent while its elders deliver is that connection's. A host's lone
+	// request may be stuck on its own.
+	silence := func(s *seg) time.Duration {
+		return max(quietAfter, 2*time.Duration(s.src.host.pause.Load()))
+	}
 	type hostActivity struct {
-		running int
-		latest  int64 // ns since the run's start of its latest byte
+		running     int
+		latest      int64 // ns since the run's start of its latest byte
+		old, silent int   // requests older than their silence; of them, silent
 	}
 	activity := map[*host]*hostActivity{}
 	for _, f := range r.active {
@@ -360,6 +369,12 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 				}
 				a.running++
 				a.latest = max(a.latest, s.alive.Load())
+				if now.Sub(s.began) >= silence(s) {
+					a.old++
+					if time.Duration(nowNS-s.alive.Load()) >= silence(s) {
+						a.silent++
+					}
+				}
 			}
 		}
 	}
@@ -380,8 +395,9 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 			}
 			if r.hasRoom(f) {
 				// Silence counts only beyond the host's own pacing.
-				quiet := time.Duration(nowNS-s.alive.Load()) >= max(quietAfter, 2*time.Duration(s.src.host.pause.Load()))
-				if a := activity[s.src.host]; quiet && a.running > 1 && time.Duration(nowNS-a.latest) >= quietAfter {
+				quiet := time.Duration(nowNS-s.alive.Load()) >= silence(s)
+				a := activity[s.src.host]
+				if quiet && a.running > 1 && (time.Duration(nowNS-a.latest) >= quietAfter || a.silent >= 2 && 2*a.silent >= a.old) {
 					quiet = false
 				}
 				cands = append(cands, cand{s, rate, quiet})

@@ -110,3 +110,66 @@ func TestTailLeavesABurstyHostsRestToItsNextBursts(t *testing.T) {
 		t.Errorf("a rest of 8 s on a bursty host was not split")
 	}
 }
+
+func TestTailWaitsOutAPausedConnectionsFirstByte(t *testing.T) {
+	now := time.Now()
+	// A request sent 400 ms ago has nothing yet. On a smooth host that is
+	// a stuck request; on a host pausing 900 ms between bursts its
+	// connection may be waiting for its next burst, and a split would end
+	// that burst's request after its first bytes.
+	fresh := func() *seg { return runningSeg(16<<20, 20<<20, 400*time.Millisecond, 0) }
+	s := fresh()
+	if v := tailRun(t, s).tailVictim(now); v != s {
+		t.Fatalf("on a smooth host, a request silent for 400 ms was not split")
+	}
+	r := tailRun(t, fresh())
+	r.hosts[0].pause.Store(int64(900 * time.Millisecond))
+	if v := r.tailVictim(now); v != nil {
+		t.Errorf("on a host pausing 900 ms, a request waiting 400 ms for its first burst was split")
+	}
+	// Two pauses without a byte is no longer pacing.
+	s = runningSeg(16<<20, 20<<20, 2*time.Second, 0)
+	r = tailRun(t, s)
+	r.hosts[0].pause.Store(int64(900 * time.Millisecond))
+	if v := r.tailVictim(now); v != s {
+		t.Errorf("on a host pausing 900 ms, a request silent for 2 s was not split")
+	}
+}
+
+func TestHedgeLeavesASilenceTheHostsOlderRequestsShare(t *testing.T) {
+	silentFor := func(r *run, s *seg, d time.Duration) {
+		s.alive.Store(int64(time.Since(r.epoch) - d))
+	}
+	// Four requests 1.2 s old, each past its first burst, silent for
+	// 700 ms: a host pacing them, before the pacing has been learnt. Two
+	// requests of a raise, 100 ms old, are getting their first bursts.
+	setup := func(silent int) (*run, []*seg) {
+		var segs []*seg
+		for i := range 4 {
+			segs = append(segs, runningSeg(int64(i)<<24, int64(i+1)<<24, 1200*time.Millisecond, 4<<20))
+		}
+		for i := 4; i < 6; i++ {
+			segs = append(segs, runningSeg(int64(i)<<24, int64(i+1)<<24, 100*time.Millisecond, 1<<20))
+		}
+		r := tailRun(t, segs...)
+		r.opts.HedgeAfter = 500 * time.Millisecond
+		r.hosts[0].pending = []*file{{}} // not at the end of the run
+		for i, s := range segs {
+			if i < silent {
+				silentFor(r, s, 700*time.Millisecond)
+			} else {
+				silentFor(r, s, 10*time.Millisecond)
+			}
+		}
+		return r, segs
+	}
+	r, _ := setup(4)
+	if h := r.pickHedge(time.Now(), true); h != nil {
+		t.Errorf("a silence four of the host's requests share was taken for a stall: %p took over from %p", h, h.hedgeOf)
+	}
+	// One of four silent while its elders deliver: that connection's own.
+	r, segs := setup(1)
+	if h := r.pickHedge(time.Now(), true); h == nil || h.hedgeOf != segs[0] {
+		t.Errorf("a request silent for 700 ms while the host's others deliver was not taken over")
+	}
+}
