@@ -65,8 +65,11 @@ type host struct {
 	// requests went on delivering, decaying with time: a host that sends
 	// in bursts pauses between them, and a hedge must not take such a
 	// pause for a stall. Pauses of pauseCap or more are stalls, not pacing.
-	pause     atomic.Int64
-	pauseCap  int64
+	pause    atomic.Int64
+	pauseCap int64
+	// burst is the longest burst one of its connections received
+	// (bursts.go).
+	burst     atomic.Int64
 	lastCut   time.Time
 	lastRaise time.Time
 	recent    outcomes

@@ -43,6 +43,9 @@ func (r *run) next(ctx context.Context) *seg {
 			s.stalled.Store(false)
 			s.tooSlow = nil
 			s.winStart, s.winRecv = int64(now.Sub(r.epoch)), s.recv.Load()
+			s.attemptFrom, s.attemptRecv = s.cur.Pos(), s.recv.Load()
+			s.burstAt.Store(s.attemptFrom)
+			s.burstLen.Store(0)
 			s.alive.Store(int64(time.Since(r.epoch)))
 			s.f.conns++
 			s.src.conns++
@@ -171,7 +174,7 @@ func (r *run) pickSteal(now time.Time) *seg {
 		}
 		min = tailMinSegment
 	}
-	mid, end, ok := victim.cur.Split(min)
+	mid, end, ok := r.split(victim, min)
 	if !ok {
 		return nil
 	}

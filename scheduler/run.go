@@ -119,6 +119,14 @@ type seg struct {
 	stalled atomic.Bool
 	alive   atomic.Int64 // nanoseconds since run start of the last byte received
 	recv    atomic.Int64 // bytes received over every attempt
+	// Where the current attempt's bytes land: it began at offset
+	// attemptFrom with attemptRecv received. Set by next, read by the
+	// attempt's connection.
+	attemptFrom, attemptRecv int64
+	// burstAt is the offset where the bytes after the attempt's latest
+	// pause began, burstLen the length of its latest burst between two
+	// pauses (0: none yet); see bursts.go.
+	burstAt, burstLen atomic.Int64
 	// The watchdog measures the rate over windows of StallTimeout: the
 	// current one began at winStart (ns since run start) with winRecv
 	// received. tooSlow is the error it cut the attempt for. Guarded by mu.
@@ -147,9 +155,11 @@ type seg struct {
 func (s *seg) Received(n int) {
 	now := int64(time.Since(s.epoch))
 	h := s.src.host
-	if gap := now - s.alive.Swap(now); gap > h.pause.Load() && gap < h.pauseCap {
+	gap := now - s.alive.Swap(now)
+	if gap > h.pause.Load() && gap < h.pauseCap {
 		h.pause.Store(gap) // a pause after which the request went on
 	}
+	s.noteBurst(h, gap)
 	s.recv.Add(int64(n))
 	h.recv.Add(int64(n))
 }

@@ -337,7 +337,7 @@ func (r *run) shedLocked(h *host, n int, now time.Time, minLeft time.Duration) {
 		// What a second of its rate brings may already be on its way:
 		// it is let in rather than thrown away and fetched again.
 		keep := int64(float64(victim.got.Load()) / now.Sub(victim.began).Seconds())
-		from, end, ok := victim.cur.Truncate(keep)
+		from, end, ok := r.cutAfter(victim, keep)
 		if !ok {
 			return
 		}

@@ -105,6 +105,21 @@ func (c *Cursor) Split(min int64) (mid, end int64, ok bool) {
 	return mid, end, true
 }
 
+// SplitAt is Split with the new end at at rather than the middle: at must
+// leave at least min bytes on either side, beyond what is written or being
+// written and before the end. It returns the old end.
+func (c *Cursor) SplitAt(at, min int64) (end int64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	min = max(min, 1)
+	if c.end < 0 || at-max(c.pos, c.reserved) < min || c.end-at < min {
+		return 0, false
+	}
+	end = c.end
+	c.end = at
+	return end, true
+}
+
 // Splittable returns the bytes a Split could divide, or 0.
 func (c *Cursor) Splittable() int64 {
 	c.mu.Lock()

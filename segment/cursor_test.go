@@ -585,3 +585,26 @@ func TestTruncateCanLetInWhatIsOnItsWay(t *testing.T) {
 		t.Errorf("Truncate past the end succeeded or moved the end to %d", c.End())
 	}
 }
+
+func TestSplitAtLeavesMinOnEitherSide(t *testing.T) {
+	c := NewCursor(0, 100, 1000)
+	if _, ok := c.SplitAt(150, 100); ok {
+		t.Errorf("SplitAt(150) with 100 at least on either side succeeded from pos 100")
+	}
+	if _, ok := c.SplitAt(950, 100); ok {
+		t.Errorf("SplitAt(950) with 100 at least on either side succeeded with the end at 1000")
+	}
+	end, ok := c.SplitAt(600, 100)
+	if !ok || end != 1000 || c.End() != 600 {
+		t.Fatalf("SplitAt(600) = %d, %v, end now %d; want 1000, true, 600", end, ok, c.End())
+	}
+	// A chunk being written counts as written.
+	c = NewCursor(0, 0, 1000)
+	c.claim(500)
+	if _, ok := c.SplitAt(550, 100); ok {
+		t.Errorf("SplitAt(550) cut into 100 bytes after a chunk claimed up to 500")
+	}
+	if _, ok := NewCursor(0, 0, -1).SplitAt(10, 1); ok {
+		t.Errorf("SplitAt of an unknown end succeeded")
+	}
+}
