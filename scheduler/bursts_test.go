@@ -45,7 +45,7 @@ func TestBurstsAreMeasuredBetweenPauses(t *testing.T) {
 
 func TestSplitsOnAPacedHostEndWhereABurstEnds(t *testing.T) {
 	// 2 MiB written, bursts of 1 MiB starting at 2 MiB, 14 MiB to go: the
-	// middle (9 MiB) falls where a burst ends, less the margin.
+	// middle (9 MiB) falls where a burst ends.
 	paced := func() *seg {
 		s := &seg{cur: segment.NewCursor(0, 2<<20, 16<<20), running: true, began: time.Now().Add(-3 * time.Second)}
 		s.burstAt.Store(2 << 20)
@@ -55,22 +55,22 @@ func TestSplitsOnAPacedHostEndWhereABurstEnds(t *testing.T) {
 	s := paced()
 	r := pacedRun(t, s)
 	mid, end, ok := r.split(s, 1<<20)
-	if want := int64(9<<20) - burstMargin; !ok || mid != want || end != 16<<20 || s.cur.End() != want {
+	if want := int64(9 << 20); !ok || mid != want || end != 16<<20 || s.cur.End() != want {
 		t.Errorf("split = %d, %d, %v; want %d, %d: the end of a burst", mid, end, ok, want, 16<<20)
 	}
 	// Off the middle: 5.3 MiB in, the nearest burst ends at 5 MiB.
 	s = paced()
 	s.cur = segment.NewCursor(0, 2<<20, 8<<20+600<<10)
 	r = pacedRun(t, s)
-	if mid, _, _ := r.split(s, 1<<20); mid != 5<<20-burstMargin {
-		t.Errorf("split of 2 MiB to 8.6 MiB at %d, want %d", mid, 5<<20-burstMargin)
+	if mid, _, _ := r.split(s, 1<<20); mid != 5<<20 {
+		t.Errorf("split of 2 MiB to 8.6 MiB at %d, want %d", mid, 5<<20)
 	}
 	// A lowered level's cut lets in about 1.5 MiB more: up to the end of
 	// the second burst on.
 	s = paced()
 	r = pacedRun(t, s)
-	if from, _, ok := r.cutAfter(s, 1536<<10); !ok || from != 4<<20-burstMargin {
-		t.Errorf("cut with 1.5 MiB let in at %d, want %d", from, 4<<20-burstMargin)
+	if from, _, ok := r.cutAfter(s, 1536<<10); !ok || from != 4<<20 {
+		t.Errorf("cut with 1.5 MiB let in at %d, want %d", from, 4<<20)
 	}
 	// On a smooth host the split is in the middle.
 	s = paced()
@@ -84,7 +84,50 @@ func TestSplitsOnAPacedHostEndWhereABurstEnds(t *testing.T) {
 	s.burstLen.Store(0)
 	r = pacedRun(t, s)
 	r.hosts[0].burst.Store(1 << 20)
-	if mid, _, _ := r.split(s, 1<<20); mid != 9<<20-burstMargin {
-		t.Errorf("split with the host's burst at %d, want %d", mid, 9<<20-burstMargin)
+	if mid, _, _ := r.split(s, 1<<20); mid != 9<<20 || s.cur.End() != 9<<20 {
+		t.Errorf("split with the host's burst at %d, want %d", mid, 9<<20)
+	}
+	// In its first burst, where its bursts start is known only roughly:
+	// the cut leaves a margin, which waits as a request of its own.
+	s = paced()
+	s.burstLen.Store(0)
+	s.attemptFrom = 2 << 20
+	r = pacedRun(t, s)
+	r.hosts[0].burst.Store(1 << 20)
+	mid, _, _ = r.split(s, 1<<20)
+	if f := s.f; s.cur.End() != 9<<20-burstMargin || mid != 9<<20 || len(f.segs) != 2 ||
+		f.segs[1].cur.Start() != 9<<20-burstMargin || f.segs[1].cur.End() != 9<<20 || f.segs[1].running {
+		t.Errorf("split in the first burst: s ends at %d, the rest starts at %d; want %d, and the margin between waiting on its own",
+			s.cur.End(), mid, 9<<20-burstMargin)
+	}
+}
+
+func TestTailSplitsAPacedRestOnlyWhereABurstEnds(t *testing.T) {
+	now := time.Now()
+	// In a pause after a burst of 1 MiB that ended at 2 MiB, delivering
+	// 1 MiB/s on average.
+	paced := func(end int64) *seg {
+		s := runningSeg(0, end, 2*time.Second, 2<<20)
+		s.cur = segment.NewCursor(0, 2<<20, end)
+		s.burstAt.Store(2 << 20)
+		s.burstLen.Store(1 << 20)
+		return s
+	}
+	// 1.75 MiB to go, 1.75 s: its next burst ends inside it, and a new
+	// connection takes the rest at once instead of a second later.
+	s := paced(3<<20 + 768<<10)
+	r := pacedRun(t, s)
+	if v := r.tailVictim(now); v != s {
+		t.Fatalf("a rest of 1.75 bursts was not split")
+	}
+	mid, _, ok := r.split(s, tailMinSegment)
+	if want := int64(3 << 20); !ok || mid != want {
+		t.Errorf("a rest of 1.75 bursts was split at %d, want %d, where its next burst ends", mid, want)
+	}
+	// 0.75 MiB to go: the next burst brings it all.
+	s = paced(2<<20 + 768<<10)
+	r = pacedRun(t, s)
+	if v := r.tailVictim(now); v != nil {
+		t.Errorf("a rest of 0.75 bursts was split")
 	}
 }

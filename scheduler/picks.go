@@ -274,10 +274,13 @@ func (r *run) tailVictim(now time.Time) *seg {
 			default:
 				left = time.Duration(float64(rest) / float64(got) * float64(age))
 			}
-			if s.src != nil && left < 2*time.Duration(s.src.host.pause.Load()) {
-				// A host that sends in bursts delivers such a rest in a
-				// burst or two; a split would end its request mid-burst
-				// and throw away what the server had already sent.
+			if _, _, paced, ok := r.pacedSplit(s, tailMinSegment); paced && !ok {
+				continue // its next burst brings the whole rest
+			} else if !paced && s.src != nil && left < 2*time.Duration(s.src.host.pause.Load()) {
+				// A host that sends in bursts not yet measured delivers
+				// such a rest in a burst or two; a split would end its
+				// request mid-burst and throw away what the server had
+				// already sent.
 				continue
 			}
 			if left > longest {
