@@ -212,15 +212,25 @@ func (r *run) endRestsLocked(now time.Time) time.Time {
 func (r *run) room(h *host) int {
 	budget := min(r.opts.MaxPerHost, r.opts.Connections)
 	n := min(h.limit, budget-len(h.resting)) - h.conns
-	if n > 0 && h.tune.phase == tuneRaised && h.conns >= h.tune.base && h.awaiting >= max(1, h.tune.base/4)+2*h.tune.raisedOK {
-		// A raise is tried by slow start: a quarter of the base's count
-		// of requests awaiting an answer at first (one from a small
-		// base), and each answer admits two more, so the new connections
-		// triple every round trip and a host with a fixed limit refuses
-		// a few requests, not the whole raise.
+	if n > 0 && h.tune.phase == tuneRaised && h.conns >= h.tune.base && h.awaiting >= h.tune.firstAdmits()+2*h.tune.raisedOK {
+		// A raise is tried by slow start: a few requests awaiting an
+		// answer at first, and each answer admits two more, so the new
+		// connections triple every round trip and a host with a fixed
+		// limit refuses a few requests, not the whole raise.
 		return 0
 	}
 	return n
+}
+
+// firstAdmits is how many of a raise's requests may await an answer
+// before the first answer: a quarter of the base (one from a small base),
+// or half after a raise that paid in full, the host having just taken
+// twice its connections without a refusal.
+func (t *tuner) firstAdmits() int {
+	if t.steep {
+		return max(1, t.base/2)
+	}
+	return max(1, t.base/4)
 }
 
 // answered records an answer from h that was not a refusal.

@@ -141,11 +141,13 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 	if t.start.IsZero() {
 		// Connections just opened on a host that sends in bursts get
 		// their first burst at once: a window starting with them would
-		// count one burst too many. It starts half a pause later.
+		// count one burst too many. It starts half a pause later. A
+		// pause too short to be pacing (the wait for an answer) is no
+		// reason to wait.
 		if t.reached.IsZero() {
 			t.reached = now
 		}
-		if now.Sub(t.reached) < time.Duration(h.pause.Load())/2 {
+		if pause := time.Duration(h.pause.Load()); pause >= r.pacing() && now.Sub(t.reached) < pause/2 {
 			return Event{}, false
 		}
 		t.start, t.reached = now, time.Time{}

@@ -133,6 +133,28 @@ func TestTunerClimbsQuicklyWhereEveryConnectionIsCapped(t *testing.T) {
 	}
 }
 
+// answerWait is a smooth host whose requests each wait wait for their
+// answer, which the scheduler learns as a pause too short to be pacing.
+type answerWait struct {
+	smoothHost
+	wait time.Duration
+}
+
+func (a answerWait) deliver(conns int, at, dt time.Duration) (int64, time.Duration) {
+	n, _ := a.smoothHost.deliver(conns, at, dt)
+	return n, a.wait
+}
+
+func TestTunerDoesNotWaitOutPausesThatAreNotPacing(t *testing.T) {
+	host := smoothHost{perConn: 2 << 20, total: 80 << 20}
+	ttfb := 100 * time.Millisecond
+	smooth := when(simulate(t, host, ttfb, 5*time.Second), 40)
+	waits := when(simulate(t, answerWait{host, ttfb}, ttfb, 5*time.Second), 40)
+	if waits != smooth {
+		t.Errorf("40 connections after %v where answers take a round trip, %v where they do not: want the same", waits, smooth)
+	}
+}
+
 func TestTunerGivesBackARaiseThatPaysNothingWhenTheHostHasShownItsPace(t *testing.T) {
 	levels := simulate(t, smoothHost{total: 30 << 20}, 20*time.Millisecond, 8*time.Second)
 	t.Logf("levels %v", levels)
