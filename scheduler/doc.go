@@ -51,7 +51,9 @@
 // free connection does next), transfer.go (one request: exec, transfer,
 // onProbe), outcome.go (classify and finish), finalize.go (verify and
 // commit a complete file), then the helpers: resume.go, checkpoint.go,
-// host.go, watchdog.go, verify.go, transport.go.
+// host.go, tune.go and tunerates.go (adaptive connections), bursts.go
+// (cuts on hosts that pace in bursts), watchdog.go, verify.go,
+// transport.go.
 //
 // # Concurrency
 //
