@@ -8,10 +8,11 @@ import (
 
 func TestAdaptiveScenariosIdealFromTheHostsCaps(t *testing.T) {
 	for name, want := range map[string]time.Duration{
-		"percap-rtt20":    8020 * time.Millisecond, // 20 ms + 640 MiB ÷ 80 MiB/s
-		"totalcap-rtt100": 8633 * time.Millisecond, // 100 ms + 256 MiB ÷ 30 MiB/s
-		"refuse4-rtt20":   8020 * time.Millisecond, // 20 ms + 256 MiB ÷ (4 × 8 MiB/s)
-		"bursty-rtt100":   8100 * time.Millisecond, // 100 ms + 320 MiB ÷ 40 MiB/s
+		"percap-rtt20":       8020 * time.Millisecond, // 20 ms + 640 MiB ÷ 80 MiB/s
+		"totalcap-rtt100":    8633 * time.Millisecond, // 100 ms + 256 MiB ÷ 30 MiB/s
+		"refuse4-rtt20":      8020 * time.Millisecond, // 20 ms + 256 MiB ÷ (4 × 8 MiB/s)
+		"refuse4-list-rtt20": 8020 * time.Millisecond, // the same bytes in 64 files
+		"bursty-rtt100":      8100 * time.Millisecond, // 100 ms + 320 MiB ÷ 40 MiB/s
 	} {
 		s, err := Lookup(name)
 		if err != nil {
@@ -26,8 +27,8 @@ func TestAdaptiveScenariosIdealFromTheHostsCaps(t *testing.T) {
 			t.Errorf("%s: adaptive scenario in the default suite", s.Name)
 		}
 	}
-	if n := len(AdaptiveScenarios()); n != 8 {
-		t.Errorf("%d adaptive scenarios, want 4 hosts × 2 latencies", n)
+	if n := len(AdaptiveScenarios()); n != 9 {
+		t.Errorf("%d adaptive scenarios, want 4 hosts × 2 latencies and the refusing host with a list", n)
 	}
 }
 

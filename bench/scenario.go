@@ -102,8 +102,15 @@ func Scenarios() []Scenario {
 // each connection in one-second bursts like nginx's limit_rate (4 MiB/s
 // per connection, 40 MiB/s in total). Sizes are such that the best setting
 // takes about 8 s. They run with -scenarios adaptive, not with all.
+//
+// refuse4-list is the refusing host serving a list of 64 files rather
+// than 4: the tuner's one probe above the limit is then one request in
+// many, as on the lists bulkget is made for.
 func AdaptiveScenarios() []Scenario {
-	var out []Scenario
+	out := []Scenario{{Name: "refuse4-list-rtt20", Adaptive: true,
+		About: "64 × 4 MiB, 8 MiB/s per connection, more than 4 requests in flight get 503 with Retry-After: 1, 20 ms per request",
+		Sets:  []FileSet{{64, 4 << 20}}, PerConnRate: 8 << 20, MaxInFlight: 4, OverloadStatus: 503, OverloadRetryAfter: "1",
+		Latency: 20 * time.Millisecond}}
 	for _, ms := range []int{20, 100} {
 		lat := time.Duration(ms) * time.Millisecond
 		rtt := fmt.Sprintf("-rtt%d", ms)
