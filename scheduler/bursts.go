@@ -47,11 +47,12 @@ func (s *seg) noteBurst(h *host, gap int64) {
 // on the edge.
 const burstMargin = 8 << 10
 
-// burstEdge returns where to cut s so that it ends with one of its coming
-// bursts, the one nearest to at within [lo, hi]: cut, and margin bytes
-// after it that s may still receive. paced is false when s's host does not
-// pace its connections or s's bursts are not known; ok is false when none
-// of its bursts ends there. Call for a running s.
+// burstEdge returns where to end s so that it ends with one of its coming
+// bursts, the one nearest to at within [lo, hi]: cut, and the margin
+// between cut and that burst's estimated end, which is for a request of
+// its own. paced is false when s's host does not pace its connections or
+// s's bursts are not known; ok is false when none of its bursts ends
+// there. Call for a running s.
 func (r *run) burstEdge(s *seg, at, lo, hi int64) (cut, margin int64, paced, ok bool) {
 	h := s.src.host
 	if time.Duration(h.pause.Load()) < r.pacing() {

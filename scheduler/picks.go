@@ -160,6 +160,9 @@ func (r *run) pickSteal(now time.Time) *seg {
 			if rest < 2*r.opts.MinSegment {
 				continue
 			}
+			if _, _, paced, ok := r.pacedSplit(s, r.opts.MinSegment); paced && !ok {
+				continue // its next burst brings the whole rest (bursts.go)
+			}
 			// Among sources, the one that will take longest goes first:
 			// the slowest source's rest is split before a fast one's.
 			if eta := float64(rest) / sourceSpeed(s); eta > longest {
