@@ -30,7 +30,7 @@ func nginxFiles(t *testing.T, srv *server, dir, list string, n int, size int64) 
 }
 
 // servedFor sums what srv sent for the files under dir, and counts the
-// requests for them and those refused with status.
+// requests for them and those refused with status (0: none is).
 func servedFor(reqs []request, dir string, status int) (bytes int64, n, refused int) {
 	for _, r := range reqs {
 		if !strings.HasPrefix(r.URI, "/"+dir+"/") {
@@ -92,8 +92,8 @@ func TestNginxLimitRateBurstsAreNotFetchedTwice(t *testing.T) {
 	twice := float64(served)/(n*size) - 1
 	t.Logf("limit_rate 1m: %d requests, %.2f %% served beyond the files, %v", reqs, 100*twice, res.elapsed.Round(1e6))
 	// The goal is under 1 %; this bound leaves room for a loaded machine
-	// while still catching pauses taken for stalls, which cost several
-	// seconds of bursts each.
+	// while still catching pauses taken for stalls and requests cut
+	// mid-burst (6-12 % before cuts moved to the ends of bursts).
 	if twice > 0.04 {
 		t.Errorf("nginx served %.2f %% more than the files' bytes, want under 4 %%", 100*twice)
 		logRequests(t, srv.requests())
