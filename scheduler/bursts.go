@@ -1,10 +1,6 @@
 package scheduler
 
-import (
-	"time"
-
-	"github.com/bulkget/bulkget/segment"
-)
+import "github.com/bulkget/bulkget/segment"
 
 // A host that paces its connections (nginx's limit_rate) sends each a
 // burst, then nothing until the next one. A request whose end is moved, by
@@ -55,7 +51,7 @@ const burstMargin = 8 << 10
 // there. Call for a running s.
 func (r *run) burstEdge(s *seg, at, lo, hi int64) (cut, margin int64, paced, ok bool) {
 	h := s.src.host
-	if time.Duration(h.pause.Load()) < r.pacing() {
+	if !r.paces(h) {
 		return 0, 0, false, false
 	}
 	b := s.burstLen.Load()

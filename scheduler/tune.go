@@ -97,7 +97,7 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 	recv := h.recv.Load()
 	t.hist[t.histN%tuneHist] = mark{now, recv, min(h.conns, h.want)}
 	t.histN++
-	if pause := h.pause.Load(); 2*t.seenPause < pause && time.Duration(pause) >= r.pacing() &&
+	if pause := h.pause.Load(); 2*t.seenPause < pause && r.paces(h) &&
 		(t.phase == tuneMeasure || t.phase == tuneRaised) {
 		// The host's pacing was just learnt: the window, if any, started
 		// with bursts it did not wait out.
@@ -147,7 +147,7 @@ func (r *run) tuneLocked(h *host, now time.Time) (Event, bool) {
 		if t.reached.IsZero() {
 			t.reached = now
 		}
-		if pause := time.Duration(h.pause.Load()); pause >= r.pacing() && now.Sub(t.reached) < pause/2 {
+		if r.paces(h) && now.Sub(t.reached) < time.Duration(h.pause.Load())/2 {
 			return Event{}, false
 		}
 		t.start, t.reached = now, time.Time{}
@@ -258,10 +258,11 @@ func (r *run) pacedLocked(h *host, now time.Time) (Event, bool) {
 	return e, ok
 }
 
-// pacing is the least silence that shows a host pacing its connections,
-// rather than the gaps of ordinary traffic.
-func (r *run) pacing() time.Duration {
-	return max(2*tuneTick, 4*time.Duration(r.ttfb.Load()))
+// paces reports whether h paces its connections: its learnt pause is a
+// silence longer than the gaps of ordinary traffic (two tuner ticks, four
+// times the time to first byte).
+func (r *run) paces(h *host) bool {
+	return time.Duration(h.pause.Load()) >= max(2*tuneTick, 4*time.Duration(r.ttfb.Load()))
 }
 
 // raiseLocked tries the next level above the base, or settles at the cap.
