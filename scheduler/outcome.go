@@ -99,6 +99,7 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		return
 	case err == nil:
 		src.strikes = 0
+		f.faults.progress(s.began)
 		if r.segmentDoneLocked(s) {
 			f.state = finalizing
 			finalizeNext = f
@@ -234,23 +235,28 @@ func (r *run) retryLocked(s *seg, err error) []Event {
 	// A trickle is progress of a kind that must not buy more attempts.
 	if pos := s.cur.Pos(); pos > s.best && !errors.Is(err, segment.ErrTooSlow) {
 		s.best, s.attempts = pos, 0
+		f.faults.progress(s.began)
 	}
 	// A refusal for load counts against the retry budget only once the
 	// host is down to one connection: until then, being politer (fewer
 	// connections, see host.go) is the remedy, not giving up.
+	rounds := 0
 	if !overloaded(err) || r.room(src.host)+src.host.conns <= 1 {
 		s.attempts++
+		rounds = f.faults.fail(s.began, time.Now())
 		if s.got.Load() == 0 {
 			src.strikes++
 		}
 	}
-	if (s.attempts > r.opts.Retries || src.strikes >= sourceStrikes) && f.spareSource(src) {
+	spent := s.attempts > r.opts.Retries || rounds > r.opts.Retries
+	if (spent || src.strikes >= sourceStrikes) && f.spareSource(src) {
 		// The range may be fine and the source not: the others take it.
 		s.notBefore, s.attempts = time.Time{}, 0
+		f.faults = faultStreak{}
 		return r.dropSourceLocked(f, src, fmt.Errorf("failed %d times in a row: %w", src.strikes, err))
 	}
-	if s.attempts > r.opts.Retries {
-		return []Event{r.failLocked(f, fmt.Errorf("gave up after %d attempts: %w", s.attempts, err))}
+	if spent {
+		return []Event{r.failLocked(f, fmt.Errorf("gave up after %d attempts: %w", max(s.attempts, rounds), err))}
 	}
 	// Exponential backoff is for a server in trouble. When the host
 	// answered other requests while this one was failing, the fault was

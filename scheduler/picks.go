@@ -314,6 +314,7 @@ func (r *run) restartLocked(f *file) {
 		f.out = nil
 	}
 	f.gen++
+	f.faults = faultStreak{}
 	f.probed, f.ranged, f.size = false, false, -1
 	for _, src := range f.sources {
 		src.forget()

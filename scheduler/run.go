@@ -48,6 +48,9 @@ type file struct {
 	// generation has its outcome ignored.
 	gen      int
 	restarts int
+	// faults counts the file's failed requests in rounds, whatever its
+	// splits (streak.go).
+	faults   faultStreak
 	probed   bool  // size and range support are known
 	size     int64 // -1: unknown (a stream without length)
 	ranged   bool  // segments may be split and fetched in parallel
