@@ -64,10 +64,13 @@ func (k Kind) String() string {
 // Event is one thing that happened during a Run. File events carry Line,
 // Name, Bytes (written so far) and Total (-1 if unknown).
 type Event struct {
-	Kind    Kind
-	Time    time.Time
-	Line    int
-	Name    string
+	Kind Kind
+	Time time.Time
+	Line int
+	Name string
+	// Host (file events) is the host[:port] of the file's list url: no
+	// path, query or credentials. Its mirrors are in Sources.
+	Host    string
 	Bytes   int64
 	Total   int64
 	Conns   int           // connections on the file when the event fired

@@ -251,7 +251,7 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, *crcK
 	r.notify()
 	r.mu.Unlock()
 	r.rep.Report(Event{Kind: Started, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
-		Total: size, Conns: conns})
+		Host: f.primary().host.name, Total: size, Conns: conns})
 	if tell {
 		r.rep.Report(notice)
 	}

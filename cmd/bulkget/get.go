@@ -64,7 +64,7 @@ func getAction(c *cli.Context) (err error) {
 	if c.Bool("insecure") {
 		fmt.Fprintln(c.App.ErrWriter, "bulkget: warning: --insecure: TLS certificates are not verified")
 	}
-	out, err := newOutput(c, c.App.Writer, c.App.ErrWriter)
+	out, err := newOutput(c, c.App.Writer, c.App.ErrWriter, opts, c.String("report"))
 	if err != nil {
 		return cli.Exit(err.Error(), exitUsage)
 	}

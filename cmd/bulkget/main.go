@@ -100,6 +100,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			"bulkget get [options] LIST\n" +
 			"bulkget demo [options]        download from a built-in local server: no network needed\n" +
 			"bulkget status [options] DIR  what is done, partial or not started in DIR (reads only)\n" +
+			"bulkget report EVENTS.jsonl -o FILE.html   the HTML report of a saved --progress json stream\n" +
 			"bulkget completion bash|zsh   print a shell completion script",
 		Description: "bulkget reads a list of filename,url lines and downloads many files at once,\n" +
 			"each large file in byte ranges over several connections, written in place and\n" +
@@ -108,7 +109,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			"   bulkget models.csv                             into ./models/, bars on a terminal\n" +
 			"   bulkget -c 32 -x 8 -d /data/models models.csv  32 connections, at most 8 per file\n" +
 			"   bulkget --progress json models.csv | jq -c 'select(.type == \"failed\")'",
-		Commands:             []*cli.Command{get, demoCommand(), statusCommand(), completionCommand(), manCommand()},
+		Commands:             []*cli.Command{get, demoCommand(), statusCommand(), reportCommand(), completionCommand(), manCommand()},
 		Flags:                getFlags(),
 		Action:               getAction,
 		OnUsageError:         usageError,

@@ -60,10 +60,30 @@ func outputFlags() []cli.Flag {
 			EnvVars: env("PROGRESS_INTERVAL"), Usage: "time between progress lines of plain and json output"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Category: catOutput, EnvVars: env("QUIET"),
 			Usage: "print errors only"},
+		&cli.StringFlag{Name: "report", Category: catOutput, EnvVars: env("REPORT"), TakesFile: true,
+			Usage: "write an HTML report of the run (charts of throughput and connections, a waterfall of files) " +
+				"to `FILE.html`, at the end and every 30s during the run"},
 	}
 }
 
-func newOutput(c *cli.Context, stdout, stderr io.Writer) (output, error) {
+// newOutput returns the run's display, and with reportPath set the --report
+// page beside it, fed the same events.
+func newOutput(c *cli.Context, stdout, stderr io.Writer, opts scheduler.Options, reportPath string) (output, error) {
+	r, err := newRenderer(c, stdout, stderr, opts)
+	if err != nil {
+		return nil, err
+	}
+	if reportPath != "" {
+		tap, err := newReportTap(reportPath, opts, stderr)
+		if err != nil {
+			return nil, err
+		}
+		r = tee{r, tap}
+	}
+	return newQueue(r), nil
+}
+
+func newRenderer(c *cli.Context, stdout, stderr io.Writer, opts scheduler.Options) (renderer, error) {
 	mode := c.String("progress")
 	quiet := c.Bool("quiet")
 	every := c.Duration("progress-interval")
@@ -79,14 +99,14 @@ func newOutput(c *cli.Context, stdout, stderr io.Writer) (output, error) {
 	}
 	switch mode {
 	case modeNone:
-		return newQueue(&plain{w: stderr, quiet: quiet, silent: true}), nil
+		return &plain{w: stderr, quiet: quiet, silent: true}, nil
 	case modePlain:
-		return newQueue(&plain{w: stderr, quiet: quiet, every: every}), nil
+		return &plain{w: stderr, quiet: quiet, every: every}, nil
 	case modeJSON:
-		return newQueue(newJSONLines(stdout, every)), nil
+		return newJSONLines(stdout, every).settings(opts), nil
 	case modeBars:
 		if quiet {
-			return newQueue(&plain{w: stderr, quiet: true}), nil
+			return &plain{w: stderr, quiet: true}, nil
 		}
 		cfg := barsConfig{refresh: 150 * time.Millisecond, width: 100}
 		if tty {
@@ -99,7 +119,7 @@ func newOutput(c *cli.Context, stdout, stderr io.Writer) (output, error) {
 				return h
 			}
 		}
-		return newQueue(newBars(stderr, cfg)), nil
+		return newBars(stderr, cfg), nil
 	}
 	return nil, fmt.Errorf("--progress %q: want auto, bars, plain, json or none", c.String("progress"))
 }
