@@ -124,11 +124,23 @@ func reportCommand() *cli.Command {
 }
 
 func reportAction(c *cli.Context) error {
-	if c.NArg() != 1 {
+	args := c.Args().Slice()
+	out := c.String("output")
+	// The flag may come after EVENTS, as people write it (urfave/cli
+	// stops parsing flags at the first argument).
+	if len(args) == 3 && (args[1] == "-o" || args[1] == "--output") {
+		out, args = args[2], args[:1]
+	} else if len(args) == 2 {
+		if v, ok := strings.CutPrefix(args[1], "-o="); ok {
+			out, args = v, args[:1]
+		} else if v, ok := strings.CutPrefix(args[1], "--output="); ok {
+			out, args = v, args[:1]
+		}
+	}
+	if len(args) != 1 {
 		return cli.Exit("want exactly one EVENTS argument: a --progress json stream, or - for standard input", exitUsage)
 	}
-	in := c.Args().First()
-	out := c.String("output")
+	in := args[0]
 	if out == "" {
 		if in == "-" {
 			return cli.Exit("reading standard input: say where the page goes with -o FILE.html", exitUsage)
