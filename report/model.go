@@ -270,7 +270,7 @@ func (b *Builder) take(e *event, t time.Time) {
 		f.attempts++
 		kind := classify(e.Error)
 		b.markFile(f, t, kind, e.Error)
-		b.markHost(f.host, t, kind)
+		b.markHost(b.blamed(f, e.Error), t, kind)
 	case "warning":
 		if e.File == "" {
 			b.notice(t, e.Error)
@@ -566,6 +566,24 @@ func (b *Builder) notice(t time.Time, text string) {
 		return
 	}
 	b.notices = append(b.notices, fmt.Sprintf("%s  %s", t.UTC().Format("15:04:05"), text))
+}
+
+// blamed is the host a failed request of f went to: the one whose URL the
+// error quotes (a mirror, say), else the host of f's list url.
+func (b *Builder) blamed(f *file, err string) int {
+	if i := strings.Index(err, "://"); i >= 0 {
+		rest := err[i+3:]
+		if j := strings.IndexAny(rest, "/\" \t"); j >= 0 {
+			rest = rest[:j]
+		}
+		if j := strings.LastIndexByte(rest, '@'); j >= 0 {
+			rest = rest[j+1:]
+		}
+		if h, ok := b.hostIdx[rest]; ok {
+			return h
+		}
+	}
+	return f.host
 }
 
 // classify tells a failed request's kind from its error text.

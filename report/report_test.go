@@ -123,6 +123,7 @@ func TestMirrorSpansTakeTheSourceThatDeliveredMost(t *testing.T) {
 	}
 	s.add(time.Second, `"type":"progress","files":[{"line":2,"file":"m","bytes":110,"total":300,"connections":2,"sources":%s}]`, src(100, 10, ""))
 	s.add(2*time.Second, `"type":"progress","files":[{"line":2,"file":"m","bytes":200,"total":300,"connections":1,"sources":%s}]`, src(110, 90, ""))
+	s.add(2500*time.Millisecond, `"type":"retry","line":2,"file":"m","attempt":1,"error":"Get \"http://REDACTED@b/m\": connection refused"`)
 	s.add(3*time.Second, `"type":"done","line":2,"file":"m","bytes":300,"elapsed_ms":3000,"verified":"none","sources":%s`, src(110, 190, "it failed"))
 	b := New()
 	b.Write(s.Bytes())
@@ -137,7 +138,7 @@ func TestMirrorSpansTakeTheSourceThatDeliveredMost(t *testing.T) {
 	if f.src[1].dropped != "it failed" {
 		t.Errorf("dropped %q", f.src[1].dropped)
 	}
-	if fg := b.Figures(); fmt.Sprint(fg.Hosts[0].Bytes, fg.Hosts[1].Bytes) != "190 110" {
+	if fg := b.Figures(); fmt.Sprint(fg.Hosts[0].Bytes, fg.Hosts[1].Bytes, fg.Hosts[0].Retries, fg.Hosts[1].Retries) != "190 110 1 0" {
 		t.Errorf("hosts %+v", fg.Hosts)
 	}
 }

@@ -345,7 +345,7 @@ func (b *Builder) waterfall(tl timeline, st stack) template.HTML {
 			end = b.end
 		}
 		s.f(`<g class="row"><title>%s</title>`, esc(b.rowTitle(f)))
-		s.f(`<text class="name" x="%d" y="%.1f" text-anchor="end">%s</text>`, padLeft-8, y+10, esc(short(f.name, 38)))
+		s.f(`<text class="name" x="%d" y="%.1f" text-anchor="end">%s</text>`, padLeft-8, y+10, esc(tail(f.name, 38)))
 		x0, x1 := tl.x(f.start.Sub(b.start)), tl.x(end.Sub(b.start))
 		class := "bar"
 		if f.state == fileActive {
@@ -457,6 +457,16 @@ func short(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// tail cuts s to its last n runes, with an ellipsis: the end of a path
+// tells files apart better than its folders.
+func tail(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return "…" + string(r[len(r)-n+1:])
 }
 
 // size is a byte count for people, in binary units as bulkget prints them.
