@@ -111,35 +111,34 @@ func sameFromStream(t *testing.T, stream string, fg report.Figures) {
 	}
 }
 
-// screenshot renders the page in headless Chromium into a PNG and fails on
-// any console message (the page has no script: any is an error). It skips
-// without Chromium, and with -short. BULKGET_SCREENSHOTS=DIR keeps the PNG
-// there as NAME.png (how docs/ gets its pictures).
-func screenshot(t *testing.T, page, name string) {
+// chromium is the path of a headless-capable Chromium; it skips t when
+// there is none, or with -short.
+func chromium(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
-		t.Log("-short: no screenshot")
-		return
+		t.Skip("-short: no screenshot")
 	}
-	var chromium string
 	for _, c := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(c); err == nil {
-			chromium = p
-			break
+			return p
 		}
 	}
-	if chromium == "" {
-		t.Log("no chromium on PATH: no screenshot (apt-get install chromium)")
-		return
-	}
+	t.Skip("no chromium on PATH (apt-get install chromium)")
+	return ""
+}
+
+// inChromium renders page in headless Chromium into a PNG and returns it
+// with the console messages the page caused (script errors among them).
+func inChromium(t *testing.T, browser, page string) (png string, console []string) {
+	t.Helper()
 	abs, err := filepath.Abs(page)
 	if err != nil {
 		t.Fatal(err)
 	}
-	png := filepath.Join(t.TempDir(), name+".png")
+	png = filepath.Join(t.TempDir(), "page.png")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu",
+	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
 		"--enable-logging=stderr", "--v=0", "--user-data-dir="+t.TempDir(), "--screenshot="+png,
 		"--window-size=1400,2000", "file://"+abs)
@@ -148,19 +147,46 @@ func screenshot(t *testing.T, page, name string) {
 		t.Fatalf("chromium: %v\n%s", err, out)
 	}
 	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, "CONSOLE") || strings.Contains(line, "Uncaught") {
+		if strings.Contains(line, ":CONSOLE") || strings.Contains(line, "Uncaught") {
+			console = append(console, line)
+		}
+	}
+	if st, err := os.Stat(png); err != nil || st.Size() < 2<<10 {
+		t.Fatalf("no screenshot %s (%v); chromium said:\n%s", png, err, out)
+	}
+	return png, console
+}
+
+// screenshot renders the page in headless Chromium, as a subtest that
+// skips without Chromium or with -short, and fails on any console message
+// (the page has no script: any message is an error). BULKGET_SCREENSHOTS=DIR
+// keeps the PNG there as NAME.png (how docs/ gets its pictures).
+func screenshot(t *testing.T, page, name string) {
+	t.Run("screenshot", func(t *testing.T) {
+		png, console := inChromium(t, chromium(t), page)
+		for _, line := range console {
 			t.Errorf("chromium console: %s", line)
 		}
-	}
-	st, err := os.Stat(png)
-	if err != nil || st.Size() < 20<<10 {
-		t.Fatalf("screenshot %s: %v (%v); chromium said:\n%s", png, st, err, out)
-	}
-	if dir := os.Getenv("BULKGET_SCREENSHOTS"); dir != "" {
-		b, _ := os.ReadFile(png)
-		if err := os.WriteFile(filepath.Join(dir, name+".png"), b, 0o644); err != nil {
-			t.Fatal(err)
+		b, err := os.ReadFile(png)
+		if err != nil || len(b) < 20<<10 {
+			t.Fatalf("screenshot of %d bytes (%v): a blank page?", len(b), err)
 		}
+		if dir := os.Getenv("BULKGET_SCREENSHOTS"); dir != "" {
+			if err := os.WriteFile(filepath.Join(dir, name+".png"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestReportScreenshotsCatchScriptErrors proves the check of the screenshots: a
+// page whose script fails is caught.
+func TestReportScreenshotsCatchScriptErrors(t *testing.T) {
+	browser := chromium(t)
+	page := filepath.Join(t.TempDir(), "bad.html")
+	os.WriteFile(page, []byte("<!DOCTYPE html><p>hi</p><script>notDefined()</script>"), 0o644)
+	if _, console := inChromium(t, browser, page); len(console) == 0 {
+		t.Errorf("a script error went unnoticed")
 	}
 }
 
