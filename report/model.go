@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"container/heap"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -16,7 +17,10 @@ const (
 	maxSpans   = 32  // spans per file; more merge pairwise
 	maxMarks   = 16  // marks per file; more are only counted
 	maxNotices = 200 // run notices kept; more are only counted
-	maxFailed  = 2000
+	maxFailed  = 1000 // failures listed; more are only counted
+	// maxKept finished files keep their record (the slowest): enough for
+	// the waterfall and the file table; the others leave counters only.
+	maxKept = max(maxRows, maxFileRows)
 )
 
 // Mark kinds, on a host's connections chart and on a file's waterfall row.
@@ -105,6 +109,11 @@ type Builder struct {
 	ser     series
 	last    time.Time // latest progress line (or the start)
 
+	kept        keptHeap        // finished files still in files, fastest on top
+	ended       [nStates]int    // finished files by state, kept or not
+	endedRows   int             // of those, the ones the waterfall could draw
+	failures    []failRow       // by arrival; at most maxFailed
+	failuresOut int             // failures beyond maxFailed
 	filesTotal  int
 	summary     *event
 	residual    int64 // bytes only the summary knew of
@@ -146,6 +155,7 @@ const (
 	fileFailed
 	fileExpired
 	fileSkipped
+	nStates
 )
 
 var stateNames = map[fileState]string{fileActive: "in progress", fileDone: "done", fileFailed: "failed",
@@ -265,6 +275,7 @@ func (b *Builder) take(e *event, t time.Time) {
 	case "skipped":
 		f := b.file(e.Line, e.File)
 		f.state, f.verified, f.reason, f.start, f.end = fileSkipped, e.Verified, e.Reason, t, t
+		b.retire(f)
 	case "retry":
 		f := b.file(e.Line, e.File)
 		f.attempts++
@@ -310,6 +321,7 @@ func (b *Builder) take(e *event, t time.Time) {
 		case "expired":
 			f.state, f.err = fileExpired, mask.Text(e.Error)
 		}
+		b.retire(f)
 	case "invalid":
 		if len(b.invalid) < maxFailed {
 			b.invalid = append(b.invalid, failure{Line: e.Line, Error: mask.Text(e.Error)})
@@ -329,8 +341,8 @@ func (b *Builder) progress(e *event, t time.Time) {
 	inflight := make([]int, len(b.hosts))
 	for i := range e.Files {
 		pf := &e.Files[i]
-		f := b.file(pf.Line, pf.File)
-		if f.state != fileActive {
+		f, ok := b.files[pf.Line]
+		if !ok || f.state != fileActive {
 			continue // a look taken before the file's end was reported
 		}
 		if f.total < 0 {
@@ -480,6 +492,56 @@ func (b *Builder) reconcile(e *event, t time.Time) {
 		b.give(h, b.last, to, n)
 		given += n
 	}
+}
+
+// retire counts a file that ended and keeps its record only while it is
+// among the maxKept slowest: memory follows the files in flight, not the
+// list.
+func (b *Builder) retire(f *file) {
+	b.ended[f.state]++
+	if f.state != fileSkipped && !f.start.IsZero() {
+		b.endedRows++
+	}
+	if f.state == fileFailed || f.state == fileExpired {
+		what := f.err
+		if f.state == fileExpired {
+			what = "expired: " + what
+		}
+		if len(b.failures) < maxFailed {
+			b.failures = append(b.failures, failRow{f.line, f.name, what})
+		} else {
+			b.failuresOut++
+		}
+	}
+	heap.Push(&b.kept, kept{f, b.took(f)})
+	if b.kept.Len() > maxKept {
+		gone := heap.Pop(&b.kept).(kept)
+		delete(b.files, gone.f.line)
+	}
+}
+
+type kept struct {
+	f    *file
+	took time.Duration
+}
+
+// keptHeap is a min-heap of finished files by time taken.
+type keptHeap []kept
+
+func (h keptHeap) Len() int { return len(h) }
+func (h keptHeap) Less(i, j int) bool {
+	if h[i].took != h[j].took {
+		return h[i].took < h[j].took
+	}
+	return h[i].f.line > h[j].f.line
+}
+func (h keptHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *keptHeap) Push(x any)   { *h = append(*h, x.(kept)) }
+func (h *keptHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 func (b *Builder) file(line int, name string) *file {

@@ -9,16 +9,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 )
 
-// Table bounds: a list of 100,000 files shows its slowest, and says so.
-const (
-	maxFileRows = 500
-	maxFailRows = 1000
-)
+// maxFileRows bounds the file table: a list of 100,000 files shows its
+// slowest, and says so.
+const maxFileRows = 500
 
 // Figures are the page's totals, embedded in it as JSON (the script
 // element with id "bulkget-figures") for tests and tools. They are counted
@@ -110,17 +109,10 @@ func (b *Builder) Figures() Figures {
 		fg.Hosts = append(fg.Hosts, HostFigure{Host: ho.name, Bytes: ho.bytes, Refused: ho.marks[markRefused],
 			Retries: ho.marks[markRetry], Stalls: ho.marks[markStall], Cuts: ho.marks[markCut], Peak: ho.peak})
 	}
+	fg.Done, fg.Skipped, fg.Failed, fg.Expired = b.ended[fileDone], b.ended[fileSkipped], b.ended[fileFailed],
+		b.ended[fileExpired]
 	for _, f := range b.files {
-		switch f.state {
-		case fileDone:
-			fg.Done++
-		case fileSkipped:
-			fg.Skipped++
-		case fileFailed:
-			fg.Failed++
-		case fileExpired:
-			fg.Expired++
-		default:
+		if f.state == fileActive {
 			fg.InProgress++
 		}
 	}
@@ -287,7 +279,7 @@ func (b *Builder) fileRows() ([]fileRow, string) {
 		files = append(files, f)
 	}
 	note := ""
-	if len(files) > maxFileRows {
+	if all := b.allFiles(); all > maxFileRows || all > len(files) {
 		sort.Slice(files, func(i, j int) bool {
 			di, dj := b.took(files[i]), b.took(files[j])
 			if di != dj {
@@ -295,8 +287,8 @@ func (b *Builder) fileRows() ([]fileRow, string) {
 			}
 			return files[i].line < files[j].line
 		})
-		note = fmt.Sprintf("The %d slowest of %d files, slowest first.", maxFileRows, len(files))
-		files = files[:maxFileRows]
+		files = files[:min(len(files), maxFileRows)]
+		note = fmt.Sprintf("The %d slowest of %d files, slowest first.", len(files), all)
 	} else {
 		sort.Slice(files, func(i, j int) bool { return files[i].line < files[j].line })
 	}
@@ -338,26 +330,31 @@ func (b *Builder) fileRows() ([]fileRow, string) {
 
 // failRows lists the files given up and the list lines refused, by line.
 func (b *Builder) failRows() ([]failRow, string) {
-	var rows []failRow
-	for _, f := range b.files {
-		if f.state == fileFailed || f.state == fileExpired {
-			what := f.err
-			if f.state == fileExpired {
-				what = "expired: " + what
-			}
-			rows = append(rows, failRow{f.line, f.name, what})
-		}
-	}
+	rows := slices.Clone(b.failures)
 	for _, l := range b.invalid {
 		rows = append(rows, failRow{l.Line, "(list line)", l.Error})
 	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].Line < rows[j].Line })
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Line < rows[j].Line })
 	note := ""
-	if len(rows) > maxFailRows {
-		note = fmt.Sprintf("The first %d of %d, by list line.", maxFailRows, len(rows))
-		rows = rows[:maxFailRows]
+	if b.failuresOut > 0 {
+		note = fmt.Sprintf("%d of %d files given up; the others are only counted.", len(b.failures),
+			len(b.failures)+b.failuresOut)
 	}
 	return rows, note
+}
+
+// allFiles counts the files the run has heard of, kept or not.
+func (b *Builder) allFiles() int {
+	n := 0
+	for _, c := range b.ended {
+		n += c
+	}
+	for _, f := range b.files {
+		if f.state == fileActive {
+			n++
+		}
+	}
+	return n
 }
 
 // WriteFile renders the page into path atomically: a reader (a browser

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -295,9 +296,15 @@ func TestScale(t *testing.T) {
 			t.Fatal(err)
 		}
 		total := time.Since(start)
-		t.Logf("%s: %d event lines (%.1f MiB): fed in %v, page %.2f MiB rendered in %v",
-			c.name, lines, float64(s.Len())/(1<<20), fed.Round(time.Millisecond), float64(page.Len())/(1<<20),
-			(total - fed).Round(time.Millisecond))
+		data := s.Len()
+		s = nil
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		t.Logf("%s: %d event lines (%.1f MiB): fed in %v, page %.2f MiB rendered in %v; heap in use %.1f MiB",
+			c.name, lines, float64(data)/(1<<20), fed.Round(time.Millisecond), float64(page.Len())/(1<<20),
+			(total - fed).Round(time.Millisecond), float64(ms.HeapInuse-uint64(page.Cap()))/(1<<20))
+		runtime.KeepAlive(b)
 		if page.Len() > 5<<20 {
 			t.Errorf("%s: page of %d bytes, want at most 5 MiB", c.name, page.Len())
 		}

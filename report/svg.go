@@ -386,12 +386,16 @@ func (b *Builder) waterfall(tl timeline, st stack) template.HTML {
 
 // rows are the files the waterfall draws, and how many it leaves out.
 func (b *Builder) rows() (rows []*file, left int) {
+	all := b.endedRows
 	for _, f := range b.files {
 		if f.state != fileSkipped && !f.start.IsZero() {
 			rows = append(rows, f)
+			if f.state == fileActive {
+				all++
+			}
 		}
 	}
-	if len(rows) > maxRows {
+	if all > maxRows || all > len(rows) {
 		sort.Slice(rows, func(i, j int) bool {
 			di, dj := b.took(rows[i]), b.took(rows[j])
 			if di != dj {
@@ -399,7 +403,8 @@ func (b *Builder) rows() (rows []*file, left int) {
 			}
 			return rows[i].line < rows[j].line
 		})
-		return rows[:maxRows], len(rows) - maxRows
+		rows = rows[:min(len(rows), maxRows)]
+		return rows, all - len(rows)
 	}
 	sort.Slice(rows, func(i, j int) bool {
 		if !rows[i].start.Equal(rows[j].start) {
