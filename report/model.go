@@ -14,9 +14,9 @@ import (
 // Bounds on what is kept per file and per run, so that memory does not grow
 // with the length of a run (see doc.go).
 const (
-	maxSpans   = 32  // spans per file; more merge pairwise
-	maxMarks   = 16  // marks per file; more are only counted
-	maxNotices = 200 // run notices kept; more are only counted
+	maxSpans   = 32   // spans per file; more merge pairwise
+	maxMarks   = 16   // marks per file; more are only counted
+	maxNotices = 200  // run notices kept; more are only counted
 	maxFailed  = 1000 // failures listed; more are only counted
 	// maxKept finished files keep their record (the slowest): enough for
 	// the waterfall and the file table; the others leave counters only.
@@ -109,11 +109,11 @@ type Builder struct {
 	ser     series
 	last    time.Time // latest progress line (or the start)
 
-	kept        keptHeap        // finished files still in files, fastest on top
-	ended       [nStates]int    // finished files by state, kept or not
-	endedRows   int             // of those, the ones the waterfall could draw
-	failures    []failRow       // by arrival; at most maxFailed
-	failuresOut int             // failures beyond maxFailed
+	kept        keptHeap     // finished files still in files, fastest on top
+	ended       [nStates]int // finished files by state, kept or not
+	endedRows   int          // of those, the ones the waterfall could draw
+	failures    []failRow    // by arrival; at most maxFailed
+	failuresOut int          // failures beyond maxFailed
 	filesTotal  int
 	summary     *event
 	residual    int64 // bytes only the summary knew of
