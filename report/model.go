@@ -87,9 +87,13 @@ type progressFile struct {
 	Sources     []eventSource `json:"sources"`
 }
 
+// eventHost is a host in a summary (its bytes) or a progress line (its
+// requests running and connections allowed).
 type eventHost struct {
-	Host  string `json:"host"`
-	Bytes int64  `json:"bytes"`
+	Host        string `json:"host"`
+	Bytes       int64  `json:"bytes"`
+	Connections int    `json:"connections"`
+	Limit       int    `json:"limit"`
 }
 
 type failure struct {
@@ -114,6 +118,7 @@ type Builder struct {
 	endedRows   int          // of those, the ones the waterfall could draw
 	failures    []failRow    // by arrival; at most maxFailed
 	failuresOut int          // failures beyond maxFailed
+	hostLooks   bool         // progress lines list the hosts with requests running
 	filesTotal  int
 	summary     *event
 	residual    int64 // bytes only the summary knew of
@@ -361,6 +366,23 @@ func (b *Builder) progress(e *event, t time.Time) {
 			if h >= 0 {
 				inflight = grow(inflight, h)
 				inflight[h] += s.Connections
+			}
+		}
+	}
+	// The scheduler's own count, when the stream has it, includes the
+	// requests still waiting for their first answer, which the files'
+	// connections miss: most of them on a list of small files.
+	if len(e.Hosts) > 0 {
+		b.hostLooks = true
+	}
+	if b.hostLooks {
+		inflight = make([]int, len(b.hosts))
+		for _, eh := range e.Hosts {
+			h := b.hostOf(eh.Host)
+			inflight = grow(inflight, h)
+			inflight[h] = eh.Connections
+			if eh.Limit > 0 && eh.Limit != b.hosts[h].level {
+				b.level(h, t, eh.Limit)
 			}
 		}
 	}

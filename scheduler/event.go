@@ -89,8 +89,10 @@ type Event struct {
 	// file with one source.
 	Sources []SourceProgress
 
-	// Progress only: every file in progress, and run totals.
+	// Progress only: every file in progress, every host with requests
+	// running, and run totals.
 	Files      []FileProgress
+	Hosts      []HostProgress
 	BytesDone  int64 // bytes written in this run, all files
 	FilesDone  int   // done or skipped
 	FilesTotal int
@@ -105,6 +107,15 @@ type FileProgress struct {
 	Conns int
 	// Sources is nil for a file with one source (see Event.Sources).
 	Sources []SourceProgress
+}
+
+// HostProgress is one host's line in a Progress event: what a chart of
+// its connections over time needs, requests still awaiting their first
+// answer included.
+type HostProgress struct {
+	Host  string // host[:port]: no path, query or credentials
+	Conns int    // requests to it now
+	Limit int    // connections allowed to it now
 }
 
 // SourceProgress is one source of a file with mirrors: the list's url

@@ -128,6 +128,24 @@ func jsonHosts(hosts []scheduler.HostBytes) []jsonHost {
 	return out
 }
 
+// jsonHostProgress is a host with requests running, in a progress object.
+type jsonHostProgress struct {
+	Host        string `json:"host"`
+	Connections int    `json:"connections"` // requests to it now
+	Limit       int    `json:"limit"`       // connections allowed to it now
+}
+
+func jsonHostsProgress(hosts []scheduler.HostProgress) []jsonHostProgress {
+	if len(hosts) == 0 {
+		return nil
+	}
+	out := make([]jsonHostProgress, len(hosts))
+	for i, h := range hosts {
+		out[i] = jsonHostProgress{hostText(h.Host), h.Conns, h.Limit}
+	}
+	return out
+}
+
 type jsonFailure struct {
 	Line  int    `json:"line"`
 	File  string `json:"file,omitempty"`
@@ -254,8 +272,9 @@ func (j *jsonLines) progress(e scheduler.Event) {
 		Speed          int64              `json:"speed"`
 		ETAMS          *int64             `json:"eta_ms,omitempty"`
 		Files          []jsonProgressFile `json:"files"`
+		Hosts          []jsonHostProgress `json:"hosts,omitempty"`
 	}{jsonHead{"progress", jsonTime(e.Time)}, j.t.filesDone, j.t.filesTotal, done, total, estimated,
-		int64(speed), nil, files}
+		int64(speed), nil, files, jsonHostsProgress(e.Hosts)}
 	if d, ok := eta(total-done, speed); ok {
 		ms := d.Milliseconds()
 		v.ETAMS = &ms

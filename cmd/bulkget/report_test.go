@@ -240,9 +240,9 @@ func TestReportOfARefusingHost(t *testing.T) {
 }
 
 func TestReportOfMirrorsWithOneSourceDying(t *testing.T) {
-	rate := int64(8 << 20)
+	rate, files, size := int64(8<<20), 4, int64(5<<20)
 	if longer() {
-		rate = 4 << 20
+		rate, files, size = 4<<20, 6, 12<<20
 	}
 	a := origin.New(origin.Options{TotalRate: rate})
 	defer a.Close()
@@ -252,10 +252,10 @@ func TestReportOfMirrorsWithOneSourceDying(t *testing.T) {
 	defer c.Close()
 	chdir(t)
 	list := "filename,url,mirrors\n"
-	for i := range 4 {
+	for i := range files {
 		name := fmt.Sprintf("m%d.bin", i)
 		for _, o := range []*origin.Server{a, b, c} {
-			o.Add(name, 5<<20)
+			o.Add(name, size)
 		}
 		list += fmt.Sprintf("%s,%s,%s %s\n", name, a.URL(name), b.URL(name), c.URL(name))
 	}
@@ -263,7 +263,7 @@ func TestReportOfMirrorsWithOneSourceDying(t *testing.T) {
 	done := make(chan struct{})
 	go func() { // b dies once it has served a few MiB
 		defer close(done)
-		for b.Stats().BytesServed < 3<<20 {
+		for b.Stats().BytesServed < 3*size/4 {
 			time.Sleep(10 * time.Millisecond)
 		}
 		b.Close()

@@ -1,0 +1,47 @@
+package scheduler
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulkget/bulkget/internal/origin"
+)
+
+// TestProgressCountsEachHostsRequests checks that Progress events carry
+// each busy host's requests and limit, counting the requests that await
+// their first answer (a report's connections chart depends on them).
+func TestProgressCountsEachHostsRequests(t *testing.T) {
+	fx := newFixture(t, origin.Options{Latency: 100 * time.Millisecond, PerConnRate: 4 << 20})
+	for _, n := range []string{"a", "b", "c", "d", "e", "f"} {
+		fx.add(n, 64<<10)
+	}
+	opts := testOptions(t.TempDir())
+	opts.Connections, opts.MaxPerHost, opts.ProgressInterval = 4, 4, 10*time.Millisecond
+	var mu sync.Mutex
+	var looks [][]HostProgress
+	opts.Reporter = ReporterFunc(func(e Event) {
+		if e.Kind == Progress {
+			mu.Lock()
+			looks = append(looks, e.Hosts)
+			mu.Unlock()
+		}
+	})
+	runFixture(t, fx, opts)
+	mu.Lock()
+	defer mu.Unlock()
+	most := 0
+	for _, hs := range looks {
+		for _, h := range hs {
+			if h.Host != fx.srv.Addr() || h.Limit != 4 || h.Conns < 1 || h.Conns > 4 {
+				t.Fatalf("host line %+v, want %s with 1 to 4 requests and a limit of 4", h, fx.srv.Addr())
+			}
+			most = max(most, h.Conns)
+		}
+	}
+	// Six files of one 64 KiB request each, behind 100 ms before any
+	// answer: four are awaited at once.
+	if most != 4 {
+		t.Errorf("at most %d requests seen in flight, want 4 (%d looks)", most, len(looks))
+	}
+}
