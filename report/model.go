@@ -312,15 +312,18 @@ func (b *Builder) take(e *event, t time.Time) {
 		b.progress(e, t)
 	case "done", "failed", "expired":
 		f := b.file(e.Line, e.File)
+		if f.state != fileActive {
+			break // told twice
+		}
+		if e.ElapsedMS > 0 && f.start.IsZero() { // a stream cut before its start
+			f.start = t.Add(-time.Duration(e.ElapsedMS) * time.Millisecond)
+		}
 		b.credit(f, e.Bytes, e.Sources, f.conns(), t)
 		f.end = t
 		switch e.Type {
 		case "done":
 			f.state, f.verified = fileDone, e.Verified
 			f.total = e.Bytes
-			if e.ElapsedMS > 0 && f.start.IsZero() {
-				f.start = t.Add(-time.Duration(e.ElapsedMS) * time.Millisecond)
-			}
 		case "failed":
 			f.state, f.err = fileFailed, mask.Text(e.Error)
 		case "expired":
