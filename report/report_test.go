@@ -330,3 +330,20 @@ func TestHostLinesOfProgressGiveRequestsAndLevel(t *testing.T) {
 		t.Errorf("a host left out of a look has %d requests, want 0", got)
 	}
 }
+
+func TestNamesFromTheStreamCannotScriptThePage(t *testing.T) {
+	var s stream
+	evil := `<script>alert(1)</script>"'&`
+	s.add(0, `"type":"started","line":2,"file":%q,"host":%q,"total":10`, evil, evil)
+	s.add(time.Second, `"type":"failed","line":2,"file":%q,"bytes":5,"error":%q`, evil, evil)
+	s.add(time.Second, `"type":"warning","error":%q`, evil)
+	b := New()
+	b.Write(s.Bytes())
+	page := render(t, b)
+	if n := bytes.Count(page, []byte("<script")); n != 1 { // the figures block alone
+		t.Errorf("%d script elements in the page, want 1", n)
+	}
+	if fg := figures(t, page); fg.Failed != 1 || fg.Hosts[0].Host != evil {
+		t.Errorf("figures %+v", fg)
+	}
+}
