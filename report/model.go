@@ -146,6 +146,7 @@ type host struct {
 	files    int   // files whose list url is on it
 	peak     int   // most requests in flight at once
 	level    int   // latest allowed level; 0 until known
+	levels   []levelPoint
 	minLevel int
 	maxLevel int
 	marks    [nMarks]int
@@ -268,7 +269,10 @@ func (b *Builder) take(e *event, t time.Time) {
 			version: e.Version}
 	case "started":
 		f := b.file(e.Line, e.File)
-		f.start, f.total, f.state = t, e.Total, fileActive
+		if f.start.IsZero() || t.Before(f.start) { // a refused first request may have come before
+			f.start = t
+		}
+		f.total, f.state = e.Total, fileActive
 		b.setHost(f, e.Host)
 	case "resumed":
 		f := b.file(e.Line, e.File)
@@ -283,6 +287,9 @@ func (b *Builder) take(e *event, t time.Time) {
 		b.retire(f)
 	case "retry":
 		f := b.file(e.Line, e.File)
+		if f.start.IsZero() && f.state == fileActive {
+			f.start = t // its first request failed before any answer
+		}
 		f.attempts++
 		kind := classify(e.Error)
 		b.markFile(f, t, kind, e.Error)
@@ -613,13 +620,34 @@ func (b *Builder) hostOf(name string) int {
 	return i
 }
 
+// levelPoint is a change of a host's allowed connections.
+type levelPoint struct {
+	at time.Time
+	n  int
+}
+
+// maxLevelPoints bounds the changes kept per host; more thin out evenly.
+const maxLevelPoints = 1024
+
+// level records that host h is allowed n connections from t on. Changes
+// are kept as they came, not in buckets: a cut and the refusals before it
+// often fall within one bucket, and the chart should show the knee.
 func (b *Builder) level(h int, t time.Time, n int) {
 	ho := b.hosts[h]
 	if ho.level == 0 || n < ho.minLevel {
 		ho.minLevel = n
 	}
 	ho.level, ho.maxLevel = n, max(ho.maxLevel, n)
-	b.ser.level(h, t, n)
+	ho.levels = append(ho.levels, levelPoint{t, n})
+	if len(ho.levels) > maxLevelPoints {
+		thin := ho.levels[:0]
+		for i, p := range ho.levels {
+			if i%2 == 0 || i == len(ho.levels)-1 {
+				thin = append(thin, p)
+			}
+		}
+		ho.levels = thin
+	}
 }
 
 func (b *Builder) markHost(h int, t time.Time, kind int) {

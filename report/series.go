@@ -11,9 +11,9 @@ const (
 )
 
 // series is the run's time line, per host: bytes delivered in each bucket,
-// requests in flight (the most seen in the bucket), the allowed level (the
-// latest in the bucket) and counts of marks. -1 is "no look in this
-// bucket": the page carries the previous value forward.
+// requests in flight (the most seen in the bucket) and counts of marks. -1
+// is "no look in this bucket": the page carries the previous value
+// forward.
 type series struct {
 	start time.Time
 	step  time.Duration
@@ -24,7 +24,6 @@ type series struct {
 type hostSeries struct {
 	bytes    []float64
 	inflight []int
-	level    []int
 	marks    [nMarks][]int
 }
 
@@ -56,16 +55,12 @@ func (s *series) widen() {
 			a, b := 2*i, 2*i+1
 			hs.bytes[i] = hs.bytes[a] + hs.bytes[b]
 			hs.inflight[i] = max(hs.inflight[a], hs.inflight[b])
-			hs.level[i] = hs.level[a]
-			if hs.level[b] >= 0 {
-				hs.level[i] = hs.level[b]
-			}
 			for k := range hs.marks {
 				hs.marks[k][i] = hs.marks[k][a] + hs.marks[k][b]
 			}
 		}
 		for i := half; i < maxBuckets; i++ {
-			hs.bytes[i], hs.inflight[i], hs.level[i] = 0, -1, -1
+			hs.bytes[i], hs.inflight[i] = 0, -1
 			for k := range hs.marks {
 				hs.marks[k][i] = 0
 			}
@@ -76,10 +71,9 @@ func (s *series) widen() {
 
 func (s *series) host(h int) *hostSeries {
 	for len(s.hosts) <= h {
-		hs := hostSeries{bytes: make([]float64, maxBuckets), inflight: make([]int, maxBuckets),
-			level: make([]int, maxBuckets)}
+		hs := hostSeries{bytes: make([]float64, maxBuckets), inflight: make([]int, maxBuckets)}
 		for i := range maxBuckets {
-			hs.inflight[i], hs.level[i] = -1, -1
+			hs.inflight[i] = -1
 		}
 		for k := range hs.marks {
 			hs.marks[k] = make([]int, maxBuckets)
@@ -115,11 +109,6 @@ func (s *series) inflight(h int, t time.Time, n int) {
 	i := s.index(t)
 	hs := s.host(h)
 	hs.inflight[i] = max(hs.inflight[i], n)
-}
-
-func (s *series) level(h int, t time.Time, n int) {
-	i := s.index(t)
-	s.host(h).level[i] = n
 }
 
 func (s *series) mark(h int, t time.Time, kind int) {

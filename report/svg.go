@@ -246,14 +246,17 @@ func (b *Builder) connsChart(tl timeline, h int, colour string) template.HTML {
 	n := b.ser.n
 	hs := b.ser.host(h)
 	inflight := carry(hs.inflight[:n], 0)
-	level := carry(hs.level[:n], -1)
+	levels := b.hosts[h].levels
 	ymax := 1
 	for i := 0; i < n; i++ {
-		ymax = max(ymax, inflight[i], level[i])
+		ymax = max(ymax, inflight[i])
+	}
+	for _, p := range levels {
+		ymax = max(ymax, p.n)
 	}
 	yTop := float64(ymax) * 1.15
 	y := func(v int) float64 { return top + ph - ph*float64(v)/yTop }
-	edge := func(i int) float64 { return tl.x(time.Duration(i) * b.ser.step) }
+	edge := func(i int) float64 { return min(tl.x(time.Duration(i)*b.ser.step), tl.x(tl.span)) }
 	var s svg
 	s.f(`<svg class="chart" viewBox="0 0 %d %.0f" width="%d" height="%.0f" role="img" aria-label="connections to %s">`,
 		chartW, top+ph+28, chartW, top+ph+28, esc(b.hosts[h].name))
@@ -267,26 +270,23 @@ func (b *Builder) connsChart(tl timeline, h int, colour string) template.HTML {
 		var pts strings.Builder
 		fmt.Fprintf(&pts, "%.1f,%.1f ", edge(0), y(0))
 		for i := 0; i < n; i++ {
-			fmt.Fprintf(&pts, "%.1f,%.1f %.1f,%.1f ", edge(i), y(inflight[i]), min(edge(i+1), tl.x(tl.span)), y(inflight[i]))
+			fmt.Fprintf(&pts, "%.1f,%.1f %.1f,%.1f ", edge(i), y(inflight[i]), edge(i+1), y(inflight[i]))
 		}
-		fmt.Fprintf(&pts, "%.1f,%.1f", min(edge(n), tl.x(tl.span)), y(0))
+		fmt.Fprintf(&pts, "%.1f,%.1f", edge(n), y(0))
 		s.f(`<polygon fill="%s" fill-opacity="0.35" points="%s"><title>requests in flight</title></polygon>`, colour, pts.String())
-		pts.Reset()
-		drawing := false
-		for i := 0; i < n; i++ {
-			if level[i] < 0 {
-				continue
+	}
+	if len(levels) > 0 {
+		var pts strings.Builder
+		for i, p := range levels {
+			x := tl.x(p.at.Sub(b.start))
+			if i > 0 {
+				fmt.Fprintf(&pts, "%.1f,%.1f ", x, y(levels[i-1].n))
 			}
-			if !drawing {
-				fmt.Fprintf(&pts, "%.1f,%.1f ", edge(i), y(level[i]))
-				drawing = true
-			}
-			fmt.Fprintf(&pts, "%.1f,%.1f %.1f,%.1f ", edge(i), y(level[i]), min(edge(i+1), tl.x(tl.span)), y(level[i]))
+			fmt.Fprintf(&pts, "%.1f,%.1f ", x, y(p.n))
 		}
-		if drawing {
-			s.f(`<polyline class="level" stroke="%s" points="%s"><title>connections allowed</title></polyline>`, colour,
-				strings.TrimSpace(pts.String()))
-		}
+		fmt.Fprintf(&pts, "%.1f,%.1f", tl.x(tl.span), y(levels[len(levels)-1].n))
+		s.f(`<polyline class="level" stroke="%s" points="%s"><title>connections allowed</title></polyline>`, colour,
+			pts.String())
 	}
 	for k := 0; k < nMarks; k++ {
 		if k == markRestart || k == markNote {
@@ -298,7 +298,7 @@ func (b *Builder) connsChart(tl timeline, h int, colour string) template.HTML {
 			if c == 0 {
 				continue
 			}
-			x := (edge(i) + min(edge(i+1), tl.x(tl.span))) / 2
+			x := (edge(i) + edge(i+1)) / 2
 			s.f(`<circle class="mark" cx="%.1f" cy="%.1f" r="%.1f" fill="%s"><title>%s: %d %s</title></circle>`,
 				x, my, min(2+math.Log2(float64(c)), 5), markColours[k], clock(time.Duration(i)*b.ser.step), c, markNames[k])
 		}
