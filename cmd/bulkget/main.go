@@ -100,7 +100,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			"bulkget get [options] LIST\n" +
 			"bulkget demo [options]        download from a built-in local server: no network needed\n" +
 			"bulkget status [options] DIR  what is done, partial or not started in DIR (reads only)\n" +
-			"bulkget report EVENTS.jsonl -o FILE.html   the HTML report of a saved --progress json stream\n" +
+			"bulkget report EVENTS.jsonl   the HTML report of a saved --progress json stream (-o FILE.html)\n" +
 			"bulkget completion bash|zsh   print a shell completion script",
 		Description: "bulkget reads a list of filename,url lines and downloads many files at once,\n" +
 			"each large file in byte ranges over several connections, written in place and\n" +
