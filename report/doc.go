@@ -12,7 +12,8 @@
 //
 // Memory and page size are bounded whatever the run's length or list: time
 // series live in at most maxBuckets buckets whose width doubles (and
-// neighbours merge) when the run outgrows them; each file keeps a bounded
+// neighbours merge) when the run outgrows them, and only the first 32 hosts
+// have a time line of their own; each file keeps a bounded
 // number of spans and marks; a finished file keeps its record only while it
 // is among the maxKept slowest, and leaves counters otherwise; the page
 // draws at most a fixed number of files, hosts and table rows, the slowest

@@ -396,13 +396,17 @@ func (b *Builder) progress(e *event, t time.Time) {
 			}
 		}
 	}
+	bySlot := make([]int, min(len(b.hosts), maxSeriesHosts+1))
 	for h := range b.hosts {
 		n := 0
 		if h < len(inflight) {
 			n = inflight[h]
 		}
 		b.hosts[h].peak = max(b.hosts[h].peak, n)
-		b.ser.inflight(h, t, n)
+		bySlot[slot(h)] += n
+	}
+	for i, n := range bySlot {
+		b.ser.inflight(i, t, n)
 	}
 	b.last = t
 }
@@ -455,6 +459,14 @@ func (b *Builder) credit(f *file, onDisk int64, srcs []eventSource, conns int, t
 	f.lastT = t
 }
 
+// maxSeriesHosts hosts, the first to appear, have a time line of their
+// own; the others share one, so that a list spread over thousands of hosts
+// costs the memory of a few.
+const maxSeriesHosts = 32
+
+// slot is the time line of host h.
+func slot(h int) int { return min(h, maxSeriesHosts) }
+
 // give puts n bytes from host h on the time line between from and to.
 func (b *Builder) give(h int, from, to time.Time, n int64) {
 	if n <= 0 {
@@ -464,7 +476,7 @@ func (b *Builder) give(h int, from, to time.Time, n int64) {
 		h = b.hostOf("unknown host")
 	}
 	b.hosts[h].bytes += n
-	b.ser.spread(h, from, to, float64(n))
+	b.ser.spread(slot(h), from, to, float64(n))
 }
 
 // reconcile gives the bytes the summary counts and no event did (those
@@ -655,7 +667,7 @@ func (b *Builder) markHost(h int, t time.Time, kind int) {
 		return
 	}
 	b.hosts[h].marks[kind]++
-	b.ser.mark(h, t, kind)
+	b.ser.mark(slot(h), t, kind)
 }
 
 func (b *Builder) markFile(f *file, t time.Time, kind int, what string) {

@@ -186,10 +186,10 @@ func (b *Builder) view() view {
 			v.FileMarks = append(v.FileMarks, l)
 		}
 	}
-	for i, h := range b.byBytes() {
-		if i >= maxHostPlots {
-			v.ConnsLeft = len(b.hosts) - maxHostPlots
-			break
+	for _, h := range b.byBytes() {
+		if len(v.Conns) >= maxHostPlots || h >= maxSeriesHosts {
+			v.ConnsLeft++
+			continue
 		}
 		v.Conns = append(v.Conns, b.connsChart(tl, h, st.colour[h]))
 	}

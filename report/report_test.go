@@ -347,3 +347,25 @@ func TestNamesFromTheStreamCannotScriptThePage(t *testing.T) {
 		t.Errorf("figures %+v", fg)
 	}
 }
+
+func TestThousandsOfHostsShareATimeLine(t *testing.T) {
+	b := New()
+	b.Write(synth(2000, time.Hour, 16, 500).Bytes())
+	if len(b.ser.hosts) > maxSeriesHosts+1 || len(b.hosts) != 500 {
+		t.Errorf("%d time lines for %d hosts", len(b.ser.hosts), len(b.hosts))
+	}
+	var onLine float64
+	for _, hs := range b.ser.hosts {
+		for _, v := range hs.bytes {
+			onLine += v
+		}
+	}
+	fg := b.Figures()
+	if math.Abs(onLine-float64(fg.Bytes)) > 1 || len(fg.Hosts) != 500 {
+		t.Errorf("time line %.0f bytes, figures %d over %d hosts", onLine, fg.Bytes, len(fg.Hosts))
+	}
+	page := render(t, b)
+	if !bytes.Contains(page, []byte("492 other hosts")) {
+		t.Errorf("the throughput does not gather the hosts beyond the %d drawn", maxStacked)
+	}
+}

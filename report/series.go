@@ -4,7 +4,7 @@ import "time"
 
 // Series resolution: buckets start this narrow and double (merging
 // neighbours) whenever the run outgrows maxBuckets of them, so a run of
-// any length keeps between maxBuckets/2 and maxBuckets.
+// any length keeps at most maxBuckets (a long one at least half as many).
 const (
 	firstStep  = 250 * time.Millisecond
 	maxBuckets = 800

@@ -123,10 +123,10 @@ func (b *Builder) stack() stack {
 	}
 	sort.SliceStable(order, func(i, j int) bool { return b.hosts[order[i]].bytes > b.hosts[order[j]].bytes })
 	st := stack{colour: map[int]string{}}
-	for i, h := range order {
-		if i < maxStacked {
+	for _, h := range order {
+		if len(st.hosts) < maxStacked && slot(h) == h && h < maxSeriesHosts {
+			st.colour[h] = palette[len(st.hosts)%len(palette)]
 			st.hosts = append(st.hosts, h)
-			st.colour[h] = palette[i%len(palette)]
 		} else {
 			st.colour[h] = otherColour
 		}
@@ -134,8 +134,9 @@ func (b *Builder) stack() stack {
 	return st
 }
 
-// rates returns host h's bytes per second in each bucket; a bucket cut
-// short by the end of the run counts only its own length.
+// rates returns the bytes per second of time line sl (see slot) in each
+// bucket; a bucket cut short by the end of the run counts only its own
+// length.
 func (b *Builder) rates(h int, span time.Duration) []float64 {
 	s := &b.ser
 	out := make([]float64, s.n)
@@ -167,11 +168,11 @@ func (b *Builder) throughputChart(tl timeline, st stack) (template.HTML, float64
 	}
 	if len(b.hosts) > len(st.hosts) {
 		other := make([]float64, n)
-		for hi := range b.hosts {
-			if _, drawn := st.colour[hi]; drawn && st.colour[hi] != otherColour {
-				continue
+		for sl := 0; sl <= maxSeriesHosts && sl < len(b.hosts); sl++ {
+			if st.colour[sl] != otherColour {
+				continue // drawn apart
 			}
-			for i, r := range b.rates(hi, tl.span) {
+			for i, r := range b.rates(sl, tl.span) {
 				other[i] += r
 			}
 		}
