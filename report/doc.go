@@ -12,12 +12,12 @@
 //
 // Memory and page size are bounded whatever the run's length or list: time
 // series live in at most maxBuckets buckets whose width doubles (and
-// neighbours merge) when the run outgrows them, and only the first 32 hosts
-// have a time line of their own; each file keeps a bounded
-// number of spans and marks; a finished file keeps its record only while it
-// is among the maxKept slowest, and leaves counters otherwise; the page
-// draws at most a fixed number of files, hosts and table rows, the slowest
-// first, and says how many it left out.
+// neighbours merge) when the run outgrows them, and only the first
+// maxSeriesHosts hosts have a time line of their own; each file keeps a
+// bounded number of spans and marks; a finished file keeps its record only
+// while it is among the maxKept slowest, and leaves counters otherwise; the
+// page draws at most a fixed number of files, hosts and table rows, the
+// slowest first, and says how many it left out.
 //
 // A Builder is not safe for concurrent use: one goroutine feeds it and
 // renders it. WriteFile replaces the page atomically (temp file in the same
