@@ -29,12 +29,13 @@ const (
 	markRetry          // any other failed request that will be retried
 	markStall          // a request cut for receiving nothing
 	markCut            // the host's limit went down
+	markHedge          // a slow or silent request was taken over
 	markRestart        // the file starts over (changed remotely, say)
 	markNote           // any other warning about the file
 	nMarks
 )
 
-var markNames = [nMarks]string{"refused", "retry", "stall", "limit cut", "restart", "notice"}
+var markNames = [nMarks]string{"refused", "retry", "stall", "limit cut", "hedge", "restart", "notice"}
 
 // event is one line of the stream. Types share field names (see
 // docs/usage.md), so one struct decodes them all.
@@ -94,6 +95,7 @@ type eventHost struct {
 	Bytes       int64  `json:"bytes"`
 	Connections int    `json:"connections"`
 	Limit       int    `json:"limit"`
+	Hedges      int    `json:"hedges"`
 }
 
 type failure struct {
@@ -150,6 +152,7 @@ type host struct {
 	minLevel int
 	maxLevel int
 	marks    [nMarks]int
+	hedges   int // the scheduler's count of them, as last seen
 	notices  []string
 }
 
@@ -393,6 +396,9 @@ func (b *Builder) progress(e *event, t time.Time) {
 			inflight[h] = eh.Connections
 			if eh.Limit > 0 && eh.Limit != b.hosts[h].level {
 				b.level(h, t, eh.Limit)
+			}
+			for ; b.hosts[h].hedges < eh.Hedges; b.hosts[h].hedges++ { // a running count
+				b.markHost(h, t, markHedge)
 			}
 		}
 	}

@@ -49,18 +49,19 @@ type HostFigure struct {
 	Retries int    `json:"retries"`
 	Stalls  int    `json:"stalls"`
 	Cuts    int    `json:"limit_cuts"`
+	Hedges  int    `json:"hedges"`
 	Peak    int    `json:"peak_in_flight"`
 }
 
 type fact struct{ Label, Value string }
 
 type hostRow struct {
-	Colour, Host                   string
-	Files                          int
-	Bytes, Share, Peak, Level      string
-	Refused, Retries, Stalls, Cuts int
-	Notices                        []string
-	BytesN                         int64
+	Colour, Host                           string
+	Files                                  int
+	Bytes, Share, Peak, Level              string
+	Refused, Retries, Stalls, Cuts, Hedges int
+	Notices                                []string
+	BytesN                                 int64
 }
 
 type fileRow struct {
@@ -107,7 +108,7 @@ func (b *Builder) Figures() Figures {
 	for _, h := range b.byBytes() {
 		ho := b.hosts[h]
 		fg.Hosts = append(fg.Hosts, HostFigure{Host: ho.name, Bytes: ho.bytes, Refused: ho.marks[markRefused],
-			Retries: ho.marks[markRetry], Stalls: ho.marks[markStall], Cuts: ho.marks[markCut], Peak: ho.peak})
+			Retries: ho.marks[markRetry], Stalls: ho.marks[markStall], Cuts: ho.marks[markCut], Hedges: ho.marks[markHedge], Peak: ho.peak})
 	}
 	fg.Done, fg.Skipped, fg.Failed, fg.Expired = b.ended[fileDone], b.ended[fileSkipped], b.ended[fileFailed],
 		b.ended[fileExpired]
@@ -182,7 +183,7 @@ func (b *Builder) view() view {
 		if k != markRestart && k != markNote {
 			v.Marks = append(v.Marks, l)
 		}
-		if k != markCut {
+		if k != markCut && k != markHedge {
 			v.FileMarks = append(v.FileMarks, l)
 		}
 	}
@@ -266,7 +267,7 @@ func (b *Builder) hostRows(st stack, total int64) []hostRow {
 		}
 		rows = append(rows, hostRow{Colour: st.colour[i], Host: h.name, Files: h.files, Bytes: size(h.bytes), BytesN: h.bytes,
 			Share: share, Peak: fmt.Sprint(h.peak), Level: level, Refused: h.marks[markRefused], Retries: h.marks[markRetry],
-			Stalls: h.marks[markStall], Cuts: h.marks[markCut], Notices: h.notices})
+			Stalls: h.marks[markStall], Cuts: h.marks[markCut], Hedges: h.marks[markHedge], Notices: h.notices})
 	}
 	return rows
 }

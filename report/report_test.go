@@ -318,12 +318,16 @@ func TestHostLinesOfProgressGiveRequestsAndLevel(t *testing.T) {
 	var s stream
 	s.add(0, `"type":"started","line":2,"file":"a","host":"one","total":100`)
 	s.add(time.Second, `"type":"progress","files":[],"hosts":[{"host":"one","connections":3,"limit":5},{"host":"two","connections":2,"limit":2}]`)
-	s.add(2*time.Second, `"type":"progress","files":[],"hosts":[{"host":"two","connections":1,"limit":2}]`)
+	s.add(2*time.Second, `"type":"progress","files":[],"hosts":[{"host":"two","connections":1,"limit":2,"hedges":2}]`)
+	s.add(3*time.Second, `"type":"progress","files":[],"hosts":[{"host":"two","connections":1,"limit":2,"hedges":3}]`)
 	b := New()
 	b.Write(s.Bytes())
 	one, two := b.hosts[b.hostIdx["one"]], b.hosts[b.hostIdx["two"]]
 	if one.peak != 3 || one.level != 5 || two.peak != 2 || two.level != 2 {
 		t.Errorf("one: peak %d, level %d; two: peak %d, level %d", one.peak, one.level, two.peak, two.level)
+	}
+	if two.marks[markHedge] != 3 {
+		t.Errorf("two: %d hedges marked, want 3 (a running count of 2, then 3)", two.marks[markHedge])
 	}
 	hs := b.ser.host(b.hostIdx["one"])
 	if got := hs.inflight[b.ser.index(t0.Add(2*time.Second))]; got != 0 {

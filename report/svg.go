@@ -27,7 +27,7 @@ var palette = []string{"#2f6fde", "#e8793a", "#2ba370", "#c94f9c", "#8a64d6", "#
 
 const otherColour = "#9aa3ad"
 
-var markColours = [nMarks]string{"#d0312d", "#f0a020", "#7b3fb8", "#8b1a1a", "#e07b00", "#5c6670"}
+var markColours = [nMarks]string{"#d0312d", "#f0a020", "#7b3fb8", "#8b1a1a", "#1f8a8a", "#e07b00", "#5c6670"}
 
 // svg collects the markup of one drawing. Every text it holds passes
 // through esc.

@@ -90,7 +90,7 @@ type Event struct {
 	Sources []SourceProgress
 
 	// Progress only: every file in progress, every host with requests
-	// running, and run totals.
+	// running or hedges taken, and run totals.
 	Files      []FileProgress
 	Hosts      []HostProgress
 	BytesDone  int64 // bytes written in this run, all files
@@ -113,9 +113,10 @@ type FileProgress struct {
 // its connections over time needs, requests still awaiting their first
 // answer included.
 type HostProgress struct {
-	Host  string // host[:port]: no path, query or credentials
-	Conns int    // requests to it now
-	Limit int    // connections allowed to it now
+	Host   string // host[:port]: no path, query or credentials
+	Conns  int    // requests to it now
+	Limit  int    // connections allowed to it now
+	Hedges int    // its requests taken over by a hedge so far
 }
 
 // SourceProgress is one source of a file with mirrors: the list's url

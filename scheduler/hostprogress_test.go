@@ -45,3 +45,44 @@ func TestProgressCountsEachHostsRequests(t *testing.T) {
 		t.Errorf("at most %d requests seen in flight, want 4 (%d looks)", most, len(looks))
 	}
 }
+
+// TestProgressCountsHedges checks that a request taken over by a hedge
+// counts in its host's line of the Progress events.
+func TestProgressCountsHedges(t *testing.T) {
+	// A latency keeps the hedge running until the next Progress: the
+	// events are snapshots, and the run's end takes none.
+	fx := newFixture(t, origin.Options{Latency: 50 * time.Millisecond})
+	fx.srv.SetOptions(func(o *origin.Options) {
+		o.Fault = func(r origin.Request) origin.Fault {
+			if r.N == 1 {
+				// Silent until cut or taken over, with too little left
+				// for the tail to split (2 × tailMinSegment).
+				return origin.Fault{StallAfter: 400<<10 - tailMinSegment}
+			}
+			return origin.Fault{}
+		}
+	})
+	// Under twice MinSegment: never split, so only a hedge can take the
+	// silent rest over before the stall timeout.
+	fx.add("h.bin", 400<<10)
+	opts := testOptions(t.TempDir())
+	opts.Connections, opts.ProgressInterval = 4, 10*time.Millisecond
+	opts.StallTimeout, opts.HedgeAfter = 10*time.Second, 200*time.Millisecond
+	var mu sync.Mutex
+	hedges := 0
+	opts.Reporter = ReporterFunc(func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, h := range e.Hosts {
+			hedges = max(hedges, h.Hedges)
+		}
+	})
+	if sum := runFixture(t, fx, opts); sum.Done != 1 {
+		t.Fatalf("%+v", sum)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if hedges < 1 {
+		t.Errorf("no hedge counted for a request silent for 50 × HedgeAfter")
+	}
+}

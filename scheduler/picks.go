@@ -449,6 +449,7 @@ func (r *run) pickHedge(now time.Time, quietOnly bool) *seg {
 		return nil
 	}
 	victim.hedged = true
+	victim.src.host.hedges++
 	f := victim.f
 	s := r.newSeg(f, segment.NewCursor(from, from, end))
 	s.hedgeOf = victim

@@ -451,8 +451,8 @@ func (r *run) ticker(ctx context.Context) {
 				Bytes: f.written.Load(), Total: f.size, Conns: f.conns, Sources: sourcesProgress(f)})
 		}
 		for _, h := range r.hosts {
-			if h.conns > 0 {
-				e.Hosts = append(e.Hosts, HostProgress{Host: h.name, Conns: h.conns, Limit: h.limit})
+			if h.conns > 0 || h.hedges > 0 { // a running count must not be missed
+				e.Hosts = append(e.Hosts, HostProgress{Host: h.name, Conns: h.conns, Limit: h.limit, Hedges: h.hedges})
 			}
 		}
 		r.mu.Unlock()

@@ -133,6 +133,7 @@ type jsonHostProgress struct {
 	Host        string `json:"host"`
 	Connections int    `json:"connections"` // requests to it now
 	Limit       int    `json:"limit"`       // connections allowed to it now
+	Hedges      int    `json:"hedges"`      // its requests taken over by a hedge so far
 }
 
 func jsonHostsProgress(hosts []scheduler.HostProgress) []jsonHostProgress {
@@ -141,7 +142,7 @@ func jsonHostsProgress(hosts []scheduler.HostProgress) []jsonHostProgress {
 	}
 	out := make([]jsonHostProgress, len(hosts))
 	for i, h := range hosts {
-		out[i] = jsonHostProgress{hostText(h.Host), h.Conns, h.Limit}
+		out[i] = jsonHostProgress{hostText(h.Host), h.Conns, h.Limit, h.Hedges}
 	}
 	return out
 }
