@@ -135,8 +135,7 @@ func (b *Builder) stack() stack {
 }
 
 // rates returns the bytes per second of time line sl (see slot) in each
-// bucket; a bucket cut short by the end of the run counts only its own
-// length.
+// bucket.
 func (b *Builder) rates(h int, span time.Duration) []float64 {
 	s := &b.ser
 	out := make([]float64, s.n)
@@ -144,10 +143,9 @@ func (b *Builder) rates(h int, span time.Duration) []float64 {
 		return out
 	}
 	for i := range out {
-		d := min(s.step, span-time.Duration(i)*s.step)
-		if d < s.step/10 {
-			d = s.step / 10
-		}
+		// The last bucket is cut short by the end; counted as at least
+		// half a bucket, so that its few last bytes do not draw a spike.
+		d := max(min(s.step, span-time.Duration(i)*s.step), s.step/2)
 		out[i] = s.hosts[h].bytes[i] / d.Seconds()
 	}
 	return out
