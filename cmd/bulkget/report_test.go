@@ -222,7 +222,7 @@ func TestReportOfARefusingHost(t *testing.T) {
 	list := "filename,url\n"
 	for i := range 6 {
 		name := fmt.Sprintf("r%d.bin", i)
-		srv.Add(name, 2<<20)
+		srv.Add(name, 1<<20)
 		list += name + "," + srv.URL(name) + "\n"
 	}
 	os.WriteFile("l.csv", []byte(list), 0o644)
@@ -240,7 +240,7 @@ func TestReportOfARefusingHost(t *testing.T) {
 }
 
 func TestReportOfMirrorsWithOneSourceDying(t *testing.T) {
-	rate, files, size := int64(8<<20), 4, int64(5<<20)
+	rate, files, size := int64(8<<20), 4, int64(3<<20)
 	if longer() {
 		rate, files, size = 4<<20, 6, 12<<20
 	}
