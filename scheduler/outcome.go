@@ -139,12 +139,10 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 			events = append(events, r.failLocked(f, err))
 		}
 	case rest:
-		if e, ok := r.refusedLocked(h, time.Now()); ok {
-			events = append(events, e)
-		}
-		if e, ok := r.answeredLocked(h, true, h.conns+1, s.began, time.Now(), err); ok {
-			events = append(events, e)
-			if h.limit == 1 {
+		now := time.Now()
+		if d := h.ctl.Refused(now, s.began, h.conns+1); d.Changed {
+			events = append(events, limitEvent(h, d, now, err))
+			if d.Level == 1 {
 				if e, ok := r.noticeLocked(h, noticeNoParallel, "refuses parallel connections: using one"); ok {
 					events = append(events, e)
 				}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulkget/bulkget/hostlimit"
 	"github.com/bulkget/bulkget/internal/mask"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
@@ -219,8 +220,9 @@ type run struct {
 	// at once; finWG waits for them.
 	finalizing chan struct{}
 	finWG      sync.WaitGroup
-	limiter    *rate.Limiter // nil: no rate limit
-	chunk      int           // bytes read per limiter wait
+	limiter    *rate.Limiter    // nil: no rate limit
+	limits     hostlimit.Params // what each host's controller starts with
+	chunk      int              // bytes read per limiter wait
 }
 
 // Run downloads every entry into opts.Dir and returns when each one is done
@@ -272,6 +274,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 func newRun(ctx context.Context, root *os.Root, opts Options) *run {
 	r := &run{
 		opts:       opts,
+		limits:     hostlimit.DefaultParams(min(opts.MaxPerHost, opts.Connections), opts.Adaptive),
 		root:       root,
 		rep:        opts.Reporter,
 		epoch:      time.Now(),
@@ -372,9 +375,7 @@ func (r *run) work(ctx context.Context) {
 	bgWG.Go(func() { r.watchdog(bg, &bgWG) })
 	bgWG.Go(func() { r.ticker(bg) })
 	bgWG.Go(func() { r.checkpointer(bg) })
-	if r.opts.Adaptive {
-		bgWG.Go(func() { r.tuneHosts(bg) })
-	}
+	bgWG.Go(func() { r.limitHosts(bg) })
 	wg.Wait()
 	r.refreshWG.Wait()
 	r.finWG.Wait()

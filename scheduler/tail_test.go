@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkget/bulkget/hostlimit"
 	"github.com/bulkget/bulkget/segment"
 )
 
@@ -12,7 +13,7 @@ import (
 func tailRun(t *testing.T, segs ...*seg) *run {
 	t.Helper()
 	r := &run{epoch: time.Now().Add(-time.Minute), opts: Options{Connections: 16, MaxPerHost: 16, Retries: 5}}
-	h := &host{name: "h", limit: 16}
+	h := &host{name: "h", ctl: hostlimit.New(hostlimit.DefaultParams(16, false))}
 	src := &source{host: h, known: true}
 	f := &file{sources: []*source{src}, state: active, probed: true, ranged: true, size: 64 << 20}
 	for _, s := range segs {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkget/bulkget/hostlimit"
 	"github.com/bulkget/bulkget/internal/origin"
 )
 
@@ -183,5 +184,14 @@ func TestAdaptiveRaiseIsGivenBackAtTheFirstRefusal(t *testing.T) {
 	}
 	if l := rec.lastLevel(tuneStart); l != tuneStart {
 		t.Errorf("settled at %d connections, want the %d the host allows", l, tuneStart)
+	}
+}
+
+// tuneStart is the level an adaptive host starts at.
+const tuneStart = 4
+
+func TestTuneStartIsTheControllers(t *testing.T) {
+	if s := hostlimit.DefaultParams(1, true).Start; s != tuneStart {
+		t.Fatalf("the controller starts at %d, these tests assume %d", s, tuneStart)
 	}
 }

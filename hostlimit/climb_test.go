@@ -1,4 +1,4 @@
-package scheduler
+package hostlimit
 
 import (
 	"testing"
@@ -82,36 +82,39 @@ func simulate(t *testing.T, model simHost, ttfb, d time.Duration) []int {
 // only one every drain (0: at once), as requests holding long ranges do.
 func simulateDraining(t *testing.T, model simHost, ttfb, d, drain time.Duration) []int {
 	t.Helper()
-	r := &run{opts: Options{Adaptive: true, Connections: 64, MaxPerHost: 64, StallTimeout: 30 * time.Second}}
-	r.ttfb.Store(int64(ttfb))
-	h := r.newHost("sim")
+	p := DefaultParams(64, true)
+	c := New(p)
 	epoch := time.Unix(1e9, 0)
 	var levels []int
-	var ended time.Duration
-	for at := time.Duration(0); at < d; at += tuneTick {
+	var ended, pause time.Duration
+	var recv int64
+	conns := 0
+	for at := time.Duration(0); at < d; at += p.Tick {
 		switch {
-		case h.conns < h.limit || drain == 0:
-			h.conns = h.limit
-		case h.conns > h.limit && at-ended >= drain:
-			h.conns--
+		case conns < c.Level() || drain == 0:
+			conns = c.Level()
+		case conns > c.Level() && at-ended >= drain:
+			conns--
 			ended = at
 		}
-		n, pause := model.deliver(h.conns, at, tuneTick)
-		h.recv.Add(n)
-		if int64(pause) > h.pause.Load() {
-			h.pause.Store(int64(pause))
-		}
-		r.tuneLocked(h, epoch.Add(at+tuneTick))
-		levels = append(levels, h.limit)
+		n, paused := model.deliver(conns, at, p.Tick)
+		recv += n
+		pause = max(pause, paused)
+		c.Tick(epoch.Add(at+p.Tick), Sample{Recv: recv, Conns: conns, Pause: pause,
+			Paces: pause >= max(2*p.Tick, 4*ttfb), RTT: ttfb})
+		levels = append(levels, c.Level())
 	}
 	return levels
 }
+
+// tick is the default Params.Tick, the simulator's step.
+var tick = DefaultParams(1, true).Tick
 
 // when is the first time the level reached at least n, or -1.
 func when(levels []int, n int) time.Duration {
 	for i, l := range levels {
 		if l >= n {
-			return time.Duration(i+1) * tuneTick
+			return time.Duration(i+1) * tick
 		}
 	}
 	return -1
@@ -160,17 +163,17 @@ func TestTunerGivesBackARaiseThatPaysNothingWhenTheHostHasShownItsPace(t *testin
 	t.Logf("levels %v", levels)
 	var above time.Duration
 	for _, l := range levels {
-		if l > tuneStart {
-			above += tuneTick
+		if l > DefaultParams(1, true).Start {
+			above += tick
 		}
 	}
-	if last := levels[len(levels)-1]; last != tuneStart {
-		t.Errorf("settled at %d, want %d: more connections gave nothing", last, tuneStart)
+	if last := levels[len(levels)-1]; last != DefaultParams(1, true).Start {
+		t.Errorf("settled at %d, want %d: more connections gave nothing", last, DefaultParams(1, true).Start)
 	}
 	// A useless raise is known early, but not before a host that paces
 	// per second could have shown it.
-	if above > 2*time.Second || above < tunePaceShown-time.Second {
-		t.Errorf("above the start level for %v, want about %v", above, tunePaceShown)
+	if above > 2*time.Second || above < DefaultParams(1, true).PaceShown-time.Second {
+		t.Errorf("above the start level for %v, want about %v", above, DefaultParams(1, true).PaceShown)
 	}
 }
 
@@ -180,8 +183,8 @@ func TestTunerJumpsWhenTheHostPacesInBursts(t *testing.T) {
 	// burst and a long silence.
 	levels := simulate(t, &burstHost{perConn: 4 << 20, link: 100 << 20}, 20*time.Millisecond, 10*time.Second)
 	t.Logf("levels %v", levels)
-	if at := when(levels, 4*tuneStart); at < 0 || at > 1500*time.Millisecond {
-		t.Errorf("%d connections after %v, want by 1.5 s: the pacing shows in the first second", 4*tuneStart, at)
+	if at := when(levels, 4*DefaultParams(1, true).Start); at < 0 || at > 1500*time.Millisecond {
+		t.Errorf("%d connections after %v, want by 1.5 s: the pacing shows in the first second", 4*DefaultParams(1, true).Start, at)
 	}
 	// The base measured after the jump still holds part of the new
 	// connections' first bursts, so the level may settle a little below
@@ -206,12 +209,12 @@ func TestTunerMeasuresAgainWhenThePacingShowsLate(t *testing.T) {
 }
 
 func TestSteadyWindows(t *testing.T) {
-	series := func(rates ...int64) *tuner {
-		t := &tuner{}
+	series := func(rates ...int64) *climb {
+		t := &climb{}
 		at, recv := time.Unix(0, 0), int64(0)
 		t.marks = append(t.marks, mark{at, recv, 1})
 		for _, r := range rates {
-			at, recv = at.Add(tuneTick), recv+r
+			at, recv = at.Add(tick), recv+r
 			t.marks = append(t.marks, mark{at, recv, 1})
 		}
 		return t
@@ -227,7 +230,7 @@ func TestSteadyWindows(t *testing.T) {
 		{"a burst, then a pause", []int64{40, 40, 40, 40, 0, 0}, false},
 		{"one tick of nothing", []int64{10, 10, 0, 10, 10, 10, 10, 10}, false},
 	} {
-		if got := series(c.rates...).steady(); got != c.steady {
+		if got := series(c.rates...).steady(DefaultParams(1, true)); got != c.steady {
 			t.Errorf("%s: steady = %v, want %v", c.name, got, c.steady)
 		}
 	}
@@ -236,37 +239,38 @@ func TestSteadyWindows(t *testing.T) {
 func TestLastSecondOfTicks(t *testing.T) {
 	// 40 bytes every fourth tick, the last second of them at 1 or 2
 	// connections in turn.
-	var tu tuner
+	p := DefaultParams(1, true)
+	tu := climb{hist: make([]mark, int(time.Second/p.Tick)+1)}
 	at, recv := time.Unix(0, 0), int64(0)
-	for i := range 2 * tuneHist {
+	for i := range 2 * len(tu.hist) {
 		if i%4 == 0 {
 			recv += 40
 		}
-		at = at.Add(tuneTick)
-		tu.hist[tu.histN%tuneHist] = mark{at, recv, 1 + i%2}
+		at = at.Add(tick)
+		tu.hist[tu.histN%len(tu.hist)] = mark{at, recv, 1 + i%2}
 		tu.histN++
 	}
-	peak, mean, conns := tu.lastSecond()
-	// The peak is over spans of at least tuneDipSpan, not single ticks.
-	span := max(tuneTick, tuneDipSpan)
+	peak, mean, conns := tu.lastSecond(p)
+	// The peak is over spans of at least DipSpan, not single ticks.
+	span := max(tick, p.DipSpan)
 	wantPeak := 40 / span.Seconds()
-	wantMean := 40 / (4 * tuneTick).Seconds()
+	wantMean := 40 / (4 * tick).Seconds()
 	if peak != wantPeak || mean < 0.8*wantMean || mean > 1.3*wantMean || conns != 1.5 {
 		t.Errorf("lastSecond = %v, %v, %v; want %v bytes/s at peak, about %v on average, 1.5 connections", peak, mean, conns, wantPeak, wantMean)
 	}
 }
 
 func TestTunerTriesFewerWhenSettledAndComesBackWhenTheyPaid(t *testing.T) {
-	levels := simulate(t, smoothHost{perConn: 2 << 20, total: 80 << 20}, 20*time.Millisecond, tuneReprobe+5*time.Second)
-	settled := levels[int((tuneReprobe-time.Second)/tuneTick)]
+	levels := simulate(t, smoothHost{perConn: 2 << 20, total: 80 << 20}, 20*time.Millisecond, DefaultParams(1, true).Reprobe+5*time.Second)
+	settled := levels[int((DefaultParams(1, true).Reprobe-time.Second)/tick)]
 	low := settled
-	for _, l := range levels[int((tuneReprobe-time.Second)/tuneTick):] {
+	for _, l := range levels[int((DefaultParams(1, true).Reprobe-time.Second)/tick):] {
 		low = min(low, l)
 	}
 	last := levels[len(levels)-1]
 	t.Logf("settled at %d, tried %d, ended at %d", settled, low, last)
 	if low >= settled {
-		t.Errorf("never tried fewer than %d after %v settled", settled, tuneReprobe)
+		t.Errorf("never tried fewer than %d after %v settled", settled, DefaultParams(1, true).Reprobe)
 	}
 	if last != settled {
 		t.Errorf("ended at %d, want back at %d: the fewer connections delivered less", last, settled)
@@ -276,8 +280,8 @@ func TestTunerTriesFewerWhenSettledAndComesBackWhenTheyPaid(t *testing.T) {
 func TestTunerJudgesAFewerLevelOnlyOnceInEffect(t *testing.T) {
 	// Connections above a lowered level end one a second: until they
 	// have, the host still delivers what the old level did.
-	levels := simulateDraining(t, smoothHost{perConn: 2 << 20, total: 80 << 20}, 20*time.Millisecond, tuneReprobe+20*time.Second, time.Second)
-	settled := levels[int((tuneReprobe-time.Second)/tuneTick)]
+	levels := simulateDraining(t, smoothHost{perConn: 2 << 20, total: 80 << 20}, 20*time.Millisecond, DefaultParams(1, true).Reprobe+20*time.Second, time.Second)
+	settled := levels[int((DefaultParams(1, true).Reprobe-time.Second)/tick)]
 	last := levels[len(levels)-1]
 	t.Logf("settled at %d, ended at %d", settled, last)
 	if last < settled {
