@@ -42,6 +42,9 @@ type climb struct {
 	// steep: the last raise gained in proportion, so the host is capped
 	// per connection so far and the next raise may be larger.
 	steep bool
+	// movedSince is when a settled level's rate was first seen far from
+	// its base, in a run of ticks that all saw it so (moved).
+	movedSince time.Time
 }
 
 // mark is the bytes received from a host by a moment, and the connections
@@ -92,6 +95,9 @@ func (c *Controller) tune(now time.Time, s Sample) Decision {
 	}
 	t.seenPause = s.Pause
 	if t.phase == settled {
+		if c.moved(now) {
+			t.next, t.upNext = now, true // the host changed: find its level again
+		}
 		if now.Before(t.next) {
 			return c.unchanged()
 		}
@@ -206,6 +212,27 @@ func (c *Controller) tune(now time.Time, s Sample) Decision {
 		return c.setLevel(t.base, settled, now)
 	}
 	return c.unchanged()
+}
+
+// moved reports whether a settled level's rate has stayed a factor of
+// Params.Moved away from the base it settled at for Params.MovedFor, with
+// every allowed connection at work: the host changed, and waiting for the
+// next Reprobe would follow it late.
+func (c *Controller) moved(now time.Time) bool {
+	t := &c.climb
+	_, mean, conns := t.lastSecond(c.p)
+	far := t.baseRate > 0 && conns >= float64(c.want)-0.5 &&
+		(mean*c.p.Moved < t.baseRate || mean > c.p.Moved*t.baseRate)
+	switch {
+	case !far:
+		t.movedSince = time.Time{}
+	case t.movedSince.IsZero():
+		t.movedSince = now
+	case now.Sub(t.movedSince) >= c.p.MovedFor:
+		t.movedSince = time.Time{}
+		return true
+	}
+	return false
 }
 
 // paced hears, while the level is measured, that the host sends in bursts

@@ -73,6 +73,13 @@ type Params struct {
 	Keep float64
 	// Reprobe is how long a settled level stays before another is tried.
 	Reprobe time.Duration
+	// Moved is the factor by which a settled level's rate must leave
+	// the rate it settled at, and MovedFor how long it must stay away,
+	// for the level to be found again at once: hosts change (other
+	// clients come and go), and a whole Reprobe is long to follow late.
+	// A second of it is not noise from bursts, which pace per second.
+	Moved    float64
+	MovedFor time.Duration
 	// PacedJump is the least ratio of a paced host's peak rate to its
 	// mean that raises the level at once, and PacedMaxJump the most the
 	// level is multiplied by then.
@@ -112,6 +119,8 @@ func DefaultParams(max int, adaptive bool) Params {
 		Limited:       16,
 		Keep:          0.93,
 		Reprobe:       20 * time.Second,
+		Moved:         1.5,
+		MovedFor:      time.Second,
 		PacedJump:     1.5,
 		PacedMaxJump:  4,
 		ShedUseless:   6 * time.Second,
