@@ -65,6 +65,11 @@ func overloaded(err error) bool {
 	return errors.As(err, &se) && (se.Code == http.StatusTooManyRequests || se.Code == http.StatusServiceUnavailable)
 }
 
+// pauseHalfLife is how long a host's learnt pause takes to halve: old
+// pacing is forgotten slowly, on the controller's clock, whatever the
+// stall timeout.
+const pauseHalfLife = 11 * time.Second
+
 // limitEvent is the event of h's controller deciding d; err is the
 // refusal that d answers, if any.
 func limitEvent(h *host, d hostlimit.Decision, now time.Time, err error) Event {
@@ -81,11 +86,13 @@ func limitEvent(h *host, d hostlimit.Decision, now time.Time, err error) Event {
 // limitHosts runs every host's controller each tick until ctx is done,
 // and ends the requests a lowered level sheds.
 func (r *run) limitHosts(ctx context.Context) {
+	forget := math.Pow(0.5, float64(r.limits.Tick)/float64(pauseHalfLife))
 	every(ctx, r.limits.Tick, nil, func() {
 		var events []Event
 		r.mu.Lock()
 		now := time.Now()
 		for _, h := range r.hosts {
+			h.pause.Store(int64(float64(h.pause.Load()) * forget))
 			d := h.ctl.Tick(now, hostlimit.Sample{Recv: h.recv.Load(), Conns: h.conns,
 				Pause: time.Duration(h.pause.Load()), Paces: r.paces(h), RTT: time.Duration(r.ttfb.Load())})
 			if d.Shed > 0 {

@@ -53,11 +53,11 @@ type Result struct {
 // The run's settings, as bulkget's defaults: its connection budget, the
 // smallest range split off, and how the learnt pause is forgotten.
 const (
-	Budget     = 64
-	LinkRate   = 1 << 30
-	minSegment = 1 << 20
-	pauseDecay = 250 * time.Millisecond
-	retryAfter = time.Second
+	Budget        = 64
+	LinkRate      = 1 << 30
+	minSegment    = 1 << 20
+	pauseHalfLife = 11 * time.Second // as the scheduler forgets a pause
+	retryAfter    = time.Second
 	// Step is the virtual clock's step.
 	Step = 10 * time.Millisecond
 	// giveUp ends a model that never finishes.
@@ -134,6 +134,7 @@ func run(s Shape, newCtl func() *hostlimit.Controller) Result {
 		hosts[i] = &hostState{Host: h, ctl: newCtl()}
 	}
 	tick := hostlimit.DefaultParams(1, true).Tick
+	forget := math.Pow(0.5, float64(Step)/float64(pauseHalfLife))
 	epoch := time.Unix(1e9, 0)
 	waiting := []span{{0, s.Bytes, 0}}
 	var res Result
@@ -157,10 +158,8 @@ func run(s Shape, newCtl func() *hostlimit.Controller) Result {
 		for _, h := range hosts {
 			waiting = settle(h, waiting, now, epoch, &res)
 		}
-		if now%pauseDecay == 0 {
-			for _, h := range hosts {
-				h.pause = h.pause * 63 / 64
-			}
+		for _, h := range hosts {
+			h.pause = time.Duration(float64(h.pause) * forget)
 		}
 		if (now+Step)%tick == 0 {
 			for _, h := range hosts {
