@@ -44,7 +44,7 @@ func crc32cOf(b []byte) []byte {
 	return binary.BigEndian.AppendUint32(nil, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
 }
 func crc64nvmeOf(b []byte) []byte {
-	return binary.BigEndian.AppendUint64(nil, crc64.Checksum(b, crc64.MakeTable(crc64NVME)))
+	return binary.BigEndian.AppendUint64(nil, crc64.Checksum(b, crc64.MakeTable(0x9A6C9329AC4BC9B5))) // CRC-64/NVME, reflected
 }
 
 func hdr(kv ...string) http.Header {

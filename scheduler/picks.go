@@ -300,7 +300,7 @@ func (r *run) tailVictim(now time.Time) *seg {
 func (r *run) newSeg(f *file, cur *segment.Cursor) *seg {
 	_, pos, _ := cur.Bounds()
 	s := &seg{f: f, gen: f.gen, cur: cur, best: pos, epoch: r.epoch, bytes: &r.bytes}
-	s.sum.at = pos
+	s.sum.Set(pos, 0, 0)
 	return s
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulkget/bulkget/checksum"
 	"github.com/bulkget/bulkget/internal/mask"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
@@ -67,10 +68,10 @@ type file struct {
 	// sums hashes the file's in-order prefix as it is written, for the
 	// checksum it is to be checked with (sumsFor); nil when that is a CRC
 	// computed per segment (crc), or nothing.
-	sums *sums
+	sums *checksum.Sums
 	// crc is the CRC each segment computes of what it writes (seg.sum),
 	// when the file is checked by one; nil otherwise.
-	crc *crcKind
+	crc *checksum.Kind
 	// digests are what the server vouches for about the whole file, from
 	// the probe or, if it had none, a later answer for the same version
 	// (segment.Digests); cleared on a restart.
@@ -143,7 +144,7 @@ type seg struct {
 	hedged  bool         // another connection took over the rest
 	hedgeOf *seg         // the slow segment this one took over from
 	// sum is the CRC of what the segment wrote, when its file has a crc.
-	sum segSum
+	sum checksum.Span
 	// awaiting: the current attempt's request has been sent and not yet
 	// answered; counted in its host's awaiting. Guarded by mu.
 	awaiting bool
