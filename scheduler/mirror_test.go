@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkget/bulkget/httpclient"
 	"github.com/bulkget/bulkget/internal/origin"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/state"
@@ -123,7 +124,7 @@ func TestPerHostCapCountsEveryFileOnTheHost(t *testing.T) {
 	opts.MaxPerHost, opts.Connections = 3, 12
 	// Counted as the run sends them: the origin sees a request end a
 	// moment after the client has moved on.
-	base := NewClient(ClientOptions{MaxPerHost: 16, ConnectTimeout: 10 * time.Second})
+	base := httpclient.New(httpclient.Options{MaxPerHost: 16, ConnectTimeout: 10 * time.Second})
 	perHost := map[string]*countingTransport{}
 	for _, srv := range m.srvs {
 		perHost[srv.Addr()] = &countingTransport{base: base.Transport}

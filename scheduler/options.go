@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/bulkget/bulkget/httpclient"
 	"github.com/bulkget/bulkget/internal/netrc"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/store"
@@ -99,18 +100,18 @@ type Options struct {
 	// UserAgent is sent with every request.
 	UserAgent string
 	// Header is sent with every request, but never to a host other than
-	// the list's (see ClientOptions.Private).
+	// the list's (see httpclient.Options.Private).
 	Header http.Header
 	// Insecure skips TLS certificate verification.
 	Insecure bool
 	// Netrc gives HTTP Basic credentials per host, never sent to another
-	// host after a redirect (see ClientOptions.Netrc); nil: none.
+	// host after a redirect (see httpclient.Options.Netrc); nil: none.
 	Netrc *netrc.File
-	// RootCAs are the certificate authorities trusted (see LoadCACerts);
+	// RootCAs are the certificate authorities trusted (see httpclient.LoadCACerts);
 	// nil: the system's.
 	RootCAs *x509.CertPool
 	// ClientCert is presented to servers that ask for a client certificate
-	// (see LoadClientCert); nil: none.
+	// (see httpclient.LoadClientCert); nil: none.
 	ClientCert *tls.Certificate
 	// NoSpaceCheck skips comparing a file's size with the free space, and
 	// preallocation, for filesystems that misreport either.
@@ -218,4 +219,16 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("scheduler: buffer size must be at least 4 KiB")
 	}
 	return o, nil
+}
+
+// clientFor builds the client a run (or a probe) uses from its options;
+// the caller closes its idle connections when done.
+func clientFor(o Options) *http.Client {
+	private := make([]string, 0, len(o.Header))
+	for k := range o.Header {
+		private = append(private, k)
+	}
+	return httpclient.New(httpclient.Options{Connections: o.Connections, MaxPerHost: o.MaxPerHost, ConnectTimeout: o.ConnectTimeout,
+		HTTP2: o.HTTP2, Insecure: o.Insecure, Private: private,
+		Netrc: o.Netrc, RootCAs: o.RootCAs, ClientCert: o.ClientCert})
 }

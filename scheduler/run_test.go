@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkget/bulkget/httpclient"
 	"github.com/bulkget/bulkget/internal/origin"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/store"
@@ -116,7 +117,7 @@ func (b *countedBody) Close() error {
 
 // withCounter makes opts use a client whose concurrency is measured.
 func withCounter(opts *Options) *countingTransport {
-	base := NewClient(ClientOptions{MaxPerHost: max(opts.MaxPerHost, 16), ConnectTimeout: 10 * time.Second})
+	base := httpclient.New(httpclient.Options{MaxPerHost: max(opts.MaxPerHost, 16), ConnectTimeout: 10 * time.Second})
 	ct := &countingTransport{base: base.Transport}
 	opts.Client = &http.Client{Transport: ct}
 	return ct

@@ -1,4 +1,4 @@
-package scheduler
+package httpclient
 
 import (
 	"net/http"
@@ -6,7 +6,7 @@ import (
 )
 
 func TestClientKeepsItsPromises(t *testing.T) {
-	c := NewClient(ClientOptions{Connections: 4, MaxPerHost: 16})
+	c := New(Options{Connections: 4, MaxPerHost: 16})
 	tr, ok := c.Transport.(*http.Transport)
 	if !ok {
 		t.Fatalf("transport is %T, want net/http's", c.Transport)
@@ -26,7 +26,7 @@ func TestClientKeepsItsPromises(t *testing.T) {
 	case c.Timeout != 0:
 		t.Error("an overall timeout would cut long bodies")
 	}
-	if tr := NewClient(ClientOptions{MaxPerHost: 8, HTTP2: true}).Transport.(*http.Transport); !tr.Protocols.HTTP2() {
+	if tr := New(Options{MaxPerHost: 8, HTTP2: true}).Transport.(*http.Transport); !tr.Protocols.HTTP2() {
 		t.Error("--http2 does not allow HTTP/2")
 	}
 }
