@@ -33,13 +33,20 @@ func serveBody(w http.ResponseWriter, r *http.Request) {
 // the summary and the folder.
 func credRun(t *testing.T, url string, opts Options) (Summary, string) {
 	t.Helper()
+	return credRunWith(t, url, opts, deps{})
+}
+
+// credRunWith is credRun with the run's dependencies handed in.
+func credRunWith(t *testing.T, url string, opts Options, d deps) (Summary, string) {
+	t.Helper()
 	dir := t.TempDir()
 	o := testOptions(dir)
 	o.Retries = 2
 	o.Netrc, o.RootCAs, o.ClientCert = opts.Netrc, opts.RootCAs, opts.ClientCert
+	o.Insecure, o.Header = opts.Insecure, opts.Header
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sum, err := Run(ctx, []manifest.Entry{{Line: 2, Name: "f", URL: url, Size: -1}}, o)
+	sum, err := runWith(ctx, []manifest.Entry{{Line: 2, Name: "f", URL: url, Size: -1}}, o, d)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -256,4 +263,79 @@ func TestNetrcCredentialsNeverFollowARedirectToAnotherHost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAWrappedTransportKeepsTheClientsRules: a transport wrapped around a
+// run's (deps.wrap, the one way to hand a run another transport) sees
+// every request, yet every rule of the client holds: a certificate from
+// an unknown CA is refused unless --ca-cert or --insecure says otherwise,
+// and neither netrc credentials nor the user's headers follow a redirect
+// to another host.
+func TestAWrappedTransportKeepsTheClientsRules(t *testing.T) {
+	watched := func() (*atomic.Int32, deps) {
+		var n atomic.Int32
+		return &n, deps{wrap: func(next http.RoundTripper) http.RoundTripper {
+			return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				n.Add(1)
+				return next.RoundTrip(req)
+			})
+		}}
+	}
+	pki := testpki.New(t)
+	srv, _ := tlsServer(t, pki, tls.NoClientCert)
+	pool, err := httpclient.LoadCACerts(pki.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		opts Options
+		ok   bool
+	}{
+		{"unknown CA", Options{}, false},
+		{"--ca-cert", Options{RootCAs: pool}, true},
+		{"--insecure", Options{Insecure: true}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n, d := watched()
+			sum, dir := credRunWith(t, srv.URL+"/f", c.opts, d)
+			if c.ok {
+				wantDownloaded(t, sum, dir)
+			} else {
+				wantFailed(t, sum, "certificate")
+			}
+			if n.Load() == 0 {
+				t.Error("the wrapped transport saw no request")
+			}
+		})
+	}
+	t.Run("redirect to another host", func(t *testing.T) {
+		const token = "PLANTED-TOKEN"
+		var leaked atomic.Value
+		b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Token") != "" || r.Header.Get("Authorization") != "" {
+				leaked.Store(r.Header.Clone())
+			}
+			serveBody(w, r)
+		}))
+		t.Cleanup(b.Close)
+		bURL := strings.Replace(b.URL, "127.0.0.1", "localhost", 1) + "/f"
+		a := newAuthServer(t, "", "", func(w http.ResponseWriter, r *http.Request) {
+			if !hasBasic(r, "ann", "a-pass") || r.Header.Get("X-Token") != token {
+				http.Error(w, "who are you", http.StatusUnauthorized)
+				return
+			}
+			http.Redirect(w, r, bURL, http.StatusFound)
+		})
+		n, d := watched()
+		opts := Options{Netrc: parseNetrc(t, "machine 127.0.0.1 login ann password a-pass"), Header: http.Header{"X-Token": {token}}}
+		sum, dir := credRunWith(t, a.URL+"/f", opts, d)
+		wantDownloaded(t, sum, dir)
+		if h := leaked.Load(); h != nil {
+			t.Errorf("the host redirected to got the list host's secrets: %v", h)
+		}
+		if n.Load() < 2 {
+			t.Errorf("the wrapped transport saw %d requests, want both hops of the redirect", n.Load())
+		}
+	})
 }

@@ -52,8 +52,11 @@
 // onProbe), outcome.go (classify and finish), finalize.go (verify and
 // commit a complete file), then the helpers: resume.go, checkpoint.go,
 // host.go, tune.go and tunerates.go (adaptive connections), bursts.go
-// (cuts on hosts that pace in bursts), watchdog.go, verify.go,
-// transport.go.
+// (cuts on hosts that pace in bursts), watchdog.go, expire.go (expired
+// links), verify.go (which checksum a file is checked against). The
+// mechanisms live in leaf packages: checksum (hashes, CRC combining),
+// httpclient (the HTTP client and its TLS, netrc and header rules),
+// signedurl (a signed URL's stated expiry).
 //
 // # Concurrency
 //

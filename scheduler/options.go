@@ -50,9 +50,6 @@ type Options struct {
 	// HTTP2 allows HTTP/2 over TLS. Off by default: HTTP/2 would multiplex
 	// every segment onto one TCP connection, which is what we split to avoid.
 	HTTP2 bool
-	// Client overrides the HTTP client built from the options above
-	// (tests use it to trust a test certificate).
-	Client *http.Client
 	// StallTimeout cuts a request that delivers nothing for this long (10s).
 	StallTimeout time.Duration
 	// ConnectTimeout bounds dial, TLS handshake and waiting for response
@@ -116,13 +113,42 @@ type Options struct {
 	// NoSpaceCheck skips comparing a file's size with the free space, and
 	// preallocation, for filesystems that misreport either.
 	NoSpaceCheck bool
+}
 
-	// Set only by this package's tests (see disk_test.go), to watch what
-	// the run asks of its output folder and to make it fail as a full
-	// disk would; nil in every real run. create stands in for
-	// d.Create; writes wraps what a part's transfers write to.
+// deps are what a run takes from its surroundings besides its Options:
+// Run passes the real ones, this package's tests stand-ins that watch or
+// fail. Their zero value is the real thing.
+type deps struct {
+	// wrap, if set, wraps the run's HTTP transport, which keeps every
+	// rule of the client (TLS, netrc, headers that stay with their host):
+	// it sees each request on its way to the transport built from Options.
+	wrap func(http.RoundTripper) http.RoundTripper
+	// create makes a file's part: (*store.Dir).Create.
 	create func(d *store.Dir, name string, size int64, fresh, ranged bool) (*store.Part, error)
+	// writes is what a part's transfers write to: the part itself.
 	writes func(p *store.Part) io.WriterAt
+}
+
+// withDefaults fills in the real dependencies where d has none.
+func (d deps) withDefaults() deps {
+	if d.create == nil {
+		d.create = (*store.Dir).Create
+	}
+	if d.writes == nil {
+		d.writes = func(p *store.Part) io.WriterAt { return p }
+	}
+	return d
+}
+
+// client returns c with its transport wrapped by d.wrap; the redirect
+// rules stay with c's, the TLS and netrc rules in the transport wrapped.
+func (d deps) client(c *http.Client) *http.Client {
+	if d.wrap == nil {
+		return c
+	}
+	w := *c
+	w.Transport = d.wrap(c.Transport)
+	return &w
 }
 
 // Backoff is capped exponential backoff with full jitter: the n-th retry

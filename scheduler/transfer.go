@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"time"
 
@@ -190,10 +189,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 		s.hedgeOf = nil
 		r.mu.Unlock()
 	}
-	var dst io.WriterAt = out
-	if r.opts.writes != nil {
-		dst = r.opts.writes(out)
-	}
+	dst := r.deps.writes(out)
 	switch {
 	case sums != nil:
 		dst = sums.InOrder(dst)
@@ -321,13 +317,7 @@ func (r *run) openPart(f *file, size int64, ranged bool) (*store.Part, error) {
 		}
 		f.madeState = false
 	}
-	create := r.disk.Create
-	if r.opts.create != nil {
-		create = func(name string, size int64, fresh, ranged bool) (*store.Part, error) {
-			return r.opts.create(r.disk, name, size, fresh, ranged)
-		}
-	}
-	p, err := create(f.entry.Name, size, f.clean && !f.madePart, ranged)
+	p, err := r.deps.create(r.disk, f.entry.Name, size, f.clean && !f.madePart, ranged)
 	if err != nil || !p.Unnamed() {
 		f.madePart = true // a .part may exist now
 	}
