@@ -22,7 +22,9 @@
 //     segment's end shrinks under it, segment.Cursor.Split); at the end of
 //     the run, when nothing is that large, the segment that will take
 //     longest to finish (tailVictim);
-//  5. the rest of a request far slower than the host's others (a hedge).
+//  5. the rest of a request far slower than the run's others (a hedge,
+//     pickHedge): the median it is compared with is taken over the running
+//     requests of every host in the run, not of its own host only.
 //
 // Step 4 is how a large file gets its connections in the first place: there
 // is no up-front plan, so connections never idle while work remains.

@@ -30,7 +30,7 @@ import (
 // the lowest level ever refused.
 const (
 	tuneStart     = 4                      // connections a host starts with
-	tuneLimited   = 16                     // raises above this add at most half
+	tuneLimited   = 16                     // from this level up a raise adds at most half
 	tuneWindowMin = 900 * time.Millisecond // shortest measuring window
 	tuneMin       = 2                      // never settles below
 	tuneReprobe   = 20 * time.Second       // settled: time before trying another level
