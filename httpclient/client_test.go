@@ -2,6 +2,9 @@ package httpclient
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -28,5 +31,49 @@ func TestClientKeepsItsPromises(t *testing.T) {
 	}
 	if tr := New(Options{MaxPerHost: 8, HTTP2: true}).Transport.(*http.Transport); !tr.Protocols.HTTP2() {
 		t.Error("--http2 does not allow HTTP/2")
+	}
+}
+
+// TestPrivateHeadersStayWithTheListHost: a header named in Private reaches
+// the host of the first request and its redirects to itself, never a host
+// a redirect leads to.
+func TestPrivateHeadersStayWithTheListHost(t *testing.T) {
+	var leaked atomic.Value
+	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.Header.Get("X-Token"); v != "" {
+			leaked.Store(v)
+		}
+	}))
+	t.Cleanup(b.Close)
+	bURL := strings.Replace(b.URL, "127.0.0.1", "localhost", 1) + "/f"
+	var sawToken atomic.Int32
+	a := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Token") == "secret" {
+			sawToken.Add(1)
+		}
+		if r.URL.Path == "/f" {
+			http.Redirect(w, r, "/g", http.StatusFound) // the same host
+			return
+		}
+		http.Redirect(w, r, bURL, http.StatusFound)
+	}))
+	t.Cleanup(a.Close)
+	c := New(Options{MaxPerHost: 4, Private: []string{"X-Token"}})
+	defer c.CloseIdleConnections()
+	req, err := http.NewRequest(http.MethodGet, a.URL+"/f", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Token", "secret")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n := sawToken.Load(); n != 2 {
+		t.Errorf("the list's host saw the header on %d of its 2 requests", n)
+	}
+	if v := leaked.Load(); v != nil {
+		t.Errorf("the host redirected to got the header: %v", v)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -139,132 +138,6 @@ func TestClientCertificateOpensAServerThatRequiresOne(t *testing.T) {
 	})
 }
 
-// authServer answers with the body when it gets Basic credentials
-// user:pass, 401 otherwise, and records every Authorization it is sent.
-type authServer struct {
-	*httptest.Server
-	mu   sync.Mutex
-	seen []string
-}
-
-func newAuthServer(t *testing.T, user, pass string, next http.HandlerFunc) *authServer {
-	t.Helper()
-	a := &authServer{}
-	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.mu.Lock()
-		a.seen = append(a.seen, r.Header.Get("Authorization"))
-		a.mu.Unlock()
-		if next != nil {
-			next(w, r)
-			return
-		}
-		if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
-			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-			http.Error(w, "who are you", http.StatusUnauthorized)
-			return
-		}
-		serveBody(w, r)
-	}))
-	t.Cleanup(a.Close)
-	return a
-}
-
-func (a *authServer) authorizations() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]string(nil), a.seen...)
-}
-
-func parseNetrc(t *testing.T, s string) *netrc.File {
-	t.Helper()
-	f, err := netrc.Parse("test.netrc", []byte(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-func TestNetrcCredentialsOpenABasicAuthServer(t *testing.T) {
-	srv := newAuthServer(t, "ann", "s3cret pass", nil) // on 127.0.0.1
-	for _, c := range []struct {
-		name, netrc string
-		ok          bool
-	}{
-		{"machine entry", `machine 127.0.0.1 login ann password "s3cret pass"`, true},
-		{"default entry", `machine example.com login x password y` + "\n" + `default login ann password "s3cret pass"`, true},
-		{"another host's entry", `machine localhost login ann password "s3cret pass"`, false},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			sum, dir := credRun(t, srv.URL+"/f", Options{Netrc: parseNetrc(t, c.netrc)})
-			if c.ok {
-				wantDownloaded(t, sum, dir)
-			} else {
-				wantFailed(t, sum, "401")
-			}
-		})
-	}
-}
-
-func TestURLUserInfoWinsOverNetrc(t *testing.T) {
-	srv := newAuthServer(t, "url-user", "url-pass", nil)
-	u := strings.Replace(srv.URL, "http://", "http://url-user:url-pass@", 1) + "/f"
-	sum, dir := credRun(t, u, Options{Netrc: parseNetrc(t, "machine 127.0.0.1 login ann password netrc-pass")})
-	wantDownloaded(t, sum, dir)
-	for _, a := range srv.authorizations() {
-		if r := (&http.Request{Header: http.Header{"Authorization": {a}}}); !hasBasic(r, "url-user", "url-pass") {
-			t.Errorf("server got %q, want the URL's credentials on every request", a)
-		}
-	}
-}
-
-func hasBasic(r *http.Request, user, pass string) bool {
-	u, p, ok := r.BasicAuth()
-	return ok && u == user && p == pass
-}
-
-// TestNetrcCredentialsNeverFollowARedirectToAnotherHost: A (127.0.0.1) needs
-// its netrc credentials and redirects to B (localhost, another port). B
-// must never see A's credentials, nor the default entry's; it gets its own
-// machine entry if the file has one.
-func TestNetrcCredentialsNeverFollowARedirectToAnotherHost(t *testing.T) {
-	for _, c := range []struct {
-		name, extra string
-		wantB       string // the Basic credentials B should get, "" none
-	}{
-		{"no entry for B", "", ""},
-		{"a default entry", "default login dflt password dflt-pass", ""},
-		{"B's own entry", "machine localhost login bob password b-pass", "bob:b-pass"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			b := newAuthServer(t, "", "", serveBody)
-			bURL := strings.Replace(b.URL, "127.0.0.1", "localhost", 1) + "/f"
-			a := newAuthServer(t, "", "", func(w http.ResponseWriter, r *http.Request) {
-				if !hasBasic(r, "ann", "a-pass") {
-					http.Error(w, "who are you", http.StatusUnauthorized)
-					return
-				}
-				http.Redirect(w, r, bURL, http.StatusFound)
-			})
-			rc := parseNetrc(t, "machine 127.0.0.1 login ann password a-pass\n"+c.extra)
-			sum, dir := credRun(t, a.URL+"/f", Options{Netrc: rc})
-			wantDownloaded(t, sum, dir)
-			if len(a.authorizations()) == 0 || len(b.authorizations()) == 0 {
-				t.Fatalf("A saw %d requests, B %d: the redirect was not followed", len(a.authorizations()), len(b.authorizations()))
-			}
-			for _, got := range b.authorizations() {
-				r := &http.Request{Header: http.Header{"Authorization": {got}}}
-				switch {
-				case c.wantB == "" && got != "":
-					u, _, _ := r.BasicAuth()
-					t.Errorf("B got an Authorization header (user %q): credentials followed the redirect", u)
-				case c.wantB != "" && !hasBasic(r, strings.Split(c.wantB, ":")[0], strings.Split(c.wantB, ":")[1]):
-					t.Errorf("B did not get its own entry's credentials")
-				}
-			}
-		})
-	}
-}
-
 // TestAWrappedTransportKeepsTheClientsRules: a transport wrapped around a
 // run's (deps.wrap, the one way to hand a run another transport) sees
 // every request, yet every rule of the client holds: a certificate from
@@ -320,15 +193,20 @@ func TestAWrappedTransportKeepsTheClientsRules(t *testing.T) {
 		}))
 		t.Cleanup(b.Close)
 		bURL := strings.Replace(b.URL, "127.0.0.1", "localhost", 1) + "/f"
-		a := newAuthServer(t, "", "", func(w http.ResponseWriter, r *http.Request) {
-			if !hasBasic(r, "ann", "a-pass") || r.Header.Get("X-Token") != token {
+		a := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u, p, ok := r.BasicAuth(); !ok || u != "ann" || p != "a-pass" || r.Header.Get("X-Token") != token {
 				http.Error(w, "who are you", http.StatusUnauthorized)
 				return
 			}
 			http.Redirect(w, r, bURL, http.StatusFound)
-		})
+		}))
+		t.Cleanup(a.Close)
+		rc, err := netrc.Parse("test.netrc", []byte("machine 127.0.0.1 login ann password a-pass"))
+		if err != nil {
+			t.Fatal(err)
+		}
 		n, d := watched()
-		opts := Options{Netrc: parseNetrc(t, "machine 127.0.0.1 login ann password a-pass"), Header: http.Header{"X-Token": {token}}}
+		opts := Options{Netrc: rc, Header: http.Header{"X-Token": {token}}}
 		sum, dir := credRunWith(t, a.URL+"/f", opts, d)
 		wantDownloaded(t, sum, dir)
 		if h := leaked.Load(); h != nil {
