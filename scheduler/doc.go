@@ -16,15 +16,17 @@
 //     Otherwise its first request is a GET for "bytes=0-",
 //     which is at once the probe (size, validators, range support) and
 //     segment 0, so a list of small files costs one request per file;
-//  3. the whole remaining range of a request that has gone quiet (a hedge);
-//  4. half of the largest remaining segment anywhere in the run, provided at
-//     least 2 × Options.MinSegment is left (work stealing: the running
-//     segment's end shrinks under it, segment.Cursor.Split); at the end of
-//     the run, when nothing is that large, the segment that will take
-//     longest to finish (tailVictim);
-//  5. the rest of a request far slower than the host's others (a hedge).
+//  3. what the work policy (package pick) chooses over a snapshot of the
+//     run's ranges (pickWork): the whole rest of a request that has gone
+//     quiet (a hedge); else half of the range with the most time left
+//     anywhere in the run, provided at least 2 × Options.MinSegment is
+//     left (work stealing: the running segment's end shrinks under it,
+//     segment.Cursor.Split), or at the end of the run, when nothing is that
+//     large, the range that will take longest to finish; else the rest of
+//     a request far slower than the median of the run's requests, of every
+//     host.
 //
-// Step 4 is how a large file gets its connections in the first place: there
+// Step 3's stealing is how a large file gets its connections in the first place: there
 // is no up-front plan, so connections never idle while work remains.
 //
 // Every request after the probe, a resumed file's included, carries the
@@ -51,9 +53,14 @@
 // free connection does next), transfer.go (one request: exec, transfer,
 // onProbe), outcome.go (classify and finish), finalize.go (verify and
 // commit a complete file), then the helpers: resume.go, checkpoint.go,
-// host.go, tune.go and tunerates.go (adaptive connections), bursts.go
-// (cuts on hosts that pace in bursts), watchdog.go, verify.go,
-// transport.go.
+// host.go (a host's connections, decided by its hostlimit.Controller),
+// shed.go, bursts.go (cuts on hosts that pace in bursts), watchdog.go, expire.go (expired
+// links), verify.go (which checksum a file is checked against). The
+// mechanisms live in leaf packages: checksum (hashes, CRC combining),
+// httpclient (the HTTP client and its TLS, netrc and header rules),
+// signedurl (a signed URL's stated expiry); the engine's judgement lives
+// in hostlimit (how many connections a host gets) and pick (hedge, steal
+// or tail).
 //
 // # Concurrency
 //

@@ -22,7 +22,8 @@ type host struct {
 	ctl *hostlimit.Controller
 	// recv counts the bytes received from the host, for the tuner.
 	recv atomic.Int64
-	// awaiting counts its requests sent and not yet answered (tune.go).
+	// awaiting counts its requests sent and not yet answered (hostlimit's
+	// slow start of a raise).
 	awaiting int
 	// written counts the bytes from the host written to disk, for the
 	// summary.

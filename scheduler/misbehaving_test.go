@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkget/bulkget/httpclient"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
 )
@@ -219,7 +220,7 @@ func TestWhatCanNeverSucceedIsNotRetried(t *testing.T) {
 	}{
 		{"redirect loop", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, r.URL.Path, http.StatusFound)
-		}, "too many redirects", maxRedirects + 1, segment.ErrTooManyRedirects},
+		}, "too many redirects", httpclient.MaxRedirects + 1, segment.ErrTooManyRedirects},
 		{"redirect to file://", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Location", "file:///etc/passwd")
 			w.WriteHeader(http.StatusFound)

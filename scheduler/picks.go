@@ -135,7 +135,7 @@ func (r *run) pickNewFile() *seg {
 func (r *run) newSeg(f *file, cur *segment.Cursor) *seg {
 	_, pos, _ := cur.Bounds()
 	s := &seg{f: f, gen: f.gen, cur: cur, best: pos, epoch: r.epoch, bytes: &r.bytes}
-	s.sum.at = pos
+	s.sum.Set(pos, 0, 0)
 	return s
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulkget/bulkget/checksum"
 	"github.com/bulkget/bulkget/hostlimit"
 	"github.com/bulkget/bulkget/internal/mask"
 	"github.com/bulkget/bulkget/manifest"
@@ -68,10 +69,10 @@ type file struct {
 	// sums hashes the file's in-order prefix as it is written, for the
 	// checksum it is to be checked with (sumsFor); nil when that is a CRC
 	// computed per segment (crc), or nothing.
-	sums *sums
+	sums *checksum.Sums
 	// crc is the CRC each segment computes of what it writes (seg.sum),
 	// when the file is checked by one; nil otherwise.
-	crc *crcKind
+	crc *checksum.Kind
 	// digests are what the server vouches for about the whole file, from
 	// the probe or, if it had none, a later answer for the same version
 	// (segment.Digests); cleared on a restart.
@@ -144,7 +145,7 @@ type seg struct {
 	hedged  bool         // another connection took over the rest
 	hedgeOf *seg         // the slow segment this one took over from
 	// sum is the CRC of what the segment wrote, when its file has a crc.
-	sum segSum
+	sum checksum.Span
 	// awaiting: the current attempt's request has been sent and not yet
 	// answered; counted in its host's awaiting. Guarded by mu.
 	awaiting bool
@@ -181,9 +182,9 @@ func (s *seg) Written(n int64) {
 // run is the state of one Run call.
 type run struct {
 	opts Options
-	// http sends the run's requests: Options.Client or the client built
-	// for the run.
+	// http sends the run's requests: the client built from Options.
 	http *http.Client
+	deps deps
 	root *os.Root
 	rep  Reporter // redacting: no event carries a secret
 	// secrets are the values of the user's headers, hidden in messages.
@@ -229,6 +230,11 @@ type run struct {
 // or failed, or when ctx is cancelled. Entries must have valid, unique names
 // (see manifest). The error is non-nil only if the run could not start.
 func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, error) {
+	return runWith(ctx, entries, opts, deps{})
+}
+
+// runWith is Run with its dependencies handed in.
+func runWith(ctx context.Context, entries []manifest.Entry, opts Options, d deps) (Summary, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return Summary{}, err
@@ -253,11 +259,10 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		return Summary{}, fmt.Errorf("scheduler: output folder: %w", err)
 	}
 	defer root.Close()
-	r := newRun(ctx, root, opts)
+	client := clientFor(opts)
+	defer client.CloseIdleConnections()
+	r := newRun(ctx, root, opts, d.client(client), d)
 	defer r.disk.Close()
-	if opts.Client == nil {
-		defer r.http.CloseIdleConnections()
-	}
 	if capped != nil {
 		r.rep.Report(Event{Kind: Warning, Time: time.Now(), Total: -1, Err: capped})
 	}
@@ -270,8 +275,9 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	return r.shutdown(ctx), nil
 }
 
-// newRun builds the run's state: its disk, its HTTP client, its limiter.
-func newRun(ctx context.Context, root *os.Root, opts Options) *run {
+// newRun builds the run's state: its disk, its limiter; its requests go
+// through client.
+func newRun(ctx context.Context, root *os.Root, opts Options, client *http.Client, d deps) *run {
 	r := &run{
 		opts:       opts,
 		limits:     hostlimit.DefaultParams(min(opts.MaxPerHost, opts.Connections), opts.Adaptive),
@@ -282,7 +288,8 @@ func newRun(ctx context.Context, root *os.Root, opts Options) *run {
 		changed:    make(chan struct{}),
 		ckNow:      make(chan struct{}, 1),
 		finalizing: make(chan struct{}, maxFinalizing),
-		http:       opts.Client,
+		http:       client,
+		deps:       d.withDefaults(),
 		chunk:      opts.BufferSize,
 	}
 	if r.rep == nil {
@@ -290,9 +297,6 @@ func newRun(ctx context.Context, root *os.Root, opts Options) *run {
 	}
 	r.secrets = headerSecrets(opts.Header)
 	r.rep = redacting{next: r.rep, secrets: r.secrets}
-	if r.http == nil {
-		r.http = clientFor(opts)
-	}
 	r.disk = store.Open(root, opts.Dir, store.Options{Connections: opts.Connections, NoDirectIO: opts.NoDirectIO,
 		NoSpaceCheck: opts.NoSpaceCheck, Finalizing: maxFinalizing, Busy: func() bool { return r.running.Load() > 0 }})
 	if opts.RateLimit > 0 {

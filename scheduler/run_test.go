@@ -114,12 +114,11 @@ func (b *countedBody) Close() error {
 	return b.ReadCloser.Close()
 }
 
-// withCounter makes opts use a client whose concurrency is measured.
-func withCounter(opts *Options) *countingTransport {
-	base := NewClient(ClientOptions{MaxPerHost: max(opts.MaxPerHost, 16), ConnectTimeout: 10 * time.Second})
-	ct := &countingTransport{base: base.Transport}
-	opts.Client = &http.Client{Transport: ct}
-	return ct
+// withCounter returns the dependencies of a run whose concurrency is
+// measured, and what measures it.
+func withCounter() (*countingTransport, deps) {
+	ct := &countingTransport{}
+	return ct, deps{wrap: func(next http.RoundTripper) http.RoundTripper { ct.base = next; return ct }}
 }
 
 func fileHash(t *testing.T, path string) string {
@@ -166,9 +165,15 @@ func contains(list []string, s string) bool {
 
 func runFixture(t *testing.T, fx *fixture, opts Options) Summary {
 	t.Helper()
+	return runFixtureWith(t, fx, opts, deps{})
+}
+
+// runFixtureWith is runFixture with the run's dependencies handed in.
+func runFixtureWith(t *testing.T, fx *fixture, opts Options, d deps) Summary {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	sum, err := Run(ctx, fx.entries, opts)
+	sum, err := runWith(ctx, fx.entries, opts, d)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -186,8 +191,8 @@ func TestManySmallFilesOneRequestEach(t *testing.T) {
 	dir := t.TempDir()
 	opts := testOptions(dir)
 	opts.Connections = 8
-	ct := withCounter(&opts)
-	sum := runFixture(t, fx, opts)
+	ct, d := withCounter()
+	sum := runFixtureWith(t, fx, opts, d)
 	if sum.Done != 300 || len(sum.Failed) != 0 {
 		t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
 	}
@@ -228,8 +233,8 @@ func TestLargeFilesUseSeveralConnectionsWithinBudgets(t *testing.T) {
 			dir := t.TempDir()
 			opts := testOptions(dir)
 			opts.Connections, opts.MaxPerHost, opts.MaxPerFile = c.conns, c.perHost, c.per
-			ct := withCounter(&opts)
-			sum := runFixture(t, fx, opts)
+			ct, d := withCounter()
+			sum := runFixtureWith(t, fx, opts, d)
 			if sum.Done != 3 {
 				t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
 			}
@@ -261,8 +266,8 @@ func TestWorkStealingKeepsConnectionsBusy(t *testing.T) {
 	// quarters finish first and must take over half of what is left.
 	opts.Connections = 3
 	opts.MinSegment = 512 << 10
-	ct := withCounter(&opts)
-	sum := runFixture(t, fx, opts)
+	ct, d := withCounter()
+	sum := runFixtureWith(t, fx, opts, d)
 	fx.verify(t, dir, nil)
 	st := fx.srv.Stats()
 	if p := ct.peak.Load(); p != 3 {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/bulkget/bulkget/signedurl"
 )
 
 // A file may come from several sources: the list's url and its mirrors
@@ -77,7 +79,7 @@ func (src *source) usable() bool { return src.dropped == nil && !src.expired }
 func (src *source) setTarget(u *url.URL) {
 	src.target = u
 	src.urlWorked.Store(false)
-	src.expiresAt, _ = signedExpiry(u)
+	src.expiresAt, _ = signedurl.Expiry(u)
 }
 
 // forget drops what src's answers taught, for a file restarting from zero.

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"time"
 
+	"github.com/bulkget/bulkget/checksum"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
 	"github.com/bulkget/bulkget/state"
@@ -39,8 +39,8 @@ type snapshot struct {
 	etag      string
 	size      int64
 	out       *store.Part
-	sums      *sums
-	crc       *crcKind
+	sums      *checksum.Sums
+	crc       *checksum.Kind
 }
 
 // worker is what a connection's loop keeps from one segment to the next:
@@ -129,7 +129,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 		f.written.Add(-pos)
 		s.cur.Rewind(0)
 		if snap.sums != nil {
-			snap.sums.reset()
+			snap.sums.Reset()
 		}
 		req.Start, req.End, req.Total, req.IfRange = 0, -1, -1, ""
 	}
@@ -189,15 +189,12 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 		s.hedgeOf = nil
 		r.mu.Unlock()
 	}
-	var dst io.WriterAt = out
-	if r.opts.writes != nil {
-		dst = r.opts.writes(out)
-	}
+	dst := r.deps.writes(out)
 	switch {
 	case sums != nil:
-		dst = inOrder{w: dst, s: sums}
+		dst = sums.InOrder(dst)
 	case crc != nil:
-		dst = crcWriter{w: dst, s: s, kind: crc}
+		dst = crc.Writer(dst, &s.sum)
 	}
 	if out.Direct() && r.limiter == nil {
 		// Direct writes want larger pieces from aligned memory.
@@ -212,7 +209,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 
 // onProbe records what the first response says about the file and creates
 // its part (see store.Dir.Create).
-func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, *crcKind, error) {
+func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *checksum.Sums, *checksum.Kind, error) {
 	f := s.f
 	size := resp.Total
 	if want := f.entry.Size; want >= 0 && size >= 0 && size != want {
@@ -286,13 +283,15 @@ func (r *run) noteDigests(f *file, gen int, ds []segment.Digest) {
 // inFlight decides how a file's checksum is computed as its bytes arrive:
 // a CRC per segment for a segmented file checked by CRC (crc), else a hash
 // of the in-order prefix (sums), which a single stream covers whole.
-func inFlight(e manifest.Entry, digests []segment.Digest, ranged bool) (*sums, *crcKind) {
+func inFlight(e manifest.Entry, digests []segment.Digest, ranged bool) (*checksum.Sums, *checksum.Kind) {
 	s := sumsFor(e, digests)
 	if s == nil {
 		return nil, nil
 	}
-	if k := crcKinds[s.checks[0].algo]; k != nil && ranged && len(s.checks) == 1 {
-		return nil, k
+	if wants := s.Wants(); len(wants) == 1 && ranged {
+		if k := checksum.CRC(wants[0].Algo); k != nil {
+			return nil, k
+		}
 	}
 	return s, nil
 }
@@ -318,13 +317,7 @@ func (r *run) openPart(f *file, size int64, ranged bool) (*store.Part, error) {
 		}
 		f.madeState = false
 	}
-	create := r.disk.Create
-	if r.opts.create != nil {
-		create = func(name string, size int64, fresh, ranged bool) (*store.Part, error) {
-			return r.opts.create(r.disk, name, size, fresh, ranged)
-		}
-	}
-	p, err := create(f.entry.Name, size, f.clean && !f.madePart, ranged)
+	p, err := r.deps.create(r.disk, f.entry.Name, size, f.clean && !f.madePart, ranged)
 	if err != nil || !p.Unnamed() {
 		f.madePart = true // a .part may exist now
 	}

@@ -33,7 +33,7 @@ func adaptiveRun(t *testing.T, fx *fixture, n int, report func(*countingTranspor
 	dir := t.TempDir()
 	opts := testOptions(dir)
 	opts.Adaptive, opts.Connections, opts.MaxPerHost = true, 32, 32
-	ct := withCounter(&opts)
+	ct, d := withCounter()
 	rec := &recorder{}
 	opts.Reporter = ReporterFunc(func(e Event) {
 		rec.Report(e)
@@ -41,7 +41,7 @@ func adaptiveRun(t *testing.T, fx *fixture, n int, report func(*countingTranspor
 			report(ct, e)
 		}
 	})
-	if sum := runFixture(t, fx, opts); sum.Done != n {
+	if sum := runFixtureWith(t, fx, opts, d); sum.Done != n {
 		t.Fatalf("%+v", sum)
 	}
 	fx.verify(t, dir, nil)

@@ -1,4 +1,4 @@
-package scheduler
+package httpclient
 
 import (
 	"crypto/tls"
@@ -16,21 +16,9 @@ import (
 	"github.com/bulkget/bulkget/segment"
 )
 
-// clientFor builds the client a run (or a probe) uses when the caller gave
-// none; the caller closes its idle connections when done.
-func clientFor(o Options) *http.Client {
-	private := make([]string, 0, len(o.Header))
-	for k := range o.Header {
-		private = append(private, k)
-	}
-	return NewClient(ClientOptions{Connections: o.Connections, MaxPerHost: o.MaxPerHost, ConnectTimeout: o.ConnectTimeout,
-		HTTP2: o.HTTP2, Insecure: o.Insecure, Private: private,
-		Netrc: o.Netrc, RootCAs: o.RootCAs, ClientCert: o.ClientCert})
-}
-
-// ClientOptions are the transport settings of a run.
-type ClientOptions struct {
-	// Connections is the run's budget: the pool keeps at most this many
+// Options are the transport settings of a client.
+type Options struct {
+	// Connections is the caller's budget: the pool keeps at most this many
 	// idle connections, which the open-file budget counts (0: MaxPerHost).
 	Connections    int
 	MaxPerHost     int
@@ -52,19 +40,18 @@ type ClientOptions struct {
 	ClientCert *tls.Certificate
 }
 
-// maxRedirects is how many redirects one request may follow, as net/http.
-const maxRedirects = 10
+// MaxRedirects is how many redirects one request may follow, as net/http.
+const MaxRedirects = 10
 
 // MaxResponseHeaderBytes caps what a response may send before its body.
 const MaxResponseHeaderBytes = 1 << 20
 
-// NewClient builds the HTTP client a run uses. It clones
+// New builds the HTTP client a run uses. It clones
 // http.DefaultTransport to keep proxy settings, speaks HTTP/1.1 only unless
 // http2 is set (so that segments get separate TCP connections), never asks
 // for compression (ranges must be ranges of the stored bytes) and has no
-// overall timeout, which would cut long bodies; stalls are caught by the
-// scheduler's watchdog instead.
-func NewClient(o ClientOptions) *http.Client {
+// overall timeout, which would cut long bodies; the caller catches stalls.
+func New(o Options) *http.Client {
 	maxPerHost, connectTimeout, http2 := o.MaxPerHost, o.ConnectTimeout, o.HTTP2
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	// Clone hands over the default transport's HTTP/2 set-up: a TLS config
@@ -110,8 +97,8 @@ func NewClient(o ClientOptions) *http.Client {
 		rt = &netrcAuth{next: t, netrc: o.Netrc}
 	}
 	return &http.Client{Transport: rt, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if len(via) >= maxRedirects {
-			return fmt.Errorf("%w: stopped after %d", segment.ErrTooManyRedirects, maxRedirects)
+		if len(via) >= MaxRedirects {
+			return fmt.Errorf("%w: stopped after %d", segment.ErrTooManyRedirects, MaxRedirects)
 		}
 		if s := req.URL.Scheme; s != "http" && s != "https" {
 			return fmt.Errorf("%w %q", segment.ErrRedirectScheme, s)
@@ -184,14 +171,14 @@ func (a *netrcAuth) entryFor(req *http.Request) (netrc.Entry, bool) {
 func LoadCACerts(file string) (*x509.CertPool, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("scheduler: CA certificates: %w", err)
+		return nil, fmt.Errorf("httpclient: CA certificates: %w", err)
 	}
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("scheduler: CA certificates: no PEM certificate in %s", file)
+		return nil, fmt.Errorf("httpclient: CA certificates: no PEM certificate in %s", file)
 	}
 	return pool, nil
 }
@@ -202,7 +189,7 @@ func LoadCACerts(file string) (*x509.CertPool, error) {
 // never hold their content.
 func LoadClientCert(certFile, keyFile string) (*tls.Certificate, error) {
 	if certFile == "" {
-		return nil, errors.New("scheduler: client certificate: a key without a certificate")
+		return nil, errors.New("httpclient: client certificate: a key without a certificate")
 	}
 	if keyFile == "" {
 		keyFile = certFile
@@ -213,18 +200,18 @@ func LoadClientCert(certFile, keyFile string) (*tls.Certificate, error) {
 	}
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
-		return nil, fmt.Errorf("scheduler: client certificate: %w", err)
+		return nil, fmt.Errorf("httpclient: client certificate: %w", err)
 	}
 	keyPEM, err := os.ReadFile(keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("scheduler: client certificate key: %w", err)
+		return nil, fmt.Errorf("httpclient: client certificate key: %w", err)
 	}
 	if encryptedKey(keyPEM) {
-		return nil, fmt.Errorf("scheduler: client certificate key in %s is encrypted, which is not supported: decrypt it first (openssl pkey -in KEY -out KEY.plain)", keyFile)
+		return nil, fmt.Errorf("httpclient: client certificate key in %s is encrypted, which is not supported: decrypt it first (openssl pkey -in KEY -out KEY.plain)", keyFile)
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("scheduler: client certificate %s: %w", names, err)
+		return nil, fmt.Errorf("httpclient: client certificate %s: %w", names, err)
 	}
 	return &cert, nil
 }
