@@ -142,6 +142,9 @@ func TestEveryServerDigestIsVerifiedAndALieCaught(t *testing.T) {
 			body := content(size.bytes)
 			t.Run(size.name+"/"+kind.name, func(t *testing.T) {
 				m := digestServer(body, kind, false)
+				if size.name == "segmented" {
+					m.pace = 5 * time.Millisecond // long enough to be split, however loaded the machine
+				}
 				opts := testOptions(t.TempDir())
 				sum, rec := runDigest(t, m, kind.host, opts)
 				if sum.Done != 1 {
