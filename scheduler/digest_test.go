@@ -233,6 +233,7 @@ func TestAFileCheckedByCRCIsNeverReadBack(t *testing.T) {
 	for _, kind := range []digestKind{digestKinds[4], digestKinds[7]} {
 		t.Run(kind.name, func(t *testing.T) {
 			m := digestServer(body, kind, false)
+			m.pace = 2 * time.Millisecond // long enough to be split, however loaded the machine
 			opts := testOptions(t.TempDir())
 			opts.Connections = 8
 			before, procOK := procReadChars(t)
