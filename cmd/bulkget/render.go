@@ -63,12 +63,24 @@ func outputFlags() []cli.Flag {
 	}
 }
 
-func newOutput(c *cli.Context, stdout, stderr io.Writer) (output, error) {
+// newOutput makes the display of a run. stderr may be a console: the
+// display writes to what is under it (a display never goes to the log).
+func newOutput(c *cli.Context, stdout, stderr io.Writer) (*queue, error) {
+	r, w, err := newRenderer(c, stdout, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return newQueue(r).writesTo(w), nil
+}
+
+// newRenderer is the renderer --progress asks for, and what it writes to.
+func newRenderer(c *cli.Context, stdout, stderr io.Writer) (renderer, io.Writer, error) {
+	stderr = stderrOf(stderr)
 	mode := c.String("progress")
 	quiet := c.Bool("quiet")
 	every := c.Duration("progress-interval")
 	if every <= 0 {
-		return nil, fmt.Errorf("--progress-interval must be positive")
+		return nil, nil, fmt.Errorf("--progress-interval must be positive")
 	}
 	fd, tty := terminal(stderr)
 	if mode == modeAuto {
@@ -79,14 +91,14 @@ func newOutput(c *cli.Context, stdout, stderr io.Writer) (output, error) {
 	}
 	switch mode {
 	case modeNone:
-		return newQueue(&plain{w: stderr, quiet: quiet, silent: true}), nil
+		return &plain{w: stderr, quiet: quiet, silent: true}, stderr, nil
 	case modePlain:
-		return newQueue(&plain{w: stderr, quiet: quiet, every: every}), nil
+		return &plain{w: stderr, quiet: quiet, every: every}, stderr, nil
 	case modeJSON:
-		return newQueue(newJSONLines(stdout, every)), nil
+		return newJSONLines(stdout, every), stdout, nil
 	case modeBars:
 		if quiet {
-			return newQueue(&plain{w: stderr, quiet: true}), nil
+			return &plain{w: stderr, quiet: true}, stderr, nil
 		}
 		cfg := barsConfig{refresh: 150 * time.Millisecond, width: 100}
 		if tty {
@@ -99,9 +111,9 @@ func newOutput(c *cli.Context, stdout, stderr io.Writer) (output, error) {
 				return h
 			}
 		}
-		return newQueue(newBars(stderr, cfg)), nil
+		return newBars(stderr, cfg), stderr, nil
 	}
-	return nil, fmt.Errorf("--progress %q: want auto, bars, plain, json or none", c.String("progress"))
+	return nil, nil, fmt.Errorf("--progress %q: want auto, bars, plain, json or none", c.String("progress"))
 }
 
 // terminal reports whether w is a terminal, and its descriptor.
@@ -121,26 +133,53 @@ func terminal(w io.Writer) (int, bool) {
 // latest one, so the backlog stays bounded by the lifecycle events.
 type queue struct {
 	r renderer
+	// regular says the renderer writes to a regular file, which outlives
+	// the terminal (see hangup.toLog).
+	regular bool
 
 	mu      sync.Mutex
 	pending []queued
 	closed  bool
+	// side renders every event too, whatever r becomes: the run's control
+	// socket (see live.go).
+	side renderer
 
 	wake chan struct{}
 	stop chan struct{}
 	done chan struct{}
 }
 
-// queued is an event, or the list lines refused before the run.
+// queued is an event, the list lines refused before the run, or a change
+// of renderer.
 type queued struct {
-	e   scheduler.Event
-	bad []*manifest.LineError
+	e       scheduler.Event
+	bad     []*manifest.LineError
+	replace func(renderer) renderer
 }
 
 func newQueue(r renderer) *queue {
 	q := &queue{r: r, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go q.loop()
 	return q
+}
+
+// writesTo records whether the renderer's output w is a regular file.
+func (q *queue) writesTo(w io.Writer) *queue {
+	q.regular = isRegular(w)
+	return q
+}
+
+// replace swaps the renderer for f(old), in order with the events: those
+// reported before go to the old one, those after to the new.
+func (q *queue) replace(f func(renderer) renderer) {
+	q.push(queued{replace: f})
+}
+
+// setSide makes r render every event from now on, besides the display.
+func (q *queue) setSide(r renderer) {
+	q.mu.Lock()
+	q.side = r
+	q.mu.Unlock()
 }
 
 func (q *queue) Report(e scheduler.Event) {
@@ -185,13 +224,22 @@ func (q *queue) loop() {
 		}
 		q.mu.Lock()
 		batch, q.pending = q.pending, batch[:0]
+		side := q.side
 		q.mu.Unlock()
 		for _, it := range batch {
-			if it.bad != nil {
-				q.r.(badLineReporter).BadLines(it.bad)
-				continue
+			switch {
+			case it.replace != nil:
+				q.r = it.replace(q.r)
+			case it.bad != nil:
+				if br, ok := q.r.(badLineReporter); ok {
+					br.BadLines(it.bad)
+				}
+			default:
+				q.r.event(it.e)
+				if side != nil {
+					side.event(it.e)
+				}
 			}
-			q.r.event(it.e)
 		}
 		clear(batch) // let go of the Progress snapshots
 		if stopping {
@@ -203,10 +251,14 @@ func (q *queue) loop() {
 func (q *queue) Close(sum scheduler.Summary) {
 	q.mu.Lock()
 	q.closed = true
+	side := q.side
 	q.mu.Unlock()
 	close(q.stop)
 	<-q.done
 	q.r.finish(sum)
+	if side != nil {
+		side.finish(sum)
+	}
 }
 
 // tally keeps the run's totals as the renderers show them, from the events
@@ -223,6 +275,13 @@ type tally struct {
 	onDisk     int64 // resumed files' bytes from earlier runs
 	doneSize   int64 // final sizes of the files done in this run
 	doneCount  int
+
+	// followed says the events began midway (bulkget watch): the files
+	// done and the bytes on disk come from each progress event's own
+	// figures, and the total from follow, rather than from counting.
+	followed     bool
+	runTotal     int64
+	runEstimated bool
 
 	resumed map[int]int64 // list line → bytes on disk when resumed
 	closed  map[int]bool  // list lines done, failed or skipped
@@ -241,7 +300,9 @@ func (t *tally) add(e scheduler.Event) {
 	switch e.Kind {
 	case scheduler.Resumed:
 		t.resumed[e.Line] = e.Bytes
-		t.onDisk += e.Bytes
+		if !t.followed {
+			t.onDisk += e.Bytes
+		}
 	case scheduler.Done:
 		t.closed[e.Line] = true
 		t.doneSize += e.Bytes
@@ -256,6 +317,9 @@ func (t *tally) add(e scheduler.Event) {
 	case scheduler.Progress:
 		t.runBytes = e.BytesDone
 		t.filesTotal = e.FilesTotal
+		if t.followed {
+			t.filesDone = e.FilesDone
+		}
 		// A snapshot is taken before it is reported, so it may still list
 		// a file whose Done has already been rendered.
 		t.active = t.active[:0]
@@ -273,6 +337,9 @@ func (t *tally) bytes() int64 { return t.runBytes + t.onDisk }
 // total is the expected size of the whole list, and whether it is an
 // estimate (some files have not said their size yet).
 func (t *tally) total() (int64, bool) {
+	if t.followed {
+		return max(t.runTotal, t.bytes()), t.runEstimated
+	}
 	known, sized := t.doneSize, t.doneCount
 	unsized := 0
 	for _, f := range t.active {
