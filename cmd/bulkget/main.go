@@ -22,8 +22,8 @@ var version = "0.1.0-dev"
 // Exit statuses, documented in the README and docs/usage.md.
 const (
 	exitOK          = 0
-	exitFailed      = 1 // some files failed
-	exitUsage       = 2 // bad flags or an unreadable list
+	exitFailed      = 1   // some files failed
+	exitUsage       = 2   // bad flags or an unreadable list
 	exitHangup      = 129 // stopped by --on-hangup stop: 128 + SIGHUP
 	exitInterrupted = 130
 )
