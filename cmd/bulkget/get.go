@@ -70,6 +70,7 @@ func getAction(c *cli.Context) (err error) {
 	}
 	detached := os.Getenv(detachedEnv) != ""
 	if c.Bool("background") && !detached {
+		report.handOver()
 		return background(c, dir)
 	}
 	if c.Bool("insecure") {
@@ -82,7 +83,7 @@ func getAction(c *cli.Context) (err error) {
 	if con == nil {
 		con = newConsole(c.App.ErrWriter)
 	}
-	hup := &hangup{dir: dir, stop: onHangup == hangupStop, detached: detached, con: con, cancel: cancel,
+	hup := &hangup{list: listPath, dir: dir, stop: onHangup == hangupStop, detached: detached, con: con, cancel: cancel,
 		every: c.Duration("progress-interval"), quiet: c.Bool("quiet")}
 	defer hup.watch()()
 	var out *queue

@@ -199,6 +199,7 @@ func isRegular(w io.Writer) bool {
 // plain event lines go to the log in the output folder. With --on-hangup
 // stop it also stops the run, as Ctrl-C does.
 type hangup struct {
+	list     string
 	dir      string
 	stop     bool
 	detached bool // the background half of -b: logging from the start
@@ -244,7 +245,14 @@ func (h *hangup) startLog() error {
 	h.log = l
 	h.mu.Unlock()
 	h.con.logTo(l)
+	h.header(l, "in the background")
 	return nil
+}
+
+// header starts the run's part of the log (which earlier runs may have
+// begun) with what is downloading and by which process.
+func (h *hangup) header(l *runLog, how string) {
+	fmt.Fprintf(l, "bulkget %s, pid %d: downloading %s into %s, %s\n", version, os.Getpid(), h.list, h.dir, how)
 }
 
 // lose is called on each SIGHUP or SIGPIPE.
@@ -258,6 +266,7 @@ func (h *hangup) lose(s os.Signal) {
 		if err == nil {
 			h.log = l
 			h.con.logTo(l)
+			h.header(l, "started in a terminal")
 		}
 	}
 	h.mu.Unlock()

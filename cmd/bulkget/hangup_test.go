@@ -127,6 +127,7 @@ func TestHangupKeepsTheRunGoing(t *testing.T) {
 		t.Errorf("the control socket was left behind")
 	}
 	log := readLog(t, out)
+	t.Logf("log:\n%s", log)
 	for _, want := range []string{"the terminal hung up (SIGHUP); the download goes on", "✓ ", "3 done, 0 skipped, 0 failed"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the log lacks %q:\n%s", want, log)
@@ -166,6 +167,7 @@ func TestHangupStopEndsCleanly(t *testing.T) {
 		t.Errorf("no state saved: %v", err)
 	}
 	log := readLog(t, out)
+	t.Logf("stop log:\n%s", log)
 	for _, want := range []string{"stopping (--on-hangup stop)", "(interrupted)", "the terminal hung up (--on-hangup stop)"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the log lacks %q:\n%s", want, log)
@@ -197,6 +199,7 @@ func TestBackgroundReturnsAtOnce(t *testing.T) {
 		t.Fatalf("-b does not say where the run is and how to watch it:\n%s", msg)
 	}
 	pid, _ := strconv.Atoi(string(m[1]))
+	t.Logf("-b took %v:\n%s", took, msg)
 	if srv.Stats().BytesServed >= 3<<20 {
 		t.Errorf("-b returned only after the download")
 	}
@@ -263,6 +266,7 @@ func TestWatchShowsTheRun(t *testing.T) {
 	if code := exited(t, stay, 3*time.Second); code != exitOK {
 		t.Errorf("a watcher to the end exited %d", code)
 	}
+	t.Logf("status: %s\nstayed:\n%s", live, stayed.String())
 	if s := stayed.String(); !strings.Contains(s, "progress ") || !strings.Contains(s, "2 done, 0 skipped, 0 failed") {
 		t.Errorf("the watcher that stayed saw no progress or no summary:\n%s", s)
 	}

@@ -408,9 +408,14 @@ type plain struct {
 func (p *plain) event(e scheduler.Event) {
 	if p.t.closed == nil {
 		p.t = newTally()
-		p.win.at, p.nextLine = e.Time, e.Time.Add(p.every)
 	}
 	p.t.add(e)
+	if p.nextLine.IsZero() {
+		p.win.at, p.nextLine = e.Time, e.Time.Add(p.every)
+		if p.t.followed { // the bytes on disk when watch joined are not speed
+			p.win.bytes = p.t.runBytes
+		}
+	}
 	if p.silent {
 		return
 	}

@@ -136,6 +136,9 @@ func liveLine(ctx context.Context, dir string) string {
 		since = fmt.Sprintf(", started %s (%s ago)", t.Local().Format("2006-01-02 15:04:05 MST"),
 			time.Since(t).Round(time.Second))
 	}
+	if st.FilesTotal == 0 {
+		return fmt.Sprintf("running now: pid %d%s, starting", st.PID, since)
+	}
 	about := ""
 	if st.Estimated {
 		about = "~"

@@ -52,7 +52,9 @@ func watchAction(c *cli.Context) error {
 		return nil
 	}
 	t := tallyOf(r)
-	*t = newTally()
+	if t.closed == nil {
+		*t = newTally()
+	}
 	t.followed = true
 	sc := bufio.NewScanner(rc)
 	sc.Buffer(make([]byte, 64<<10), 64<<20) // a progress object lists every file in progress
