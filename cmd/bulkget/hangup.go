@@ -41,6 +41,7 @@ type runLog struct {
 	path    string
 	f       *os.File
 	size    int64
+	max     int64  // size at which it starts over
 	partial []byte // a line not ended yet
 	now     func() time.Time
 }
@@ -51,7 +52,7 @@ func openRunLog(dir string) (*runLog, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("log: %w", err)
 	}
-	l := &runLog{path: filepath.Join(dir, store.LogName), now: time.Now}
+	l := &runLog{path: filepath.Join(dir, store.LogName), max: maxLogSize, now: time.Now}
 	if err := l.open(); err != nil {
 		return nil, err
 	}
@@ -96,7 +97,7 @@ func (l *runLog) line(s string) {
 	if l.f == nil {
 		return
 	}
-	if l.size >= maxLogSize {
+	if l.size >= l.max {
 		l.f.Close()
 		l.f = nil
 		if os.Rename(l.path, l.path+".1") != nil || l.open() != nil {
