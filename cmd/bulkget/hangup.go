@@ -271,19 +271,24 @@ func (h *hangup) lose(s os.Signal) {
 		}
 	}
 	h.mu.Unlock()
-	h.con.lose()
 	what := "the terminal hung up (SIGHUP)"
 	if s == syscall.SIGPIPE {
 		what = "output lost: a pipe bulkget writes to was closed (SIGPIPE)"
 	}
+	// The note goes to the terminal too, in case it is still there (a
+	// SIGHUP sent by hand): it says where the rest goes.
 	switch {
 	case h.stop:
 		fmt.Fprintf(h.con, "bulkget: %s; stopping (--on-hangup stop)\n", what)
-		h.cancel(errHangup)
 	case h.detached && s == syscall.SIGPIPE:
 		// The -b parent has read what it needed and left: expected.
 	case first:
-		fmt.Fprintf(h.con, "bulkget: %s; the download goes on, and its events are logged here\n", what)
+		fmt.Fprintf(h.con, "bulkget: %s; the download goes on, and its events are logged in %s\n",
+			what, filepath.Join(h.dir, store.LogName))
+	}
+	h.con.lose()
+	if h.stop {
+		h.cancel(errHangup)
 	}
 	if first && out != nil && !h.detached {
 		h.toLog(out)

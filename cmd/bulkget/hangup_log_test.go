@@ -1,12 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/bulkget/bulkget/internal/origin"
 	"github.com/bulkget/bulkget/store"
 )
 
@@ -46,5 +49,72 @@ func TestRunLog(t *testing.T) {
 	}
 	if !strings.HasSuffix(string(cur), "  unended\n") {
 		t.Errorf("Close lost the unended line:\n%s", cur)
+	}
+}
+
+// TestHangupSwapsTheDisplayForTheLog: at a hangup the bars stop, without
+// a summary, and the events after it go to the log as plain lines, with
+// the totals counted so far; the terminal gets one note saying where.
+func TestHangupSwapsTheDisplayForTheLog(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	var screen, stderr lockedBuffer
+	q := newQueue(newBars(&screen, barsConfig{refresh: 10 * time.Millisecond, width: 100})).writesTo(&screen)
+	con := newConsole(&stderr)
+	h := &hangup{list: "l.csv", dir: dir, con: con, cancel: func(error) { t.Errorf("a continuing run was cancelled") },
+		every: 5 * time.Second}
+	h.setOutput(q)
+	events := script(time.Now())
+	for _, e := range events[:3] {
+		q.Report(e)
+	}
+	h.lose(syscall.SIGHUP)
+	for _, e := range events[3:] {
+		q.Report(e)
+	}
+	q.Close(scriptSummary())
+	fmt.Fprintln(con, "bulkget: the last message")
+	con.close()
+
+	log := readLog(t, dir)
+	rest := log
+	for _, want := range []string{
+		"pid ", "downloading l.csv into " + dir,
+		"the terminal hung up (SIGHUP); the download goes on, and its events are logged in " + filepath.Join(dir, store.LogName),
+		"retry config.json", "progress 0/4 files  98.0 MiB / ~220.0 MiB (45%)", "✗ missing.bin",
+		"✓ weights/model-00001-of-00002.safetensors  100.0 MiB  in 12.0s  5.0 MiB/s",
+		"2 done, 1 skipped, 1 failed", "bulkget: the last message",
+	} {
+		i := strings.Index(rest, want)
+		if i < 0 {
+			t.Fatalf("the log lacks, or has out of order, %q:\n%s", want, log)
+		}
+		rest = rest[i+len(want):]
+	}
+	if strings.Contains(log, "start config.json") {
+		t.Errorf("the log holds events from before the hangup:\n%s", log)
+	}
+	if s := screen.String(); strings.Contains(s, "2 done") || strings.Contains(s, "missing.bin") {
+		t.Errorf("the display went on after the hangup:\n%s", s)
+	}
+	if s := stderr.String(); !strings.Contains(s, "the terminal hung up") || strings.Contains(s, "last message") {
+		t.Errorf("stderr after the hangup:\n%s", s)
+	}
+}
+
+func readLog(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, store.LogName))
+	if err != nil {
+		t.Fatalf("no log: %v", err)
+	}
+	return string(b)
+}
+
+func checkFiles(t *testing.T, dir string, sizes map[string]int64) {
+	t.Helper()
+	for n, size := range sizes {
+		if got, want := sha(t, filepath.Join(dir, n)), origin.SHA256Hex(n, 0, size); got != want {
+			t.Errorf("%s: sha256 %s, want %s", n, got, want)
+		}
 	}
 }

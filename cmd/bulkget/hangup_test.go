@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -86,24 +87,6 @@ func exited(t *testing.T, cmd *exec.Cmd, d time.Duration) int {
 	return -1
 }
 
-func readLog(t *testing.T, dir string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, store.LogName))
-	if err != nil {
-		t.Fatalf("no log: %v", err)
-	}
-	return string(b)
-}
-
-func checkFiles(t *testing.T, dir string, sizes map[string]int64) {
-	t.Helper()
-	for n, size := range sizes {
-		if got, want := sha(t, filepath.Join(dir, n)), origin.SHA256Hex(n, 0, size); got != want {
-			t.Errorf("%s: sha256 %s, want %s", n, got, want)
-		}
-	}
-}
-
 // TestHangupKeepsTheRunGoing closes the terminal of a run in the middle,
 // as a dropped ssh connection does: the run completes every file with its
 // normal status, the rest of its events are in the log, and it leaves no
@@ -127,7 +110,6 @@ func TestHangupKeepsTheRunGoing(t *testing.T) {
 		t.Errorf("the control socket was left behind")
 	}
 	log := readLog(t, out)
-	t.Logf("log:\n%s", log)
 	for _, want := range []string{"the terminal hung up (SIGHUP); the download goes on", "✓ ", "3 done, 0 skipped, 0 failed"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the log lacks %q:\n%s", want, log)
@@ -167,7 +149,6 @@ func TestHangupStopEndsCleanly(t *testing.T) {
 		t.Errorf("no state saved: %v", err)
 	}
 	log := readLog(t, out)
-	t.Logf("stop log:\n%s", log)
 	for _, want := range []string{"stopping (--on-hangup stop)", "(interrupted)", "the terminal hung up (--on-hangup stop)"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the log lacks %q:\n%s", want, log)
@@ -199,7 +180,6 @@ func TestBackgroundReturnsAtOnce(t *testing.T) {
 		t.Fatalf("-b does not say where the run is and how to watch it:\n%s", msg)
 	}
 	pid, _ := strconv.Atoi(string(m[1]))
-	t.Logf("-b took %v:\n%s", took, msg)
 	if srv.Stats().BytesServed >= 3<<20 {
 		t.Errorf("-b returned only after the download")
 	}
@@ -266,8 +246,55 @@ func TestWatchShowsTheRun(t *testing.T) {
 	if code := exited(t, stay, 3*time.Second); code != exitOK {
 		t.Errorf("a watcher to the end exited %d", code)
 	}
-	t.Logf("status: %s\nstayed:\n%s", live, stayed.String())
 	if s := stayed.String(); !strings.Contains(s, "progress ") || !strings.Contains(s, "2 done, 0 skipped, 0 failed") {
 		t.Errorf("the watcher that stayed saw no progress or no summary:\n%s", s)
+	}
+}
+
+// TestWatchAndStatusInProcess runs a download and its watchers in this
+// process, so that the race detector sees the run's socket, its event hub
+// and the watchers together; and a folder no run holds says so.
+func TestWatchAndStatusInProcess(t *testing.T) {
+	srv := origin.New(origin.Options{PerConnRate: 2 << 20, Latency: time.Millisecond})
+	defer srv.Close()
+	dir := chdir(t)
+	sizes := map[string]int64{"a.bin": 1 << 20, "b.bin": 1 << 20}
+	goodList(t, srv, sizes)
+	out := filepath.Join(dir, "l")
+	if code, _, stderr := runCLI(t, "watch", out); code != exitFailed || !strings.Contains(stderr, "no run holds") {
+		t.Errorf("watch with no run: exit %d: %s", code, stderr)
+	}
+	ran := make(chan int, 1)
+	go func() {
+		code, _, _ := runCLI(t, "-c", "2", "-x", "1", "--progress", "none", "l.csv")
+		ran <- code
+	}()
+	waitUntil(t, 10*time.Second, "the run's socket", func() bool {
+		_, stdout, _ := runCLI(t, "status", out)
+		return strings.Contains(stdout, "running now: pid ")
+	})
+	var wg sync.WaitGroup
+	results := make([]string, 2)
+	for i, mode := range []string{"plain", "json"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, stdout, stderr := runCLI(t, "watch", "--progress", mode, "--progress-interval", "100ms", out)
+			results[i] = fmt.Sprintf("exit %d\n%s%s", code, stdout, stderr)
+		}()
+	}
+	wg.Wait()
+	if code := <-ran; code != exitOK {
+		t.Fatalf("the run exited %d", code)
+	}
+	if r := results[0]; !strings.HasPrefix(r, "exit 0\n") || !strings.Contains(r, "2 done, 0 skipped, 0 failed") {
+		t.Errorf("plain watcher:\n%s", r)
+	}
+	if r := results[1]; !strings.HasPrefix(r, "exit 0\n") || !strings.Contains(r, `"type":"progress"`) || !strings.Contains(r, `"type":"summary"`) {
+		t.Errorf("json watcher:\n%s", r)
+	}
+	checkFiles(t, out, sizes)
+	if _, stdout, _ := runCLI(t, "status", out); !strings.HasSuffix(stdout, noRun) {
+		t.Errorf("status after the run:\n%s", stdout)
 	}
 }

@@ -32,10 +32,6 @@ func watchAction(c *cli.Context) error {
 		return cli.Exit("watch wants exactly one DIR argument (see bulkget watch --help)", exitUsage)
 	}
 	dir := c.Args().First()
-	r, _, err := newRenderer(c, c.App.Writer, c.App.ErrWriter)
-	if err != nil {
-		return cli.Exit(err.Error(), exitUsage)
-	}
 	rc, err := control.Call(c.Context, dir, control.Request{Op: opWatch})
 	if errors.Is(err, control.ErrNoRun) {
 		return cli.Exit(fmt.Sprintf("no run holds %s now (bulkget status %s shows what is there)", dir, shellQuote(dir)), exitFailed)
@@ -44,6 +40,10 @@ func watchAction(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("watch: %v", err), exitFailed)
 	}
 	defer rc.Close()
+	r, _, err := newRenderer(c, c.App.Writer, c.App.ErrWriter)
+	if err != nil {
+		return cli.Exit(err.Error(), exitUsage)
+	}
 	if c.String("progress") == modeJSON {
 		// The run's own JSON lines, as they come.
 		if _, err := io.Copy(c.App.Writer, rc); err != nil && c.Context.Err() == nil {
@@ -51,12 +51,45 @@ func watchAction(c *cli.Context) error {
 		}
 		return nil
 	}
+	sum, err := follow(r, rc)
+	if err != nil {
+		stopRenderer(r)
+		return cli.Exit("watch: "+err.Error(), exitFailed)
+	}
+	if sum != nil {
+		r.finish(sum.Summary)
+		switch {
+		case len(sum.Failed) > 0 || len(sum.Expired) > 0 || sum.invalid > 0:
+			return cli.Exit("", exitFailed)
+		case sum.Interrupted:
+			return cli.Exit("the run was interrupted", exitInterrupted)
+		}
+		return nil
+	}
+	stopRenderer(r)
+	if c.Context.Err() != nil {
+		return nil // Ctrl-C: the run goes on without us
+	}
+	return cli.Exit(fmt.Sprintf("the run in %s went away without a summary (was it killed?); bulkget status %s shows what is there",
+		dir, shellQuote(dir)), exitFailed)
+}
+
+// runEnd is a run's summary object, read back.
+type runEnd struct {
+	scheduler.Summary
+	invalid int // list lines refused before the run
+}
+
+// follow renders the JSON lines of a run's socket with r until the run's
+// summary, which it returns without rendering; nil if the stream ended
+// first. The error is the run's answer when it refused the request.
+func follow(r renderer, rd io.Reader) (*runEnd, error) {
 	t := tallyOf(r)
 	if t.closed == nil {
 		*t = newTally()
 	}
 	t.followed = true
-	sc := bufio.NewScanner(rc)
+	sc := bufio.NewScanner(rd)
 	sc.Buffer(make([]byte, 64<<10), 64<<20) // a progress object lists every file in progress
 	for sc.Scan() {
 		var w wireEvent
@@ -65,18 +98,9 @@ func watchAction(c *cli.Context) error {
 		}
 		switch w.Type {
 		case "error":
-			stopRenderer(r)
-			return cli.Exit("watch: the run says: "+w.Error, exitFailed)
+			return nil, errors.New("the run says: " + w.Error)
 		case "summary":
-			sum := w.summary()
-			r.finish(sum)
-			switch {
-			case len(sum.Failed) > 0 || len(sum.Expired) > 0 || len(w.Invalid) > 0:
-				return cli.Exit("", exitFailed)
-			case sum.Interrupted:
-				return cli.Exit("the run was interrupted", exitInterrupted)
-			}
-			return nil
+			return &runEnd{w.summary(), len(w.Invalid)}, nil
 		case "progress":
 			t.runTotal, t.runEstimated = w.Total, w.Estimated
 		case "done":
@@ -90,12 +114,7 @@ func watchAction(c *cli.Context) error {
 			r.event(e)
 		}
 	}
-	stopRenderer(r)
-	if c.Context.Err() != nil {
-		return nil // Ctrl-C: the run goes on without us
-	}
-	return cli.Exit(fmt.Sprintf("the run in %s went away without a summary (was it killed?); bulkget status %s shows what is there",
-		dir, shellQuote(dir)), exitFailed)
+	return nil, nil
 }
 
 // stopRenderer ends a display that has no summary to show.
