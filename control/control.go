@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/bulkget/bulkget/store"
 )
@@ -30,6 +31,9 @@ var ErrUnsupported = errors.New("control: not supported on this platform")
 // maxSocketPath is the longest socket path every Unix takes: sun_path is
 // 104 bytes on macOS and the BSDs, and the last holds the terminating NUL.
 const maxSocketPath = 103
+
+// acceptRetry is the pause after a failed accept.
+const acceptRetry = 100 * time.Millisecond
 
 // maxRequest bounds the request line a client may send.
 const maxRequest = 4 << 10
@@ -87,7 +91,7 @@ type Server struct {
 // Listen creates the socket of dir, which the caller's run holds the lock
 // of, and serves ops on it from Serve.
 func Listen(dir string, ops map[string]Handler) (*Server, error) {
-	if !supported {
+	if !Supported {
 		return nil, ErrUnsupported
 	}
 	p, short, err := socketPath(dir)
@@ -140,11 +144,10 @@ func (s *Server) Serve() {
 			if s.closing.Load() {
 				return
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return
+			// Out of descriptors, say: the run must not care, and a
+			// watcher can try again.
+			time.Sleep(acceptRetry)
+			continue
 		}
 		if !samePeer(c) {
 			c.Close()
@@ -245,7 +248,7 @@ func (s *Server) Wait(ctx context.Context) {
 // the caller closes the reader. Ending ctx closes the connection. With no
 // run on the folder the error matches ErrNoRun.
 func Call(ctx context.Context, dir string, req Request) (io.ReadCloser, error) {
-	if !supported {
+	if !Supported {
 		return nil, ErrUnsupported
 	}
 	if _, err := os.Stat(dir); err != nil {

@@ -2,7 +2,8 @@
 
 package control
 
-const supported = false
+// Supported says whether this platform has the control socket.
+const Supported = false
 
 func shortDir() string { return "" }
 

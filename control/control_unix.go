@@ -12,7 +12,8 @@ import (
 	"syscall"
 )
 
-const supported = true
+// Supported says whether this platform has the control socket.
+const Supported = true
 
 // shortDir holds the sockets of folders whose own path is too long.
 func shortDir() string {

@@ -89,22 +89,32 @@ func background(c *cli.Context, dir string) error {
 				filepath.Join(dir, store.LogName))
 			return nil
 		case <-ctx.Done():
-			cmd.Process.Signal(syscall.SIGTERM)
-			return cli.Exit(fmt.Sprintf("--background: the run did not start within %s; stopped it", startupWait), exitFailed)
+			if c.Context.Err() != nil {
+				// Ctrl-C while waiting: the start is called off.
+				cmd.Process.Signal(syscall.SIGTERM)
+				return cli.Exit("interrupted; the background run was stopped", exitInterrupted)
+			}
+			// A list that takes long to read, say: the run goes on.
+			tell(c, cmd.Process.Pid, dir, &mu, &early, " (it has not answered yet)")
+			return nil
 		case <-tick.C:
 		}
-		if !answers(ctx, dir) {
-			continue
+		if answers(ctx, dir) {
+			tell(c, cmd.Process.Pid, dir, &mu, &early, "")
+			return nil
 		}
-		mu.Lock()
-		c.App.ErrWriter.Write(early.Bytes())
-		mu.Unlock()
-		pid := cmd.Process.Pid
-		fmt.Fprintf(c.App.ErrWriter, "bulkget: downloading in the background, pid %d\n"+
-			"  log:   %s\n  watch: bulkget watch %s\n  stop:  kill %d  (it saves its progress; the same command continues)\n",
-			pid, filepath.Join(dir, store.LogName), shellQuote(dir), pid)
-		return nil
 	}
+}
+
+// tell passes on what the background run printed so far, then says where
+// it is and how to follow it.
+func tell(c *cli.Context, pid int, dir string, mu *sync.Mutex, early *bytes.Buffer, note string) {
+	mu.Lock()
+	c.App.ErrWriter.Write(early.Bytes())
+	mu.Unlock()
+	fmt.Fprintf(c.App.ErrWriter, "bulkget: downloading in the background, pid %d%s\n"+
+		"  log:   %s\n  watch: bulkget watch %s\n  stop:  kill %d  (it saves its progress; the same command continues)\n",
+		pid, note, filepath.Join(dir, store.LogName), shellQuote(dir), pid)
 }
 
 // answers reports whether a run answers on dir's control socket.

@@ -298,3 +298,28 @@ func TestWatchAndStatusInProcess(t *testing.T) {
 		t.Errorf("status after the run:\n%s", stdout)
 	}
 }
+
+// TestNohupKeepsSIGHUPIgnored: a run started with SIGHUP ignored (nohup,
+// or a shell's trap) leaves it ignored, and writes no log of its own.
+func TestNohupKeepsSIGHUPIgnored(t *testing.T) {
+	srv := origin.New(origin.Options{PerConnRate: 2 << 20, Latency: time.Millisecond})
+	defer srv.Close()
+	dir := chdir(t)
+	sizes := map[string]int64{"a.bin": 2 << 20}
+	goodList(t, srv, sizes)
+	cmd := exec.Command("/bin/sh", "-c", `trap '' HUP; exec "$0" "$@"`, bulkgetBin(t), "--progress", "plain", "--on-hangup", "stop", "l.csv")
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "first bytes", func() bool { return srv.Stats().BytesServed >= 256<<10 })
+	cmd.Process.Signal(syscall.SIGHUP)
+	if code := exited(t, cmd, 20*time.Second); code != exitOK {
+		t.Fatalf("exit %d with SIGHUP ignored, want %d", code, exitOK)
+	}
+	out := filepath.Join(dir, "l")
+	checkFiles(t, out, sizes)
+	if _, err := os.Stat(filepath.Join(out, store.LogName)); err == nil {
+		t.Errorf("a log was written though SIGHUP was ignored")
+	}
+}

@@ -10,7 +10,11 @@ import (
 
 // notifyHangup asks for SIGHUP and SIGPIPE on c. Once asked for, SIGPIPE
 // no longer kills the process: a write to a closed pipe on stdout or
-// stderr returns EPIPE instead.
+// stderr returns EPIPE instead. A SIGHUP ignored from the start (nohup)
+// stays ignored, as the user asked.
 func notifyHangup(c chan<- os.Signal) {
-	signal.Notify(c, syscall.SIGHUP, syscall.SIGPIPE)
+	if !signal.Ignored(syscall.SIGHUP) {
+		signal.Notify(c, syscall.SIGHUP)
+	}
+	signal.Notify(c, syscall.SIGPIPE)
 }

@@ -120,9 +120,7 @@ func (l *live) watch(ctx context.Context, _ control.Request, w io.Writer) error 
 	l.mu.Unlock()
 	defer func() {
 		l.mu.Lock()
-		if _, ok := l.watchers[ch]; ok {
-			delete(l.watchers, ch)
-		}
+		delete(l.watchers, ch)
 		l.mu.Unlock()
 	}()
 	for {

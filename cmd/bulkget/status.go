@@ -110,7 +110,9 @@ func statusAction(c *cli.Context) error {
 		}
 	}
 	printStatus(c.App.Writer, files, listPath != "")
-	fmt.Fprintln(c.App.Writer, liveLine(c.Context, dir))
+	if control.Supported {
+		fmt.Fprintln(c.App.Writer, liveLine(c.Context, dir))
+	}
 	return nil
 }
 

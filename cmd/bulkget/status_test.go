@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkget/bulkget/control"
 	"github.com/bulkget/bulkget/state"
 	"github.com/bulkget/bulkget/store"
 )
@@ -291,5 +292,6 @@ func TestStatusShowsTheVerificationRecord(t *testing.T) {
 	}
 }
 
-// noRun is the last line of a status report when no run holds the folder.
-const noRun = "no run holds this folder now\n"
+// noRun is the last line of a status report when no run holds the
+// folder, where there is a control socket to ask.
+var noRun = map[bool]string{true: "no run holds this folder now\n"}[control.Supported]
