@@ -26,16 +26,6 @@ const (
 // output: often enough to see a run move, rare enough for a CI log.
 const defaultProgressInterval = 10 * time.Second
 
-// output renders scheduler events. People's output goes to stderr; stdout
-// carries only --progress json.
-type output interface {
-	scheduler.Reporter
-	// Close waits until every event reported so far is rendered, stops the
-	// display and prints the summary. Events reported after Close are
-	// dropped.
-	Close(scheduler.Summary)
-}
-
 // badLineReporter is implemented by outputs that show the list lines that
 // were refused before the run started (get.go prints them on stderr in
 // every mode; json also puts them on stdout).
@@ -126,8 +116,9 @@ func terminal(w io.Writer) (int, bool) {
 	return fd, term.IsTerminal(fd)
 }
 
-// queue hands events from the scheduler's goroutines to a renderer running
-// on a goroutine of its own. Report only appends to a slice, so a worker
+// queue renders scheduler events: it hands them from the scheduler's
+// goroutines to a renderer running on a goroutine of its own. People's
+// output goes to stderr; stdout carries only --progress json. Report only appends to a slice, so a worker
 // that finishes a file never waits for a terminal, a pipe or mpb; and
 // Progress snapshots that pile up behind a slow renderer collapse into the
 // latest one, so the backlog stays bounded by the lifecycle events.
@@ -248,6 +239,8 @@ func (q *queue) loop() {
 	}
 }
 
+// Close waits until every event reported so far is rendered, stops the
+// display and prints the summary. Events reported after Close are dropped.
 func (q *queue) Close(sum scheduler.Summary) {
 	q.mu.Lock()
 	q.closed = true
