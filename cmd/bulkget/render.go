@@ -118,9 +118,9 @@ func terminal(w io.Writer) (int, bool) {
 
 // queue renders scheduler events: it hands them from the scheduler's
 // goroutines to a renderer running on a goroutine of its own. People's
-// output goes to stderr; stdout carries only --progress json. Report only appends to a slice, so a worker
-// that finishes a file never waits for a terminal, a pipe or mpb; and
-// Progress snapshots that pile up behind a slow renderer collapse into the
+// output goes to stderr; stdout carries only --progress json. Report only
+// appends to a slice, so a worker that finishes a file never waits for a
+// terminal, a pipe or mpb; and Progress snapshots that pile up behind a slow renderer collapse into the
 // latest one, so the backlog stays bounded by the lifecycle events.
 type queue struct {
 	r renderer
