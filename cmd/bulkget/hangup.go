@@ -258,6 +258,12 @@ func (h *hangup) header(l *runLog, how string) {
 
 // lose is called on each SIGHUP or SIGPIPE.
 func (h *hangup) lose(s os.Signal) {
+	if h.detached && s == syscall.SIGPIPE {
+		// The -b parent read what it needed and left: expected, and no
+		// reason to stop, whatever --on-hangup says.
+		h.con.lose()
+		return
+	}
 	h.mu.Lock()
 	first := !h.lost
 	h.lost = true
@@ -280,8 +286,6 @@ func (h *hangup) lose(s os.Signal) {
 	switch {
 	case h.stop:
 		fmt.Fprintf(h.con, "bulkget: %s; stopping (--on-hangup stop)\n", what)
-	case h.detached && s == syscall.SIGPIPE:
-		// The -b parent has read what it needed and left: expected.
 	case first:
 		fmt.Fprintf(h.con, "bulkget: %s; the download goes on, and its events are logged in %s\n",
 			what, filepath.Join(h.dir, store.LogName))
