@@ -323,7 +323,7 @@ func (h *hangup) toLog(out *queue) {
 	out.replace(func(old renderer) renderer {
 		p := &plain{w: l, quiet: h.quiet, every: h.every}
 		if t := tallyOf(old); t != nil {
-			p.t = *t
+			p.t = t.clone()
 			p.win = window{at: time.Now(), bytes: t.runBytes}
 			p.nextLine = time.Now().Add(h.every)
 		}

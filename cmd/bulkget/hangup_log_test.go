@@ -118,3 +118,37 @@ func checkFiles(t *testing.T, dir string, sizes map[string]int64) {
 		}
 	}
 }
+
+// TestHangupKeepsADisplayRedirectedToAFile: output redirected to a file
+// outlives the terminal, so it goes on beside the log.
+func TestHangupKeepsADisplayRedirectedToAFile(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "out")
+	f, err := os.Create(filepath.Join(base, "run.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	con := newConsole(f)
+	q := newQueue(&plain{w: f, every: 5 * time.Second}).writesTo(con)
+	h := &hangup{list: "l.csv", dir: dir, con: con, cancel: func(error) {}, every: 5 * time.Second}
+	h.setOutput(q)
+	events := script(time.Now())
+	for _, e := range events[:3] {
+		q.Report(e)
+	}
+	h.lose(syscall.SIGHUP)
+	for _, e := range events[3:] {
+		q.Report(e)
+	}
+	q.Close(scriptSummary())
+	con.close()
+	b, _ := os.ReadFile(f.Name())
+	for _, s := range []string{string(b), readLog(t, dir)} {
+		for _, want := range []string{"the terminal hung up", "✗ missing.bin", "2 done, 1 skipped, 1 failed"} {
+			if !strings.Contains(s, want) {
+				t.Errorf("lacks %q:\n%s", want, s)
+			}
+		}
+	}
+}

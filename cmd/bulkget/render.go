@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -322,6 +324,13 @@ func (t *tally) add(e scheduler.Event) {
 			}
 		}
 	}
+}
+
+// clone is a copy of t that shares nothing with it.
+func (t *tally) clone() tally {
+	c := *t
+	c.resumed, c.closed, c.active = maps.Clone(t.resumed), maps.Clone(t.closed), slices.Clone(t.active)
+	return c
 }
 
 // bytes is what is on disk of the files of this run.
