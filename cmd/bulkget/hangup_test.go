@@ -23,8 +23,8 @@ import (
 	"github.com/creack/pty"
 )
 
-// goodList writes l.csv with every name served by srv at its size.
-func goodList(t *testing.T, srv *origin.Server, sizes map[string]int64) {
+// goodList writes dir/l.csv with every name served by srv at its size.
+func goodList(t *testing.T, dir string, srv *origin.Server, sizes map[string]int64) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("filename,url\n")
@@ -32,7 +32,7 @@ func goodList(t *testing.T, srv *origin.Server, sizes map[string]int64) {
 		srv.Add(n, size)
 		fmt.Fprintf(&b, "%s,%s\n", n, srv.URL(n))
 	}
-	if err := os.WriteFile("l.csv", []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "l.csv"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -92,11 +92,12 @@ func exited(t *testing.T, cmd *exec.Cmd, d time.Duration) int {
 // normal status, the rest of its events are in the log, and it leaves no
 // lock or socket.
 func TestHangupKeepsTheRunGoing(t *testing.T) {
+	t.Parallel()
 	srv := origin.New(origin.Options{PerConnRate: 2 << 20, Latency: time.Millisecond})
 	defer srv.Close()
-	dir := chdir(t)
+	dir := t.TempDir()
 	sizes := map[string]int64{"a.bin": 2 << 20, "b.bin": 2 << 20, "c.bin": 1 << 20}
-	goodList(t, srv, sizes)
+	goodList(t, dir, srv, sizes)
 	cmd, tty, _ := inTerminal(t, dir, "-c", "2", "-x", "1", "--progress-interval", "200ms", "l.csv")
 	waitUntil(t, 10*time.Second, "first bytes", func() bool { return srv.Stats().BytesServed >= 256<<10 })
 	tty.Close() // the terminal goes away: the kernel sends SIGHUP
@@ -124,10 +125,11 @@ func TestHangupKeepsTheRunGoing(t *testing.T) {
 // stops the run within 2 s, with its own status, its progress saved and no
 // lock left.
 func TestHangupStopEndsCleanly(t *testing.T) {
+	t.Parallel()
 	srv := origin.New(origin.Options{PerConnRate: 512 << 10, Latency: time.Millisecond})
 	defer srv.Close()
-	dir := chdir(t)
-	goodList(t, srv, map[string]int64{"slow.bin": 16 << 20})
+	dir := t.TempDir()
+	goodList(t, dir, srv, map[string]int64{"slow.bin": 16 << 20})
 	cmd, tty, _ := inTerminal(t, dir, "-c", "2", "--checkpoint-interval", "100ms", "--on-hangup", "stop", "l.csv")
 	waitUntil(t, 10*time.Second, "first bytes", func() bool { return srv.Stats().BytesServed >= 256<<10 })
 	tty.Close()
@@ -159,11 +161,12 @@ func TestHangupStopEndsCleanly(t *testing.T) {
 // TestBackgroundReturnsAtOnce: -b gives the prompt back while the run goes
 // on in the background, and the run completes on its own.
 func TestBackgroundReturnsAtOnce(t *testing.T) {
+	t.Parallel()
 	srv := origin.New(origin.Options{PerConnRate: 2 << 20, Latency: time.Millisecond})
 	defer srv.Close()
-	dir := chdir(t)
+	dir := t.TempDir()
 	sizes := map[string]int64{"a.bin": 2 << 20, "b.bin": 1 << 20}
-	goodList(t, srv, sizes)
+	goodList(t, dir, srv, sizes)
 	cmd := exec.Command(bulkgetBin(t), "-b", "-c", "2", "-x", "1", "l.csv")
 	cmd.Dir = dir
 	start := time.Now()
@@ -198,11 +201,12 @@ func TestBackgroundReturnsAtOnce(t *testing.T) {
 // status names the run, watch draws its bars and leaves on Ctrl-C while
 // the run goes on, and a watcher that stays to the end gets the summary.
 func TestWatchShowsTheRun(t *testing.T) {
+	t.Parallel()
 	srv := origin.New(origin.Options{PerConnRate: 1 << 20, Latency: time.Millisecond})
 	defer srv.Close()
-	dir := chdir(t)
+	dir := t.TempDir()
 	sizes := map[string]int64{"a.bin": 2 << 20, "b.bin": 2 << 20}
-	goodList(t, srv, sizes)
+	goodList(t, dir, srv, sizes)
 	run := exec.Command(bulkgetBin(t), "-c", "2", "-x", "1", "--progress", "plain", "l.csv")
 	run.Dir = dir
 	var runErr bytes.Buffer
@@ -259,7 +263,7 @@ func TestWatchAndStatusInProcess(t *testing.T) {
 	defer srv.Close()
 	dir := chdir(t)
 	sizes := map[string]int64{"a.bin": 1 << 20, "b.bin": 1 << 20}
-	goodList(t, srv, sizes)
+	goodList(t, dir, srv, sizes)
 	out := filepath.Join(dir, "l")
 	if code, _, stderr := runCLI(t, "watch", out); code != exitFailed || !strings.Contains(stderr, "no run holds") {
 		t.Errorf("watch with no run: exit %d: %s", code, stderr)
@@ -302,12 +306,13 @@ func TestWatchAndStatusInProcess(t *testing.T) {
 // TestNohupKeepsSIGHUPIgnored: a run started with SIGHUP ignored (nohup,
 // or a shell's trap) leaves it ignored, and writes no log of its own.
 func TestNohupKeepsSIGHUPIgnored(t *testing.T) {
+	t.Parallel()
 	srv := origin.New(origin.Options{PerConnRate: 2 << 20, Latency: time.Millisecond})
 	defer srv.Close()
-	dir := chdir(t)
+	dir := t.TempDir()
 	sizes := map[string]int64{"a.bin": 2 << 20}
-	goodList(t, srv, sizes)
-	cmd := exec.Command("/bin/sh", "-c", `trap '' HUP; exec "$0" "$@"`, bulkgetBin(t), "--progress", "plain", "--on-hangup", "stop", "l.csv")
+	goodList(t, dir, srv, sizes)
+	cmd := exec.Command("/bin/sh", "-c", `trap '' HUP; exec "$0" "$@"`, bulkgetBin(t), "-c", "1", "--progress", "plain", "--on-hangup", "stop", "l.csv")
 	cmd.Dir = dir
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
