@@ -34,7 +34,7 @@ func getFlags() []cli.Flag {
 				store.LogName + ") or stop (save the states and exit " + strconv.Itoa(exitHangup) + ")"},
 		&cli.BoolFlag{Name: "background", Aliases: []string{"b"}, Category: catOutput, EnvVars: env("BACKGROUND"),
 			Usage: "detach at start and return the prompt; the run logs to DIR/" + store.LogName +
-				", which bulkget watch DIR shows"})
+				" (bulkget watch DIR shows its progress)"})
 	flags = append(flags, shardFlag(), summaryFlag())
 	flags = append(flags, safetyFlags()...)     // safety.go
 	flags = append(flags, credentialFlags()...) // credentials.go
