@@ -62,15 +62,15 @@ func socketPath(dir string) (string, bool, error) {
 	if err != nil {
 		return "", false, fmt.Errorf("control: %w", err)
 	}
-	real, err := filepath.EvalSymlinks(abs)
+	resolved, err := filepath.EvalSymlinks(abs)
 	if err != nil {
 		return "", false, fmt.Errorf("control: %w", err)
 	}
-	p := filepath.Join(real, store.SocketName)
+	p := filepath.Join(resolved, store.SocketName)
 	if len(p) <= maxSocketPath {
 		return p, false, nil
 	}
-	sum := sha256.Sum256([]byte(real))
+	sum := sha256.Sum256([]byte(resolved))
 	return filepath.Join(shortDir(), hex.EncodeToString(sum[:12])+".sock"), true, nil
 }
 

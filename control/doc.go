@@ -15,9 +15,10 @@
 //
 // # Who may connect
 //
-// The socket is made mode 0600 as soon as it exists; on Linux the server
-// also checks each peer's user ID (SO_PEERCRED) and closes a connection from
-// anyone else. A socket is created only while its run holds the folder's
+// The socket is made mode 0600 as soon as it exists (a connection in the
+// instant between the two would need the folder to let others in); on
+// Linux the server also checks each peer's user ID (SO_PEERCRED) and closes
+// a connection from anyone else. A socket is created only while its run holds the folder's
 // lock, so a stale socket at the path is removed before listening.
 //
 // # Protocol
