@@ -246,14 +246,14 @@ func (h *hangup) startLog() error {
 	h.log = l
 	h.mu.Unlock()
 	h.con.logTo(l)
-	h.header(l, "in the background")
+	h.header(l, ", in the background")
 	return nil
 }
 
 // header starts the run's part of the log (which earlier runs may have
-// begun) with what is downloading and by which process.
+// begun) with what is downloading and by which process; how ends it.
 func (h *hangup) header(l *runLog, how string) {
-	fmt.Fprintf(l, "bulkget %s, pid %d: downloading %s into %s, %s\n", version, os.Getpid(), h.list, h.dir, how)
+	fmt.Fprintf(l, "bulkget %s, pid %d: downloading %s into %s%s\n", version, os.Getpid(), h.list, h.dir, how)
 }
 
 // lose is called on each SIGHUP or SIGPIPE.
@@ -273,7 +273,7 @@ func (h *hangup) lose(s os.Signal) {
 		if err == nil {
 			h.log = l
 			h.con.logTo(l)
-			h.header(l, "started in a terminal")
+			h.header(l, "")
 		}
 	}
 	h.mu.Unlock()
