@@ -107,7 +107,7 @@ func follow(r renderer, rd io.Reader) (*runEnd, error) {
 			// The bytes a resumed file already had, which its speed left
 			// out: a watcher that joined late never saw its resumed event.
 			if _, ok := t.resumed[w.Line]; !ok && w.ElapsedMS > 0 {
-				t.resumed[w.Line] = max(w.Bytes-w.Speed*w.ElapsedMS/1000, 0)
+				t.resumed[w.Line] = max(w.Bytes-int64(float64(w.Speed)*float64(w.ElapsedMS)/1000), 0)
 			}
 		}
 		if e, ok := w.event(); ok {
