@@ -100,7 +100,7 @@ func getAction(c *cli.Context) (err error) {
 	hup.setOutput(out)
 	out.BadLines(bad) // --progress json lists them on stdout too
 	lv := newLive(started)
-	out.setSide(lv)
+	watchers := newQueue(lv)
 	var srv *control.Server
 	defer func() {
 		if srv != nil {
@@ -112,7 +112,7 @@ func getAction(c *cli.Context) (err error) {
 		}
 	}()
 	opts.Dir = dir
-	opts.Reporter = out
+	opts.Reporter = reporters{out, watchers}
 	opts.RefreshURL = newRefresher(listPath, c.Bool("no-header"), c.String("refresh-command")).url
 	opts.Held = func() func() {
 		s, err := control.Listen(dir, lv.ops())
@@ -125,6 +125,7 @@ func getAction(c *cli.Context) (err error) {
 		return func() { s.Close() }
 	}
 	sum, err := scheduler.Run(ctx, entries, opts)
+	watchers.Close(sum)
 	out.Close(sum)
 	if err != nil {
 		return cli.Exit(err.Error(), exitFailed)

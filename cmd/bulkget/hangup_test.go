@@ -328,3 +328,52 @@ func TestNohupKeepsSIGHUPIgnored(t *testing.T) {
 		t.Errorf("a log was written though SIGHUP was ignored")
 	}
 }
+
+// stalled is a terminal that stops reading, as one at the end of an ssh
+// connection to a laptop that went to sleep: writes wait until released.
+type stalled struct{ release chan struct{} }
+
+func (s stalled) Write(p []byte) (int, error) {
+	<-s.release
+	return len(p), nil
+}
+
+// TestStalledTerminalDoesNotHoldUpWatchers: the display and the control
+// socket render on goroutines of their own, so a watcher follows the run to
+// its summary while the run's own terminal takes nothing.
+func TestStalledTerminalDoesNotHoldUpWatchers(t *testing.T) {
+	srv := origin.New(origin.Options{PerConnRate: 4 << 20, Latency: time.Millisecond})
+	defer srv.Close()
+	dir := chdir(t)
+	sizes := map[string]int64{"a.bin": 1 << 20, "b.bin": 1 << 20}
+	goodList(t, dir, srv, sizes)
+	out := filepath.Join(dir, "l")
+	term := stalled{release: make(chan struct{})}
+	ran := make(chan int, 1)
+	go func() {
+		var stdout bytes.Buffer
+		ran <- runMain([]string{"bulkget", "-c", "2", "-x", "1", "--progress", "plain", "l.csv"}, &stdout, term)
+	}()
+	waitUntil(t, 10*time.Second, "the run's socket", func() bool {
+		_, stdout, _ := runCLI(t, "status", out)
+		return strings.Contains(stdout, "running now: pid ")
+	})
+	watched := make(chan string, 1)
+	go func() {
+		code, _, stderr := runCLI(t, "watch", "--progress", "plain", out)
+		watched <- fmt.Sprintf("exit %d\n%s", code, stderr)
+	}()
+	select {
+	case w := <-watched:
+		if !strings.HasPrefix(w, "exit 0\n") || !strings.Contains(w, "2 done, 0 skipped, 0 failed") {
+			t.Errorf("watch of a run whose terminal is stalled:\n%s", w)
+		}
+	case <-time.After(15 * time.Second):
+		t.Errorf("watch got no summary while the run's terminal was stalled")
+	}
+	close(term.release)
+	if code := <-ran; code != exitOK {
+		t.Errorf("the run exited %d", code)
+	}
+	checkFiles(t, out, sizes)
+}

@@ -30,8 +30,9 @@ const rateWindow = 5 * time.Second
 
 // live is the run as its control socket shows it. It renders every event
 // as the JSON lines of --progress json (a progress object on every tick)
-// and passes each line to every watcher. It runs beside the display, on
-// the queue's goroutine; the socket's handlers read it under mu.
+// and passes each line to every watcher. It runs on a queue of its own,
+// apart from the display's (see reporters); the socket's handlers read it
+// under mu.
 type live struct {
 	pid     int
 	started time.Time

@@ -133,9 +133,6 @@ type queue struct {
 	mu      sync.Mutex
 	pending []queued
 	closed  bool
-	// side renders every event too, whatever r becomes: the run's control
-	// socket (see live.go).
-	side renderer
 
 	wake chan struct{}
 	stop chan struct{}
@@ -166,13 +163,6 @@ func (q *queue) writesTo(w io.Writer) *queue {
 // reported before go to the old one, those after to the new.
 func (q *queue) replace(f func(renderer) renderer) {
 	q.push(queued{replace: f})
-}
-
-// setSide makes r render every event from now on, besides the display.
-func (q *queue) setSide(r renderer) {
-	q.mu.Lock()
-	q.side = r
-	q.mu.Unlock()
 }
 
 func (q *queue) Report(e scheduler.Event) {
@@ -217,7 +207,6 @@ func (q *queue) loop() {
 		}
 		q.mu.Lock()
 		batch, q.pending = q.pending, batch[:0]
-		side := q.side
 		q.mu.Unlock()
 		for _, it := range batch {
 			switch {
@@ -229,9 +218,6 @@ func (q *queue) loop() {
 				}
 			default:
 				q.r.event(it.e)
-				if side != nil {
-					side.event(it.e)
-				}
 			}
 		}
 		clear(batch) // let go of the Progress snapshots
@@ -246,13 +232,21 @@ func (q *queue) loop() {
 func (q *queue) Close(sum scheduler.Summary) {
 	q.mu.Lock()
 	q.closed = true
-	side := q.side
 	q.mu.Unlock()
 	close(q.stop)
 	<-q.done
 	q.r.finish(sum)
-	if side != nil {
-		side.finish(sum)
+}
+
+// reporters passes every event to each of its reporters: the display's
+// queue and the control socket's, each with its own goroutine, so that a
+// terminal that stops reading (a laptop asleep at the end of an ssh
+// connection) never holds up the watchers, nor they it.
+type reporters []scheduler.Reporter
+
+func (rs reporters) Report(e scheduler.Event) {
+	for _, r := range rs {
+		r.Report(e)
 	}
 }
 
