@@ -38,7 +38,7 @@ const maxLogSize = 8 << 20
 // use.
 type runLog struct {
 	mu      sync.Mutex
-	path    string
+	root    *os.Root // the output folder: the log cannot be a link out of it
 	f       *os.File
 	size    int64
 	max     int64  // size at which it starts over
@@ -52,8 +52,13 @@ func openRunLog(dir string) (*runLog, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("log: %w", err)
 	}
-	l := &runLog{path: filepath.Join(dir, store.LogName), max: maxLogSize, now: time.Now}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("log: %w", err)
+	}
+	l := &runLog{root: root, max: maxLogSize, now: time.Now}
 	if err := l.open(); err != nil {
+		root.Close()
 		return nil, err
 	}
 	return l, nil
@@ -61,7 +66,7 @@ func openRunLog(dir string) (*runLog, error) {
 
 func (l *runLog) open() error {
 	// Owner only, like the summary: error reasons quote hosts and names.
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := l.root.OpenFile(store.LogName, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("log: %w", err)
 	}
@@ -100,7 +105,7 @@ func (l *runLog) line(s string) {
 	if l.size >= l.max {
 		l.f.Close()
 		l.f = nil
-		if os.Rename(l.path, l.path+".1") != nil || l.open() != nil {
+		if l.root.Rename(store.LogName, store.LogName+".1") != nil || l.open() != nil {
 			return
 		}
 	}
@@ -117,11 +122,12 @@ func (l *runLog) Close() error {
 		l.line(string(l.partial))
 		l.partial = nil
 	}
-	if l.f == nil {
-		return nil
+	var err error
+	if l.f != nil {
+		err = l.f.Close()
+		l.f = nil
 	}
-	err := l.f.Close()
-	l.f = nil
+	l.root.Close()
 	return err
 }
 

@@ -52,6 +52,26 @@ func TestRunLog(t *testing.T) {
 	}
 }
 
+// TestRunLogStaysInItsFolder: a link planted as the log does not lead the
+// run's writes out of the output folder.
+func TestRunLogStaysInItsFolder(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "out")
+	os.Mkdir(dir, 0o755)
+	outside := filepath.Join(base, "outside.txt")
+	if err := os.Symlink(outside, filepath.Join(dir, store.LogName)); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	if l, err := openRunLog(dir); err == nil {
+		l.Write([]byte("a line\n"))
+		l.Close()
+		t.Errorf("the log opened through a link out of its folder")
+	}
+	if _, err := os.Lstat(outside); err == nil {
+		t.Errorf("a file was written outside the output folder")
+	}
+}
+
 // TestHangupSwapsTheDisplayForTheLog: at a hangup the bars stop, without
 // a summary, and the events after it go to the log as plain lines, with
 // the totals counted so far; the terminal gets one note saying where.
