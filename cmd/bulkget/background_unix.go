@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -99,7 +101,7 @@ func background(c *cli.Context, dir string) error {
 			return nil
 		case <-tick.C:
 		}
-		if answers(ctx, dir) {
+		if answers(ctx, dir) || holds(dir, cmd.Process.Pid) {
 			tell(c, cmd.Process.Pid, dir, &mu, &early, "")
 			return nil
 		}
@@ -115,6 +117,13 @@ func tell(c *cli.Context, pid int, dir string, mu *sync.Mutex, early *bytes.Buff
 	fmt.Fprintf(c.App.ErrWriter, "bulkget: downloading in the background, pid %d%s\n"+
 		"  log:   %s\n  watch: bulkget watch %s\n  stop:  kill %d  (it saves its progress; the same command continues)\n",
 		pid, note, filepath.Join(dir, store.LogName), shellQuote(dir), pid)
+}
+
+// holds reports whether the lock file of dir names process pid: the run
+// holds the folder even if its socket could not be made.
+func holds(dir string, pid int) bool {
+	b, err := os.ReadFile(filepath.Join(dir, store.LockName))
+	return err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(pid)
 }
 
 // answers reports whether a run answers on dir's control socket.

@@ -115,6 +115,11 @@ func getAction(c *cli.Context) (err error) {
 	opts.Reporter = reporters{out, watchers}
 	opts.RefreshURL = newRefresher(listPath, c.Bool("no-header"), c.String("refresh-command")).url
 	opts.Held = func() func() {
+		if detached {
+			// The -b parent returns once the run holds the folder: from
+			// then on nobody reads its pipe.
+			defer con.lose()
+		}
 		s, err := control.Listen(dir, lv.ops())
 		if err != nil {
 			fmt.Fprintf(c.App.ErrWriter, "bulkget: warning: no control socket, so no watch or live status: %v\n", err)

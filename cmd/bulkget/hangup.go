@@ -147,10 +147,12 @@ func newConsole(stderr io.Writer) *console { return &console{term: stderr, raw: 
 func (c *console) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.term.Write(p) // a dead terminal says EIO, a closed pipe EPIPE: nobody to tell
+	// The log first: a write to a pipe closed after the run stopped asking
+	// for SIGPIPE ends the process.
 	if c.log != nil {
 		c.log.Write(p)
 	}
+	c.term.Write(p) // a dead terminal says EIO, a closed pipe EPIPE: nobody to tell
 	return len(p), nil
 }
 
