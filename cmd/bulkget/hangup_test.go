@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -37,10 +38,21 @@ func goodList(t *testing.T, dir string, srv *origin.Server, sizes map[string]int
 	}
 }
 
+// hupDefault gives this process a SIGHUP handler once. A test process
+// started with SIGHUP ignored (under nohup) would pass that on to the
+// binaries it starts; a handled signal is reset to its default by exec, so
+// they start as from a login shell.
+var hupDefault sync.Once
+
+func defaultSIGHUP() {
+	hupDefault.Do(func() { signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP) })
+}
+
 // inTerminal starts the real binary with args in a 120×40 pseudo-terminal
 // of its own session, as a shell over ssh would, and copies what it draws.
 func inTerminal(t *testing.T, dir string, args ...string) (*exec.Cmd, *os.File, *lockedBuffer) {
 	t.Helper()
+	defaultSIGHUP()
 	cmd := exec.Command(bulkgetBin(t), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "TERM=xterm-256color", "BULKGET_PROGRESS=auto")
