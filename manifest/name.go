@@ -22,6 +22,14 @@ const partState = store.PartSuffix + store.StateSuffix
 // lockName is the file bulkget locks so that two runs do not share a folder.
 const lockName = store.LockName
 
+// ownNames are the other files of a run in its output folder, by what
+// they are.
+var ownNames = map[string]string{
+	store.LogName:        "log",
+	store.LogName + ".1": "log",
+	store.SocketName:     "control socket",
+}
+
 const (
 	// maxComponent is the longest file or folder name, in bytes, that the
 	// common file systems take: 255 bytes on ext4, XFS, Btrfs and APFS, 255
@@ -120,6 +128,9 @@ func cleanName(name string) (string, error) {
 		lower := strings.ToLower(part)
 		if lower == lockName {
 			return "", fmt.Errorf("name %q is reserved: %s is bulkget's lock file", name, lockName)
+		}
+		if what, ok := ownNames[lower]; ok {
+			return "", fmt.Errorf("name %q is reserved: %s is bulkget's %s", name, lower, what)
 		}
 		// Folders too: a folder "x.part" would clash with the progress
 		// file of a listed file "x".

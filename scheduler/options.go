@@ -94,6 +94,11 @@ type Options struct {
 	RefreshURL func(ctx context.Context, e manifest.Entry, current string) (string, error)
 	// Reporter receives events; nil discards them.
 	Reporter Reporter
+	// Held, if set, is called once the run holds the output folder's lock,
+	// before its first request; the function it returns is called before
+	// the lock is released. cmd/bulkget serves the run's control socket in
+	// between, so that a socket exists only while its run holds the folder.
+	Held func() (release func())
 	// UserAgent is sent with every request.
 	UserAgent string
 	// Header is sent with every request, but never to a host other than

@@ -251,6 +251,46 @@ func TestSecondRunOnSameFolderIsRefused(t *testing.T) {
 	}
 }
 
+// TestHeldSpansTheLock: Options.Held runs once the run holds the folder,
+// before any request, and what it returns runs while the lock is still
+// there; a run that cannot take the lock never calls it.
+func TestHeldSpansTheLock(t *testing.T) {
+	fx := newFixture(t, origin.Options{})
+	fx.add("a.bin", 1000)
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	lockPath := filepath.Join(dir, state.LockName)
+	var held, released bool
+	opts.Held = func() func() {
+		_, err := os.Stat(lockPath)
+		held = err == nil && fx.srv.Stats().Requests == 0
+		return func() {
+			_, err := os.Stat(lockPath)
+			released = err == nil
+		}
+	}
+	runFixture(t, fx, opts)
+	if !held || !released {
+		t.Errorf("Held called with the lock and before requests: %v; its release before the lock's: %v", held, released)
+	}
+	if _, err := os.Stat(lockPath); err == nil {
+		t.Errorf("lock left")
+	}
+
+	lock, err := state.AcquireLock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	opts.Held = func() func() {
+		t.Errorf("Held called on a folder another run holds")
+		return func() {}
+	}
+	if _, err := Run(context.Background(), nil, opts); !errors.Is(err, state.ErrLocked) {
+		t.Errorf("Run on a locked folder: %v", err)
+	}
+}
+
 func TestSegmentsOfDescribeTheFileWhateverTheOrder(t *testing.T) {
 	// A file split many times, one piece taken over before it wrote
 	// anything (empty), listed in the scrambled order splits produce.

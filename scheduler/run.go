@@ -254,6 +254,9 @@ func runWith(ctx context.Context, entries []manifest.Entry, opts Options, d deps
 		return Summary{}, err
 	}
 	defer lock.Release()
+	if opts.Held != nil {
+		defer opts.Held()() // deferred after the lock's release: runs before it
+	}
 	root, err := os.OpenRoot(opts.Dir)
 	if err != nil {
 		return Summary{}, fmt.Errorf("scheduler: output folder: %w", err)

@@ -41,6 +41,10 @@ func (d *folders) get(dir string) *folder {
 	return fo
 }
 
+// runFiles are what a run puts at the top of its output folder before
+// any download: they leave the folder fresh.
+var runFiles = map[string]bool{LockName: true, SocketName: true, LogName: true, LogName + ".1": true}
+
 // fresh reports whether the folder of name was missing or empty when this
 // run first asked; it must be asked before the run creates anything there.
 // When the folder cannot be read it answers false: lookups are always safe.
@@ -62,10 +66,13 @@ func (d *folders) fresh(root *os.Root, name string) bool {
 		fo.fresh = true
 	case err == nil:
 		fo.exists = true
-		names, err := h.Readdirnames(2)
+		names, err := h.Readdirnames(len(runFiles) + 1)
 		h.Close()
 		if err == nil || errors.Is(err, io.EOF) {
-			fo.fresh = len(names) == 0 || (dir == "." && len(names) == 1 && names[0] == LockName)
+			fo.fresh = true
+			for _, n := range names {
+				fo.fresh = fo.fresh && dir == "." && runFiles[n]
+			}
 		}
 	}
 	return fo.fresh

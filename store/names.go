@@ -12,6 +12,12 @@ const (
 	TempSuffix = ".tmp"
 	// LockName is the output folder's lock file (see state.AcquireLock).
 	LockName = ".bulkget.lock"
+	// SocketName is the socket of the run that holds the folder (see
+	// package control).
+	SocketName = ".bulkget.sock"
+	// LogName is the run's log once its terminal is gone, or from the
+	// start with --background; LogName+".1" is the log before it.
+	LogName = ".bulkget.log"
 	// VerifiedAttr is the extended attribute of a finished file that
 	// records what it was verified against (see Record).
 	VerifiedAttr = "user.bulkget.verified"

@@ -166,6 +166,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"-k", "lots", "l.csv"},
 		{"-c", "0", "l.csv"},
 		{"--progress", "fancy", "l.csv"},
+		{"--on-hangup", "later", "l.csv"},
 	}
 	for _, args := range cases {
 		if code, _, stderr := runCLI(t, args...); code != exitUsage {

@@ -114,6 +114,10 @@ func newSummaryReport(path, list string, shard shardSpec) (*summaryReport, error
 
 func (r *summaryReport) setDir(dir string) { r.s.Dir = dir }
 
+// handOver leaves the summary to another process: the background half of
+// -b, which runs the download, writes it.
+func (r *summaryReport) handOver() { r.path = "" }
+
 // listRead records the entries this run is responsible for and the list's
 // bad lines. Every shard reads the whole list, so every shard reports every
 // bad line: the list is wrong wherever it is read.
