@@ -11,10 +11,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulkget/bulkget/folderlock"
 	"github.com/bulkget/bulkget/internal/mask"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
-	"github.com/bulkget/bulkget/state"
 	"github.com/bulkget/bulkget/store"
 	"golang.org/x/time/rate"
 )
@@ -227,6 +227,14 @@ type run struct {
 // or failed, or when ctx is cancelled. Entries must have valid, unique names
 // (see manifest). The error is non-nil only if the run could not start.
 func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, error) {
+	return RunOn(ctx, entries, opts, nil)
+}
+
+// RunOn is Run writing to the output folder through the file system that
+// fsys makes of it (store.NewOS when nil): a recording one, say, that sees
+// every write, sync and rename of the run (package store/crashtest). The
+// run closes nothing fsys returns.
+func RunOn(ctx context.Context, entries []manifest.Entry, opts Options, fsys func(*os.Root) store.FS) (Summary, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return Summary{}, err
@@ -241,7 +249,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return Summary{}, fmt.Errorf("scheduler: output folder: %w", err)
 	}
-	lock, err := state.AcquireLock(opts.Dir)
+	lock, err := folderlock.Acquire(opts.Dir)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -251,7 +259,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 		return Summary{}, fmt.Errorf("scheduler: output folder: %w", err)
 	}
 	defer root.Close()
-	r := newRun(ctx, root, opts)
+	r := newRun(ctx, root, opts, fsys)
 	defer r.disk.Close()
 	if opts.Client == nil {
 		defer r.http.CloseIdleConnections()
@@ -269,7 +277,7 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 }
 
 // newRun builds the run's state: its disk, its HTTP client, its limiter.
-func newRun(ctx context.Context, root *os.Root, opts Options) *run {
+func newRun(ctx context.Context, root *os.Root, opts Options, fsys func(*os.Root) store.FS) *run {
 	r := &run{
 		opts:       opts,
 		root:       root,
@@ -290,8 +298,13 @@ func newRun(ctx context.Context, root *os.Root, opts Options) *run {
 	if r.http == nil {
 		r.http = clientFor(opts)
 	}
-	r.disk = store.Open(root, opts.Dir, store.Options{Connections: opts.Connections, NoDirectIO: opts.NoDirectIO,
-		NoSpaceCheck: opts.NoSpaceCheck, Finalizing: maxFinalizing, Busy: func() bool { return r.running.Load() > 0 }})
+	so := store.Options{Connections: opts.Connections, NoDirectIO: opts.NoDirectIO,
+		NoSpaceCheck: opts.NoSpaceCheck, Finalizing: maxFinalizing, Busy: func() bool { return r.running.Load() > 0 }}
+	if fsys == nil {
+		r.disk = store.Open(root, opts.Dir, so)
+	} else {
+		r.disk = store.New(fsys(root), opts.Dir, so)
+	}
 	if opts.RateLimit > 0 {
 		// Reads of about 20 ms of the whole cap keep the flow smooth; the
 		// burst equals one read so no wait is ever larger than the burst,

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
+	"sync/atomic"
 )
 
 // Options configures a Dir.
@@ -27,38 +29,41 @@ type Options struct {
 }
 
 // Dir is an output folder as one run writes it. It is safe for concurrent
-// use; it assumes the run holds the folder's lock (state.AcquireLock), so
+// use; it assumes the run holds the folder's lock (folderlock.Acquire), so
 // that nothing else writes there meanwhile.
 type Dir struct {
-	root    *os.Root
+	fs      FS
+	root    *os.Root // fs.Root(), for reading
+	owned   *OS      // the FS Open made, closed with d; nil for New's
 	path    string
 	opts    Options
-	handle  *os.File // the folder itself; nil if it could not be opened
-	top     topDir
 	commits *batchCommitter // nil: every part is committed alone
 	dirs    dirSyncer
 	folders folders
 	space   spaceGauge
 	huge    hugeBuffers
 	sys     system
+	// noUnnamed is set once unnamed files are known not to work here, or
+	// when the limit on open files cannot hold them (see unnamedFits).
+	noUnnamed atomic.Bool
 }
 
 // system is what Dir asks of the operating system where tests substitute
 // a fake: a full disk, a direct-I/O file that checks alignment, an older
 // kernel.
 type system struct {
-	preallocate   func(f *os.File, size int64) error
-	openDirect    func(root *os.Root, name string) (directFile, int64)
+	preallocate   func(f File, size int64) error
+	openDirect    func(fsys FS, name string) (directFile, int64)
 	kernelRelease func() string
 }
 
 func realSystem() system {
 	return system{
-		preallocate: preallocate,
-		openDirect: func(root *os.Root, name string) (directFile, int64) {
-			f, align := openDirect(root, name)
+		preallocate: func(f File, size int64) error { return f.Allocate(size) },
+		openDirect: func(fsys FS, name string) (directFile, int64) {
+			f, align := fsys.OpenDirect(name)
 			if f == nil {
-				return nil, 0 // not a nil *os.File in an interface
+				return nil, 0 // not a nil File in an interface
 			}
 			return f, align
 		},
@@ -66,30 +71,43 @@ func realSystem() system {
 	}
 }
 
-// Open prepares the folder root (whose path is dir, for statfs) for a run.
-// Close it once every part is committed or aborted.
+// Open prepares the folder root (whose path is dir, for statfs) for a run,
+// on the real file system. Close it once every part is committed or
+// aborted.
 func Open(root *os.Root, dir string, o Options) *Dir {
-	return open(root, dir, o, realSystem())
+	fsys := NewOS(root)
+	d := New(fsys, dir, o)
+	d.owned = fsys
+	return d
 }
 
-func open(root *os.Root, dir string, o Options, sys system) *Dir {
-	d := &Dir{root: root, path: dir, opts: o, sys: sys}
+// New is Open on the file system fsys, which the caller closes after d:
+// every change d makes to the folder goes through it.
+func New(fsys FS, dir string, o Options) *Dir {
+	return newDir(fsys, dir, o, realSystem())
+}
+
+func newDir(fsys FS, dir string, o Options, sys system) *Dir {
+	d := &Dir{fs: fsys, root: fsys.Root(), path: dir, opts: o, sys: sys}
 	d.space.dir = dir
-	d.top.root = root
-	h, err := root.Open(".")
-	if err != nil {
-		return d // everything goes through os.Root, one sync per file
-	}
-	d.handle = h
-	if haveTopDir {
-		d.top.dir, d.top.fd = h, int(h.Fd())
-		d.top.noUnnamed.Store(!unnamedPossible() || !unnamedFits(fileLimit(), o.Connections, o.Finalizing))
-	}
-	if syncFSReportsErrors(sys.kernelRelease()) {
-		d.commits = newBatchCommitter(&d.top, h, o.Busy)
+	d.noUnnamed.Store(!unnamedFits(fileLimit(), o.Connections, o.Finalizing))
+	if fsys.HasSyncFS() && syncFSReportsErrors(sys.kernelRelease()) {
+		d.commits = newBatchCommitter(fsys, o.Busy)
 	}
 	return d
 }
+
+// open is Open with sys standing in for the system.
+func open(root *os.Root, dir string, o Options, sys system) *Dir {
+	fsys := NewOS(root)
+	d := newDir(fsys, dir, o, sys)
+	d.owned = fsys
+	return d
+}
+
+// FS is the file system d writes through, for the state beside each part
+// (see package state).
+func (d *Dir) FS() FS { return d.fs }
 
 // Close waits for every CommitAsync to be answered and releases what the
 // run's parts and buffers held; no Part or Buffers of d may be used
@@ -99,8 +117,8 @@ func (d *Dir) Close() error {
 		d.commits.close()
 	}
 	d.huge.release()
-	if d.handle != nil {
-		return d.handle.Close()
+	if d.owned != nil {
+		return d.owned.Close()
 	}
 	return nil
 }
@@ -128,13 +146,19 @@ func (d *Dir) Create(name string, size int64, fresh, ranged bool) (*Part, error)
 		}
 	}
 	p := &Part{d: d, name: name, size: size}
-	if fresh && d.commits != nil && size > 0 && size <= unnamedMax && d.top.direct(name) {
-		if f, ok := d.top.createUnnamed(); ok {
+	if fresh && d.commits != nil && size > 0 && size <= unnamedMax && !strings.Contains(name, "/") && !d.noUnnamed.Load() {
+		f, err := d.fs.CreateUnnamed()
+		if err == nil {
 			p.file, p.unnamed = f, true
 			return p, nil
 		}
+		// The .part path does not depend on it; only a refusal of
+		// unnamed files as such turns them off for the run.
+		if errors.Is(err, errors.ErrUnsupported) {
+			d.noUnnamed.Store(true)
+		}
 	}
-	if err := d.folders.mkdirAll(d.root, name); err != nil {
+	if err := d.folders.mkdirAll(d.fs, name); err != nil {
 		return nil, fmt.Errorf("create folder for %s: %w", name, noSpace(err))
 	}
 	part := PartName(name)
@@ -143,12 +167,12 @@ func (d *Dir) Create(name string, size int64, fresh, ranged bool) (*Part, error)
 	// folder those locks add up.
 	if !fresh {
 		if _, err := d.root.Lstat(part); err == nil {
-			if err := d.root.Remove(part); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := d.fs.Remove(part); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, fmt.Errorf("remove old %s: %w", part, err)
 			}
 		}
 	}
-	f, err := d.top.create(part)
+	f, err := d.fs.Create(part)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", part, noSpace(err))
 	}
@@ -160,7 +184,7 @@ func (d *Dir) Create(name string, size int64, fresh, ranged bool) (*Part, error)
 	if size > smallFile {
 		grow := d.sys.preallocate
 		if d.opts.NoSpaceCheck {
-			grow = func(f *os.File, size int64) error { return f.Truncate(size) }
+			grow = func(f File, size int64) error { return f.Truncate(size) }
 		}
 		if err := grow(f, size); err != nil {
 			f.Close()
@@ -178,7 +202,7 @@ func (d *Dir) Create(name string, size int64, fresh, ranged bool) (*Part, error)
 // writing it in segments.
 func (d *Dir) Resume(name string, size int64) (*Part, error) {
 	part := PartName(name)
-	f, err := d.root.OpenFile(part, os.O_RDWR, 0)
+	f, err := d.fs.OpenFile(part, os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", part, err)
 	}
@@ -198,7 +222,7 @@ func (d *Dir) PartSize(name string) (int64, error) {
 
 // RemovePart removes name's .part, if any.
 func (d *Dir) RemovePart(name string) error {
-	err := d.root.Remove(PartName(name))
+	err := d.fs.Remove(PartName(name))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -208,7 +232,7 @@ func (d *Dir) RemovePart(name string) error {
 // withDirect gives a large segmented part its direct-I/O descriptor.
 func (d *Dir) withDirect(p *Part, ranged bool) {
 	if ranged && p.size >= directMin && !d.opts.NoDirectIO {
-		p.direct, p.align = d.sys.openDirect(d.root, PartName(p.name))
+		p.direct, p.align = d.sys.openDirect(d.fs, PartName(p.name))
 	}
 }
 

@@ -72,7 +72,7 @@ func (d *folders) fresh(root *os.Root, name string) bool {
 }
 
 // mkdirAll creates the folder of name inside root once per run.
-func (d *folders) mkdirAll(root *os.Root, name string) error {
+func (d *folders) mkdirAll(fsys FS, name string) error {
 	dir := path.Dir(name)
 	if dir == "." {
 		return nil
@@ -83,7 +83,7 @@ func (d *folders) mkdirAll(root *os.Root, name string) error {
 	if fo.exists {
 		return nil
 	}
-	if err := root.MkdirAll(dir, 0o755); err != nil {
+	if err := fsys.MkdirAll(dir); err != nil {
 		return err
 	}
 	fo.exists = true

@@ -105,7 +105,7 @@ func sameFile(t *testing.T, path string, want []byte) {
 // is not aligned, and otherwise writes through an ordinary descriptor.
 type alignedDirect struct {
 	t      *testing.T
-	f      *os.File
+	f      File
 	align  int64
 	mu     sync.Mutex
 	writes int
@@ -138,8 +138,8 @@ func (a *alignedDirect) Close() error { return a.f.Close() }
 func fakeDirect(t *testing.T, align int64) (system, func() *alignedDirect) {
 	var last *alignedDirect
 	sys := realSystem()
-	sys.openDirect = func(root *os.Root, name string) (directFile, int64) {
-		f, err := root.OpenFile(name, os.O_WRONLY, 0)
+	sys.openDirect = func(fsys FS, name string) (directFile, int64) {
+		f, err := fsys.OpenFile(name, os.O_WRONLY, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -241,7 +241,7 @@ func TestDirectIOOnlyForLargeSegmentedParts(t *testing.T) {
 func TestDiskFullFailsTheFileAndKeepsOthers(t *testing.T) {
 	dir := t.TempDir()
 	sys, direct := fakeDirect(t, 4096)
-	sys.preallocate = func(f *os.File, size int64) error {
+	sys.preallocate = func(f File, size int64) error {
 		if strings.HasPrefix(filepath.Base(f.Name()), "full") {
 			return &os.PathError{Op: "fallocate", Path: f.Name(), Err: syscall.ENOSPC}
 		}
@@ -334,7 +334,7 @@ func TestCheckpointSavesOnlyAfterTheSync(t *testing.T) {
 func TestCommitCutsThePartToItsSize(t *testing.T) {
 	dir := t.TempDir()
 	sys := realSystem()
-	sys.preallocate = func(f *os.File, size int64) error { return f.Truncate(size + 4096) }
+	sys.preallocate = func(f File, size int64) error { return f.Truncate(size + 4096) }
 	d := openDir(t, dir, Options{}, sys)
 	const size = smallFile + 1
 	want := randomBytes(size, 4)

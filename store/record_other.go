@@ -11,6 +11,6 @@ import (
 // record is a sidecar.
 var errNoAttrs = errors.New("store: no extended attributes")
 
-func setAttr(*os.File, []byte) error { return errNoAttrs }
+func setAttr(*os.File, string, []byte) error { return errNoAttrs }
 
 func getAttr(*os.File) ([]byte, error) { return nil, errNoAttrs }
