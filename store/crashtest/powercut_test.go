@@ -1,0 +1,433 @@
+package crashtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bulkget/bulkget/internal/origin"
+	"github.com/bulkget/bulkget/manifest"
+	"github.com/bulkget/bulkget/scheduler"
+	"github.com/bulkget/bulkget/state"
+	"github.com/bulkget/bulkget/store"
+)
+
+// listed is one file of a scenario.
+type listed struct {
+	name string
+	size int64
+	// old: the folder holds version 0 of it, with a record of its
+	// validators, and the origin serves version 1 (--update replaces it).
+	old bool
+	sum bool // the list gives its SHA-256
+}
+
+// scenario is a run a power cut interrupts: the paths users hit.
+type scenario struct {
+	name   string
+	files  []listed
+	mirror bool // every file also comes from a second origin
+	update bool
+	// rate caps each connection, so that the run lasts long enough for
+	// several checkpoints.
+	rate   int64
+	weight int // share of the states sampled
+}
+
+var scenarios = []scenario{
+	{name: "large preallocated files over several connections, direct I/O", rate: 24 << 20, weight: 2,
+		files: []listed{{name: "big.bin", size: 32<<20 + 12345}}},
+	{name: "preallocated files over several connections, checkpointed", rate: 4 << 20, weight: 4,
+		files: []listed{{name: "a.bin", size: 3<<20 + 777}, {name: "sub/b.bin", size: 2<<20 + 5, sum: true}}},
+	{name: "small files, unnamed and batched, with records", rate: 0, weight: 3,
+		files: smallFiles(12)},
+	{name: "--update replacing old versions", rate: 4 << 20, weight: 2, update: true,
+		files: []listed{{name: "u.bin", size: 2<<20 + 99, old: true, sum: false}, {name: "v.bin", size: 20000, old: true}}},
+	{name: "mirrors", rate: 3 << 20, weight: 2, mirror: true,
+		files: []listed{{name: "m.bin", size: 3 << 20}}},
+}
+
+func smallFiles(n int) []listed {
+	fs := make([]listed, n)
+	for i := range fs {
+		fs[i] = listed{name: fmt.Sprintf("s%02d.bin", i), size: int64(1000 + 3000*i), sum: i%2 == 0}
+	}
+	fs = append(fs, listed{name: "deep/s.bin", size: 5000})
+	return fs
+}
+
+// version is what the origin serves of f.
+func (f listed) version() int {
+	if f.old {
+		return 1
+	}
+	return 0
+}
+
+func (f listed) content(version int) []byte {
+	b := make([]byte, f.size)
+	origin.Content(f.name, version, 0, b)
+	return b
+}
+
+// recording is a scenario's recorded run.
+type recording struct {
+	sc      scenario
+	rec     *Recorder
+	servers []*origin.Server
+	entries []manifest.Entry
+	base    map[string][]byte // old versions in the folder before the run
+}
+
+// record runs sc into a fresh folder through a Recorder, with bug (if not
+// nil) between the store and the Recorder.
+func record(t *testing.T, sc scenario, bug func(store.FS) store.FS) *recording {
+	t.Helper()
+	r := &recording{sc: sc, base: map[string][]byte{}}
+	n := 1
+	if sc.mirror {
+		n = 2
+	}
+	for range n {
+		s := origin.New(origin.Options{PerConnRate: sc.rate})
+		t.Cleanup(s.Close)
+		for _, f := range sc.files {
+			s.Add(f.name, f.size)
+			s.SetVersion(f.name, f.version())
+		}
+		r.servers = append(r.servers, s)
+	}
+	dir := t.TempDir()
+	for i, f := range sc.files {
+		e := manifest.Entry{Line: i + 2, Name: f.name, URL: r.servers[0].URL(f.name), Size: -1}
+		if sc.mirror {
+			e.Mirrors = []string{r.servers[1].URL(f.name)}
+		}
+		if f.sum {
+			e.SHA256 = origin.SHA256Hex(f.name, f.version(), f.size)
+		}
+		r.entries = append(r.entries, e)
+		if f.old {
+			r.base[f.name] = f.content(0)
+		}
+	}
+	if len(r.base) > 0 {
+		// The old versions come from an earlier run, which recorded them.
+		prev := make([]manifest.Entry, 0, len(r.base))
+		for _, s := range r.servers {
+			for _, f := range sc.files {
+				s.SetVersion(f.name, 0)
+			}
+		}
+		for _, e := range r.entries {
+			if _, ok := r.base[e.Name]; ok {
+				e.SHA256 = ""
+				prev = append(prev, e)
+			}
+		}
+		if sum, err := scheduler.Run(context.Background(), prev, scheduler.Options{Dir: dir}); err != nil || len(sum.Failed) > 0 {
+			t.Fatalf("the earlier run: %v %v", err, sum.Failed)
+		}
+		for _, s := range r.servers {
+			for _, f := range sc.files {
+				s.SetVersion(f.name, f.version())
+			}
+		}
+	}
+	var rec atomic.Pointer[Recorder]
+	var inner *store.OS
+	opts := runOptions(dir, sc)
+	opts.CheckpointInterval = 5 * time.Millisecond
+	opts.Reporter = scheduler.ReporterFunc(func(e scheduler.Event) {
+		if e.Kind == scheduler.Done {
+			rec.Load().Note(e.Name)
+		}
+	})
+	sum, err := scheduler.RunOn(context.Background(), r.entries, opts, func(root *os.Root) store.FS {
+		inner = store.NewOS(root)
+		rc, err := NewRecorder(inner, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Store(rc)
+		if bug != nil {
+			return bug(rc)
+		}
+		return rc
+	})
+	if inner != nil {
+		inner.Close()
+	}
+	if err != nil || len(sum.Failed) > 0 {
+		t.Fatalf("the recorded run: %v %v", err, sum.Failed)
+	}
+	r.rec = rec.Load()
+	for _, s := range r.servers {
+		// The resumed runs need no cap: only the recorded one had to
+		// last long enough for several checkpoints.
+		s.SetOptions(func(o *origin.Options) { o.PerConnRate = 0 })
+	}
+	return r
+}
+
+func runOptions(dir string, sc scenario) scheduler.Options {
+	return scheduler.Options{Dir: dir, Connections: 4, MinSegment: 256 << 10, Update: sc.update,
+		Backoff: scheduler.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond}}
+}
+
+// result is what checking one crash state found.
+type result struct {
+	violation string // "" when the state resumed correctly
+	unsynced  int64
+	refetched int64
+}
+
+// check materialises crash c of m into dir and holds it to the invariants:
+// before resuming (every file under its final name is byte-exact, every
+// file reported done is there, no state claims a wrong byte) and, with
+// resume set, after a real run on it (the files with a durable checkpoint
+// are not started over, every file ends right, nothing is left behind).
+func (r *recording) check(m *Model, c Crash, dir string, resume bool) result {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return result{violation: err.Error()}
+	}
+	defer os.RemoveAll(dir)
+	if err := m.Materialize(c, dir); err != nil {
+		return result{violation: "materialise: " + err.Error()}
+	}
+	fig := m.Figures()
+	res := result{unsynced: fig.Unsynced}
+	bad := func(format string, args ...any) result {
+		res.violation = fmt.Sprintf(format, args...)
+		return res
+	}
+	final := map[string]bool{}
+	durable := map[string]int64{} // claims of the states no power cut can lose
+	for _, f := range r.sc.files {
+		got, err := os.ReadFile(filepath.Join(dir, f.name))
+		switch {
+		case err == nil:
+			final[f.name] = true
+			if !bytes.Equal(got, f.content(f.version())) && !(f.old && bytes.Equal(got, r.base[f.name])) {
+				return bad("%s is under its final name but not a complete version of it (%d bytes)", f.name, len(got))
+			}
+		case !errors.Is(err, fs.ErrNotExist):
+			return bad("read %s: %v", f.name, err)
+		}
+		if pi, err := os.Stat(filepath.Join(dir, store.PartName(f.name))); err == nil {
+			root, err := os.OpenRoot(dir)
+			if err != nil {
+				return bad("%v", err)
+			}
+			st, err := state.Load(root, store.StateName(f.name), pi.Size())
+			root.Close()
+			if err == nil {
+				part, _ := os.ReadFile(filepath.Join(dir, store.PartName(f.name)))
+				want := f.content(f.version())
+				for _, sg := range st.Segments {
+					if !bytes.Equal(part[sg.Start:sg.Start+sg.Done], want[sg.Start:sg.Start+sg.Done]) {
+						return bad("the state of %s claims [%d, %d), which its .part does not hold", f.name, sg.Start, sg.Start+sg.Done)
+					}
+				}
+			}
+		}
+		if b, ok := m.Durable(store.StateName(f.name)); ok {
+			if p, ok := m.Durable(store.PartName(f.name)); ok {
+				if st, err := state.Decode(b); err == nil && st.Size == int64(len(p)) {
+					durable[f.name] = st.DoneBytes()
+				}
+			}
+		}
+	}
+	for _, n := range m.Noted() {
+		if !final[n] {
+			return bad("%s was reported done, and is not under its name", n)
+		}
+	}
+	if !resume {
+		return res
+	}
+	var mu sync.Mutex
+	resumed := map[string]int64{}
+	opts := runOptions(dir, r.sc)
+	opts.Reporter = scheduler.ReporterFunc(func(e scheduler.Event) {
+		if e.Kind == scheduler.Resumed {
+			mu.Lock()
+			resumed[e.Name] = e.Bytes
+			mu.Unlock()
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sum, err := scheduler.Run(ctx, r.entries, opts)
+	if err != nil {
+		return bad("the resumed run did not start: %v", err)
+	}
+	if len(sum.Failed) > 0 {
+		return bad("the resumed run failed %s: %v", sum.Failed[0].Name, sum.Failed[0].Err)
+	}
+	for _, f := range r.sc.files {
+		if d := durable[f.name]; d > 0 && !final[f.name] && resumed[f.name] < d {
+			return bad("%s was started over (resumed from %d bytes), though a checkpoint of %d bytes was durable", f.name, resumed[f.name], d)
+		}
+	}
+	var need int64
+	for _, f := range r.sc.files {
+		got, err := os.ReadFile(filepath.Join(dir, f.name))
+		if err != nil || !bytes.Equal(got, f.content(f.version())) {
+			return bad("after the resumed run %s is not right (%v)", f.name, err)
+		}
+		if !final[f.name] {
+			need += f.size - min(f.size, fig.Written[f.name])
+		}
+	}
+	res.refetched = max(0, sum.Bytes-need)
+	var left []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			rel = filepath.ToSlash(rel)
+			if !slices.ContainsFunc(r.sc.files, func(f listed) bool { return f.name == rel || store.VerifiedName(f.name) == rel }) {
+				left = append(left, rel)
+			}
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		return bad("the resumed run left %v behind", left)
+	}
+	return res
+}
+
+// budget is how many crash states the test checks: BULKGET_POWERCUT sets
+// it ("all": every crash point, every subset where there are few pending
+// units); by default a small seeded sample keeps go test quick.
+func budget(t *testing.T) (states int, exhaustive bool) {
+	switch v := os.Getenv("BULKGET_POWERCUT"); v {
+	case "":
+		if testing.Short() {
+			return 40, false
+		}
+		return 150, false
+	case "all":
+		return 0, true
+	default:
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("BULKGET_POWERCUT=%q: want a number of states or \"all\"", v)
+		}
+		return n, false
+	}
+}
+
+// crashPoints picks about n points of a log of length l, seeded: first
+// the points right after a sync, a name change or a report (where orders
+// matter), then points among the writes.
+func crashPoints(ops []Op, n int, rng *rand.Rand) []int {
+	var near, far []int
+	for k := 0; k <= len(ops); k++ {
+		if k > 0 && ops[k-1].Kind != Write {
+			near = append(near, k)
+		} else {
+			far = append(far, k)
+		}
+	}
+	rng.Shuffle(len(near), func(i, j int) { near[i], near[j] = near[j], near[i] })
+	rng.Shuffle(len(far), func(i, j int) { far[i], far[j] = far[j], far[i] })
+	a := min(len(near), n*3/4)
+	b := min(len(far), n-a)
+	a = min(len(near), n-b)
+	pts := append(near[:a:a], far[:b]...)
+	slices.Sort(pts)
+	return slices.Compact(pts)
+}
+
+// figures add up what the states of a test showed.
+type figures struct {
+	states, resumed, points int
+	unsynced, refetched     int64
+	elapsed                 time.Duration
+}
+
+func (f figures) String() string {
+	frac := 0.0
+	if f.unsynced > 0 {
+		frac = float64(f.refetched) / float64(f.unsynced)
+	}
+	return fmt.Sprintf("%d crash states at %d points, %d resumed correctly; bytes fetched again %d of %d unsynced at the crash (%.3f) in %v",
+		f.states, f.points, f.resumed, f.refetched, f.unsynced, frac, f.elapsed.Round(time.Millisecond))
+}
+
+// TestPowerCutAtAnyPointResumesEveryFileRight records a real run of each
+// scenario and resumes a real run from crash states of it, seeded.
+func TestPowerCutAtAnyPointResumesEveryFileRight(t *testing.T) {
+	total, exhaustive := budget(t)
+	weights := 0
+	for _, sc := range scenarios {
+		weights += sc.weight
+	}
+	var all figures
+	for i, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			start := time.Now()
+			r := record(t, sc, nil)
+			ops := r.rec.Ops()
+			m := NewModel(ops, r.rec.Base(), nil)
+			rng := rand.New(rand.NewPCG(uint64(i)+1, 30))
+			var pts []int
+			extra := 2
+			if exhaustive {
+				for k := 0; k <= len(ops); k++ {
+					pts = append(pts, k)
+				}
+				extra = 60
+			} else {
+				want := max(1, total*sc.weight/weights)
+				pts = crashPoints(ops, max(1, want/(4+extra)), rng)
+			}
+			var fig figures
+			parent := t.TempDir()
+			for _, k := range pts {
+				m.Advance(k)
+				fig.points++
+				cs := m.States(rng, extra, exhaustive)
+				for j, c := range cs {
+					if !exhaustive && fig.states >= max(1, total*sc.weight/weights) && j >= 4 {
+						break
+					}
+					res := r.check(m, c, filepath.Join(parent, strconv.Itoa(fig.states)), true)
+					fig.states++
+					if res.violation != "" {
+						t.Fatalf("%s\n%s", res.violation, m.Describe(c))
+					}
+					fig.resumed++
+					fig.unsynced += res.unsynced
+					fig.refetched += res.refetched
+				}
+			}
+			fig.elapsed = time.Since(start)
+			t.Logf("%d operations recorded; %v", len(ops), fig)
+			all.states += fig.states
+			all.resumed += fig.resumed
+			all.points += fig.points
+			all.unsynced += fig.unsynced
+			all.refetched += fig.refetched
+			all.elapsed += fig.elapsed
+		})
+	}
+	t.Logf("all scenarios: %v", all)
+	if exhaustive || os.Getenv("BULKGET_POWERCUT") != "" {
+		fmt.Printf("power cut: %v\n", all)
+	}
+}
