@@ -56,6 +56,8 @@ var scenarios = []scenario{
 		files: []listed{{name: "u.bin", size: 2<<20 + 99, old: true, sum: false}, {name: "v.bin", size: 20000, old: true}}},
 	{name: "mirrors", rate: 3 << 20, weight: 2, mirror: true,
 		files: []listed{{name: "m.bin", size: 3 << 20}}},
+	{name: "a file in new folders", rate: 8 << 20, weight: 1,
+		files: []listed{{name: "new/dir/c.bin", size: 2 << 20}}},
 }
 
 func smallFiles(n int) []listed {
@@ -394,7 +396,7 @@ func TestPowerCutAtAnyPointResumesEveryFileRight(t *testing.T) {
 				extra = 60
 			} else {
 				want := max(1, total*sc.weight/weights)
-				pts = crashPoints(ops, max(1, want/(4+extra)), rng)
+				pts = crashPoints(ops, max(1, want/(5+extra)), rng)
 			}
 			var fig figures
 			parent := t.TempDir()
@@ -403,7 +405,7 @@ func TestPowerCutAtAnyPointResumesEveryFileRight(t *testing.T) {
 				fig.points++
 				cs := m.States(rng, extra, exhaustive)
 				for j, c := range cs {
-					if !exhaustive && fig.states >= max(1, total*sc.weight/weights) && j >= 4 {
+					if !exhaustive && fig.states >= max(1, total*sc.weight/weights) && j >= 5 {
 						break
 					}
 					res := r.check(m, c, filepath.Join(parent, strconv.Itoa(fig.states)), true)

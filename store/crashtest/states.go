@@ -6,10 +6,11 @@ import "math/rand/v2"
 // enumerates in exhaustive mode: 2^12 states at one crash point.
 const everySubset = 12
 
-// States returns crash states at the current point. The first four are
-// always there: all lost, all kept, names kept with the data lost, and
-// names lost with the data kept (the last two are where a wrong order
-// between a sync and a rename shows). extra more are drawn with rng: a
+// States returns crash states at the current point. The first five are
+// always there: all lost, all kept, names and sizes kept with the writes
+// lost (a journal that keeps metadata only), names kept with the data and
+// sizes lost, and names lost with the data kept (where a wrong order
+// between a sync and a save or a rename shows). extra more are drawn with rng: a
 // prefix of the pending units kept (a file system that keeps order), a
 // random subset (one that does not: torn and reordered writes), one unit
 // lost, or one kept. With exhaustive set and at most everySubset units
@@ -41,6 +42,7 @@ func (m *Model) States(rng *rand.Rand, extra int, exhaustive bool) []Crash {
 	}
 	cs = append(cs,
 		fill("all kept", func(int, unit) bool { return true }),
+		fill("metadata kept, writes lost", func(_ int, u unit) bool { return u.kind != Write }),
 		fill("names kept, data lost", func(_ int, u unit) bool { return u.dir != "" }),
 		fill("names lost, data kept", func(_ int, u unit) bool { return u.dir == "" }))
 	for range extra {
