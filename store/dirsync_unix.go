@@ -9,7 +9,9 @@ import (
 )
 
 // dirSyncRefused tells a file system that cannot sync a folder at all
-// (EINVAL or ENOTSUP from fsync of it) from one that failed to.
+// (EINVAL or ENOTSUP from fsync of it; ENOTTY from macOS's full sync
+// on file systems without it) from one that failed to.
 func dirSyncRefused(err error) bool {
-	return errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP)
+	return errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) ||
+		errors.Is(err, unix.ENOTTY)
 }

@@ -43,16 +43,23 @@ type scenario struct {
 	// several checkpoints.
 	rate   int64
 	weight int // share of the states sampled
+	// takes are calls the recorded run must make, or it did not take the
+	// path the scenario is for; "direct" is a write through O_DIRECT.
+	takes []string
 }
 
 var scenarios = []scenario{
 	{name: "large preallocated files over several connections, direct I/O", rate: 24 << 20, weight: 2,
+		takes: []string{"fallocate", "direct", "fdatasync", "fsync", "fsync folder", "rename", "setxattr"},
 		files: []listed{{name: "big.bin", size: 32<<20 + 12345}}},
 	{name: "preallocated files over several connections, checkpointed", rate: 4 << 20, weight: 4,
+		takes: []string{"fallocate", "fdatasync", "mkdir"},
 		files: []listed{{name: "a.bin", size: 3<<20 + 777}, {name: "sub/b.bin", size: 2<<20 + 5, sum: true}}},
 	{name: "small files, unnamed and batched, with records", rate: 0, weight: 3,
+		takes: []string{"create O_TMPFILE", "linkat", "syncfs", "setxattr"},
 		files: smallFiles(12)},
 	{name: "--update replacing old versions", rate: 4 << 20, weight: 2, update: true,
+		takes: []string{"rename", "setxattr"},
 		files: []listed{{name: "u.bin", size: 2<<20 + 99, old: true, sum: false}, {name: "v.bin", size: 20000, old: true}}},
 	{name: "mirrors", rate: 3 << 20, weight: 2, mirror: true,
 		files: []listed{{name: "m.bin", size: 3 << 20}}},
@@ -191,8 +198,12 @@ func runOptions(dir string, sc scenario) scheduler.Options {
 // result is what checking one crash state found.
 type result struct {
 	violation string // "" when the state resumed correctly
-	unsynced  int64
-	refetched int64
+	unsynced  int64  // bytes of the listed files written and not synced
+	// sinceCheckpoint: bytes of the listed files written since their last
+	// durable checkpoint (all of them for a file without one), not under
+	// a final name: what invariant 3 allows a resume to fetch again.
+	sinceCheckpoint int64
+	refetched       int64 // bytes written before the crash and fetched again
 }
 
 // check materialises crash c of m into dir and holds it to the invariants:
@@ -220,8 +231,10 @@ func (r *recording) check(m *Model, c Crash, dir string, resume bool) result {
 		got, err := os.ReadFile(filepath.Join(dir, f.name))
 		switch {
 		case err == nil:
-			final[f.name] = true
-			if !bytes.Equal(got, f.content(f.version())) && !(f.old && bytes.Equal(got, r.base[f.name])) {
+			// final: the version the run fetches; an old version under
+			// the name is complete too, and is to be replaced.
+			final[f.name] = bytes.Equal(got, f.content(f.version()))
+			if !final[f.name] && !(f.old && bytes.Equal(got, r.base[f.name])) {
 				return bad("%s is under its final name but not a complete version of it (%d bytes)", f.name, len(got))
 			}
 		case !errors.Is(err, fs.ErrNotExist):
@@ -292,6 +305,7 @@ func (r *recording) check(m *Model, c Crash, dir string, resume bool) result {
 		}
 		if !final[f.name] {
 			need += f.size - min(f.size, fig.Written[f.name])
+			res.sinceCheckpoint += max(0, min(f.size, fig.Written[f.name])-durable[f.name])
 		}
 	}
 	res.refetched = max(0, sum.Bytes-need)
@@ -357,19 +371,35 @@ func crashPoints(ops []Op, n int, rng *rand.Rand) []int {
 
 // figures add up what the states of a test showed.
 type figures struct {
-	states, resumed, points int
-	unsynced, refetched     int64
-	elapsed                 time.Duration
+	states, resumed, points              int
+	unsynced, sinceCheckpoint, refetched int64
+	elapsed                              time.Duration
+}
+
+func (f *figures) add(g figures) {
+	f.states += g.states
+	f.resumed += g.resumed
+	f.points += g.points
+	f.unsynced += g.unsynced
+	f.sinceCheckpoint += g.sinceCheckpoint
+	f.refetched += g.refetched
+	f.elapsed += g.elapsed
+}
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
 }
 
 func (f figures) String() string {
-	frac := 0.0
-	if f.unsynced > 0 {
-		frac = float64(f.refetched) / float64(f.unsynced)
-	}
-	return fmt.Sprintf("%d crash states at %d points, %d resumed correctly; bytes fetched again %d of %d unsynced at the crash (%.3f) in %v",
-		f.states, f.points, f.resumed, f.refetched, f.unsynced, frac, f.elapsed.Round(time.Millisecond))
+	return fmt.Sprintf("%d crash states at %d points, %d resumed correctly; fetched again %.1f MiB: %.2f × the %.1f MiB unsynced at the crash, %.2f × the %.1f MiB written since the last durable checkpoint; %v",
+		f.states, f.points, f.resumed, mib(f.refetched), ratio(f.refetched, f.unsynced), mib(f.unsynced),
+		ratio(f.refetched, f.sinceCheckpoint), mib(f.sinceCheckpoint), f.elapsed.Round(time.Millisecond))
 }
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
 
 // TestPowerCutAtAnyPointResumesEveryFileRight records a real run of each
 // scenario and resumes a real run from crash states of it, seeded.
@@ -385,6 +415,11 @@ func TestPowerCutAtAnyPointResumesEveryFileRight(t *testing.T) {
 			start := time.Now()
 			r := record(t, sc, nil)
 			ops := r.rec.Ops()
+			for _, k := range sc.takes {
+				if !slices.ContainsFunc(ops, func(o Op) bool { return o.Kind.String() == k || k == "direct" && o.Direct }) {
+					t.Errorf("the recorded run made no %s: it did not take the path this scenario is for", k)
+				}
+			}
 			m := NewModel(ops, r.rec.Base(), nil)
 			rng := rand.New(rand.NewPCG(uint64(i)+1, 30))
 			var pts []int
@@ -393,10 +428,12 @@ func TestPowerCutAtAnyPointResumesEveryFileRight(t *testing.T) {
 				for k := 0; k <= len(ops); k++ {
 					pts = append(pts, k)
 				}
-				extra = 60
+				extra = 24
 			} else {
 				want := max(1, total*sc.weight/weights)
 				pts = crashPoints(ops, max(1, want/(5+extra)), rng)
+				// A short log has few points: more states at each.
+				extra = max(extra, (want+len(pts)-1)/len(pts)-5)
 			}
 			var fig figures
 			parent := t.TempDir()
@@ -415,17 +452,13 @@ func TestPowerCutAtAnyPointResumesEveryFileRight(t *testing.T) {
 					}
 					fig.resumed++
 					fig.unsynced += res.unsynced
+					fig.sinceCheckpoint += res.sinceCheckpoint
 					fig.refetched += res.refetched
 				}
 			}
 			fig.elapsed = time.Since(start)
 			t.Logf("%d operations recorded; %v", len(ops), fig)
-			all.states += fig.states
-			all.resumed += fig.resumed
-			all.points += fig.points
-			all.unsynced += fig.unsynced
-			all.refetched += fig.refetched
-			all.elapsed += fig.elapsed
+			all.add(fig)
 		})
 	}
 	t.Logf("all scenarios: %v", all)

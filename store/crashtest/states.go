@@ -3,8 +3,8 @@ package crashtest
 import "math/rand/v2"
 
 // everySubset is the most pending units whose every subset States
-// enumerates in exhaustive mode: 2^12 states at one crash point.
-const everySubset = 12
+// enumerates in exhaustive mode: 2^8 states at one crash point.
+const everySubset = 8
 
 // States returns crash states at the current point. The first five are
 // always there: all lost, all kept, names and sizes kept with the writes
