@@ -132,7 +132,7 @@ func TestPlantedOrderingBugsAreFound(t *testing.T) {
 	for _, b := range []bug{saveBeforeSync, renameBeforeSync, noFolderSync} {
 		t.Run(b.String(), func(t *testing.T) {
 			r := record(t, sc, func(fsys store.FS) store.FS { return &buggyFS{FS: fsys, bug: b} })
-			m := NewModel(r.rec.Ops(), r.rec.Base(), nil)
+			m := NewModel(r.rec.Ops(), r.rec.Base())
 			rng := rand.New(rand.NewPCG(uint64(b), 30))
 			parent := t.TempDir()
 			n := 0

@@ -2,6 +2,7 @@ package crashtest
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -71,8 +72,9 @@ type Model struct {
 	noted map[string]int
 }
 
-// NewModel replays nothing yet: the folder is base, all durable.
-func NewModel(ops []Op, base Snapshot, entries []string) *Model {
+// NewModel is the log ops of a run on the folder base, replayed up to its
+// start: base is all durable.
+func NewModel(ops []Op, base Snapshot) *Model {
 	m := &Model{ops: ops, inodes: map[int]*inode{}, names: map[string]int{}, dirs: map[string]bool{".": true},
 		noted: map[string]int{}}
 	for _, d := range base.Dirs {
@@ -245,8 +247,8 @@ func (m *Model) applyName(names map[string]int, dirs map[string]bool, u unit) {
 	}
 }
 
-// Pending is what a crash now may keep or lose, in log order within each
-// file and within the names; Describe names them.
+// Pending is how many units (pieces of writes, size changes, attributes,
+// name changes) a crash now may keep or lose.
 func (m *Model) Pending() int {
 	n := len(m.ns)
 	for _, in := range m.inodes {
@@ -383,8 +385,8 @@ func (m *Model) Materialize(c Crash, dir string) error {
 		return fmt.Errorf("crashtest: state at %d materialised at %d", c.At, m.at)
 	}
 	us := m.pending()
-	names := maps(m.names)
-	dirs := maps(m.dirs)
+	names := maps.Clone(m.names)
+	dirs := maps.Clone(m.dirs)
 	kept := map[int][]unit{}
 	for i, u := range us {
 		if !c.Keep[i] {
@@ -419,14 +421,6 @@ func (m *Model) Materialize(c Crash, dir string) error {
 	// A run that dies leaves its lock file, holding no lock, with the
 	// PID of a process long gone.
 	return os.WriteFile(filepath.Join(dir, store.LockName), []byte("999999999\n"), 0o644)
-}
-
-func maps[K comparable, V any](m map[K]V) map[K]V {
-	c := make(map[K]V, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 func (m *Model) writeFile(p string, in *inode, kept []unit) error {
@@ -468,7 +462,7 @@ func (m *Model) writeFile(p string, in *inode, kept []unit) error {
 	if err := f.Truncate(in.size); err != nil {
 		return err
 	}
-	attrs := maps(in.attrs)
+	attrs := maps.Clone(in.attrs)
 	size := in.size
 	for _, u := range kept {
 		switch u.kind {

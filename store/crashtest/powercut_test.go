@@ -420,7 +420,7 @@ func TestPowerCutAtAnyPointResumesEveryFileRight(t *testing.T) {
 					t.Errorf("the recorded run made no %s: it did not take the path this scenario is for", k)
 				}
 			}
-			m := NewModel(ops, r.rec.Base(), nil)
+			m := NewModel(ops, r.rec.Base())
 			rng := rand.New(rand.NewPCG(uint64(i)+1, 30))
 			var pts []int
 			extra := 2

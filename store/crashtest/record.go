@@ -76,8 +76,8 @@ func (o Op) String() string {
 		if o.Direct {
 			d = " O_DIRECT"
 		}
-		s = fmt.Sprintf("write%s %s [%d, %d) sha256:%x", d, o.Path, o.Off, o.Off+int64(len(o.Data)), sha256.Sum256(o.Data))
-		s = s[:len(s)-56] // 8 hex digits are enough to tell writes apart
+		sum := sha256.Sum256(o.Data)
+		s = fmt.Sprintf("write%s %s [%d, %d) sha256:%x…", d, o.Path, o.Off, o.Off+int64(len(o.Data)), sum[:4])
 	case Truncate, Allocate:
 		s = fmt.Sprintf("%v %s to %d", o.Kind, o.Path, o.Size)
 	case SetAttr:

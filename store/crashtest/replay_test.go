@@ -16,7 +16,7 @@ import (
 func TestFileInNewFoldersSurvivesAPowerCutOnceDone(t *testing.T) {
 	sc := scenarios[slices.IndexFunc(scenarios, func(s scenario) bool { return s.name == "a file in new folders" })]
 	r := record(t, sc, nil)
-	m := NewModel(r.rec.Ops(), r.rec.Base(), nil)
+	m := NewModel(r.rec.Ops(), r.rec.Base())
 	done := slices.IndexFunc(m.Ops(), func(o Op) bool { return o.Kind == Note })
 	if done < 0 {
 		t.Fatal("the run reported nothing done")
