@@ -328,11 +328,12 @@ func (r *recording) check(m *Model, c Crash, dir string, resume bool) result {
 
 // budget is how many crash states the test checks: BULKGET_POWERCUT sets
 // it ("all": every crash point, every subset where there are few pending
-// units); by default a small seeded sample keeps go test quick.
+// units); by default a small seeded sample keeps go test quick (smaller
+// still with -short or -race).
 func budget(t *testing.T) (states int, exhaustive bool) {
 	switch v := os.Getenv("BULKGET_POWERCUT"); v {
 	case "":
-		if testing.Short() {
+		if testing.Short() || raceEnabled {
 			return 40, false
 		}
 		return 150, false
