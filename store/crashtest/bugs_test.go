@@ -129,7 +129,7 @@ func (f *buggyFile) Close() error {
 // came and what it lost and kept.
 func TestPlantedOrderingBugsAreFound(t *testing.T) {
 	// A preallocated file, checkpointed, committed alone.
-	sc := scenario{name: "planted", rate: 16 << 20, files: []listed{{name: "a.bin", size: 3<<20/2 + 1}}}
+	sc := scenario{name: "planted", rate: 6 << 20, files: []listed{{name: "a.bin", size: 3<<20/2 + 1}}}
 	for _, b := range []bug{saveBeforeSync, renameBeforeSync, noFolderSync} {
 		t.Run(b.String(), func(t *testing.T) {
 			r := record(t, sc, func(fsys store.FS) store.FS { return &buggyFS{FS: fsys, bug: b} })

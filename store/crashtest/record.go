@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -233,16 +234,21 @@ func (r *Recorder) newInode() int {
 	return r.next
 }
 
+// passThrough are the store's helpers that only pass a folder sync on:
+// caller names who called them.
+var passThrough = []string{"store.SyncDir", "store.(*groupCommit).do", "store.(*dirSyncer).sync"}
+
 // caller names the first function outside this package on the stack: the
 // bulkget code that made the call.
 func caller() string {
-	var pcs [12]uintptr
+	var pcs [16]uintptr
 	n := runtime.Callers(3, pcs[:])
 	frames := runtime.CallersFrames(pcs[:n])
 	for {
 		f, more := frames.Next()
-		if !strings.Contains(f.Function, "/store/crashtest.") {
-			fn := f.Function[strings.LastIndex(f.Function, "/")+1:]
+		fn := f.Function[strings.LastIndex(f.Function, "/")+1:]
+		if !strings.Contains(f.Function, "/store/crashtest.") &&
+			!slices.ContainsFunc(passThrough, func(p string) bool { return strings.HasPrefix(fn, p) }) {
 			return fn
 		}
 		if !more {

@@ -27,3 +27,42 @@ func TestFileInNewFoldersSurvivesAPowerCutOnceDone(t *testing.T) {
 		t.Fatalf("%s\n%s", res.violation, m.Describe(c))
 	}
 }
+
+// A checkpoint interrupted mid-save: a power cut after each call of one
+// state save in the middle of a run (create the temp file, write it, fsync
+// it, rename it over the state, fsync the folder) resumes every file right.
+func TestCheckpointInterruptedMidSaveResumes(t *testing.T) {
+	sc := scenario{name: "mid-save", rate: 256 << 10, files: []listed{{name: "a.bin", size: 3<<20/2 + 1}}}
+	r := record(t, sc, nil)
+	m := NewModel(r.rec.Ops(), r.rec.Base())
+	ops := m.Ops()
+	var saves []int // where each save's temp file is created
+	for i, o := range ops {
+		if o.Kind == Create && o.By == "state.save" {
+			saves = append(saves, i)
+		}
+	}
+	if len(saves) < 3 {
+		t.Fatalf("the run saved its state %d times; want a save in the middle", len(saves))
+	}
+	start := saves[len(saves)/2]
+	rng := rand.New(rand.NewPCG(3, 4))
+	n := 0
+	calls := 0
+	for k := start; k < len(ops) && calls < 5; k++ {
+		if ops[k].By != "state.save" {
+			continue // the run's other calls, between the save's
+		}
+		calls++
+		m.Advance(k + 1)
+		for _, c := range m.States(rng, 3, false) {
+			n++
+			if res := r.check(m, c, filepath.Join(t.TempDir(), "s"), true); res.violation != "" {
+				t.Fatalf("%s\n%s", res.violation, m.Describe(c))
+			}
+		}
+	}
+	if calls < 5 || n < 5*5 {
+		t.Fatalf("only %d calls and %d crash states inside the save", calls, n)
+	}
+}
