@@ -48,7 +48,7 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg) (complete bool, err erro
 		if same {
 			// Leftovers of an earlier attempt at replacing it are junk.
 			_ = state.Remove(r.disk.FS(), store.StateName(name))
-			_ = r.disk.RemovePart(name)
+			_ = r.disk.RemoveLeftovers(name)
 			return false, errSkipped
 		}
 		// Another size or, with Options.Update, another version: fetch

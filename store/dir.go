@@ -220,11 +220,19 @@ func (d *Dir) PartSize(name string) (int64, error) {
 	return fi.Size(), nil
 }
 
-// RemovePart removes name's .part, if any.
-func (d *Dir) RemovePart(name string) error {
-	err := d.fs.Remove(PartName(name))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+// RemoveLeftovers removes what an interrupted run may have left of the
+// finished file name besides its state (see state.Remove): its .part, and
+// the temp file of a verification record (see Record) that a crash cut
+// short. Nothing else would ever remove the latter.
+func (d *Dir) RemoveLeftovers(name string) error {
+	for _, n := range [...]string{PartName(name), TempName(VerifiedName(name))} {
+		// A lookup that finds nothing takes no lock on the folder.
+		if _, err := d.root.Lstat(n); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err := d.fs.Remove(n); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
 	return nil
 }

@@ -64,7 +64,7 @@ type File interface {
 	// Sync makes the file's data and metadata durable (fsync).
 	Sync() error
 	// SetAttr sets the extended attribute name; an error matching
-	// errNoAttrs means the file system keeps none.
+	// ErrNoAttrs means the file system keeps none.
 	SetAttr(name string, data []byte) error
 	Close() error
 }

@@ -112,7 +112,7 @@ func (d *Dir) WriteRecord(name string, rec Record) error {
 	}
 	data := rec.encode()
 	err = f.SetAttr(VerifiedAttr, data)
-	if errors.Is(err, errNoAttrs) {
+	if errors.Is(err, ErrNoAttrs) {
 		// No extended attributes here (tmpfs without user xattrs, some
 		// network file systems): the sidecar, replaced atomically.
 		err = writeSidecar(d.fs, VerifiedName(name), data)

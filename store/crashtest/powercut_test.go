@@ -39,6 +39,9 @@ type scenario struct {
 	files  []listed
 	mirror bool // every file also comes from a second origin
 	update bool
+	// noAttrs: the file system keeps no extended attributes, so the
+	// records are sidecars.
+	noAttrs bool
 	// rate caps each connection, so that the run lasts long enough for
 	// several checkpoints.
 	rate   int64
@@ -65,7 +68,25 @@ var scenarios = []scenario{
 		files: []listed{{name: "m.bin", size: 3 << 20}}},
 	{name: "a file in new folders", rate: 8 << 20, weight: 1,
 		files: []listed{{name: "new/dir/c.bin", size: 2 << 20}}},
+	{name: "records in sidecars, without extended attributes", rate: 4 << 20, weight: 1, noAttrs: true,
+		takes: []string{"rename"},
+		files: []listed{{name: "r.bin", size: 2<<20 + 1, sum: true}, {name: "q.bin", size: 3000}}},
 }
+
+// noAttrsFS is a file system without extended attributes.
+type noAttrsFS struct{ store.FS }
+
+func (n noAttrsFS) OpenFile(name string, flag int, perm fs.FileMode) (store.File, error) {
+	f, err := n.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return noAttrsFile{f}, nil
+}
+
+type noAttrsFile struct{ store.File }
+
+func (noAttrsFile) SetAttr(string, []byte) error { return store.ErrNoAttrs }
 
 func smallFiles(n int) []listed {
 	fs := make([]listed, n)
@@ -170,10 +191,14 @@ func record(t *testing.T, sc scenario, bug func(store.FS) store.FS) *recording {
 			t.Fatal(err)
 		}
 		rec.Store(rc)
-		if bug != nil {
-			return bug(rc)
+		var fsys store.FS = rc
+		if sc.noAttrs {
+			fsys = noAttrsFS{fsys}
 		}
-		return rc
+		if bug != nil {
+			return bug(fsys)
+		}
+		return fsys
 	})
 	if inner != nil {
 		inner.Close()
@@ -283,9 +308,21 @@ func (r *recording) check(m *Model, c Crash, dir string, resume bool) result {
 			mu.Unlock()
 		}
 	})
+	var closeOS func() error
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	sum, err := scheduler.Run(ctx, r.entries, opts)
+	sum, err := scheduler.RunOn(ctx, r.entries, opts, func(root *os.Root) store.FS {
+		// The same file system as the recorded run's, without a record.
+		o := store.NewOS(root)
+		closeOS = o.Close
+		if r.sc.noAttrs {
+			return noAttrsFS{o}
+		}
+		return o
+	})
+	if closeOS != nil {
+		closeOS()
+	}
 	if err != nil {
 		return bad("the resumed run did not start: %v", err)
 	}
