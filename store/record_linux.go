@@ -7,7 +7,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-
 func setAttr(f *os.File, name string, data []byte) error {
 	err := unix.Fsetxattr(int(f.Fd()), name, data, 0)
 	if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EPERM) {
