@@ -51,7 +51,9 @@
 // their names and, for the others, <name>.part with the state of its last
 // checkpoint, or a .part without a state (started over), or a state without
 // a .part (ignored and removed), or a .tmp beside a state (never read,
-// overwritten by the next save). Unnamed files vanish with the process.
+// overwritten by the next save), or the .tmp of a record sidecar (removed
+// when a later run finds the finished file). Unnamed files vanish with the
+// process.
 // Nothing under a final name is ever partial. The lock file stays, holding
 // no lock (see package folderlock).
 //
