@@ -370,7 +370,10 @@ func (r *recording) check(m *Model, c Crash, dir string, resume bool) result {
 func budget(t *testing.T) (states int, exhaustive bool) {
 	switch v := os.Getenv("BULKGET_POWERCUT"); v {
 	case "":
-		if testing.Short() || raceEnabled {
+		if raceEnabled {
+			return 20, false
+		}
+		if testing.Short() {
 			return 40, false
 		}
 		return 150, false
