@@ -49,7 +49,9 @@ func saveState(t *testing.T, dir, name string, size, done int64) {
 		{Start: 0, End: half, Done: min(done, half)},
 		{Start: half, End: size, Done: max(done-half, 0)},
 	}}
-	if err := state.Save(store.NewOS(root), store.StateName(name), f); err != nil {
+	fsys := store.NewOS(root)
+	defer fsys.Close()
+	if err := state.Save(fsys, store.StateName(name), f); err != nil {
 		t.Fatal(err)
 	}
 }
