@@ -42,33 +42,9 @@ type Dir struct {
 	folders folders
 	space   spaceGauge
 	huge    hugeBuffers
-	sys     system
 	// noUnnamed is set once unnamed files are known not to work here, or
 	// when the limit on open files cannot hold them (see unnamedFits).
 	noUnnamed atomic.Bool
-}
-
-// system is what Dir asks of the operating system where tests substitute
-// a fake: a full disk, a direct-I/O file that checks alignment, an older
-// kernel.
-type system struct {
-	preallocate   func(f File, size int64) error
-	openDirect    func(fsys FS, name string) (directFile, int64)
-	kernelRelease func() string
-}
-
-func realSystem() system {
-	return system{
-		preallocate: func(f File, size int64) error { return f.Allocate(size) },
-		openDirect: func(fsys FS, name string) (directFile, int64) {
-			f, align := fsys.OpenDirect(name)
-			if f == nil {
-				return nil, 0 // not a nil File in an interface
-			}
-			return f, align
-		},
-		kernelRelease: kernelRelease,
-	}
 }
 
 // Open prepares the folder root (whose path is dir, for statfs) for a run,
@@ -84,24 +60,17 @@ func Open(root *os.Root, dir string, o Options) *Dir {
 // New is Open on the file system fsys, which the caller closes after d:
 // every change d makes to the folder goes through it.
 func New(fsys FS, dir string, o Options) *Dir {
-	return newDir(fsys, dir, o, realSystem())
+	return newDir(fsys, dir, o, kernelRelease())
 }
 
-func newDir(fsys FS, dir string, o Options, sys system) *Dir {
-	d := &Dir{fs: fsys, root: fsys.Root(), path: dir, opts: o, sys: sys}
+// newDir is New on a kernel of the given release (uname -r).
+func newDir(fsys FS, dir string, o Options, release string) *Dir {
+	d := &Dir{fs: fsys, root: fsys.Root(), path: dir, opts: o}
 	d.space.dir = dir
 	d.noUnnamed.Store(!unnamedFits(fileLimit(), o.Connections, o.Finalizing))
-	if fsys.HasSyncFS() && syncFSReportsErrors(sys.kernelRelease()) {
+	if fsys.HasSyncFS() && syncFSReportsErrors(release) {
 		d.commits = newBatchCommitter(fsys, o.Busy)
 	}
-	return d
-}
-
-// open is Open with sys standing in for the system.
-func open(root *os.Root, dir string, o Options, sys system) *Dir {
-	fsys := NewOS(root)
-	d := newDir(fsys, dir, o, sys)
-	d.owned = fsys
 	return d
 }
 
@@ -182,11 +151,11 @@ func (d *Dir) Create(name string, size int64, fresh, ranged bool) (*Part, error)
 	// allocating its blocks twice (reserved, then written) costs a journal
 	// update each in a list of thousands.
 	if size > smallFile {
-		grow := d.sys.preallocate
+		grow := f.Allocate
 		if d.opts.NoSpaceCheck {
-			grow = func(f File, size int64) error { return f.Truncate(size) }
+			grow = f.Truncate
 		}
-		if err := grow(f, size); err != nil {
+		if err := grow(size); err != nil {
 			f.Close()
 			if errors.Is(noSpace(err), ErrNoSpace) {
 				return nil, &NoSpaceError{Need: size, Free: freeSpace(d.path)}
@@ -240,7 +209,9 @@ func (d *Dir) RemoveLeftovers(name string) error {
 // withDirect gives a large segmented part its direct-I/O descriptor.
 func (d *Dir) withDirect(p *Part, ranged bool) {
 	if ranged && p.size >= directMin && !d.opts.NoDirectIO {
-		p.direct, p.align = d.sys.openDirect(d.fs, PartName(p.name))
+		if f, align := d.fs.OpenDirect(PartName(p.name)); f != nil {
+			p.direct, p.align = f, align
+		}
 	}
 }
 

@@ -29,18 +29,11 @@ type Part struct {
 	name    string // final name
 	size    int64  // -1: unknown
 	file    File
-	direct  directFile  // nil: buffered only
+	direct  File        // the O_DIRECT descriptor; nil: buffered only
 	align   int64       // direct writes cover whole blocks of this size
 	off     atomic.Bool // direct I/O failed once: buffered from then on
 	unnamed bool        // no name yet (see unnamedMax)
 	closed  bool
-}
-
-// directFile is the O_DIRECT descriptor of a part; tests substitute one
-// that checks the alignment of every write.
-type directFile interface {
-	WriteAt(b []byte, off int64) (int, error)
-	Close() error
 }
 
 // directAlign is the memory alignment of buffers for direct writes, and
