@@ -118,13 +118,17 @@ type recording struct {
 	servers []*origin.Server
 	entries []manifest.Entry
 	base    map[string][]byte // old versions in the folder before the run
+	want    map[string][]byte // what the origin serves of each file
 }
 
 // record runs sc into a fresh folder through a Recorder, with bug (if not
 // nil) between the store and the Recorder.
 func record(t *testing.T, sc scenario, bug func(store.FS) store.FS) *recording {
 	t.Helper()
-	r := &recording{sc: sc, base: map[string][]byte{}}
+	r := &recording{sc: sc, base: map[string][]byte{}, want: map[string][]byte{}}
+	for _, f := range sc.files {
+		r.want[f.name] = f.content(f.version())
+	}
 	n := 1
 	if sc.mirror {
 		n = 2
@@ -258,7 +262,7 @@ func (r *recording) check(m *Model, c Crash, dir string, resume bool) result {
 		case err == nil:
 			// final: the version the run fetches; an old version under
 			// the name is complete too, and is to be replaced.
-			final[f.name] = bytes.Equal(got, f.content(f.version()))
+			final[f.name] = bytes.Equal(got, r.want[f.name])
 			if !final[f.name] && !(f.old && bytes.Equal(got, r.base[f.name])) {
 				return bad("%s is under its final name but not a complete version of it (%d bytes)", f.name, len(got))
 			}
@@ -274,7 +278,7 @@ func (r *recording) check(m *Model, c Crash, dir string, resume bool) result {
 			root.Close()
 			if err == nil {
 				part, _ := os.ReadFile(filepath.Join(dir, store.PartName(f.name)))
-				want := f.content(f.version())
+				want := r.want[f.name]
 				for _, sg := range st.Segments {
 					if !bytes.Equal(part[sg.Start:sg.Start+sg.Done], want[sg.Start:sg.Start+sg.Done]) {
 						return bad("the state of %s claims [%d, %d), which its .part does not hold", f.name, sg.Start, sg.Start+sg.Done)
@@ -337,7 +341,7 @@ func (r *recording) check(m *Model, c Crash, dir string, resume bool) result {
 	var need int64
 	for _, f := range r.sc.files {
 		got, err := os.ReadFile(filepath.Join(dir, f.name))
-		if err != nil || !bytes.Equal(got, f.content(f.version())) {
+		if err != nil || !bytes.Equal(got, r.want[f.name]) {
 			return bad("after the resumed run %s is not right (%v)", f.name, err)
 		}
 		if !final[f.name] {
