@@ -20,9 +20,10 @@
 // A Model replays the log (the rules are on Model): at each point a write
 // since its file's last sync may be lost, kept or kept in part, torn at
 // 4 KiB and reordered, and a name change since its folder's last sync may
-// survive or not. States picks the states at a point: the four extremes
-// (all lost, all kept, names without data, data without names) and random
-// prefixes, subsets and single units, or every subset in exhaustive mode.
+// survive or not. States picks the states at a point: five extremes (all
+// lost, all kept, metadata without the writes, names without the data,
+// data without the names) and random prefixes, subsets and single units,
+// or every subset in exhaustive mode.
 // Materialize writes one into a fresh folder, with the stale lock file a
 // dead run leaves.
 //
