@@ -14,8 +14,7 @@ import (
 // overwritten by, or be mistaken for, another file's progress. They are
 // compared case-insensitively because the output folder may live on a
 // case-insensitive file system.
-var reservedSuffixes = []string{store.PartSuffix, partState, partState + store.TempSuffix,
-	store.VerifiedSuffix, store.VerifiedSuffix + store.TempSuffix}
+var reservedSuffixes = store.ReservedSuffixes()
 
 const partState = store.PartSuffix + store.StateSuffix
 

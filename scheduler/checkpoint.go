@@ -78,7 +78,7 @@ func (r *run) checkpoint(f *file) {
 	// is nothing to save, and nothing to say.
 	_ = out.Checkpoint(func() error {
 		f.madeState = true // from here on a state may exist, even if saving fails
-		if err := state.Save(r.root, store.StateName(f.entry.Name), st); err != nil {
+		if err := state.Save(r.disk.FS(), store.StateName(f.entry.Name), st); err != nil {
 			r.rep.Report(Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
 				Bytes: written, Total: st.Size, Err: redact(fmt.Errorf("checkpoint: %w", err))})
 			return err

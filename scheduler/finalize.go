@@ -260,7 +260,7 @@ func (r *run) forgetStateLocked(f *file) error {
 	}
 	// Only now is the state useless; a crash before this line leaves a
 	// state without its .part, which the next run ignores and removes.
-	if err := state.Remove(r.root, store.StateName(f.entry.Name)); err != nil {
+	if err := state.Remove(r.disk.FS(), store.StateName(f.entry.Name)); err != nil {
 		return err
 	}
 	f.madeState = false

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/bulkget/bulkget/httpclient"
@@ -132,6 +133,9 @@ type deps struct {
 	create func(d *store.Dir, name string, size int64, fresh, ranged bool) (*store.Part, error)
 	// writes is what a part's transfers write to: the part itself.
 	writes func(p *store.Part) io.WriterAt
+	// fsys makes the file system the run writes the output folder
+	// through (store.NewOS when nil; see RunOn).
+	fsys func(*os.Root) store.FS
 }
 
 // withDefaults fills in the real dependencies where d has none.

@@ -48,8 +48,8 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg) (complete bool, err erro
 		}
 		if same {
 			// Leftovers of an earlier attempt at replacing it are junk.
-			_ = state.Remove(r.root, store.StateName(name))
-			_ = r.disk.RemovePart(name)
+			_ = state.Remove(r.disk.FS(), store.StateName(name))
+			_ = r.disk.RemoveLeftovers(name)
 			return false, errSkipped
 		}
 		// Another size or, with Options.Update, another version: fetch
@@ -74,7 +74,7 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg) (complete bool, err erro
 		// An older format may hold the URL with its credentials: write
 		// the same claims again, in the current format, before anything
 		// else. The data they claim is durable already.
-		if err := state.Save(r.root, store.StateName(name), st); err != nil {
+		if err := state.Save(r.disk.FS(), store.StateName(name), st); err != nil {
 			r.warn(f, fmt.Errorf("rewrite state of %s in the current format: %w", part, err))
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkget/bulkget/folderlock"
 	"github.com/bulkget/bulkget/internal/origin"
 	"github.com/bulkget/bulkget/segment"
 	"github.com/bulkget/bulkget/state"
@@ -239,14 +240,14 @@ func TestFailedFileKeepsProgressForLater(t *testing.T) {
 
 func TestSecondRunOnSameFolderIsRefused(t *testing.T) {
 	dir := t.TempDir()
-	lock, err := state.AcquireLock(dir)
+	lock, err := folderlock.Acquire(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lock.Release()
 	_, err = Run(context.Background(), nil, testOptions(dir))
-	var le *state.LockedError
-	if !errors.Is(err, state.ErrLocked) || !errors.As(err, &le) || le.PID != os.Getpid() {
+	var le *folderlock.LockedError
+	if !errors.Is(err, folderlock.ErrLocked) || !errors.As(err, &le) || le.PID != os.Getpid() {
 		t.Fatalf("Run on a locked folder: %v", err)
 	}
 }
@@ -259,7 +260,7 @@ func TestHeldSpansTheLock(t *testing.T) {
 	fx.add("a.bin", 1000)
 	dir := t.TempDir()
 	opts := testOptions(dir)
-	lockPath := filepath.Join(dir, state.LockName)
+	lockPath := filepath.Join(dir, store.LockName)
 	var held, released bool
 	opts.Held = func() func() {
 		_, err := os.Stat(lockPath)
@@ -277,7 +278,7 @@ func TestHeldSpansTheLock(t *testing.T) {
 		t.Errorf("lock left")
 	}
 
-	lock, err := state.AcquireLock(dir)
+	lock, err := folderlock.Acquire(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +287,7 @@ func TestHeldSpansTheLock(t *testing.T) {
 		t.Errorf("Held called on a folder another run holds")
 		return func() {}
 	}
-	if _, err := Run(context.Background(), nil, opts); !errors.Is(err, state.ErrLocked) {
+	if _, err := Run(context.Background(), nil, opts); !errors.Is(err, folderlock.ErrLocked) {
 		t.Errorf("Run on a locked folder: %v", err)
 	}
 }

@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/bulkget/bulkget/checksum"
+	"github.com/bulkget/bulkget/folderlock"
 	"github.com/bulkget/bulkget/hostlimit"
 	"github.com/bulkget/bulkget/internal/mask"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
-	"github.com/bulkget/bulkget/state"
 	"github.com/bulkget/bulkget/store"
 	"golang.org/x/time/rate"
 )
@@ -233,6 +233,14 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	return runWith(ctx, entries, opts, deps{})
 }
 
+// RunOn is Run writing to the output folder through the file system that
+// fsys makes of it (store.NewOS when nil): a recording one, say, that sees
+// every write, sync and rename of the run (package store/crashtest). The
+// run closes nothing fsys returns.
+func RunOn(ctx context.Context, entries []manifest.Entry, opts Options, fsys func(*os.Root) store.FS) (Summary, error) {
+	return runWith(ctx, entries, opts, deps{fsys: fsys})
+}
+
 // runWith is Run with its dependencies handed in.
 func runWith(ctx context.Context, entries []manifest.Entry, opts Options, d deps) (Summary, error) {
 	opts, err := opts.withDefaults()
@@ -249,7 +257,7 @@ func runWith(ctx context.Context, entries []manifest.Entry, opts Options, d deps
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return Summary{}, fmt.Errorf("scheduler: output folder: %w", err)
 	}
-	lock, err := state.AcquireLock(opts.Dir)
+	lock, err := folderlock.Acquire(opts.Dir)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -300,8 +308,13 @@ func newRun(ctx context.Context, root *os.Root, opts Options, client *http.Clien
 	}
 	r.secrets = headerSecrets(opts.Header)
 	r.rep = redacting{next: r.rep, secrets: r.secrets}
-	r.disk = store.Open(root, opts.Dir, store.Options{Connections: opts.Connections, NoDirectIO: opts.NoDirectIO,
-		NoSpaceCheck: opts.NoSpaceCheck, Finalizing: maxFinalizing, Busy: func() bool { return r.running.Load() > 0 }})
+	so := store.Options{Connections: opts.Connections, NoDirectIO: opts.NoDirectIO,
+		NoSpaceCheck: opts.NoSpaceCheck, Finalizing: maxFinalizing, Busy: func() bool { return r.running.Load() > 0 }}
+	if d.fsys == nil {
+		r.disk = store.Open(root, opts.Dir, so)
+	} else {
+		r.disk = store.New(d.fsys(root), opts.Dir, so)
+	}
 	if opts.RateLimit > 0 {
 		// Reads of about 20 ms of the whole cap keep the flow smooth; the
 		// burst equals one read so no wait is ever larger than the burst,

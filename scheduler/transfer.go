@@ -312,7 +312,7 @@ func (r *run) openPart(f *file, size int64, ranged bool) (*store.Part, error) {
 	f.ckMu.Lock()
 	defer f.ckMu.Unlock()
 	if !f.clean || f.madeState {
-		if err := state.Remove(r.root, store.StateName(f.entry.Name)); err != nil {
+		if err := state.Remove(r.disk.FS(), store.StateName(f.entry.Name)); err != nil {
 			return nil, fmt.Errorf("remove old state of %s: %w", store.PartName(f.entry.Name), err)
 		}
 		f.madeState = false

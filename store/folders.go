@@ -78,8 +78,11 @@ func (d *folders) fresh(root *os.Root, name string) bool {
 	return fo.fresh
 }
 
-// mkdirAll creates the folder of name inside root once per run.
-func (d *folders) mkdirAll(root *os.Root, name string) error {
+// mkdirAll creates the folder of name inside root once per run, and makes
+// the folders it created durable: a new folder's name lives in its parent,
+// and until the parent is synced a power cut may take the folder away with
+// every file in it, however durably each was committed there.
+func (d *folders) mkdirAll(fsys FS, name string) error {
 	dir := path.Dir(name)
 	if dir == "." {
 		return nil
@@ -90,8 +93,20 @@ func (d *folders) mkdirAll(root *os.Root, name string) error {
 	if fo.exists {
 		return nil
 	}
-	if err := root.MkdirAll(dir, 0o755); err != nil {
+	var made []string // innermost first
+	for p := dir; p != "."; p = path.Dir(p) {
+		if _, err := fsys.Root().Lstat(p); err == nil {
+			break
+		}
+		made = append(made, p)
+	}
+	if err := fsys.MkdirAll(dir); err != nil {
 		return err
+	}
+	for _, p := range made {
+		if err := SyncDir(fsys, path.Dir(p)); err != nil {
+			return err
+		}
 	}
 	fo.exists = true
 	return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bulkget/bulkget/control"
+	"github.com/bulkget/bulkget/folderlock"
 	"github.com/bulkget/bulkget/state"
 	"github.com/bulkget/bulkget/store"
 )
@@ -49,7 +50,9 @@ func saveState(t *testing.T, dir, name string, size, done int64) {
 		{Start: 0, End: half, Done: min(done, half)},
 		{Start: half, End: size, Done: max(done-half, 0)},
 	}}
-	if err := state.Save(root, store.StateName(name), f); err != nil {
+	fsys := store.NewOS(root)
+	defer fsys.Close()
+	if err := state.Save(fsys, store.StateName(name), f); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -235,7 +238,7 @@ func TestStatusShard(t *testing.T) {
 func TestStatusReadsOnly(t *testing.T) {
 	dir := folder(t, map[string]string{"a.bin": "abc", "b.bin.part": "size:100", "c.bin.part": "size:5"})
 	saveState(t, dir, "b.bin", 100, 50)
-	lock, err := state.AcquireLock(dir)
+	lock, err := folderlock.Acquire(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

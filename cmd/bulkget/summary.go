@@ -14,6 +14,7 @@ import (
 	"github.com/bulkget/bulkget/internal/mask"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/scheduler"
+	"github.com/bulkget/bulkget/store"
 	"github.com/urfave/cli/v2"
 )
 
@@ -203,7 +204,7 @@ func (r *summaryReport) finish(err error, stderr io.Writer) error {
 // user's business).
 func writeFileAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	f, err := os.CreateTemp(dir, store.SummaryTempPattern(filepath.Base(path)))
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,10 @@
 //go:build (unix && !aix) || windows
 
-package state
+package folderlock
 
 import (
+	"github.com/bulkget/bulkget/store"
+
 	"bufio"
 	"errors"
 	"fmt"
@@ -17,11 +19,11 @@ import (
 
 func TestLockRecordsItsPIDAndASecondAcquireFailsAtOnce(t *testing.T) {
 	dir := t.TempDir()
-	l, err := AcquireLock(dir)
+	l, err := Acquire(dir)
 	if err != nil {
-		t.Fatalf("AcquireLock: %v", err)
+		t.Fatalf("Acquire: %v", err)
 	}
-	content, err := os.ReadFile(filepath.Join(dir, LockName))
+	content, err := os.ReadFile(filepath.Join(dir, store.LockName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,17 +34,17 @@ func TestLockRecordsItsPIDAndASecondAcquireFailsAtOnce(t *testing.T) {
 	// flock belongs to the open file description, so a second open in
 	// this same process must conflict, and at once: the lock never waits.
 	start := time.Now()
-	l2, err := AcquireLock(dir)
+	l2, err := Acquire(dir)
 	if d := time.Since(start); d > time.Second {
-		t.Errorf("second AcquireLock took %v to fail", d)
+		t.Errorf("second Acquire took %v to fail", d)
 	}
 	if err == nil {
 		l2.Release()
-		t.Fatal("second AcquireLock in the same process succeeded")
+		t.Fatal("second Acquire in the same process succeeded")
 	}
 	var le *LockedError
 	if !errors.As(err, &le) || !errors.Is(err, ErrLocked) {
-		t.Fatalf("second AcquireLock = %T %v, want *LockedError matching ErrLocked", err, err)
+		t.Fatalf("second Acquire = %T %v, want *LockedError matching ErrLocked", err, err)
 	}
 	if le.PID != os.Getpid() || le.Dir != dir {
 		t.Fatalf("LockedError = %+v, want PID %d Dir %q", le, os.Getpid(), dir)
@@ -59,9 +61,9 @@ func TestLockRecordsItsPIDAndASecondAcquireFailsAtOnce(t *testing.T) {
 		t.Fatalf("second Release: %v", err)
 	}
 	mustBeEmpty(t, dir)
-	l3, err := AcquireLock(dir)
+	l3, err := Acquire(dir)
 	if err != nil {
-		t.Fatalf("AcquireLock after Release: %v", err)
+		t.Fatalf("Acquire after Release: %v", err)
 	}
 	if err := l3.Release(); err != nil {
 		t.Fatal(err)
@@ -83,19 +85,19 @@ func mustBeEmpty(t *testing.T, dir string) {
 
 func TestLockHeldUnderAGarbledPIDStillRefusesWithPIDUnknown(t *testing.T) {
 	dir := t.TempDir()
-	l, err := AcquireLock(dir)
+	l, err := Acquire(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Release()
 	for _, content := range []string{"", "garbage\n", "123", "-5\n"} {
-		if err := os.WriteFile(filepath.Join(dir, LockName), []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, store.LockName), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := AcquireLock(dir)
+		_, err := Acquire(dir)
 		var le *LockedError
 		if !errors.As(err, &le) || le.PID != 0 || !strings.HasSuffix(err.Error(), "(pid unknown)") {
-			t.Errorf("content %q: AcquireLock = %v, want LockedError with unknown pid", content, err)
+			t.Errorf("content %q: Acquire = %v, want LockedError with unknown pid", content, err)
 		}
 	}
 }
@@ -104,14 +106,14 @@ func TestStaleLockFileNobodyHoldsDoesNotBlock(t *testing.T) {
 	dir := t.TempDir()
 	// A lock file left behind by an earlier process (and never locked by
 	// anyone now) must not block.
-	if err := os.WriteFile(filepath.Join(dir, LockName), []byte("999999999\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, store.LockName), []byte("999999999\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l, err := AcquireLock(dir)
+	l, err := Acquire(dir)
 	if err != nil {
-		t.Fatalf("AcquireLock over stale file: %v", err)
+		t.Fatalf("Acquire over stale file: %v", err)
 	}
-	content, _ := os.ReadFile(filepath.Join(dir, LockName))
+	content, _ := os.ReadFile(filepath.Join(dir, store.LockName))
 	if string(content) != strconv.Itoa(os.Getpid())+"\n" {
 		t.Fatalf("stale PID not replaced: %q", content)
 	}
@@ -122,9 +124,9 @@ func TestStaleLockFileNobodyHoldsDoesNotBlock(t *testing.T) {
 }
 
 func TestLockInAMissingFolderFailsAsSomethingOtherThanLocked(t *testing.T) {
-	_, err := AcquireLock(filepath.Join(t.TempDir(), "nope"))
+	_, err := Acquire(filepath.Join(t.TempDir(), "nope"))
 	if err == nil || errors.Is(err, ErrLocked) {
-		t.Fatalf("AcquireLock(missing dir) = %v", err)
+		t.Fatalf("Acquire(missing dir) = %v", err)
 	}
 }
 
@@ -137,7 +139,7 @@ func TestHelperProcess(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process only")
 	}
-	if _, err := AcquireLock(dir); err != nil {
+	if _, err := Acquire(dir); err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
@@ -170,10 +172,10 @@ func TestLockIsReleasedWhenItsProcessIsKilled(t *testing.T) {
 		t.Fatalf("helper said %q, %v", line, err)
 	}
 
-	_, err = AcquireLock(dir)
+	_, err = Acquire(dir)
 	var le *LockedError
 	if !errors.As(err, &le) || le.PID != cmd.Process.Pid {
-		t.Fatalf("AcquireLock while child holds it = %v, want LockedError with pid %d", err, cmd.Process.Pid)
+		t.Fatalf("Acquire while child holds it = %v, want LockedError with pid %d", err, cmd.Process.Pid)
 	}
 
 	// Process.Kill is SIGKILL on Unix: the child gets no chance to clean
@@ -186,12 +188,12 @@ func TestLockIsReleasedWhenItsProcessIsKilled(t *testing.T) {
 
 	// A killed holder cannot remove its file; the next holder's Release
 	// does.
-	if _, err := os.Stat(filepath.Join(dir, LockName)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, store.LockName)); err != nil {
 		t.Fatalf("lock file of the killed holder: %v", err)
 	}
-	l, err := AcquireLock(dir)
+	l, err := Acquire(dir)
 	if err != nil {
-		t.Fatalf("AcquireLock after the holder was killed: %v", err)
+		t.Fatalf("Acquire after the holder was killed: %v", err)
 	}
 	if err := l.Release(); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,6 @@
 //go:build unix && !aix
 
-package state
+package folderlock
 
 import (
 	"errors"
@@ -19,7 +19,7 @@ func openLockFile(p string) (*os.File, error) {
 }
 
 // tryLock takes flock(LOCK_EX|LOCK_NB). flock (unlike fcntl/POSIX record
-// locks) belongs to the open file description, so a second AcquireLock in
+// locks) belongs to the open file description, so a second Acquire in
 // the same process conflicts as it should, and closing an unrelated
 // descriptor for the same file does not silently drop the lock. The kernel
 // releases it when the last descriptor closes, including on kill -9.
@@ -61,7 +61,7 @@ func flock(f *os.File, how int) error {
 
 // removeAndUnlock unlinks the lock file while still holding the lock, then
 // unlocks and closes it. Anyone who opened the file before the unlink and
-// locks it afterwards finds the path no longer names it (AcquireLock's
+// locks it afterwards finds the path no longer names it (Acquire's
 // check) and starts over on a fresh file, so no two processes ever hold
 // locks on files the path names.
 func removeAndUnlock(f *os.File, p string) error {

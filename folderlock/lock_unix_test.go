@@ -1,8 +1,10 @@
 //go:build unix && !aix
 
-package state
+package folderlock
 
 import (
+	"github.com/bulkget/bulkget/store"
+
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,12 +16,12 @@ func TestLockRefusesSymlink(t *testing.T) {
 	if err := os.WriteFile(victim, []byte("precious"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(victim, filepath.Join(dir, LockName)); err != nil {
+	if err := os.Symlink(victim, filepath.Join(dir, store.LockName)); err != nil {
 		t.Fatal(err)
 	}
-	if l, err := AcquireLock(dir); err == nil {
+	if l, err := Acquire(dir); err == nil {
 		l.Release()
-		t.Fatal("AcquireLock followed a symlinked lock file")
+		t.Fatal("Acquire followed a symlinked lock file")
 	}
 	if b, _ := os.ReadFile(victim); string(b) != "precious" {
 		t.Fatalf("symlink target modified: %q", b)
@@ -28,13 +30,13 @@ func TestLockRefusesSymlink(t *testing.T) {
 
 func TestReleaseLeavesAReplacedLockFileAlone(t *testing.T) {
 	dir := t.TempDir()
-	l, err := AcquireLock(dir)
+	l, err := Acquire(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Someone deletes the lock file mid-run and another file takes its
 	// name: it is not ours to remove.
-	p := filepath.Join(dir, LockName)
+	p := filepath.Join(dir, store.LockName)
 	if err := os.Remove(p); err != nil {
 		t.Fatal(err)
 	}

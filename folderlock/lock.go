@@ -1,4 +1,4 @@
-package state
+package folderlock
 
 import (
 	"errors"
@@ -14,17 +14,13 @@ import (
 	"github.com/bulkget/bulkget/store"
 )
 
-// LockName is the lock file created in every output folder for the length
-// of a run; Release removes it (see AcquireLock for why that is safe).
-const LockName = store.LockName
-
-// maxLockAttempts bounds how often AcquireLock starts over because the file
+// maxLockAttempts bounds how often Acquire starts over because the file
 // it locked was removed by a holder releasing at the same moment.
 const maxLockAttempts = 64
 
-// ErrLocked is matched (via errors.Is) by the *LockedError AcquireLock
+// ErrLocked is matched (via errors.Is) by the *LockedError Acquire
 // returns when another process holds the output folder.
-var ErrLocked = errors.New("state: output folder locked")
+var ErrLocked = errors.New("folderlock: output folder locked")
 
 // LockedError reports that Dir is locked by another bulkget. PID is the
 // holder's process ID as recorded in the lock file, or 0 if it could not be
@@ -52,10 +48,10 @@ type Lock struct {
 	mu   sync.Mutex
 	f    *os.File
 	dir  string
-	path string // the lock file, as AcquireLock opened it
+	path string // the lock file, as Acquire opened it
 }
 
-// AcquireLock takes the lock on output folder dir without waiting. If
+// Acquire takes the lock on output folder dir without waiting. If
 // another holder has it, the error is a *LockedError. The lock is held
 // through the open file itself, not through the file's existence, so a lock
 // file left by a process that died never blocks.
@@ -64,19 +60,19 @@ type Lock struct {
 // the path still names that file afterwards: a holder may have released,
 // unlinking it, between our open and our lock, and a third process would
 // then create and lock a new file. So after locking, the open file and the
-// path are compared, and on a mismatch AcquireLock starts over (where
+// path are compared, and on a mismatch Acquire starts over (where
 // removableWhileOpen; elsewhere the file cannot go while we have it open).
-func AcquireLock(dir string) (*Lock, error) {
-	p := filepath.Join(dir, LockName)
+func Acquire(dir string) (*Lock, error) {
+	p := filepath.Join(dir, store.LockName)
 	for range maxLockAttempts {
 		f, err := openLockFile(p)
 		if err != nil {
-			return nil, fmt.Errorf("state: lock %s: %w", dir, err)
+			return nil, fmt.Errorf("folderlock: lock %s: %w", dir, err)
 		}
 		ok, err := tryLock(f)
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("state: lock %s: %w", dir, err)
+			return nil, fmt.Errorf("folderlock: lock %s: %w", dir, err)
 		}
 		if !ok {
 			pid := readPID(f)
@@ -89,7 +85,7 @@ func AcquireLock(dir string) (*Lock, error) {
 			if err != nil {
 				_ = unlock(f)
 				f.Close()
-				return nil, fmt.Errorf("state: lock %s: %w", dir, err)
+				return nil, fmt.Errorf("folderlock: lock %s: %w", dir, err)
 			}
 		}
 		if !same {
@@ -105,7 +101,7 @@ func AcquireLock(dir string) (*Lock, error) {
 		if err := writePID(f); err != nil {
 			_ = unlock(f)
 			f.Close()
-			return nil, fmt.Errorf("state: lock %s: write pid: %w", dir, err)
+			return nil, fmt.Errorf("folderlock: lock %s: write pid: %w", dir, err)
 		}
 		return &Lock{f: f, dir: dir, path: p}, nil
 	}
@@ -182,7 +178,7 @@ func (l *Lock) Release() error {
 	f := l.f
 	l.f = nil
 	if err := removeAndUnlock(f, l.path); err != nil {
-		return fmt.Errorf("state: unlock %s: %w", l.dir, err)
+		return fmt.Errorf("folderlock: unlock %s: %w", l.dir, err)
 	}
 	return nil
 }

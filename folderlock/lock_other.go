@@ -1,6 +1,6 @@
 //go:build aix || !(unix || windows)
 
-package state
+package folderlock
 
 import "os"
 
@@ -11,7 +11,7 @@ import "os"
 // PID is recorded.
 
 // removableWhileOpen: these systems may delete a file that is open, so
-// AcquireLock checks the path as on Unix, though without a lock little
+// Acquire checks the path as on Unix, though without a lock little
 // rides on it.
 const removableWhileOpen = true
 

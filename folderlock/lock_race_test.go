@@ -1,6 +1,6 @@
 //go:build (unix && !aix) || windows
 
-package state
+package folderlock
 
 import (
 	"bytes"
@@ -41,7 +41,7 @@ func hammer(dir, marker string, workers int, until time.Time) (int64, error) {
 	for range workers {
 		wg.Go(func() {
 			for time.Now().Before(until) {
-				l, err := AcquireLock(dir)
+				l, err := Acquire(dir)
 				if errors.Is(err, ErrLocked) {
 					runtime.Gosched()
 					continue
