@@ -51,14 +51,17 @@ type file struct {
 	restarts int
 	// faults counts the file's failed requests in rounds, whatever its
 	// splits (streak.go).
-	faults   faultStreak
-	probed   bool  // size and range support are known
-	size     int64 // -1: unknown (a stream without length)
-	ranged   bool  // segments may be split and fetched in parallel
-	noRanges bool  // the server answered a ranged request with 200: never split again
-	out      *store.Part
-	segs     []*seg // unfinished segments of the current generation
-	all      []*seg // every segment of the current generation, for checkpoints
+	faults faultStreak
+	// malformed counts the answers whose framing was broken
+	// (segment.Malformed), which cap the file's attempts (classify).
+	malformed int
+	probed    bool  // size and range support are known
+	size      int64 // -1: unknown (a stream without length)
+	ranged    bool  // segments may be split and fetched in parallel
+	noRanges  bool  // the server answered a ranged request with 200: never split again
+	out       *store.Part
+	segs      []*seg // unfinished segments of the current generation
+	all       []*seg // every segment of the current generation, for checkpoints
 	// tryResume is set until the first request of the file decides
 	// between resuming a .part, skipping a finished file, or starting over.
 	tryResume bool
