@@ -52,6 +52,10 @@ type host struct {
 	// that wait ends: until then the host has one connection fewer (see
 	// restLocked).
 	resting []time.Time
+	// noRanges: a range past byte 0 was answered with 200 or another
+	// range; trials counts the trials of ranges in flight (trial.go).
+	noRanges bool
+	trials   int
 }
 
 // newHost starts a host at the level its controller starts with.

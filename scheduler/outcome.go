@@ -64,6 +64,7 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 	r.mu.Lock()
 	f, src := s.f, s.src
 	s.running, s.cancel = false, nil
+	r.endTrialLocked(s)
 	f.conns--
 	src.conns--
 	src.host.conns--

@@ -59,9 +59,12 @@ type file struct {
 	size      int64 // -1: unknown (a stream without length)
 	ranged    bool  // segments may be split and fetched in parallel
 	noRanges  bool  // the server answered a ranged request with 200: never split again
-	out       *store.Part
-	segs      []*seg // unfinished segments of the current generation
-	all       []*seg // every segment of the current generation, for checkpoints
+	// rangesOnTrial: the probe's answer was a 200, and the first answer to
+	// a range past byte 0 is to tell whether ranges work (trial.go).
+	rangesOnTrial bool
+	out           *store.Part
+	segs          []*seg // unfinished segments of the current generation
+	all           []*seg // every segment of the current generation, for checkpoints
 	// tryResume is set until the first request of the file decides
 	// between resuming a .part, skipping a finished file, or starting over.
 	tryResume bool
@@ -151,6 +154,9 @@ type seg struct {
 	// awaiting: the current attempt's request has been sent and not yet
 	// answered; counted in its host's awaiting. Guarded by mu.
 	awaiting bool
+	// trial: the current attempt is its file's trial of ranges, counted in
+	// its host's trials (trial.go). Guarded by mu.
+	trial bool
 	// answered says the current attempt's request got a response that
 	// was not a refusal, even one with the wrong range: the server is
 	// up. Written by the connection running the attempt, read by its
