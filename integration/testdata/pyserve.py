@@ -154,6 +154,18 @@ def plain_main():
             log(int(code), self.command, self.path, self.headers.get("Range"), 0, self.request_version,
                 time.time(), self.client_address[1])
 
+        def copyfile(self, source, outputfile):
+            began, sent = time.monotonic(), 0
+            while True:
+                chunk = source.read(64 << 10)
+                if not chunk:
+                    return
+                outputfile.write(chunk)
+                sent += len(chunk)
+                wait = due(sent, began)
+                if wait > 0:
+                    time.sleep(wait)
+
     ThreadingHTTPServer.daemon_threads = True
     srv = ThreadingHTTPServer(("127.0.0.1", PORT), partial(Handler, directory=ROOT))
     srv.serve_forever()
