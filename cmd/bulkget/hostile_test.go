@@ -557,7 +557,7 @@ func TestHostileServerHandled(t *testing.T) {
 	t.Run("a garbage or negative Content-Length", func(t *testing.T) {
 		for _, tc := range []struct {
 			name, cl string
-			args []string
+			args     []string
 		}{
 			{"garbage", "a thousand", flags("-c", "4")},
 			{"negative, with the default retries", "-1000", []string{"-c", "4", "--stall-timeout", "2s", "--connect-timeout", "5s"}},
