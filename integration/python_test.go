@@ -202,21 +202,25 @@ func TestMeasureTornadoAgainstNginxAtTheSameCapPerConnection(t *testing.T) {
 	fetch := func(srv *server, dir string) time.Duration {
 		work, list, out := workDir(t)
 		writeList(t, list, "m.bin", srv.url(0, "files/m.bin"))
-		res := get(t, work, out+dir, list, nil, "-c", "8")
+		before := len(srv.requests())
+		res := get(t, work, out+dir, list, nil, "-c", "4")
 		wantExit(t, res, exitOK)
 		checkFile(t, filepath.Join(out+dir, "m.bin"), sum)
 		if strings.Contains(res.out, "does not serve byte ranges") {
 			t.Errorf("bulkget took %s for a server without ranges", srv.name)
 		}
-		reqs := srv.requests()
+		reqs := srv.requests()[before:]
+		logRequests(t, reqs)
 		t.Logf("%s: %v, %d requests over %d connections, statuses %v", srv.name, res.elapsed.Round(time.Millisecond),
 			len(reqs), connections(reqs), statuses(reqs))
 		return res.elapsed
 	}
-	// Twice each, alternating, the better of each kept: one slow run on
-	// a shared machine says nothing of the server.
+	// Three times each, alternating, the best of each kept: one slow run
+	// on a shared machine says nothing of the server. Tornado's first
+	// answer for a file waits while it hashes the file for its ETag, a
+	// cost of the server that the first round pays.
 	best := map[string]time.Duration{}
-	for range 2 {
+	for range 3 {
 		for _, srv := range []*server{nginx, tornado} {
 			if d := fetch(srv, srv.name); best[srv.name] == 0 || d < best[srv.name] {
 				best[srv.name] = d
@@ -224,7 +228,7 @@ func TestMeasureTornadoAgainstNginxAtTheSameCapPerConnection(t *testing.T) {
 		}
 	}
 	ratio := float64(best["tornado"]) / float64(best["nginx"])
-	t.Logf("64 MiB at 4 MiB/s per connection, -c 8: tornado %v, nginx %v (%.2f×)", best["tornado"].Round(time.Millisecond),
+	t.Logf("64 MiB at 4 MiB/s per connection, -c 4: tornado %v, nginx %v (%.2f×)", best["tornado"].Round(time.Millisecond),
 		best["nginx"].Round(time.Millisecond), ratio)
 	if ratio > 1.10 {
 		t.Errorf("tornado took %.2f× nginx's time, want at most 1.10×", ratio)

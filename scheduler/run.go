@@ -62,6 +62,9 @@ type file struct {
 	// rangesOnTrial: the probe's answer was a 200, and the first answer to
 	// a range past byte 0 is to tell whether ranges work (trial.go).
 	rangesOnTrial bool
+	// trialDecided, when not nil, is closed once the trial is answered or
+	// ends; the probe's stream holds its reads until then (trial.go).
+	trialDecided chan struct{}
 	out           *store.Part
 	segs          []*seg // unfinished segments of the current generation
 	all           []*seg // every segment of the current generation, for checkpoints

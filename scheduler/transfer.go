@@ -188,7 +188,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 	out, sums, crc := snap.out, snap.sums, snap.crc
 	switch {
 	case !snap.probed:
-		if out, sums, crc, err = r.onProbe(s, resp); err != nil {
+		if out, sums, crc, err = r.onProbe(ctx, s, resp); err != nil {
 			return err
 		}
 	case snap.ranged && !resp.Partial && v != takenOver && !(pos == 0 && end == snap.size && resp.Total == snap.size &&
@@ -243,7 +243,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 
 // onProbe records what the first response says about the file and creates
 // its part (see store.Dir.Create).
-func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, *crcKind, error) {
+func (r *run) onProbe(ctx context.Context, s *seg, resp *segment.Response) (*store.Part, *sums, *crcKind, error) {
 	f := s.f
 	size := resp.Total
 	if want := f.entry.Size; want >= 0 && size >= 0 && size != want {
@@ -290,6 +290,7 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, *crcK
 	f.sums, f.crc = inFlight(f.entry, f.digests, f.ranged)
 	sums, crc := f.sums, f.crc
 	s.cur.SetEnd(size)
+	hold := r.tryRangesNowLocked(s)
 	conns := f.conns
 	r.notify()
 	r.mu.Unlock()
@@ -302,6 +303,7 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, *crcK
 		r.rep.Report(Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name, Total: size,
 			Err: fmt.Errorf("the server sent Content-Encoding %q though none was asked for; the file is stored as sent, not decoded", resp.Encoding)})
 	}
+	waitForTrial(ctx, hold)
 	return part, sums, crc, nil
 }
 

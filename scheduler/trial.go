@@ -1,11 +1,13 @@
 package scheduler
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/bulkget/bulkget/segment"
 )
@@ -23,6 +25,18 @@ import (
 // lesson costs one request; the host's other files go as one stream each
 // without a trial. While a host has a trial in flight, none of its files on
 // trial is split again, and a file on trial has at most two requests.
+//
+// The trial holds back the splits that a 206 would have let happen at once,
+// while the probe's stream reads on: the later splits would then halve what
+// is left past its head start, and leave its request the largest, which a
+// server that paces each request in bursts (nginx's limit_rate and the
+// like) makes the last to end. So when a connection is idle at the probe's
+// answer, the trial is split off at once and the probe's stream holds its
+// reads until the trial is answered, at most trialPatience: the data waits
+// in the socket, and the splits that follow fall where they would have.
+
+// trialPatience bounds how long the probe's stream waits for its trial.
+const trialPatience = time.Second
 
 // verdict is what the answer to a trial request decides.
 type verdict int
@@ -60,11 +74,50 @@ func (r *run) beginTrialLocked(s *seg) {
 	}
 }
 
-// endTrialLocked forgets that s is a trial in flight. Call with mu held.
+// endTrialLocked forgets that s is a trial in flight, and frees the
+// probe's stream waiting on it. Call with mu held.
 func (r *run) endTrialLocked(s *seg) {
 	if s.trial {
 		s.trial = false
 		s.src.host.trials--
+		if f := s.f; f.trialDecided != nil && s.gen == f.gen {
+			close(f.trialDecided)
+			f.trialDecided = nil
+		}
+	}
+}
+
+// tryRangesNowLocked splits the trial off probe s at once when its file is
+// on trial and a connection is idle to take it, and returns what the
+// probe's stream is to wait for (nil: nothing). Call with mu held, once
+// s's end is the file's size.
+func (r *run) tryRangesNowLocked(s *seg) <-chan struct{} {
+	f := s.f
+	if !f.rangesOnTrial || r.idle == 0 || !r.hasRoom(f) {
+		return nil
+	}
+	mid, end, ok := s.cur.Split(r.opts.MinSegment)
+	if !ok {
+		return nil
+	}
+	t := r.newSeg(f, segment.NewCursor(mid, mid, end))
+	f.segs = append(f.segs, t)
+	f.all = append(f.all, t)
+	f.trialDecided = make(chan struct{})
+	return f.trialDecided
+}
+
+// waitForTrial waits until decided is closed, for at most trialPatience.
+func waitForTrial(ctx context.Context, decided <-chan struct{}) {
+	if decided == nil {
+		return
+	}
+	t := time.NewTimer(trialPatience)
+	defer t.Stop()
+	select {
+	case <-decided:
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 

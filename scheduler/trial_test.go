@@ -60,7 +60,7 @@ func (rs *rangeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		status = http.StatusPartialContent
 		if rs.shift && start > 0 {
-			start, end = start+1, end
+			start++
 		}
 		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end-1, size))
 		w.Header().Set("Content-Length", strconv.FormatInt(end-start, 10))

@@ -18,11 +18,15 @@ since the request came), and client (the client's port, which tells its
 connections apart). A line is written once the status is known; for Tornado
 also when the client goes away before the end.
 
-RATE, if given and not 0, caps each response at RATE bytes per second by the
-rule of nginx's limit_rate: by t seconds after the response began, at most
-RATE * (t + 1) bytes of its body have been sent (a second's worth may go at
-once). Each connection carries one response at a time, so this is a cap per
-connection, as limit_rate is.
+RATE, if given and not 0, caps each response at RATE bytes per second the
+way nginx's limit_rate does (ngx_http_write_filter_module.c), so that a
+comparison with nginx under "limit_rate" is fair: a response may have sent
+RATE * (seconds since it began + 1) bytes, seconds counted as nginx counts
+them, in turns of the clock's whole second (ngx_time() - start_sec); it sends in batches of at
+most 2 MiB (nginx's default sendfile_max_chunk), and after each batch waits
+as long as the batch takes at RATE, then longer if it is still over the
+allowance. Each connection carries one response at a time, so this is a cap
+per connection, as limit_rate is.
 """
 
 import json
@@ -49,11 +53,32 @@ def log(status, method, uri, rng, nbytes, proto, began, client):
         _log_file.write(json.dumps(line) + "\n")
 
 
-def due(sent, began):
-    """Seconds to wait before more is sent, by limit_rate's rule."""
-    if not RATE:
-        return 0.0
-    return sent / RATE - 1.0 - (time.monotonic() - began)
+BATCH = 2 << 20  # nginx's sendfile_max_chunk
+
+
+class Pace:
+    """limit_rate's rule for one response; after() is told of every piece
+    sent and returns how long to wait before the next."""
+
+    def __init__(self):
+        self.began, self.sent, self.batch = int(time.time()), 0, 0
+
+    def allowance(self, at):
+        return RATE * (int(at) - self.began + 1) - self.sent
+
+    def after(self, n):
+        if not RATE:
+            return 0.0
+        self.sent += n
+        self.batch += n
+        now = time.time()
+        if self.batch < BATCH and self.allowance(now) > 0:
+            return 0.0
+        wait, self.batch = self.batch / RATE, 0
+        over = -self.allowance(now + wait)
+        if over >= 0:
+            wait += over / RATE + 0.001
+        return wait
 
 
 def tornado_main():
@@ -63,15 +88,17 @@ def tornado_main():
 
     class Handler(tornado.web.StaticFileHandler):
         def prepare(self):
-            self._began, self._mono, self._sent, self._logged = time.time(), time.monotonic(), 0, False
+            self._began, self._pace, self._sent, self._unpaced, self._logged = time.time(), Pace(), 0, 0, False
 
         def write(self, chunk):
             self._sent += len(chunk)
+            self._unpaced += len(chunk)
             super().write(chunk)
 
         def flush(self, include_footers=False):
             fut = super().flush(include_footers)
-            wait = 0.0 if include_footers else due(self._sent, self._mono)
+            wait = self._pace.after(self._unpaced)
+            self._unpaced = 0
             if wait <= 0:
                 return fut
             return asyncio.ensure_future(self._paced(fut, wait))
@@ -126,12 +153,11 @@ def flask_main():
                 return body
 
             def chunks():
-                began, sent = time.monotonic(), 0
+                pace = Pace()
                 try:
                     for chunk in body:
                         yield chunk
-                        sent += len(chunk)
-                        wait = due(sent, began)
+                        wait = pace.after(len(chunk))
                         if wait > 0:
                             time.sleep(wait)
                 finally:
@@ -155,14 +181,13 @@ def plain_main():
                 time.time(), self.client_address[1])
 
         def copyfile(self, source, outputfile):
-            began, sent = time.monotonic(), 0
+            pace = Pace()
             while True:
                 chunk = source.read(64 << 10)
                 if not chunk:
                     return
                 outputfile.write(chunk)
-                sent += len(chunk)
-                wait = due(sent, began)
+                wait = pace.after(len(chunk))
                 if wait > 0:
                     time.sleep(wait)
 
