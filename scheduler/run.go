@@ -65,9 +65,9 @@ type file struct {
 	// trialDecided, when not nil, is closed once the trial is answered or
 	// ends; the probe's stream holds its reads until then (trial.go).
 	trialDecided chan struct{}
-	out           *store.Part
-	segs          []*seg // unfinished segments of the current generation
-	all           []*seg // every segment of the current generation, for checkpoints
+	out          *store.Part
+	segs         []*seg // unfinished segments of the current generation
+	all          []*seg // every segment of the current generation, for checkpoints
 	// tryResume is set until the first request of the file decides
 	// between resuming a .part, skipping a finished file, or starting over.
 	tryResume bool
