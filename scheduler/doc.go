@@ -15,7 +15,9 @@
 //     under its name, or install the saved state of an interrupted one.
 //     Otherwise its first request is a GET for "bytes=0-",
 //     which is at once the probe (size, validators, range support) and
-//     segment 0, so a list of small files costs one request per file;
+//     segment 0, so a list of small files costs one request per file. A
+//     200 to it is not proof that ranges fail: the first range past byte 0
+//     decides, for the file and its host (trial.go);
 //  3. the whole remaining range of a request that has gone quiet (a hedge);
 //  4. half of the largest remaining segment anywhere in the run, provided at
 //     least 2 × Options.MinSegment is left (work stealing: the running
@@ -40,7 +42,8 @@
 // retry the range (at once the first time an answer broke mid-body, then
 // with capped exponential backoff and full jitter), rest (the host refused
 // for load: it gets fewer connections, host.go), restart the file, or fail
-// the file. A range fails its file after Options.Retries failures in a row
+// the file. An answer with broken framing (segment.Malformed) fails the
+// file at its second. A range fails its file after Options.Retries failures in a row
 // without progress; a takeover by a hedge counts as one. The watchdog
 // (watchdog.go) cuts a request that receives nothing for
 // Options.StallTimeout, or less than the floor on speed over that long.
@@ -49,7 +52,7 @@
 //
 // run.go (types, Run: construction, workers, shutdown), picks.go (what a
 // free connection does next), transfer.go (one request: exec, transfer,
-// onProbe), outcome.go (classify and finish), finalize.go (verify and
+// onProbe), trial.go (a whole 200 to the probe, tried), outcome.go (classify and finish), finalize.go (verify and
 // commit a complete file), then the helpers: resume.go, checkpoint.go,
 // host.go, tune.go and tunerates.go (adaptive connections), bursts.go
 // (cuts on hosts that pace in bursts), watchdog.go, verify.go,
