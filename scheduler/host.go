@@ -53,9 +53,10 @@ type host struct {
 	// restLocked).
 	resting []time.Time
 	// noRanges: a range past byte 0 was answered with 200 or another
-	// range; trials counts the trials of ranges in flight (trial.go).
+	// range; trying is the file whose ranges are being tried, while it is
+	// on trial (trial.go).
 	noRanges bool
-	trials   int
+	trying   *file
 }
 
 // newHost starts a host at the level its controller starts with.

@@ -157,8 +157,8 @@ type seg struct {
 	// awaiting: the current attempt's request has been sent and not yet
 	// answered; counted in its host's awaiting. Guarded by mu.
 	awaiting bool
-	// trial: the current attempt is its file's trial of ranges, counted in
-	// its host's trials (trial.go). Guarded by mu.
+	// trial: the current attempt is its file's trial of ranges
+	// (trial.go). Guarded by mu.
 	trial bool
 	// answered says the current attempt's request got a response that
 	// was not a refusal, even one with the wrong range: the server is

@@ -59,18 +59,22 @@ const (
 )
 
 // awaitsTrial says whether f, on trial, must not get another request now:
-// it has two already (its stream and its trial), or a trial of its host is
-// in flight. Call with mu held.
+// it has two already (its stream and its trial), or another file of its
+// host is being tried. A file on trial has one source. Call with mu held.
 func (f *file) awaitsTrial() bool {
-	return f.probed && f.rangesOnTrial && (f.conns >= 2 || f.sources[0].host.trials > 0)
+	if !f.probed || !f.rangesOnTrial {
+		return false
+	}
+	t := f.sources[0].host.trying
+	return f.conns >= 2 || t != nil && t != f && t.rangesOnTrial && t.state == active
 }
 
 // beginTrialLocked marks s, about to run, as its file's trial if it asks
 // for a range past 0 of a file on trial. Call with mu held.
 func (r *run) beginTrialLocked(s *seg) {
-	if s.f.probed && s.f.rangesOnTrial && !s.trial && s.cur.Pos() > 0 {
+	if f := s.f; f.probed && f.rangesOnTrial && s.cur.Pos() > 0 {
 		s.trial = true
-		s.src.host.trials++
+		f.sources[0].host.trying = f
 	}
 }
 
@@ -79,7 +83,6 @@ func (r *run) beginTrialLocked(s *seg) {
 func (r *run) endTrialLocked(s *seg) {
 	if s.trial {
 		s.trial = false
-		s.src.host.trials--
 		if f := s.f; f.trialDecided != nil && s.gen == f.gen {
 			close(f.trialDecided)
 			f.trialDecided = nil
@@ -103,6 +106,7 @@ func (r *run) tryRangesNowLocked(s *seg) <-chan struct{} {
 	t := r.newSeg(f, segment.NewCursor(mid, mid, end))
 	f.segs = append(f.segs, t)
 	f.all = append(f.all, t)
+	s.src.host.trying = f
 	f.trialDecided = make(chan struct{})
 	return f.trialDecided
 }
@@ -140,6 +144,9 @@ func (r *run) judge(s *seg, pos int64, resp *segment.Response, err error, valida
 		if s.gen == s.f.gen {
 			s.f.rangesOnTrial = false
 		}
+		if h := s.f.sources[0].host; h.trying == s.f {
+			h.trying = nil
+		}
 		r.endTrialLocked(s)
 		r.notify() // the file, and its host's others, may be split now
 		r.mu.Unlock()
@@ -170,7 +177,7 @@ func (r *run) rangesRefusedLocked(s *seg, whole bool, seen string) (verdict, int
 	if s.gen != f.gen || f.state != active || !f.rangesOnTrial {
 		return notJudged, 0, nil // the file moved on; today's rules apply
 	}
-	h.noRanges = true
+	h.noRanges, h.trying = true, nil
 	var events []Event
 	if e, ok := r.noticeLocked(h, noticeNoRanges, "does not serve byte ranges ("+seen+"): each of its files comes over one connection"); ok {
 		events = append(events, e)
