@@ -39,9 +39,49 @@ func startFakeGCS(t *testing.T, fill func(s *server)) (seen *server, direct int)
 		return exec.Command(bin, "-scheme", "http", "-host", "127.0.0.1", "-port", strconv.Itoa(s.ports[0]),
 			"-backend", "memory", "-data", s.root, "-log-level", "error")
 	})
+	waitForObjects(t, srv)
 	proxied := *srv
 	proxied.ports = []int{logProxy(t, srv.ports[0], srv.log)}
 	return &proxied, srv.ports[0]
+}
+
+// waitForObjects waits until the emulator lists every file of its data
+// folder's bucket with its size: it loads them after it starts listening,
+// and a file written again meanwhile would be loaded half written.
+func waitForObjects(t *testing.T, srv *server) {
+	t.Helper()
+	want := map[string]string{}
+	entries, err := os.ReadDir(filepath.Join(srv.root, gcsBucket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil {
+			want[e.Name()] = strconv.FormatInt(fi.Size(), 10)
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var list struct{ Items []struct{ Name, Size string } }
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/storage/v1/b/%s/o", srv.ports[0], gcsBucket))
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&list)
+			resp.Body.Close()
+		}
+		got := 0
+		for _, it := range list.Items {
+			if want[it.Name] == it.Size {
+				got++
+			}
+		}
+		if got == len(want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fake-gcs-server lists %d of the %d objects after 15 s (%v)", got, len(want), err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // gcsURL is the media download URL of object name.
