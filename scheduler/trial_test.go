@@ -24,13 +24,15 @@ import (
 // whole file with 200, ignore answers every range with 200, shift answers a
 // range past 0 with the next byte's range. Bodies go out in 32 KiB pieces,
 // pace apart, so that a probe is still running when a split answers;
-// slowPast delays the answer to a range past 0.
+// slowPast delays the answer to a range past 0; breakFirst cuts the first
+// answer after its header.
 type rangeServer struct {
 	files          map[string][]byte
 	whole200       bool
 	ignore, shift  bool
 	acceptRanges   string // sent with every answer unless ""
 	pace, slowPast time.Duration
+	breakFirst     bool
 
 	mu   sync.Mutex
 	log  []string // "name range status", in order
@@ -67,8 +69,15 @@ func (rs *rangeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rs.mu.Lock()
 	rs.log = append(rs.log, fmt.Sprintf("%s %s %d", r.URL.Path, r.Header.Get("Range"), status))
+	first := len(rs.log) == 1
 	rs.mu.Unlock()
 	w.WriteHeader(status)
+	if first && rs.breakFirst {
+		if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			c.Close()
+		}
+		return
+	}
 	for off := start; off < end; off += 32 << 10 {
 		n, err := w.Write(body[off:min(end, off+32<<10)])
 		rs.mu.Lock()
@@ -197,6 +206,24 @@ func TestAServerThatIgnoresRangesCostsOneRequestMorePerHost(t *testing.T) {
 				t.Errorf("the server sent %d bytes for %d", tc.rs.sent, total)
 			}
 		})
+	}
+}
+
+// A 200 to a range that is the whole file is that range: the retry of a
+// probe that broke before its first byte, on one connection, asks for
+// every byte with a range and gets Tornado's answer to it.
+func TestAWhole200ToARangeThatIsTheWholeFileIsThatRange(t *testing.T) {
+	rs := &rangeServer{files: map[string][]byte{"w.bin": content(2 << 20)}, whole200: true, acceptRanges: "bytes", breakFirst: true}
+	rec, _ := runRanges(t, rs, 1)
+	reqs := rs.requests()
+	if len(reqs) != 2 || !strings.Contains(reqs[1], "bytes=0-2097151 200") {
+		t.Errorf("requests %q, want the probe and one retry of the whole range answered 200", reqs)
+	}
+	if w := rec.hostWarnings("does not serve byte ranges"); len(w) > 0 {
+		t.Errorf("warned %q", w)
+	}
+	if n := rec.count(Warning); n > 0 {
+		t.Errorf("%d warnings (a restart?)", n)
 	}
 }
 
