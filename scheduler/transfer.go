@@ -159,7 +159,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 	var v verdict
 	if snap.onTrial && snap.probed && req.Start > 0 {
 		var skip int64
-		v, skip = r.judge(s, req.Start, resp, err, snap.validator)
+		v, skip = r.judge(s, req.Start, resp, err, snap.validator, snap.size)
 		switch v {
 		case givenBack:
 			if resp != nil {

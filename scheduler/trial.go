@@ -134,9 +134,10 @@ func mayRange(h *host, resp *segment.Response) bool {
 
 // judge reads the answer to s's request, a range from pos of a file that
 // was on trial when the request was sent: resp and err are what
-// segment.Open returned. For takenOver, skip is how many bytes of the body
-// to read past.
-func (r *run) judge(s *seg, pos int64, resp *segment.Response, err error, validator string) (v verdict, skip int64) {
+// segment.Open returned; validator and size are the file's. A 200 of
+// another size or version says nothing of ranges. For takenOver, skip is
+// how many bytes of the body to read past.
+func (r *run) judge(s *seg, pos int64, resp *segment.Response, err error, validator string, size int64) (v verdict, skip int64) {
 	var seen string
 	switch {
 	case err == nil && resp.Partial:
@@ -151,7 +152,7 @@ func (r *run) judge(s *seg, pos int64, resp *segment.Response, err error, valida
 		r.notify() // the file, and its host's others, may be split now
 		r.mu.Unlock()
 		return served, 0
-	case err == nil && !resp.NotModified && (validator == "" || resp.Validator() == validator):
+	case err == nil && !resp.NotModified && resp.Total == size && (validator == "" || resp.Validator() == validator):
 		seen = fmt.Sprintf("asked for %s, it sent 200 and the whole file", segment.RangeHeader(pos, -1))
 	case errors.Is(err, segment.ErrBadRange), errors.Is(err, errRangesIgnored):
 		seen = fmt.Sprintf("asked for %s, it answered %v", segment.RangeHeader(pos, -1), err)
