@@ -172,7 +172,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 			}
 			return fmt.Errorf("%w: the range was refused while no stream could carry the file on", errRangesIgnored)
 		case takenOver:
-			if err := readPast(resp.Body, skip, s, buf); err != nil {
+			if err := readPast(ctx, resp.Body, skip, s, buf, r.waiter()); err != nil {
 				resp.Body.Close()
 				return err
 			}

@@ -235,13 +235,19 @@ func (r *run) rangesRefusedLocked(s *seg, whole bool, seen string) (verdict, int
 }
 
 // readPast reads n bytes of body into nothing, telling s of them (they show
-// the link alive), with buf as scratch.
-func readPast(body io.Reader, n int64, s *seg, buf []byte) error {
+// the link alive) and paying limit (may be nil) for them, with buf, no
+// larger than limit's burst, as scratch.
+func readPast(ctx context.Context, body io.Reader, n int64, s *seg, buf []byte, limit segment.Waiter) error {
 	for n > 0 {
 		m, err := body.Read(buf[:min(int64(len(buf)), n)])
 		n -= int64(m)
 		if m > 0 {
 			s.Received(m)
+			if limit != nil {
+				if err := limit.WaitN(ctx, m); err != nil {
+					return err
+				}
+			}
 		}
 		if err != nil && n > 0 {
 			return fmt.Errorf("%w: the whole file ended %d bytes before the range: %v", segment.ErrShortBody, n, err)
