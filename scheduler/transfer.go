@@ -251,9 +251,8 @@ func (r *run) onProbe(ctx context.Context, s *seg, resp *segment.Response) (*sto
 	}
 	// Opened before taking the run's lock, which no system call should
 	// hold up; direct I/O is dropped below in the rare case the file
-	// cannot be split.
-	// A 200 may still come from a server with ranges (trial.go): a file
-	// large enough to split is then split on trial.
+	// cannot be split. A 200 may still come from a server with ranges: a
+	// file large enough to split is then split on trial (trial.go).
 	splits := size >= 2*r.opts.MinSegment
 	part, err := r.openPart(f, size, resp.Partial || splits)
 	if err != nil {

@@ -209,6 +209,19 @@ func TestAServerThatIgnoresRangesCostsOneRequestMorePerHost(t *testing.T) {
 	}
 }
 
+// The probe's stream waits for its trial, so that the splits the trial held
+// back fall where a 206 would have let them fall: the probe's [0, 4 MiB)
+// is halved at 2 MiB, not past what it would have read meanwhile.
+func TestTheProbesStreamWaitsForItsTrialSoTheSplitsFallEvenly(t *testing.T) {
+	rs := &rangeServer{files: map[string][]byte{"e.bin": content(8 << 20)}, whole200: true, acceptRanges: "bytes",
+		pace: time.Millisecond, slowPast: 50 * time.Millisecond}
+	runRanges(t, rs, 4)
+	reqs := rs.requests()
+	if countRequests(reqs, "bytes=4194304-8388607 206") != 1 || countRequests(reqs, "bytes=2097152-4194303 206") != 1 {
+		t.Errorf("requests %q: want the trial of [4 MiB, 8 MiB) and the probe's rest split at 2 MiB", reqs)
+	}
+}
+
 // A 200 to a range that is the whole file is that range: the retry of a
 // probe that broke before its first byte, on one connection, asks for
 // every byte with a range and gets Tornado's answer to it.
