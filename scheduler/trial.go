@@ -111,6 +111,33 @@ func (r *run) tryRangesNowLocked(s *seg) <-chan struct{} {
 	return f.trialDecided
 }
 
+// splitHeldBackLocked makes at once the splits of f that its trial held
+// back, one for each idle connection the host has room for, each of the
+// segment with the most left: the probe's stream still waits and the
+// trial's has not begun, so they fall where a 206 would have let them fall,
+// not past what those streams would read while the connections wake. Call
+// with mu held.
+func (r *run) splitHeldBackLocked(f *file) {
+	for n := min(r.idle, r.room(f.sources[0].host)); n > 0; n-- {
+		var victim *seg
+		for _, o := range f.segs {
+			if victim == nil || o.cur.Splittable() > victim.cur.Splittable() {
+				victim = o
+			}
+		}
+		if victim == nil {
+			return
+		}
+		mid, end, ok := victim.cur.Split(r.opts.MinSegment)
+		if !ok {
+			return
+		}
+		t := r.newSeg(f, segment.NewCursor(mid, mid, end))
+		f.segs = append(f.segs, t)
+		f.all = append(f.all, t)
+	}
+}
+
 // waitForTrial waits until decided is closed, for at most trialPatience.
 func waitForTrial(ctx context.Context, decided <-chan struct{}) {
 	if decided == nil {
@@ -142,8 +169,9 @@ func (r *run) judge(s *seg, pos int64, resp *segment.Response, err error, valida
 	switch {
 	case err == nil && resp.Partial:
 		r.mu.Lock()
-		if s.gen == s.f.gen {
+		if s.gen == s.f.gen && s.f.rangesOnTrial {
 			s.f.rangesOnTrial = false
+			r.splitHeldBackLocked(s.f)
 		}
 		if h := s.f.sources[0].host; h.trying == s.f {
 			h.trying = nil
