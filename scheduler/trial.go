@@ -112,13 +112,18 @@ func (r *run) tryRangesNowLocked(s *seg) <-chan struct{} {
 }
 
 // splitHeldBackLocked makes at once the splits of f that its trial held
-// back, one for each idle connection the host has room for, each of the
+// back, one for each idle connection the host and the file have room for
+// (Options.MaxPerFile), each of the
 // segment with the most left: the probe's stream still waits and the
 // trial's has not begun, so they fall where a 206 would have let them fall,
 // not past what those streams would read while the connections wake. Call
 // with mu held.
 func (r *run) splitHeldBackLocked(f *file) {
-	for n := min(r.idle, r.room(f.sources[0].host)); n > 0; n-- {
+	n := min(r.idle, r.room(f.sources[0].host))
+	if r.opts.MaxPerFile > 0 {
+		n = min(n, r.opts.MaxPerFile-f.conns)
+	}
+	for ; n > 0; n-- {
 		var victim *seg
 		for _, o := range f.segs {
 			if victim == nil || o.cur.Splittable() > victim.cur.Splittable() {
