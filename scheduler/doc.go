@@ -15,7 +15,9 @@
 //     under its name, or install the saved state of an interrupted one.
 //     Otherwise its first request is a GET for "bytes=0-",
 //     which is at once the probe (size, validators, range support) and
-//     segment 0, so a list of small files costs one request per file;
+//     segment 0, so a list of small files costs one request per file. A
+//     200 to it is not proof that ranges fail: the first range past byte 0
+//     decides, for the file and its host (trial.go);
 //  3. what the work policy (package pick) chooses over a snapshot of the
 //     run's ranges (pickWork): the whole rest of a request that has gone
 //     quiet (a hedge); else half of the range with the most time left
@@ -42,7 +44,8 @@
 // retry the range (at once the first time an answer broke mid-body, then
 // with capped exponential backoff and full jitter), rest (the host refused
 // for load: it gets fewer connections, host.go), restart the file, or fail
-// the file. A range fails its file after Options.Retries failures in a row
+// the file. An answer with broken framing (segment.Malformed) fails the
+// file at its second. A range fails its file after Options.Retries failures in a row
 // without progress; a takeover by a hedge counts as one. The watchdog
 // (watchdog.go) cuts a request that receives nothing for
 // Options.StallTimeout, or less than the floor on speed over that long.
@@ -51,7 +54,7 @@
 //
 // run.go (types, Run: construction, workers, shutdown), picks.go (what a
 // free connection does next), transfer.go (one request: exec, transfer,
-// onProbe), outcome.go (classify and finish), finalize.go (verify and
+// onProbe), trial.go (a whole 200 to the probe, tried), outcome.go (classify and finish), finalize.go (verify and
 // commit a complete file), then the helpers: resume.go, checkpoint.go,
 // host.go (a host's connections, decided by its hostlimit.Controller),
 // shed.go, bursts.go (cuts on hosts that pace in bursts), watchdog.go, expire.go (expired

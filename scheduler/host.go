@@ -53,6 +53,11 @@ type host struct {
 	// that wait ends: until then the host has one connection fewer (see
 	// restLocked).
 	resting []time.Time
+	// noRanges: a range past byte 0 was answered with 200 or another
+	// range; trying is the file whose ranges are being tried, while it is
+	// on trial (trial.go).
+	noRanges bool
+	trying   *file
 }
 
 // newHost starts a host at the level its controller starts with.

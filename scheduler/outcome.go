@@ -30,16 +30,25 @@ const (
 	refresh
 )
 
+// malformedAttempts is how many answers with broken framing
+// (segment.Malformed) a file gets before it fails: one retry may meet a
+// healthy instance behind the same name, more only repeat a server's bug.
+const malformedAttempts = 2
+
 // classify is the one place that decides what an error means. Every error
 // that reaches it is a failure of a transfer the run still cares about;
-// urlWorked says an earlier request to the same URL was answered with data.
-func classify(err error, urlWorked bool) action {
+// urlWorked says an earlier request to the same URL was answered with data;
+// malformed counts the file's answers with broken framing, this one
+// included.
+func classify(err error, urlWorked bool, malformed int) action {
 	switch {
 	case urlWorked && refusedAccess(err):
 		return refresh
 	case errors.Is(err, errChanged), errors.Is(err, errRangesIgnored), errors.Is(err, errSourceSize):
 		return restart
 	case segment.Permanent(err), noSpace(err), fileSystemRefusal(err), errors.Is(err, errSizeMismatch):
+		return failFile
+	case segment.Malformed(err) && malformed >= malformedAttempts:
 		return failFile
 	case overloaded(err):
 		return rest
@@ -55,6 +64,7 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 	r.mu.Lock()
 	f, src := s.f, s.src
 	s.running, s.cancel = false, nil
+	r.endTrialLocked(s)
 	f.conns--
 	src.conns--
 	src.host.conns--
@@ -116,7 +126,13 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		src.strikes = 0
 	}
 	h := src.host
-	act := classify(err, src.urlWorked.Load())
+	if segment.Malformed(err) {
+		f.malformed++
+		if f.malformed >= malformedAttempts {
+			err = fmt.Errorf("%d answers with broken framing: %w", f.malformed, err)
+		}
+	}
+	act := classify(err, src.urlWorked.Load(), f.malformed)
 	if act == restart || act == failFile {
 		if e, ok := r.dropForLocked(s, err); ok {
 			events = append(events, e...)

@@ -45,6 +45,7 @@ func (r *run) next(ctx context.Context) *seg {
 			s.src.host.conns++
 			s.awaiting = true
 			s.src.host.awaiting++
+			r.beginTrialLocked(s)
 			return s
 		}
 		if !rested.IsZero() && (wake.IsZero() || rested.Before(wake)) {
@@ -77,7 +78,7 @@ func (r *run) next(ctx context.Context) *seg {
 // hasRoom says whether f may have one more connection: one of its
 // sources has room, and f is below Options.MaxPerFile.
 func (r *run) hasRoom(f *file) bool {
-	return (r.opts.MaxPerFile == 0 || f.conns < r.opts.MaxPerFile) && r.sourceWithRoom(f) != nil
+	return (r.opts.MaxPerFile == 0 || f.conns < r.opts.MaxPerFile) && !f.awaitsTrial() && r.sourceWithRoom(f) != nil
 }
 
 // pickWaiting returns a segment whose retry time has come, or the earliest

@@ -52,14 +52,23 @@ type file struct {
 	restarts int
 	// faults counts the file's failed requests in rounds, whatever its
 	// splits (streak.go).
-	faults   faultStreak
-	probed   bool  // size and range support are known
-	size     int64 // -1: unknown (a stream without length)
-	ranged   bool  // segments may be split and fetched in parallel
-	noRanges bool  // the server answered a ranged request with 200: never split again
-	out      *store.Part
-	segs     []*seg // unfinished segments of the current generation
-	all      []*seg // every segment of the current generation, for checkpoints
+	faults faultStreak
+	// malformed counts the answers whose framing was broken
+	// (segment.Malformed), which cap the file's attempts (classify).
+	malformed int
+	probed    bool  // size and range support are known
+	size      int64 // -1: unknown (a stream without length)
+	ranged    bool  // segments may be split and fetched in parallel
+	noRanges  bool  // the server answered a ranged request with 200: never split again
+	// rangesOnTrial: the probe's answer was a 200, and the first answer to
+	// a range past byte 0 is to tell whether ranges work (trial.go).
+	rangesOnTrial bool
+	// trialDecided, when not nil, is closed once the trial is answered or
+	// ends; the probe's stream holds its reads until then (trial.go).
+	trialDecided chan struct{}
+	out          *store.Part
+	segs         []*seg // unfinished segments of the current generation
+	all          []*seg // every segment of the current generation, for checkpoints
 	// tryResume is set until the first request of the file decides
 	// between resuming a .part, skipping a finished file, or starting over.
 	tryResume bool
@@ -149,6 +158,9 @@ type seg struct {
 	// awaiting: the current attempt's request has been sent and not yet
 	// answered; counted in its host's awaiting. Guarded by mu.
 	awaiting bool
+	// trial: the current attempt is its file's trial of ranges
+	// (trial.go). Guarded by mu.
+	trial bool
 	// answered says the current attempt's request got a response that
 	// was not a refusal, even one with the wrong range: the server is
 	// up. Written by the connection running the attempt, read by its

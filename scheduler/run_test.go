@@ -290,15 +290,18 @@ func TestWorkStealingKeepsConnectionsBusy(t *testing.T) {
 
 func TestServersWithoutRangesOrLengthAndTinyFilesCostOneRequestPerFile(t *testing.T) {
 	cases := []struct {
-		name string
-		opts origin.Options
-		size int64
+		name  string
+		opts  origin.Options
+		size  int64
+		extra int64 // requests beyond one per file
 	}{
-		{"no ranges", origin.Options{NoRanges: true}, 3<<20 + 7},
-		{"no length", origin.Options{NoLength: true}, 2<<20 + 3},
-		{"empty file", origin.Options{}, 0},
-		{"one byte", origin.Options{}, 1},
-		{"no ranges, empty", origin.Options{NoRanges: true}, 0},
+		// A 200 to the probe is checked by one range past 0, once for
+		// the host (trial.go).
+		{"no ranges", origin.Options{NoRanges: true}, 3<<20 + 7, 1},
+		{"no length", origin.Options{NoLength: true}, 2<<20 + 3, 0},
+		{"empty file", origin.Options{}, 0, 0},
+		{"one byte", origin.Options{}, 1, 0},
+		{"no ranges, empty", origin.Options{NoRanges: true}, 0, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -311,8 +314,8 @@ func TestServersWithoutRangesOrLengthAndTinyFilesCostOneRequestPerFile(t *testin
 				t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
 			}
 			fx.verify(t, dir, nil)
-			if st := fx.srv.Stats(); st.Requests != 2 {
-				t.Errorf("%d requests, want one per file", st.Requests)
+			if st := fx.srv.Stats(); st.Requests < 2 || st.Requests > 2+c.extra {
+				t.Errorf("%d requests, want one per file and at most %d more", st.Requests, c.extra)
 			}
 		})
 	}

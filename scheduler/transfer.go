@@ -31,6 +31,8 @@ type snapshot struct {
 	probed, ranged bool
 	noRanges       bool
 	unconfirmed    bool
+	// onTrial: the file's ranges are on trial (trial.go).
+	onTrial bool
 	// The source's: where the request goes, whether it has answered in
 	// this generation, and its validators then.
 	target    *url.URL
@@ -101,7 +103,7 @@ func (r *run) exec(ctx context.Context, s *seg, w *worker) {
 		return
 	}
 	src := s.src
-	snap := snapshot{probed: f.probed, ranged: f.ranged, noRanges: f.noRanges, size: f.size, out: f.out, sums: f.sums,
+	snap := snapshot{probed: f.probed, ranged: f.ranged, noRanges: f.noRanges, onTrial: f.rangesOnTrial, size: f.size, out: f.out, sums: f.sums,
 		crc: f.crc, unconfirmed: f.unconfirmed, target: src.target, known: src.known, validator: src.validator, etag: src.etag}
 	reqCtx, cancel := w.context(ctx)
 	s.cancel = cancel
@@ -124,10 +126,15 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 		req.Start, req.End, req.Total, req.IfRange = 0, -1, -1, ""
 		// A server that mangled ranges before is asked for the whole file.
 		req.Whole = snap.noRanges
+	case !snap.ranged && s.cur.Start() > 0:
+		// A stream that took a file over past byte 0 (trial.go) cannot
+		// start over alone.
+		return fmt.Errorf("%w: its one stream broke", errRangesIgnored)
 	case !snap.ranged:
 		// A single stream from a server without ranges can only start over.
 		f.written.Add(-pos)
 		s.cur.Rewind(0)
+		s.sum.Set(0, 0, 0)
 		if snap.sums != nil {
 			snap.sums.Reset()
 		}
@@ -149,6 +156,28 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 		s.answered = true
 		r.answered(s, resp)
 	}
+	var v verdict
+	if snap.onTrial && snap.probed && req.Start > 0 {
+		var skip int64
+		v, skip = r.judge(s, req.Start, resp, err, snap.validator, snap.size)
+		switch v {
+		case givenBack:
+			if resp != nil {
+				resp.Body.Close()
+			}
+			return nil
+		case startOver:
+			if resp != nil {
+				resp.Body.Close()
+			}
+			return fmt.Errorf("%w: the range was refused while no stream could carry the file on", errRangesIgnored)
+		case takenOver:
+			if err := readPast(ctx, resp.Body, skip, s, buf, r.waiter()); err != nil {
+				resp.Body.Close()
+				return err
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -159,10 +188,12 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 	out, sums, crc := snap.out, snap.sums, snap.crc
 	switch {
 	case !snap.probed:
-		if out, sums, crc, err = r.onProbe(s, resp); err != nil {
+		if out, sums, crc, err = r.onProbe(ctx, s, resp); err != nil {
 			return err
 		}
-	case snap.ranged && !resp.Partial:
+	case snap.ranged && !resp.Partial && v != takenOver && !(pos == 0 && end == snap.size && resp.Total == snap.size &&
+		(!snap.known || resp.Validator() == snap.validator)):
+		// (A 200 to a range that is the whole file is the range asked for.)
 		if snap.known && resp.Validator() != snap.validator {
 			return fmt.Errorf("%w: validator %q is now %q", errChanged, snap.validator, resp.Validator())
 		}
@@ -209,7 +240,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 
 // onProbe records what the first response says about the file and creates
 // its part (see store.Dir.Create).
-func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *checksum.Sums, *checksum.Kind, error) {
+func (r *run) onProbe(ctx context.Context, s *seg, resp *segment.Response) (*store.Part, *checksum.Sums, *checksum.Kind, error) {
 	f := s.f
 	size := resp.Total
 	if want := f.entry.Size; want >= 0 && size >= 0 && size != want {
@@ -217,8 +248,10 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *checksum.Su
 	}
 	// Opened before taking the run's lock, which no system call should
 	// hold up; direct I/O is dropped below in the rare case the file
-	// cannot be split.
-	part, err := r.openPart(f, size, resp.Partial)
+	// cannot be split. A 200 may still come from a server with ranges: a
+	// file large enough to split is then split on trial (trial.go).
+	splits := size >= 2*r.opts.MinSegment
+	part, err := r.openPart(f, size, resp.Partial || splits)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -228,14 +261,23 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *checksum.Su
 		part.Abort()
 		return nil, nil, nil, errStale
 	}
-	f.ranged = resp.Partial && size > 0 && !f.noRanges
+	h := s.src.host
+	f.rangesOnTrial = !resp.Partial && splits && !f.noRanges && !f.mirrored() && mayRange(h, resp)
+	f.ranged = size > 0 && !f.noRanges && (resp.Partial || f.rangesOnTrial)
 	if !f.ranged {
 		part.Sequential()
 	}
 	// One connection for a file that would have had several.
 	notice, tell := Event{}, false
-	if !f.ranged && (size < 0 || size >= 2*r.opts.MinSegment) {
-		notice, tell = r.noticeLocked(s.src.host, noticeNoRanges, "does not serve byte ranges: each of its files comes over one connection")
+	if !f.ranged && (size < 0 || splits) {
+		why := ""
+		switch {
+		case size < 0:
+			why = " (its answer to bytes=0- has no length)"
+		case !resp.Partial && !mayRange(h, resp) && !h.noRanges:
+			why = fmt.Sprintf(" (its answer to bytes=0- says Accept-Ranges: %s)", resp.AcceptRanges)
+		}
+		notice, tell = r.noticeLocked(h, noticeNoRanges, "does not serve byte ranges"+why+": each of its files comes over one connection")
 	}
 	f.probed, f.size, f.out = true, size, part
 	s.src.learn(resp.Validator(), resp.ETag, resp.LastModified)
@@ -244,6 +286,7 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *checksum.Su
 	f.sums, f.crc = inFlight(f.entry, f.digests, f.ranged)
 	sums, crc := f.sums, f.crc
 	s.cur.SetEnd(size)
+	hold := r.tryRangesNowLocked(s)
 	conns := f.conns
 	r.notify()
 	r.mu.Unlock()
@@ -256,6 +299,7 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *checksum.Su
 		r.rep.Report(Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name, Total: size,
 			Err: fmt.Errorf("the server sent Content-Encoding %q though none was asked for; the file is stored as sent, not decoded", resp.Encoding)})
 	}
+	waitForTrial(ctx, hold)
 	return part, sums, crc, nil
 }
 

@@ -62,7 +62,10 @@ type Response struct {
 	// NotModified: a 304 to a conditional request; the version its
 	// validators name is current. Body is empty.
 	NotModified bool
-	Body        io.ReadCloser
+	// AcceptRanges is the Accept-Ranges header as sent ("" when absent):
+	// "none" is the server saying it serves no ranges.
+	AcceptRanges string
+	Body         io.ReadCloser
 }
 
 // Validator returns the value to send as If-Range on later requests: the
@@ -130,6 +133,7 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 		Total:        -1,
 		ETag:         hresp.Header.Get("ETag"),
 		LastModified: hresp.Header.Get("Last-Modified"),
+		AcceptRanges: hresp.Header.Get("Accept-Ranges"),
 		Body:         hresp.Body,
 	}
 	if final := hresp.Request; final != nil && final.URL.Host != hr.URL.Host {

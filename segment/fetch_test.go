@@ -946,3 +946,23 @@ func TestNewRequestFromTargetMatchesParsing(t *testing.T) {
 		}
 	}
 }
+
+func TestAcceptRangesIsReportedAsSent(t *testing.T) {
+	for _, want := range []string{"none", "bytes", ""} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if want != "" {
+				w.Header().Set("Accept-Ranges", want)
+			}
+			w.Write([]byte("hello"))
+		}))
+		resp, err := Open(context.Background(), srv.Client(), Request{URL: srv.URL, End: -1, Total: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		srv.Close()
+		if resp.Partial || resp.AcceptRanges != want {
+			t.Errorf("Accept-Ranges %q: got %q (partial %v)", want, resp.AcceptRanges, resp.Partial)
+		}
+	}
+}
