@@ -27,6 +27,10 @@ type Request struct {
 	// If-Range, so that a changed file is answered with 200 instead of a
 	// range of new bytes spliced onto old ones.
 	IfRange string
+	// IfMatch, if set, is a strong ETag sent as If-Match beside If-Range:
+	// a server with another version then answers 412 at once instead of
+	// the whole file (see IsPreconditionFailed).
+	IfMatch string
 	// Whole asks for the whole file without a Range header (Start 0, End
 	// -1), for a server whose range answers cannot be used.
 	Whole bool
@@ -36,8 +40,8 @@ type Request struct {
 	IfNoneMatch, IfModifiedSince string
 	UserAgent                    string
 	// Header holds extra request headers (tokens, say); Range,
-	// Accept-Encoding, If-Range and the conditionals above are always set
-	// by Open.
+	// Accept-Encoding, If-Range, If-Match and the conditionals above are
+	// always set by Open.
 	Header http.Header
 }
 
@@ -110,6 +114,9 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 	hr.Header["Accept-Encoding"] = []string{"identity"}
 	if req.IfRange != "" {
 		hr.Header["If-Range"] = []string{req.IfRange}
+	}
+	if req.IfMatch != "" {
+		hr.Header["If-Match"] = []string{req.IfMatch}
 	}
 	if req.IfNoneMatch != "" {
 		hr.Header["If-None-Match"] = []string{req.IfNoneMatch}
