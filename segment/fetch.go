@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -127,6 +130,10 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 	if req.UserAgent != "" {
 		hr.Header["User-Agent"] = []string{req.UserAgent}
 	}
+	var conn *tracedConn
+	if req.IfMatch != "" {
+		hr, conn = traceConn(hr)
+	}
 	hresp, err := client.Do(hr)
 	if err != nil {
 		return nil, err
@@ -147,6 +154,9 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 	}
 	if err := check(hresp, req, resp); err != nil {
 		hresp.Body.Close()
+		if conn != nil && hresp.StatusCode == http.StatusPreconditionFailed {
+			conn.close()
+		}
 		return nil, err
 	}
 	// Content-MD5 is the MD5 of the body: of the whole file only when the
@@ -154,6 +164,35 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 	full := hresp.StatusCode == http.StatusOK && resp.Total >= 0
 	resp.Digests = Digests(hresp, full)
 	return resp, nil
+}
+
+// tracedConn is the connection a request went over.
+type tracedConn struct {
+	mu   sync.Mutex
+	conn net.Conn
+}
+
+// traceConn returns hr with a trace that records its connection.
+func traceConn(hr *http.Request) (*http.Request, *tracedConn) {
+	tc := &tracedConn{}
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		tc.mu.Lock()
+		tc.conn = info.Conn
+		tc.mu.Unlock()
+	}}
+	return hr.WithContext(httptrace.WithClientTrace(hr.Context(), trace)), tc
+}
+
+// close closes the connection of a 412 to If-Match: a balancer that keeps
+// a connection on one replica would send every retry over it to the replica
+// that has another version, and a 412 without a body leaves it idle in the
+// client's pool.
+func (tc *tracedConn) close() {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.conn != nil {
+		tc.conn.Close()
+	}
 }
 
 // newRequest builds the GET for req, from req.Target when the caller

@@ -1,0 +1,169 @@
+package scheduler
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulkget/bulkget/internal/origin"
+	"github.com/bulkget/bulkget/segment"
+)
+
+// restartsFromZero counts the warnings of files restarting from zero.
+func (r *recorder) restartsFromZero() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.events {
+		if e.Kind == Warning && e.Err != nil && strings.Contains(e.Err.Error(), "restarting from zero") {
+			n++
+		}
+	}
+	return n
+}
+
+// farmOptions are options for a run behind a farm: segments small enough
+// that every file is split, so that its requests meet both replicas.
+func farmOptions(dir string, rec *recorder) Options {
+	opts := testOptions(dir)
+	opts.MinSegment = 64 << 10
+	opts.Connections, opts.MaxPerFile = 8, 8
+	opts.Reporter = rec
+	return opts
+}
+
+func TestReplicasWithOtherValidatorsAreFetchedWithoutRestarting(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		perConn bool
+	}{{"balanced per request", false}, {"balanced per connection", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			// Paced so that every file is split among connections.
+			fx := newFixture(t, origin.Options{Replicas: 2, ReplicaPerConn: c.perConn, PerConnRate: 16 << 20})
+			for i := range 4 {
+				fx.add(fmt.Sprintf("r%d.bin", i), 2<<20)
+			}
+			dir := t.TempDir()
+			rec := &recorder{}
+			sum := runFixture(t, fx, farmOptions(dir, rec))
+			if sum.Done != 4 || len(sum.Failed) != 0 {
+				t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
+			}
+			fx.verify(t, dir, nil)
+			if n := rec.restartsFromZero(); n != 0 {
+				t.Errorf("%d restarts from zero for replicas of the same bytes", n)
+			}
+			if got := rec.hostWarnings("several replicas"); len(got) != 1 {
+				t.Errorf("%d warnings of replicas, want exactly one: %q", len(got), got)
+			}
+			fx.srv.WaitIdle(2 * time.Second)
+			st := fx.srv.Stats()
+			t.Logf("statuses %v, %d bytes served for %d", st.ByStatus, st.BytesServed, 4*2<<20)
+		})
+	}
+}
+
+func TestDeployHalfDoneEndsAsOneWholeVersion(t *testing.T) {
+	const size = 512 << 10
+	for _, perConn := range []bool{false, true} {
+		warned := 0
+		for i := range 20 {
+			fx := newFixture(t, origin.Options{Replicas: 2, ReplicaPerConn: perConn, ReplicaBytesDiffer: true, PerConnRate: 8 << 20})
+			fx.add("d.bin", size)
+			dir := t.TempDir()
+			rec := &recorder{}
+			sum := runFixture(t, fx, farmOptions(dir, rec))
+			if sum.Done != 1 {
+				t.Fatalf("run %d (per connection %v): done %d, failed %v", i, perConn, sum.Done, sum.Failed)
+			}
+			got := fileHash(t, filepath.Join(dir, "d.bin"))
+			if got != origin.SHA256Hex("d.bin", 0, size) && got != origin.SHA256Hex("d.bin", 1, size) {
+				t.Fatalf("run %d (per connection %v): the file is neither replica's version: mixed", i, perConn)
+			}
+			w := rec.hostWarnings("several replicas")
+			if len(w) > 1 {
+				t.Errorf("run %d: %d warnings of replicas, want at most one: %q", i, len(w), w)
+			}
+			if len(w) == 1 {
+				warned++
+				for _, v := range []int{0, 1} {
+					if etag := origin.ETag("d.bin", v, size); !strings.Contains(w[0], etag) {
+						t.Errorf("run %d: the warning does not name %s: %q", i, etag, w[0])
+					}
+				}
+			}
+			fx.srv.Close()
+		}
+		if warned == 0 {
+			t.Errorf("per connection %v: no run warned of the replicas", perConn)
+		}
+		t.Logf("per connection %v: %d of 20 runs met both replicas and said so", perConn, warned)
+	}
+}
+
+// TestIfMatchSavesWholeBodiesFromTheWrongReplica measures what If-Match
+// saves behind a farm balanced per request, against If-Range alone (a
+// server that ignores If-Match).
+func TestIfMatchSavesWholeBodiesFromTheWrongReplica(t *testing.T) {
+	const size = 8 << 20
+	waste := map[bool]int64{}
+	for _, ignore := range []bool{true, false} {
+		fx := newFixture(t, origin.Options{Replicas: 2, IgnoreIfMatch: ignore, PerConnRate: 32 << 20})
+		fx.add("m.bin", size)
+		dir := t.TempDir()
+		rec := &recorder{}
+		start := time.Now()
+		sum := runFixture(t, fx, farmOptions(dir, rec))
+		if sum.Done != 1 {
+			t.Fatalf("ignore If-Match %v: failed %v", ignore, sum.Failed)
+		}
+		fx.verify(t, dir, nil)
+		fx.srv.WaitIdle(2 * time.Second)
+		st := fx.srv.Stats()
+		waste[ignore] = st.BytesServed - size
+		t.Logf("ignore If-Match %v: %d requests %v, %d bytes thrown away, %v",
+			ignore, st.Requests, st.ByStatus, st.BytesServed-size, time.Since(start).Round(time.Millisecond))
+	}
+	if waste[false] >= waste[true] {
+		t.Errorf("If-Match threw away %d bytes, If-Range alone %d", waste[false], waste[true])
+	}
+}
+
+func TestFileThatChangesOnEveryAnswerFailsAfterItsRestarts(t *testing.T) {
+	fx := newFixture(t, origin.Options{PerConnRate: 16 << 20})
+	fx.add("c.bin", 2<<20)
+	fx.srv.SetOptions(func(o *origin.Options) {
+		o.Fault = func(r origin.Request) origin.Fault {
+			fx.srv.SetVersion("c.bin", r.N) // the next answer is another version
+			return origin.Fault{}
+		}
+	})
+	dir := t.TempDir()
+	rec := &recorder{}
+	opts := farmOptions(dir, rec)
+	opts.Retries = 2
+	sum := runFixture(t, fx, opts)
+	if sum.Done != 0 || len(sum.Failed) != 1 {
+		t.Fatalf("done %d, failed %v: want the file failed", sum.Done, sum.Failed)
+	}
+	if msg := sum.Failed[0].Err.Error(); !strings.Contains(msg, "restarted 2 times") || !strings.Contains(msg, "remote file changed") {
+		t.Errorf("failure %q does not say the file restarted its 2 times for a change", msg)
+	}
+	if n := fx.srv.FileRequests("c.bin"); n > 3*(changeAnswers+8) {
+		t.Errorf("%d requests for 3 generations", n)
+	}
+}
+
+func TestPreconditionFailedMeansAnotherVersionOnlyAfterIfMatch(t *testing.T) {
+	refused := &segment.StatusError{Code: http.StatusPreconditionFailed}
+	if _, ok := isOtherVersion(ifMatchRefused(refused, segment.Request{IfRange: `"a"`, IfMatch: `"a"`})); !ok {
+		t.Error("412 to If-Match is not another version")
+	}
+	err := ifMatchRefused(refused, segment.Request{IfRange: `"a"`})
+	if _, ok := isOtherVersion(err); ok || classify(err, true) != failFile {
+		t.Errorf("412 without If-Match is %v, action %v: want it as it is, failing the file", err, classify(err, true))
+	}
+}
