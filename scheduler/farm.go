@@ -33,16 +33,18 @@ import (
 // whole file.
 
 // changeAnswers is how many answers in a row of another version, with
-// none of the kept one, make a change of the remote file: behind a farm of
-// two replicas, a chance of 1 in 256 of taking replicas for a change (a
-// restart, which then proves the farm); on one changed server, a few cheap
-// answers before the restart.
-const changeAnswers = 8
+// none of the kept one, make a change of the remote file. Behind a farm the
+// runs of other answers are longer than coin tosses would make them: the
+// connections retry at once, together, and a balancer that hands out
+// connections in turn can give them the wrong replica several times over.
+// On one changed server they cost a round trip each (412s to If-Match)
+// before the restart.
+const changeAnswers = 16
 
 // farmAnswers is the same bound on a host known to serve from replicas: a
 // farm whose replicas no longer serve the kept version (the deploy is
 // done) restarts the file onto the new one after that many.
-const farmAnswers = 32
+const farmAnswers = 64
 
 // formerKept is how many validators a source remembers having kept in
 // earlier generations of its file.
