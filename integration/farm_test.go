@@ -1,0 +1,141 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// haproxyConf balances @PORT0@ round robin over the two nginx replicas,
+// per connection (mode tcp) or per request (mode http).
+const haproxyConf = `
+global
+	maxconn 512
+defaults
+	mode @MODE@
+	timeout connect 2s
+	timeout client 30s
+	timeout server 30s
+frontend farm
+	bind 127.0.0.1:@PORT0@
+	default_backend replicas
+backend replicas
+	balance roundrobin
+	server a 127.0.0.1:@A@
+	server b 127.0.0.1:@B@
+`
+
+// startHAProxy starts HAProxy in mode (tcp or http) in front of the
+// replicas on ports a and b.
+func startHAProxy(t *testing.T, mode string, a, b int) *server {
+	t.Helper()
+	bin := lookServer(t, "haproxy")
+	return start(t, "haproxy", 1, 1, func(s *server) *exec.Cmd {
+		conf := filepath.Join(s.dir, "haproxy.cfg")
+		text := strings.NewReplacer("@MODE@", mode, "@A@", fmt.Sprint(a), "@B@", fmt.Sprint(b)).Replace(haproxyConf)
+		if err := os.WriteFile(conf, []byte(s.expand(text)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// -db: in the foreground, as the test's child.
+		return exec.Command(bin, "-db", "-f", conf)
+	})
+}
+
+// TestFarmBehindHAProxy fetches files from two nginx replicas behind
+// HAProxy: with the same bytes (mtimes two months apart, so their ETags
+// differ) every file is right with no restart; with different bytes (a
+// deploy half done) every file is one replica's version whole.
+func TestFarmBehindHAProxy(t *testing.T) {
+	lookServer(t, "haproxy")
+	for _, mode := range []string{"tcp", "http"} {
+		for _, differ := range []bool{false, true} {
+			name := mode + map[bool]string{false: " same bytes", true: " different bytes"}[differ]
+			// One at a time: the times they log compare runs.
+			t.Run(name, func(t *testing.T) { farmScenario(t, mode, differ) })
+		}
+	}
+}
+
+func farmScenario(t *testing.T, mode string, differ bool) {
+	// Paced, so that the times compare connections rather than the CPU
+	// of a loaded machine.
+	nginx := startNginx(t, 2, `
+	server { listen 127.0.0.1:@PORT0@; root "@ROOT@/a"; limit_rate 4m; }
+	server { listen 127.0.0.1:@PORT1@; root "@ROOT@/b"; limit_rate 4m; }`)
+	names := []string{"big.bin", "s1.bin", "s2.bin", "s3.bin"}
+	sizes := []int64{16 << 20, 1 << 20, 1 << 20, 1 << 20}
+	want := map[string][]string{}
+	for i, n := range names {
+		a := nginx.file("a/"+n, n, sizes[i])
+		seed := n
+		if differ {
+			seed = n + " new"
+		}
+		b := nginx.file("b/"+n, seed, sizes[i])
+		// Deployed two months apart: nginx's ETag is mtime and size.
+		later := time.Now().Add(-time.Hour + 60*24*time.Hour)
+		if err := os.Chtimes(filepath.Join(nginx.root, "b", n), later, later); err != nil {
+			t.Fatal(err)
+		}
+		want[n] = []string{a, b}
+	}
+	lb := startHAProxy(t, mode, nginx.ports[0], nginx.ports[1])
+	work, list, out := workDir(t)
+	var pairs []string
+	for _, n := range names {
+		pairs = append(pairs, n, lb.url(0, n))
+	}
+	writeList(t, list, pairs...)
+	res := get(t, work, out, list, nil, "-c", "8")
+	wantExit(t, res, exitOK)
+	for _, n := range names {
+		got := fileSHA(t, filepath.Join(out, n))
+		if got != want[n][0] && got != want[n][1] {
+			t.Errorf("%s is neither replica's version: mixed", n)
+		}
+		if !differ && got != want[n][0] {
+			t.Errorf("%s is not the replicas' bytes", n)
+		}
+	}
+	if strings.Contains(res.out, "restarting from zero") {
+		t.Errorf("a file restarted from zero:\n%s", res.out)
+	}
+	if n := strings.Count(res.out, "several replicas"); n > 1 {
+		t.Errorf("%d warnings of replicas, want at most one:\n%s", n, res.out)
+	}
+	t.Logf("behind haproxy mode %s: %v, nginx answered %v; warned of replicas: %v", mode, res.elapsed.Round(time.Millisecond),
+		statuses(nginx.requests()), strings.Contains(res.out, "several replicas"))
+	if !differ {
+		farmTime(t, mode, nginx, lb, names, work, list, out)
+	}
+}
+
+// farmTime logs the time the files take behind the farm against one
+// replica behind the same kind of balancer: the best of two runs each,
+// taken in turn.
+func farmTime(t *testing.T, mode string, nginx, lb *server, names []string, work, list, out string) {
+	one := startHAProxy(t, mode, nginx.ports[0], nginx.ports[0])
+	best := map[*server]time.Duration{}
+	for i := range 2 {
+		for _, s := range []*server{lb, one} {
+			var pairs []string
+			for _, n := range names {
+				pairs = append(pairs, n, s.url(0, n))
+			}
+			writeList(t, list, pairs...)
+			dir := fmt.Sprintf("%s-%d-%d", out, i, s.ports[0])
+			res := get(t, work, dir, list, nil, "-c", "8")
+			wantExit(t, res, exitOK)
+			if d := best[s]; d == 0 || res.elapsed < d {
+				best[s] = res.elapsed
+			}
+			os.RemoveAll(dir)
+		}
+	}
+	t.Logf("mode %s: best of 2 behind the farm %v, one replica %v: %.2f×", mode, best[lb].Round(time.Millisecond),
+		best[one].Round(time.Millisecond), float64(best[lb])/float64(best[one]))
+}
