@@ -167,3 +167,39 @@ func TestPreconditionFailedMeansAnotherVersionOnlyAfterIfMatch(t *testing.T) {
 		t.Errorf("412 without If-Match is %v, action %v: want it as it is, failing the file", err, classify(err, true))
 	}
 }
+
+func TestPartResumesThroughTheReplicasThatServeItsVersion(t *testing.T) {
+	const size = 8 << 20
+	for _, perConn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("per connection %v", perConn), func(t *testing.T) {
+			fx := newFixture(t, origin.Options{Replicas: 2, ReplicaPerConn: perConn, PerConnRate: 4 << 20})
+			fx.add("p.bin", size)
+			dir := t.TempDir()
+			opts := farmOptions(dir, nil)
+			opts.Connections, opts.MaxPerFile = 6, 6
+			interruptedRun(t, fx, opts, 2<<20)
+			onDisk := loadState(t, dir, "p.bin").DoneBytes()
+
+			fx.srv.WaitIdle(2 * time.Second)
+			fx.srv.ResetStats()
+			rec := &recorder{}
+			opts.Reporter = rec
+			sum := runFixture(t, fx, opts)
+			if sum.Done != 1 {
+				t.Fatalf("resume: %+v", sum)
+			}
+			fx.verify(t, dir, nil)
+			if rec.count(Resumed) != 1 || rec.restartsFromZero() != 0 {
+				t.Errorf("%d resumed events, %d restarts from zero: want the .part continued", rec.count(Resumed), rec.restartsFromZero())
+			}
+			fx.srv.WaitIdle(2 * time.Second)
+			st := fx.srv.Stats()
+			// What was missing, and the starts of whole bodies closed
+			// unread by replicas with the other version.
+			t.Logf("%d bytes were on disk; the second run: %d bytes served, statuses %v", onDisk, st.BytesServed, st.ByStatus)
+			if st.BytesServed >= size+onDisk/2 {
+				t.Errorf("second run served %d bytes for %d missing", st.BytesServed, size-onDisk)
+			}
+		})
+	}
+}
