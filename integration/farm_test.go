@@ -47,20 +47,32 @@ func startHAProxy(t *testing.T, mode string, a, b int) *server {
 
 // TestFarmBehindHAProxy fetches files from two nginx replicas behind
 // HAProxy: with the same bytes (mtimes two months apart, so their ETags
-// differ) every file is right with no restart; with different bytes (a
-// deploy half done) every file is one replica's version whole.
+// differ) every file is right with no restart; with different bytes or
+// sizes (a deploy half done) every file is one replica's version whole.
 func TestFarmBehindHAProxy(t *testing.T) {
 	lookServer(t, "haproxy")
 	for _, mode := range []string{"tcp", "http"} {
-		for _, differ := range []bool{false, true} {
-			name := mode + map[bool]string{false: " same bytes", true: " different bytes"}[differ]
+		for _, differ := range []replicas{sameBytes, otherBytes, otherSize} {
 			// One at a time: the times they log compare runs.
-			t.Run(name, func(t *testing.T) { farmScenario(t, mode, differ) })
+			t.Run(mode+" "+differ.String(), func(t *testing.T) { farmScenario(t, mode, differ) })
 		}
 	}
 }
 
-func farmScenario(t *testing.T, mode string, differ bool) {
+// replicas is how the second replica's files differ from the first's.
+type replicas int
+
+const (
+	sameBytes  replicas = iota // only their mtimes, so their ETags
+	otherBytes                 // a deploy half done
+	otherSize                  // a deploy half done that changed the size
+)
+
+func (r replicas) String() string {
+	return [...]string{"same bytes", "different bytes", "different size"}[r]
+}
+
+func farmScenario(t *testing.T, mode string, differ replicas) {
 	// Paced, so that the times compare connections rather than the CPU
 	// of a loaded machine.
 	nginx := startNginx(t, 2, `
@@ -71,11 +83,14 @@ func farmScenario(t *testing.T, mode string, differ bool) {
 	want := map[string][]string{}
 	for i, n := range names {
 		a := nginx.file("a/"+n, n, sizes[i])
-		seed := n
-		if differ {
+		seed, size := n, sizes[i]
+		if differ != sameBytes {
 			seed = n + " new"
 		}
-		b := nginx.file("b/"+n, seed, sizes[i])
+		if differ == otherSize {
+			size += 4096
+		}
+		b := nginx.file("b/"+n, seed, size)
 		// Deployed two months apart: nginx's ETag is mtime and size.
 		later := time.Now().Add(-time.Hour + 60*24*time.Hour)
 		if err := os.Chtimes(filepath.Join(nginx.root, "b", n), later, later); err != nil {
@@ -97,7 +112,7 @@ func farmScenario(t *testing.T, mode string, differ bool) {
 		if got != want[n][0] && got != want[n][1] {
 			t.Errorf("%s is neither replica's version: mixed", n)
 		}
-		if !differ && got != want[n][0] {
+		if differ == sameBytes && got != want[n][0] {
 			t.Errorf("%s is not the replicas' bytes", n)
 		}
 	}
@@ -109,7 +124,7 @@ func farmScenario(t *testing.T, mode string, differ bool) {
 	}
 	t.Logf("behind haproxy mode %s: %v, nginx answered %v; warned of replicas: %v", mode, res.elapsed.Round(time.Millisecond),
 		statuses(nginx.requests()), strings.Contains(res.out, "several replicas"))
-	if !differ {
+	if differ == sameBytes {
 		farmTime(t, mode, nginx, lb, names, work, list, out)
 	}
 }

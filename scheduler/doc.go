@@ -28,11 +28,11 @@
 // is no up-front plan, so connections never idle while work remains.
 //
 // Every request after the probe, a resumed file's included, carries the
-// file's size and If-Range. An answer of another version of the same size
-// (another validator) is never written: it may come from another replica
-// behind the same name, and is retried until the other version persists
-// (farm.go). Another size, a version that persists, or a 200 with the
-// file's own validator mean the file changed or the server stopped
+// file's size and If-Range. An answer of another version (another
+// validator) is never written: it may come from another replica behind
+// the same name, and is retried until the other version persists
+// (farm.go). A version that persists, a 206 of another size, or a 200 with
+// the file's own validator mean the file changed or the server stopped
 // honouring ranges: the file restarts from zero under a new generation,
 // the old generation's transfers are cancelled and their results ignored.
 // A file of unknown size, or from a server without ranges, is fetched as

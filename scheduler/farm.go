@@ -13,9 +13,9 @@ import (
 // round-robin DNS), and their validators need not agree: nginx's ETag is
 // the file's mtime and size, so replicas deployed apart differ, and during
 // a deploy some replicas hold the new bytes. A file keeps the version of
-// its source's first answer. A ranged answer of another version of the
-// same size (another validator in a 200 to If-Range or in a 206, or a 412
-// to If-Match) is not written; what it means is decided here from the
+// its source's first answer. A ranged answer of another version (another
+// validator in a 200 to If-Range or in a 206, or a 412 to If-Match) is
+// not written; what it means is decided here from the
 // source's answers:
 //
 //   - another replica, when the kept version answers a request picked
@@ -89,15 +89,13 @@ func ifMatchRefused(err error, req segment.Request) error {
 }
 
 // checkVersion returns the error for a ranged answer whose validators are
-// not the kept ones (nil when they are): another version of the same size,
-// or else a changed file.
+// not the kept ones (nil when they are): another version, whatever its
+// size (a 412 to If-Match does not tell the size either, and a deploy may
+// change it), or a server that stopped honouring ranges.
 func checkVersion(snap snapshot, resp *segment.Response) error {
 	switch {
 	case !resp.Partial && snap.known && resp.Validator() != snap.validator:
-		if resp.Total == snap.size {
-			return &otherVersionError{kept: snap.validator, got: resp.Validator()}
-		}
-		return fmt.Errorf("%w: validator %q is now %q", errChanged, snap.validator, resp.Validator())
+		return &otherVersionError{kept: snap.validator, got: resp.Validator()}
 	case !resp.Partial:
 		return errRangesIgnored
 	case snap.etag != "" && resp.ETag != "" && resp.ETag != snap.etag:
