@@ -32,7 +32,7 @@ type Request struct {
 	IfRange string
 	// IfMatch, if set, is a strong ETag sent as If-Match beside If-Range:
 	// a server with another version then answers 412 at once instead of
-	// the whole file (see IsPreconditionFailed).
+	// the whole file (see PreconditionFailed).
 	IfMatch string
 	// Whole asks for the whole file without a Range header (Start 0, End
 	// -1), for a server whose range answers cannot be used.
