@@ -99,7 +99,8 @@
 // connection and per request; farm-deploy-l4 and farm-deploy-l7 serve a
 // deploy half done (replica 1 holds version 1 of every file), where a
 // file is right when it is one replica's version whole, and a mix of the
-// two is counted wrong. 4 × 64 MiB, 8 MiB/s per connection, 20 ms per
+// two is counted wrong; farm-one serves the same files from one replica,
+// the time to compare with. 4 × 64 MiB, 8 MiB/s per connection, 20 ms per
 // request. They run with -scenarios farms:
 //
 //	go run ./bench/suite -scenarios farms -peers bulkget,aria2c,curl -repeat 1

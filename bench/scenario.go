@@ -147,9 +147,11 @@ func AdaptiveScenarios() []Scenario {
 // request (HAProxy in mode http), with the same bytes (only the ETags and
 // Last-Modified dates differ, as nginx replicas deployed apart) or
 // different bytes (a deploy half done: a file is right when it is one
-// replica's version whole). They run with -scenarios farms, not with all.
+// replica's version whole); farm-one is the same files from one replica,
+// the time to compare with. They run with -scenarios farms, not with all.
 func FarmScenarios() []Scenario {
-	var out []Scenario
+	out := []Scenario{{Name: "farm-one", About: "4 × 64 MiB from 1 replica, 8 MiB/s per connection, 20 ms per request",
+		Sets: []FileSet{{4, 64 << 20}}, PerConnRate: 8 << 20, Latency: 20 * time.Millisecond}}
 	for _, differ := range []bool{false, true} {
 		for _, perConn := range []bool{true, false} {
 			name, about := "farm", "same bytes, other validators"
