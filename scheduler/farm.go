@@ -15,8 +15,7 @@ import (
 // a deploy some replicas hold the new bytes. A file keeps the version of
 // its source's first answer. A ranged answer of another version (another
 // validator in a 200 to If-Range or in a 206, or a 412 to If-Match) is
-// not written; what it means is decided here from the
-// source's answers:
+// not written; what it means is decided here from the source's answers:
 //
 //   - another replica, when the kept version answers a request picked
 //     after the other version first answered, or the other validator is
@@ -51,7 +50,8 @@ const farmAnswers = 64
 const formerKept = 4
 
 // versionEvidence is what a source's answers of another version than the
-// kept one taught in this generation. Guarded by run.mu.
+// kept one taught: in this generation, and the validators of earlier ones
+// (former). Guarded by run.mu.
 type versionEvidence struct {
 	// other is the latest other validator seen ("" while none is known:
 	// a 412 does not name the version it has).
