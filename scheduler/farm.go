@@ -23,8 +23,10 @@ import (
 //     said once per host, and the range is retried at once, without
 //     spending its retry budget;
 //   - a change of the remote file, when only other versions answer,
-//     changeAnswers in a row (farmAnswers on a host known to be a farm):
-//     the file restarts as for any change, Options.Retries bounding it.
+//     changeAnswers in a row (farmAnswers on a host known to be a farm),
+//     or, before the host is known to be a farm, when they name more
+//     than farmVersions validators: the file restarts as for any change,
+//     Options.Retries bounding it.
 //
 // Once a source has met another version, or its host is a farm, its
 // requests carry If-Match with the kept ETag beside If-Range, so that a
@@ -32,18 +34,25 @@ import (
 // whole file.
 
 // changeAnswers is how many answers in a row of another version, with
-// none of the kept one, make a change of the remote file. Behind a farm the
-// runs of other answers are longer than coin tosses would make them: the
-// connections retry at once, together, and a balancer that hands out
-// connections in turn can give them the wrong replica several times over.
-// On one changed server they cost a round trip each (412s to If-Match)
-// before the restart.
+// none of the kept one, make a change of the remote file; answers to
+// requests sent before the run began do not count. Behind a farm the runs
+// are longer than coin tosses would make them: the connections retry at
+// once, together, and a balancer that hands out connections in turn can
+// give them the wrong replica several times over. On one changed server
+// they cost a round trip each (412s to If-Match) before the restart.
 const changeAnswers = 16
 
 // farmAnswers is the same bound on a host known to serve from replicas: a
 // farm whose replicas no longer serve the kept version (the deploy is
 // done) restarts the file onto the new one after that many.
 const farmAnswers = 64
+
+// farmVersions is how many other validators one run of other answers
+// may show before the host is known to be a farm: more means a file that
+// changes on every answer, not a farm (whose replicas have a few
+// versions). A farm of more replicas, each with its own validator, costs
+// one restart, after which its former validator proves the farm.
+const farmVersions = 2
 
 // formerKept is how many validators a source remembers having kept in
 // earlier generations of its file.
@@ -57,9 +66,12 @@ type versionEvidence struct {
 	// a 412 does not name the version it has).
 	other string
 	// since is when the current run of other answers began; streak counts
-	// them. Zero: the last answer was of the kept version.
+	// its first and those to requests picked after it, and seen holds the
+	// validators they named. Zero: the last answer was of the kept
+	// version.
 	since  time.Time
 	streak int
+	seen   []string
 	// former are validators the source kept before its file restarted: a
 	// replica that still has one shows a farm, not a change.
 	former []string
@@ -122,12 +134,21 @@ func ifMatch(src *source) string {
 func (r *run) otherVersionLocked(s *seg, ov *otherVersionError) ([]Event, error) {
 	src, h := s.src, s.src.host
 	ev := &src.evidence
-	if ev.streak == 0 {
+	switch {
+	case ev.streak == 0:
 		ev.since = time.Now()
+		ev.streak = 1
+	case s.began.After(ev.since):
+		// Requests already on their way when the run began say nothing
+		// more: the connections that hit the other version at once count
+		// as one.
+		ev.streak++
 	}
-	ev.streak++
 	if ov.got != "" {
 		ev.other = ov.got
+		if !slices.Contains(ev.seen, ov.got) {
+			ev.seen = append(ev.seen, ov.got)
+		}
 	}
 	var events []Event
 	if ov.got != "" && slices.Contains(ev.former, ov.got) {
@@ -137,7 +158,7 @@ func (r *run) otherVersionLocked(s *seg, ov *otherVersionError) ([]Event, error)
 	if h.farm {
 		limit = farmAnswers
 	}
-	if ev.streak >= limit {
+	if ev.streak >= limit || !h.farm && len(ev.seen) > farmVersions {
 		other := ev.other
 		if other == "" {
 			other = "another (412 to If-Match)"
@@ -157,7 +178,7 @@ func (r *run) keptVersionLocked(s *seg) []Event {
 	if ev.streak == 0 || !s.began.After(ev.since) {
 		return nil // no other version since, or an answer older than them
 	}
-	ev.streak, ev.since = 0, time.Time{}
+	ev.streak, ev.since, ev.seen = 0, time.Time{}, nil
 	return r.farmLocked(s)
 }
 
@@ -199,7 +220,7 @@ func (ev *versionEvidence) forget(kept string) {
 			ev.former = ev.former[1:]
 		}
 	}
-	ev.other, ev.since, ev.streak = "", time.Time{}, 0
+	ev.other, ev.since, ev.streak, ev.seen = "", time.Time{}, 0, nil
 }
 
 // isOtherVersion reports whether err is an answer of another version.
