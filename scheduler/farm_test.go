@@ -207,3 +207,32 @@ func TestPartResumesThroughTheReplicasThatServeItsVersion(t *testing.T) {
 		})
 	}
 }
+
+func TestUpdateConvergesOnceTheFarmHasOneVersion(t *testing.T) {
+	const size = 512 << 10
+	fx := newFixture(t, origin.Options{Replicas: 2, ReplicaBytesDiffer: true, PerConnRate: 8 << 20})
+	fx.add("u.bin", size)
+	dir := t.TempDir()
+	rec := &recorder{}
+	opts := farmOptions(dir, rec)
+	if sum := runFixture(t, fx, opts); sum.Done != 1 {
+		t.Fatalf("during the deploy: %+v", sum)
+	}
+	first := fileHash(t, filepath.Join(dir, "u.bin"))
+	// The deploy ends: every replica serves version 1, as replica 1 did.
+	fx.srv.SetOptions(func(o *origin.Options) { o.Replicas = 1 })
+	fx.srv.SetVersion("u.bin", 1)
+	opts.Update = true
+	sum := runFixture(t, fx, opts)
+	fx.verify(t, dir, map[string]int{"u.bin": 1})
+	if kept0 := first == origin.SHA256Hex("u.bin", 0, size); sum.Done != btoi(kept0) || sum.Skipped != btoi(!kept0) {
+		t.Errorf("the first run kept version %d; then done %d, skipped %d", btoi(!kept0), sum.Done, sum.Skipped)
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
