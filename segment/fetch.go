@@ -154,7 +154,7 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 	}
 	if err := check(hresp, req, resp); err != nil {
 		hresp.Body.Close()
-		if conn != nil && hresp.StatusCode == http.StatusPreconditionFailed {
+		if conn != nil && hresp.StatusCode == http.StatusPreconditionFailed && hresp.ProtoMajor == 1 {
 			conn.close()
 		}
 		return nil, err
@@ -186,7 +186,8 @@ func traceConn(hr *http.Request) (*http.Request, *tracedConn) {
 // close closes the connection of a 412 to If-Match: a balancer that keeps
 // a connection on one replica would send every retry over it to the replica
 // that has another version, and a 412 without a body leaves it idle in the
-// client's pool.
+// client's pool. Only for HTTP/1: an HTTP/2 connection carries the other
+// requests too.
 func (tc *tracedConn) close() {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
