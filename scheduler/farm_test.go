@@ -1,14 +1,17 @@
 package scheduler
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bulkget/bulkget/internal/origin"
+	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
 )
 
@@ -235,4 +238,79 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestAnswersTellReplicasFromAChange drives the rules of farm.go with
+// answers in a given order: another version ("B"), the kept one ("A"),
+// each to a request picked before or after the other version first
+// answered.
+func TestAnswersTellReplicasFromAChange(t *testing.T) {
+	type answer struct {
+		got   string // validator; "A" is the kept one, "" a 412
+		early bool   // the request was picked before the first other answer
+	}
+	many := func(n int, a answer) []answer { return slices.Repeat([]answer{a}, n) }
+	for _, c := range []struct {
+		name    string
+		former  []string
+		answers []answer
+		farm    bool // the host is taken for a farm
+		changed bool // the last answer restarts the file
+	}{
+		{"the kept version again, asked after the other", nil, []answer{{got: "B"}, {got: "A"}}, true, false},
+		{"the kept version to a request sent before the other answered", nil, []answer{{got: "B"}, {got: "A", early: true}}, false, false},
+		{"a validator the source kept before a restart", []string{"B"}, []answer{{got: "B"}}, true, false},
+		{"another version 15 times is not yet a change", nil, many(changeAnswers-1, answer{got: "B"}), false, false},
+		{"another version 16 times is a change", nil, many(changeAnswers, answer{got: "B"}), false, true},
+		{"412s count like other validators", nil, append([]answer{{got: "B"}}, many(changeAnswers-1, answer{})...), false, true},
+		{"requests already on their way count as one", nil,
+			append(many(changeAnswers, answer{got: "B", early: true}), answer{got: "B"}), false, false},
+		{"three other validators are a file changing on every answer", nil,
+			[]answer{{got: "B"}, {got: "C"}, {got: "D"}}, false, true},
+		{"once a farm, 16 other answers are not a change", nil,
+			append([]answer{{got: "B"}, {got: "A"}}, many(changeAnswers, answer{got: "B"})...), true, false},
+		{"once a farm, 64 are", nil,
+			append([]answer{{got: "B"}, {got: "A"}}, many(farmAnswers, answer{got: "B"})...), true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := &run{}
+			h := &host{name: "farm.example"}
+			src := &source{host: h, known: true, validator: "A", etag: "A"}
+			src.evidence.former = c.former
+			f := &file{entry: manifest.Entry{Name: "big.bin"}, sources: []*source{src}}
+			before := time.Now()
+			time.Sleep(time.Millisecond) // the first other answer comes after before
+			var changed error
+			var notices []Event
+			for i, a := range c.answers {
+				s := &seg{f: f, src: src, began: time.Now()}
+				if a.early {
+					s.began = before
+				}
+				var e []Event
+				if a.got == "A" {
+					e = r.keptVersionLocked(s)
+				} else {
+					e, changed = r.otherVersionLocked(s, &otherVersionError{kept: "A", got: a.got})
+					if changed != nil && i < len(c.answers)-1 {
+						t.Fatalf("answer %d of %d restarts the file: %v", i+1, len(c.answers), changed)
+					}
+				}
+				notices = append(notices, e...)
+				time.Sleep(time.Microsecond) // the next request is picked later
+			}
+			if h.farm != c.farm {
+				t.Errorf("farm %v, want %v", h.farm, c.farm)
+			}
+			if (changed != nil) != c.changed {
+				t.Errorf("change %v, want %v", changed, c.changed)
+			}
+			if c.changed && !errors.Is(changed, errChanged) {
+				t.Errorf("the change is %v, not errChanged", changed)
+			}
+			if want := btoi(c.farm); len(notices) != want {
+				t.Errorf("%d notices, want %d: %v", len(notices), want, notices)
+			}
+		})
+	}
 }
