@@ -32,11 +32,15 @@
 // is no up-front plan, so connections never idle while work remains.
 //
 // Every request after the probe, a resumed file's included, carries the
-// file's size and If-Range. A 200 in reply, or another size or ETag, means
-// the file changed or the server stopped honouring ranges: the file
-// restarts from zero under a new generation, the old generation's transfers
-// are cancelled and their results ignored. A file of unknown size, or from
-// a server without ranges, is fetched as one stream.
+// file's size and If-Range. An answer of another version (another
+// validator) is never written: it may come from another replica behind
+// the same name, and is retried until the other version persists
+// (farm.go). A version that persists, a 206 of another size, or a 200 with
+// the file's own validator mean the file changed or the server stopped
+// honouring ranges: the file restarts from zero under a new generation,
+// the old generation's transfers are cancelled and their results ignored.
+// A file of unknown size, or from a server without ranges, is fetched as
+// one stream.
 //
 // # Failures
 //
@@ -55,7 +59,8 @@
 // run.go (types, Run: construction, workers, shutdown), picks.go (what a
 // free connection does next), transfer.go (one request: exec, transfer,
 // onProbe), trial.go (a whole 200 to the probe, tried), outcome.go (classify and finish), finalize.go (verify and
-// commit a complete file), then the helpers: resume.go, checkpoint.go,
+// commit a complete file), then the helpers: farm.go (replicas that
+// disagree), resume.go, checkpoint.go,
 // host.go (a host's connections, decided by its hostlimit.Controller),
 // shed.go, bursts.go (cuts on hosts that pace in bursts), watchdog.go, expire.go (expired
 // links), verify.go (which checksum a file is checked against). The

@@ -49,6 +49,9 @@ type host struct {
 	// came from another host; told holds the notices given.
 	answers, redirected int
 	told                map[notice]bool
+	// farm: the host serves from replicas whose validators differ
+	// (farm.go).
+	farm bool
 	// resting holds, for each refusal that came with a Retry-After, when
 	// that wait ends: until then the host has one connection fewer (see
 	// restLocked).
@@ -207,6 +210,7 @@ const (
 	noticeNoRanges notice = iota
 	noticeNoParallel
 	noticeRedirects
+	noticeReplicas
 )
 
 // redirectNotice is how many answers, every one redirected, make a host one

@@ -28,6 +28,10 @@ const (
 	// Transfers still running go on; new requests wait for a fresh URL
 	// (expire.go).
 	refresh
+	// another: the answer came from another version of the file than the
+	// one its bytes come from: another replica behind the same name, or a
+	// change, which the source's answers tell apart (farm.go).
+	another
 )
 
 // malformedAttempts is how many answers with broken framing
@@ -44,6 +48,8 @@ func classify(err error, urlWorked bool, malformed int) action {
 	switch {
 	case urlWorked && refusedAccess(err):
 		return refresh
+	case errors.As(err, new(*otherVersionError)):
+		return another
 	case errors.Is(err, errChanged), errors.Is(err, errRangesIgnored), errors.Is(err, errSourceSize):
 		return restart
 	case segment.Permanent(err), noSpace(err), fileSystemRefusal(err), errors.Is(err, errSizeMismatch):
@@ -133,6 +139,15 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		}
 	}
 	act := classify(err, src.urlWorked.Load(), f.malformed)
+	if act == another {
+		ov, _ := isOtherVersion(err)
+		e, changed := r.otherVersionLocked(s, ov)
+		events = append(events, e...)
+		if changed == nil {
+			return // retried at once
+		}
+		err, act = changed, restart
+	}
 	if act == restart || act == failFile {
 		if e, ok := r.dropForLocked(s, err); ok {
 			events = append(events, e...)

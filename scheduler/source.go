@@ -68,8 +68,11 @@ type source struct {
 	// changedAway: dropped because it served another version; a restart
 	// of the file from zero takes it back.
 	changedAway bool
-	bytes       atomic.Int64 // written from this source in this run
-	genBytes    atomic.Int64 // written from it in the file's current generation
+	// evidence is what its answers of another version than validator
+	// taught (farm.go).
+	evidence versionEvidence
+	bytes    atomic.Int64 // written from this source in this run
+	genBytes atomic.Int64 // written from it in the file's current generation
 }
 
 // usable says whether a new request may go to src; call with mu held.
@@ -84,6 +87,7 @@ func (src *source) setTarget(u *url.URL) {
 
 // forget drops what src's answers taught, for a file restarting from zero.
 func (src *source) forget() {
+	src.evidence.forget(src.validator)
 	src.known, src.validator, src.etag, src.lastModified = false, "", "", ""
 	if src.changedAway {
 		src.dropped, src.changedAway = nil, false

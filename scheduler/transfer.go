@@ -40,9 +40,14 @@ type snapshot struct {
 	validator string
 	etag      string
 	size      int64
-	out       *store.Part
-	sums      *checksum.Sums
-	crc       *checksum.Kind
+	// ifMatch is the If-Match of a ranged request (farm.go); suspect: the
+	// source has met another version, which an answer of the kept one
+	// may show to be another replica.
+	ifMatch string
+	suspect bool
+	out     *store.Part
+	sums    *checksum.Sums
+	crc     *checksum.Kind
 }
 
 // worker is what a connection's loop keeps from one segment to the next:
@@ -104,7 +109,8 @@ func (r *run) exec(ctx context.Context, s *seg, w *worker) {
 	}
 	src := s.src
 	snap := snapshot{probed: f.probed, ranged: f.ranged, noRanges: f.noRanges, onTrial: f.rangesOnTrial, size: f.size, out: f.out, sums: f.sums,
-		crc: f.crc, unconfirmed: f.unconfirmed, target: src.target, known: src.known, validator: src.validator, etag: src.etag}
+		crc: f.crc, unconfirmed: f.unconfirmed, target: src.target, known: src.known, validator: src.validator, etag: src.etag,
+		ifMatch: ifMatch(src), suspect: src.evidence.streak > 0}
 	reqCtx, cancel := w.context(ctx)
 	s.cancel = cancel
 	r.mu.Unlock()
@@ -119,11 +125,11 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 	buf := bufs.Plain()[:r.chunk]
 	_, pos, end := s.cur.Bounds()
 	req := segment.Request{Target: snap.target, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
-		Start: pos, End: end, Total: snap.size, IfRange: snap.validator}
+		Start: pos, End: end, Total: snap.size, IfRange: snap.validator, IfMatch: snap.ifMatch}
 	switch {
 	case !snap.probed:
 		// The probe is a real GET whose body is segment 0: no HEAD round trip.
-		req.Start, req.End, req.Total, req.IfRange = 0, -1, -1, ""
+		req.Start, req.End, req.Total, req.IfRange, req.IfMatch = 0, -1, -1, "", ""
 		// A server that mangled ranges before is asked for the whole file.
 		req.Whole = snap.noRanges
 	case !snap.ranged && s.cur.Start() > 0:
@@ -138,9 +144,11 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 		if snap.sums != nil {
 			snap.sums.Reset()
 		}
-		req.Start, req.End, req.Total, req.IfRange = 0, -1, -1, ""
+		req.Start, req.End, req.Total, req.IfRange, req.IfMatch = 0, -1, -1, "", ""
 	}
 	resp, err := segment.Open(ctx, r.http, req)
+	err = ifMatchRefused(err, req)
+	_, another := isOtherVersion(err)
 	switch {
 	case errors.Is(err, segment.ErrSizeChanged) && snap.probed && !snap.known:
 		// A source's first answer: it is not the file the others serve.
@@ -151,7 +159,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 		err = fmt.Errorf("%w: %v", errRangesIgnored, err)
 	}
 	if err == nil || errors.Is(err, segment.ErrBadRange) || errors.Is(err, errChanged) ||
-		errors.Is(err, errRangesIgnored) || errors.Is(err, errSourceSize) {
+		errors.Is(err, errRangesIgnored) || errors.Is(err, errSourceSize) || another {
 		// An answer, even with the wrong bytes: the host is up.
 		s.answered = true
 		r.answered(s, resp)
@@ -191,15 +199,17 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 		if out, sums, crc, err = r.onProbe(ctx, s, resp); err != nil {
 			return err
 		}
-	case snap.ranged && !resp.Partial && v != takenOver && !(pos == 0 && end == snap.size && resp.Total == snap.size &&
-		(!snap.known || resp.Validator() == snap.validator)):
-		// (A 200 to a range that is the whole file is the range asked for.)
-		if snap.known && resp.Validator() != snap.validator {
-			return fmt.Errorf("%w: validator %q is now %q", errChanged, snap.validator, resp.Validator())
+	case snap.ranged:
+		// A 200 to a range that is the whole file is the range asked for,
+		// and one a trial took over is the whole file from byte 0
+		// (trial.go): neither means the server stopped honouring ranges.
+		whole := v == takenOver || pos == 0 && end == snap.size && resp.Total == snap.size
+		if err := checkVersion(snap, resp, whole); err != nil {
+			return err
 		}
-		return errRangesIgnored
-	case snap.ranged && snap.etag != "" && resp.ETag != "" && resp.ETag != snap.etag:
-		return fmt.Errorf("%w: ETag %s is now %s", errChanged, snap.etag, resp.ETag)
+		if snap.suspect {
+			r.keptVersion(s)
+		}
 	case !snap.ranged && snap.size >= 0 && resp.Total != snap.size:
 		return fmt.Errorf("%w: size %d is now %d", errChanged, snap.size, resp.Total)
 	}

@@ -135,6 +135,13 @@ var certificateAlerts = map[string]bool{
 	"tls: certificate required":          true, // 116
 }
 
+// PreconditionFailed reports whether err is a 412 answer: to a request
+// with If-Match, the server holds another version than the one named.
+func PreconditionFailed(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Code == http.StatusPreconditionFailed
+}
+
 // RetryAfter returns the server's requested delay carried by err, or 0.
 func RetryAfter(err error) time.Duration {
 	var se *StatusError
