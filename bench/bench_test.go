@@ -125,6 +125,14 @@ func BenchmarkMirrors(b *testing.B) {
 	}
 }
 
+// BenchmarkFarms: the farm scenarios, 4 × 64 MiB from two replicas behind
+// one address, one sub-benchmark each.
+func BenchmarkFarms(b *testing.B) {
+	for _, s := range FarmScenarios() {
+		b.Run(s.Name, func(b *testing.B) { runBulkget(b, s) })
+	}
+}
+
 func ExampleScenario_Ideal() {
 	for _, name := range []string{"capped-large", "many-small", "uncapped"} {
 		s, _ := Lookup(name)

@@ -93,14 +93,26 @@
 // scenarios measure it) or, in mirrors3-slow and mirrors3-dies, only the
 // slow or dead host, at the cost of a run of 13 to 100 s each.
 //
+// FarmScenarios are one address in front of two replicas whose
+// validators differ (issue 34), as a load balancer over nginx replicas
+// deployed apart: farm-l4 and farm-l7 serve the same bytes, balanced per
+// connection and per request; farm-deploy-l4 and farm-deploy-l7 serve a
+// deploy half done (replica 1 holds version 1 of every file), where a
+// file is right when it is one replica's version whole, and a mix of the
+// two is counted wrong; farm-one serves the same files from one replica,
+// the time to compare with. 4 × 64 MiB, 8 MiB/s per connection, 20 ms per
+// request. They run with -scenarios farms:
+//
+//	go run ./bench/suite -scenarios farms -peers bulkget,aria2c,curl -repeat 1
+//
 // A tool that is not installed is skipped with a note; one that fails,
 // hangs or writes wrong bytes shows it in the table. The origin runs in the
 // suite's process and its CPU is not counted, but it shares the machine.
 //
 // # Go benchmarks
 //
-// The main scenarios and the mirror ones (BenchmarkMirrors), for bulkget
-// alone, are Go benchmarks reporting the same figures through
+// The main scenarios, the mirror ones (BenchmarkMirrors) and the farms
+// (BenchmarkFarms), for bulkget alone, are Go benchmarks reporting the same figures through
 // b.ReportMetric, for benchstat:
 //
 //	go test -run='^$' -bench=. -benchtime=1x ./bench

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkget/bulkget/scheduler"
+	"github.com/bulkget/bulkget/httpclient"
 )
 
 // BenchmarkClientFloor is what many-small allows a client that does
@@ -43,7 +43,7 @@ func benchFloor(b *testing.B, name string) {
 		urls[i] = f.Server.URL(file.Name)
 	}
 	conns := s.Conns()
-	client := scheduler.NewClient(scheduler.ClientOptions{MaxPerHost: conns, ConnectTimeout: 10 * time.Second})
+	client := httpclient.New(httpclient.Options{MaxPerHost: conns, ConnectTimeout: 10 * time.Second})
 	defer client.CloseIdleConnections()
 	b.ResetTimer()
 	for range b.N {

@@ -108,7 +108,8 @@ func Start(s Scenario) *Fixture {
 func (s Scenario) options() origin.Options {
 	return origin.Options{PerConnRate: s.PerConnRate, Latency: s.Latency,
 		TotalRate: s.TotalRate, MaxInFlight: s.MaxInFlight, OverloadStatus: s.OverloadStatus,
-		OverloadRetryAfter: s.OverloadRetryAfter, BurstPacing: s.BurstPacing}
+		OverloadRetryAfter: s.OverloadRetryAfter, BurstPacing: s.BurstPacing,
+		Replicas: s.Replicas, ReplicaPerConn: s.ReplicaPerConn, ReplicaBytesDiffer: s.ReplicaBytesDiffer}
 }
 
 // serve starts one origin with opts and the fixture's files.
@@ -288,7 +289,7 @@ func (r *Runner) Run(ctx context.Context, f *Fixture, t Tool) (Result, error) {
 			res.BigReqs += srv.FileRequests(big.Name)
 		}
 	}
-	state := verify(p.Dir, f.files)
+	state := verify(p.Dir, f.files, s.versions())
 	for _, file := range f.files {
 		switch state[file.Name] {
 		case fileRight:

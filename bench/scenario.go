@@ -53,6 +53,15 @@ type Scenario struct {
 	// with the caps above.
 	Sources []Source
 
+	// Replicas, for a farm scenario (FarmScenarios), serves every file
+	// as that many replicas behind one address (origin.Options.Replicas),
+	// balanced per connection (ReplicaPerConn) or per request; with
+	// ReplicaBytesDiffer replica i serves version i, and a file is right
+	// when it is one replica's version whole.
+	Replicas           int
+	ReplicaPerConn     bool
+	ReplicaBytesDiffer bool
+
 	Connections int      // total connections; Budget if zero
 	BulkgetArgs []string // extra bulkget options (go test benchmarks only)
 	// IdealOverride replaces Ideal when something other than the origin
@@ -132,6 +141,45 @@ func AdaptiveScenarios() []Scenario {
 	return out
 }
 
+// FarmScenarios are one address in front of two replicas whose
+// validators differ (issue 34): 4 × 64 MiB, 8 MiB/s per connection, 20 ms
+// per request, balanced round robin per connection (an L4 balancer) or per
+// request (HAProxy in mode http), with the same bytes (only the ETags and
+// Last-Modified dates differ, as nginx replicas deployed apart) or
+// different bytes (a deploy half done: a file is right when it is one
+// replica's version whole); farm-one is the same files from one replica,
+// the time to compare with. They run with -scenarios farms, not with all.
+func FarmScenarios() []Scenario {
+	out := []Scenario{{Name: "farm-one", About: "4 × 64 MiB from 1 replica, 8 MiB/s per connection, 20 ms per request",
+		Sets: []FileSet{{4, 64 << 20}}, PerConnRate: 8 << 20, Latency: 20 * time.Millisecond}}
+	for _, differ := range []bool{false, true} {
+		for _, perConn := range []bool{true, false} {
+			name, about := "farm", "same bytes, other validators"
+			if differ {
+				name, about = "farm-deploy", "different bytes (a deploy half done)"
+			}
+			if perConn {
+				name, about = name+"-l4", about+", balanced per connection"
+			} else {
+				name, about = name+"-l7", about+", balanced per request"
+			}
+			out = append(out, Scenario{Name: name, About: "4 × 64 MiB from 2 replicas, 8 MiB/s per connection, 20 ms per request; " + about,
+				Sets: []FileSet{{4, 64 << 20}}, PerConnRate: 8 << 20, Latency: 20 * time.Millisecond,
+				Replicas: 2, ReplicaPerConn: perConn, ReplicaBytesDiffer: differ})
+		}
+	}
+	return out
+}
+
+// versions is how many versions of each file count as right: one per
+// replica when the replicas' bytes differ.
+func (s Scenario) versions() int {
+	if s.ReplicaBytesDiffer {
+		return max(s.Replicas, 1)
+	}
+	return 1
+}
+
 // FaultScenarios are probes of one kind of fault each, not part of
 // Scenarios: 4 × 16 MiB at 8 MiB/s per connection, where the first two
 // requests for every file fail in the same way.
@@ -152,10 +200,10 @@ func FaultScenarios() []Scenario {
 }
 
 // Lookup returns the scenario called name, from Scenarios,
-// FaultScenarios, AdaptiveScenarios or MirrorScenarios.
+// FaultScenarios, AdaptiveScenarios, MirrorScenarios or FarmScenarios.
 func Lookup(name string) (Scenario, error) {
 	var names []string
-	all := slices.Concat(Scenarios(), FaultScenarios(), AdaptiveScenarios(), MirrorScenarios())
+	all := slices.Concat(Scenarios(), FaultScenarios(), AdaptiveScenarios(), MirrorScenarios(), FarmScenarios())
 	for _, s := range all {
 		if s.Name == name {
 			return s, nil

@@ -25,7 +25,7 @@ func TestVerifyLeavesAccessTime(t *testing.T) {
 	if err := os.Chtimes(path, old, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if st := verify(dir, files); st["f"] != fileRight {
+	if st := verify(dir, files, 1); st["f"] != fileRight {
 		t.Fatalf("verify: %v, want the file right", st["f"])
 	}
 	info, err := os.Stat(path)

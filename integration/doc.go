@@ -1,5 +1,6 @@
 // Package integration runs the real bulkget binary against real web
-// servers: nginx, and caddy for HTTP/2 over TLS. It holds only tests.
+// servers: nginx, caddy for HTTP/2 over TLS, and HAProxy in front of nginx
+// replicas. It holds only tests.
 //
 // Each test starts its own server on 127.0.0.1, on free ports, with a
 // configuration it writes into t.TempDir(): no system configuration, no
@@ -11,5 +12,6 @@
 // tells what bulkget really asked for: ranges, protocols, headers.
 //
 // A server that is not installed makes its tests skip with a message
-// saying so; .ci/run installs nginx and caddy from Debian's packages.
+// saying so; .ci/run installs nginx, caddy and haproxy from Debian's
+// packages.
 package integration

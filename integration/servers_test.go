@@ -87,7 +87,7 @@ http {
 	uwsgi_temp_path "@DIR@/tmp/uwsgi";
 	scgi_temp_path "@DIR@/tmp/scgi";
 	log_format j escape=json '{"port":"$server_port","status":"$status","method":"$request_method","uri":"$request_uri",'
-		'"range":"$http_range","token":"$http_x_token","auth":"$http_authorization","bytes":"$body_bytes_sent","proto":"$server_protocol","time":"$msec","rt":"$request_time"}';
+		'"range":"$http_range","token":"$http_x_token","auth":"$http_authorization","bytes":"$body_bytes_sent","proto":"$server_protocol","time":"$msec","rt":"$request_time","client":"$remote_port"}';
 	access_log "@DIR@/access.log" j;
 	root "@ROOT@";
 @SERVERS@
@@ -264,6 +264,7 @@ type request struct {
 	Bytes  int64
 	Start  float64 // seconds since the epoch, when the request came (nginx only)
 	End    float64 // and when its response ended
+	Client string  // the client's port, where the log has it: one per connection
 }
 
 // requests reads the server's access log.
@@ -320,7 +321,7 @@ func (s *server) parse(line []byte) (*request, error) {
 	if err := json.Unmarshal(line, &l); err != nil {
 		return nil, err
 	}
-	r := &request{Method: l["method"], URI: l["uri"], Range: l["range"], Token: l["token"], Auth: l["auth"], Proto: l["proto"]}
+	r := &request{Method: l["method"], URI: l["uri"], Range: l["range"], Token: l["token"], Auth: l["auth"], Proto: l["proto"], Client: l["client"]}
 	var err1, err2, err3, err4, err5 error
 	var took float64
 	r.Port, err1 = strconv.Atoi(l["port"])

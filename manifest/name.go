@@ -14,13 +14,20 @@ import (
 // overwritten by, or be mistaken for, another file's progress. They are
 // compared case-insensitively because the output folder may live on a
 // case-insensitive file system.
-var reservedSuffixes = []string{store.PartSuffix, partState, partState + store.TempSuffix,
-	store.VerifiedSuffix, store.VerifiedSuffix + store.TempSuffix}
+var reservedSuffixes = store.ReservedSuffixes()
 
 const partState = store.PartSuffix + store.StateSuffix
 
 // lockName is the file bulkget locks so that two runs do not share a folder.
 const lockName = store.LockName
+
+// ownNames are the other files of a run in its output folder, by what
+// they are.
+var ownNames = map[string]string{
+	store.LogName:        "log",
+	store.LogName + ".1": "log",
+	store.SocketName:     "control socket",
+}
 
 const (
 	// maxComponent is the longest file or folder name, in bytes, that the
@@ -120,6 +127,9 @@ func cleanName(name string) (string, error) {
 		lower := strings.ToLower(part)
 		if lower == lockName {
 			return "", fmt.Errorf("name %q is reserved: %s is bulkget's lock file", name, lockName)
+		}
+		if what, ok := ownNames[lower]; ok {
+			return "", fmt.Errorf("name %q is reserved: %s is bulkget's %s", name, lower, what)
 		}
 		// Folders too: a folder "x.part" would clash with the progress
 		// file of a listed file "x".

@@ -75,6 +75,10 @@ func TestValidNameCleansSafeRelativeNamesAndRefusesTheRest(t *testing.T) {
 		{"x.part.state.tmp", "", "ending in .part.state.tmp "},
 		{"x.part/y", "", "ending in .part "},
 		{".bulkget.lock", "", "lock file"},
+		{".bulkget.log", "", "bulkget's log"},
+		{"d/.bulkget.log.1", "", "bulkget's log"},
+		{".Bulkget.sock", "", "control socket"},
+		{".bulkget.logs", ".bulkget.logs", ""},
 		{"a/.BULKGET.LOCK", "", "lock file"},
 		{".bulkget.lock/a", "", "lock file"},
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkget/bulkget/pick"
 	"github.com/bulkget/bulkget/segment"
 )
 
@@ -117,17 +118,17 @@ func TestTailSplitsAPacedRestOnlyWhereABurstEnds(t *testing.T) {
 	// connection takes the rest at once instead of a second later.
 	s := paced(3<<20 + 768<<10)
 	r := pacedRun(t, s)
-	if v := r.tailVictim(now); v != s {
+	if v := tailVictim(r, now); v != s {
 		t.Fatalf("a rest of 1.75 bursts was not split")
 	}
-	mid, _, ok := r.split(s, tailMinSegment)
+	mid, _, ok := r.split(s, pick.DefaultParams(0, 0, 0).TailMinSegment)
 	if want := int64(3 << 20); !ok || mid != want {
 		t.Errorf("a rest of 1.75 bursts was split at %d, want %d, where its next burst ends", mid, want)
 	}
 	// 0.75 MiB to go: the next burst brings it all.
 	s = paced(2<<20 + 768<<10)
 	r = pacedRun(t, s)
-	if v := r.tailVictim(now); v != nil {
+	if v := tailVictim(r, now); v != nil {
 		t.Errorf("a rest of 0.75 bursts was split")
 	}
 }

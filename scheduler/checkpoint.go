@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/bulkget/bulkget/segment"
+	"github.com/bulkget/bulkget/checksum"
 	"github.com/bulkget/bulkget/state"
 	"github.com/bulkget/bulkget/store"
 )
@@ -78,7 +78,7 @@ func (r *run) checkpoint(f *file) {
 	// is nothing to save, and nothing to say.
 	_ = out.Checkpoint(func() error {
 		f.madeState = true // from here on a state may exist, even if saving fails
-		if err := state.Save(r.root, store.StateName(f.entry.Name), st); err != nil {
+		if err := state.Save(r.disk.FS(), store.StateName(f.entry.Name), st); err != nil {
 			r.rep.Report(Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
 				Bytes: written, Total: st.Size, Err: redact(fmt.Errorf("checkpoint: %w", err))})
 			return err
@@ -97,7 +97,7 @@ func (r *run) checkpoint(f *file) {
 // them: claiming them is safe, as the checkpoint syncs after this. A CRC
 // that covers no range (which cannot happen, but would be no claim) drops
 // the CRCs from the state, and the file is then read back to be checked.
-func segmentsOf(all []*seg, crc *crcKind) ([]state.Segment, state.Sums, []state.CRC) {
+func segmentsOf(all []*seg, crc *checksum.Kind) ([]state.Segment, state.Sums, []state.CRC) {
 	type entry struct {
 		seg state.Segment
 		crc state.CRC
@@ -111,7 +111,7 @@ func segmentsOf(all []*seg, crc *crcKind) ([]state.Segment, state.Sums, []state.
 		}
 		e := entry{seg: state.Segment{Start: start, End: end, Done: pos - start}}
 		if sums != 0 {
-			at, n, c, ok := s.sum.get()
+			at, n, c, ok := s.sum.Get()
 			switch {
 			case !ok || at != start || n < pos-start || n > end-start:
 				sums = 0
@@ -142,11 +142,11 @@ func segmentsOf(all []*seg, crc *crcKind) ([]state.Segment, state.Sums, []state.
 }
 
 // crcSums is the state's name for a CRC kind.
-func crcSums(k *crcKind) state.Sums {
+func crcSums(k *checksum.Kind) state.Sums {
 	switch {
 	case k == nil:
 		return 0
-	case k.algo == segment.CRC32C:
+	case k.Algo() == checksum.CRC32C:
 		return state.CRC32C
 	}
 	return state.CRC64NVME

@@ -11,11 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/bulkget/bulkget/httpclient"
 	"github.com/bulkget/bulkget/internal/netrc"
 	"github.com/bulkget/bulkget/internal/testpki"
 	"github.com/bulkget/bulkget/manifest"
@@ -32,13 +32,20 @@ func serveBody(w http.ResponseWriter, r *http.Request) {
 // the summary and the folder.
 func credRun(t *testing.T, url string, opts Options) (Summary, string) {
 	t.Helper()
+	return credRunWith(t, url, opts, deps{})
+}
+
+// credRunWith is credRun with the run's dependencies handed in.
+func credRunWith(t *testing.T, url string, opts Options, d deps) (Summary, string) {
+	t.Helper()
 	dir := t.TempDir()
 	o := testOptions(dir)
 	o.Retries = 2
 	o.Netrc, o.RootCAs, o.ClientCert = opts.Netrc, opts.RootCAs, opts.ClientCert
+	o.Insecure, o.Header = opts.Insecure, opts.Header
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sum, err := Run(ctx, []manifest.Entry{{Line: 2, Name: "f", URL: url, Size: -1}}, o)
+	sum, err := runWith(ctx, []manifest.Entry{{Line: 2, Name: "f", URL: url, Size: -1}}, o, d)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -86,7 +93,7 @@ func tlsServer(t *testing.T, pki *testpki.PKI, clientAuth tls.ClientAuthType) (*
 func TestCACertFileIsTrustedAndAnUnknownCAIsNotRetried(t *testing.T) {
 	pki := testpki.New(t)
 	srv, hellos := tlsServer(t, pki, tls.NoClientCert)
-	pool, err := LoadCACerts(pki.CAFile)
+	pool, err := httpclient.LoadCACerts(pki.CAFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +111,7 @@ func TestCACertFileIsTrustedAndAnUnknownCAIsNotRetried(t *testing.T) {
 func TestClientCertificateOpensAServerThatRequiresOne(t *testing.T) {
 	pki := testpki.New(t)
 	srv, hellos := tlsServer(t, pki, tls.RequireAndVerifyClientCert)
-	pool, err := LoadCACerts(pki.CAFile)
+	pool, err := httpclient.LoadCACerts(pki.CAFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +120,7 @@ func TestClientCertificateOpensAServerThatRequiresOne(t *testing.T) {
 		{"key in the cert file", pki.BothFile, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cert, err := LoadClientCert(c.cert, c.key)
+			cert, err := httpclient.LoadClientCert(c.cert, c.key)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,218 +138,82 @@ func TestClientCertificateOpensAServerThatRequiresOne(t *testing.T) {
 	})
 }
 
-func TestLoadCertificateFilesErrorsNameTheFiles(t *testing.T) {
+// TestAWrappedTransportKeepsTheClientsRules: a transport wrapped around a
+// run's (deps.wrap, the one way to hand a run another transport) sees
+// every request, yet every rule of the client holds: a certificate from
+// an unknown CA is refused unless --ca-cert or --insecure says otherwise,
+// and neither netrc credentials nor the user's headers follow a redirect
+// to another host.
+func TestAWrappedTransportKeepsTheClientsRules(t *testing.T) {
+	watched := func() (*atomic.Int32, deps) {
+		var n atomic.Int32
+		return &n, deps{wrap: func(next http.RoundTripper) http.RoundTripper {
+			return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				n.Add(1)
+				return next.RoundTrip(req)
+			})
+		}}
+	}
 	pki := testpki.New(t)
-	dir := t.TempDir()
-	empty := filepath.Join(dir, "empty.pem")
-	if err := os.WriteFile(empty, []byte("no certificate here\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	encrypted := filepath.Join(dir, "enc.key")
-	if err := os.WriteFile(encrypted, []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	key, err := os.ReadFile(pki.KeyFile)
+	srv, _ := tlsServer(t, pki, tls.NoClientCert)
+	pool, err := httpclient.LoadCACerts(pki.CAFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadCACerts(empty); err == nil || !strings.Contains(err.Error(), empty) {
-		t.Errorf("CA file without a certificate: %v", err)
-	}
-	if _, err := LoadCACerts(filepath.Join(dir, "missing.pem")); err == nil || !strings.Contains(err.Error(), "missing.pem") {
-		t.Errorf("missing CA file: %v", err)
-	}
-	for _, c := range []struct{ cert, key, names string }{
-		{pki.CertFile, "", pki.CertFile},                 // no key in the cert file
-		{pki.CertFile, empty, empty},                     // no key in the key file
-		{pki.KeyFile, pki.CertFile, pki.KeyFile},         // switched
-		{filepath.Join(dir, "nope.pem"), "", "nope.pem"}, // missing
-		{pki.CertFile, encrypted, encrypted},             // encrypted key
-		{pki.CertFile, filepath.Join(dir, "k"), "k"},     // missing key
-		{"", pki.KeyFile, "a key without a certificate"}, // --key alone
-	} {
-		_, err := LoadClientCert(c.cert, c.key)
-		if err == nil || !strings.Contains(err.Error(), c.names) {
-			t.Errorf("LoadClientCert(%q, %q) = %v; want an error naming %q", c.cert, c.key, err, c.names)
-			continue
-		}
-		if strings.Contains(err.Error(), string(key[40:80])) {
-			t.Errorf("error holds the key: %v", err)
-		}
-	}
-}
-
-// authServer answers with the body when it gets Basic credentials
-// user:pass, 401 otherwise, and records every Authorization it is sent.
-type authServer struct {
-	*httptest.Server
-	mu   sync.Mutex
-	seen []string
-}
-
-func newAuthServer(t *testing.T, user, pass string, next http.HandlerFunc) *authServer {
-	t.Helper()
-	a := &authServer{}
-	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.mu.Lock()
-		a.seen = append(a.seen, r.Header.Get("Authorization"))
-		a.mu.Unlock()
-		if next != nil {
-			next(w, r)
-			return
-		}
-		if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
-			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-			http.Error(w, "who are you", http.StatusUnauthorized)
-			return
-		}
-		serveBody(w, r)
-	}))
-	t.Cleanup(a.Close)
-	return a
-}
-
-func (a *authServer) authorizations() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]string(nil), a.seen...)
-}
-
-func parseNetrc(t *testing.T, s string) *netrc.File {
-	t.Helper()
-	f, err := netrc.Parse("test.netrc", []byte(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-func TestNetrcCredentialsOpenABasicAuthServer(t *testing.T) {
-	srv := newAuthServer(t, "ann", "s3cret pass", nil) // on 127.0.0.1
 	for _, c := range []struct {
-		name, netrc string
-		ok          bool
+		name string
+		opts Options
+		ok   bool
 	}{
-		{"machine entry", `machine 127.0.0.1 login ann password "s3cret pass"`, true},
-		{"default entry", `machine example.com login x password y` + "\n" + `default login ann password "s3cret pass"`, true},
-		{"another host's entry", `machine localhost login ann password "s3cret pass"`, false},
+		{"unknown CA", Options{}, false},
+		{"--ca-cert", Options{RootCAs: pool}, true},
+		{"--insecure", Options{Insecure: true}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			sum, dir := credRun(t, srv.URL+"/f", Options{Netrc: parseNetrc(t, c.netrc)})
+			n, d := watched()
+			sum, dir := credRunWith(t, srv.URL+"/f", c.opts, d)
 			if c.ok {
 				wantDownloaded(t, sum, dir)
 			} else {
-				wantFailed(t, sum, "401")
+				wantFailed(t, sum, "certificate")
+			}
+			if n.Load() == 0 {
+				t.Error("the wrapped transport saw no request")
 			}
 		})
 	}
-}
-
-func TestURLUserInfoWinsOverNetrc(t *testing.T) {
-	srv := newAuthServer(t, "url-user", "url-pass", nil)
-	u := strings.Replace(srv.URL, "http://", "http://url-user:url-pass@", 1) + "/f"
-	sum, dir := credRun(t, u, Options{Netrc: parseNetrc(t, "machine 127.0.0.1 login ann password netrc-pass")})
-	wantDownloaded(t, sum, dir)
-	for _, a := range srv.authorizations() {
-		if r := (&http.Request{Header: http.Header{"Authorization": {a}}}); !hasBasic(r, "url-user", "url-pass") {
-			t.Errorf("server got %q, want the URL's credentials on every request", a)
-		}
-	}
-}
-
-func hasBasic(r *http.Request, user, pass string) bool {
-	u, p, ok := r.BasicAuth()
-	return ok && u == user && p == pass
-}
-
-// TestNetrcCredentialsNeverFollowARedirectToAnotherHost: A (127.0.0.1) needs
-// its netrc credentials and redirects to B (localhost, another port). B
-// must never see A's credentials, nor the default entry's; it gets its own
-// machine entry if the file has one.
-func TestNetrcCredentialsNeverFollowARedirectToAnotherHost(t *testing.T) {
-	for _, c := range []struct {
-		name, extra string
-		wantB       string // the Basic credentials B should get, "" none
-	}{
-		{"no entry for B", "", ""},
-		{"a default entry", "default login dflt password dflt-pass", ""},
-		{"B's own entry", "machine localhost login bob password b-pass", "bob:b-pass"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			b := newAuthServer(t, "", "", serveBody)
-			bURL := strings.Replace(b.URL, "127.0.0.1", "localhost", 1) + "/f"
-			a := newAuthServer(t, "", "", func(w http.ResponseWriter, r *http.Request) {
-				if !hasBasic(r, "ann", "a-pass") {
-					http.Error(w, "who are you", http.StatusUnauthorized)
-					return
-				}
-				http.Redirect(w, r, bURL, http.StatusFound)
-			})
-			rc := parseNetrc(t, "machine 127.0.0.1 login ann password a-pass\n"+c.extra)
-			sum, dir := credRun(t, a.URL+"/f", Options{Netrc: rc})
-			wantDownloaded(t, sum, dir)
-			if len(a.authorizations()) == 0 || len(b.authorizations()) == 0 {
-				t.Fatalf("A saw %d requests, B %d: the redirect was not followed", len(a.authorizations()), len(b.authorizations()))
+	t.Run("redirect to another host", func(t *testing.T) {
+		const token = "PLANTED-TOKEN"
+		var leaked atomic.Value
+		b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Token") != "" || r.Header.Get("Authorization") != "" {
+				leaked.Store(r.Header.Clone())
 			}
-			for _, got := range b.authorizations() {
-				r := &http.Request{Header: http.Header{"Authorization": {got}}}
-				switch {
-				case c.wantB == "" && got != "":
-					u, _, _ := r.BasicAuth()
-					t.Errorf("B got an Authorization header (user %q): credentials followed the redirect", u)
-				case c.wantB != "" && !hasBasic(r, strings.Split(c.wantB, ":")[0], strings.Split(c.wantB, ":")[1]):
-					t.Errorf("B did not get its own entry's credentials")
-				}
+			serveBody(w, r)
+		}))
+		t.Cleanup(b.Close)
+		bURL := strings.Replace(b.URL, "127.0.0.1", "localhost", 1) + "/f"
+		a := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u, p, ok := r.BasicAuth(); !ok || u != "ann" || p != "a-pass" || r.Header.Get("X-Token") != token {
+				http.Error(w, "who are you", http.StatusUnauthorized)
+				return
 			}
-		})
-	}
-}
-
-func TestNetrcTransportPassesCloseIdleConnections(t *testing.T) {
-	c := NewClient(ClientOptions{MaxPerHost: 4, Netrc: parseNetrc(t, "default login a password b")})
-	if _, ok := c.Transport.(interface{ CloseIdleConnections() }); !ok {
-		t.Errorf("transport %T cannot close idle connections", c.Transport)
-	}
-	if _, ok := NewClient(ClientOptions{MaxPerHost: 4}).Transport.(*http.Transport); !ok {
-		t.Error("without netrc the transport is not net/http's own")
-	}
-}
-
-func TestNetrcAuthPicksEachHopsOwnCredentials(t *testing.T) {
-	a := &netrcAuth{netrc: parseNetrc(t, "machine a login ua password pa\nmachine b login ub password pb\ndefault login d password pd")}
-	req := func(url string, prev *http.Request) *http.Request {
-		r, err := http.NewRequest(http.MethodGet, url, nil)
+			http.Redirect(w, r, bURL, http.StatusFound)
+		}))
+		t.Cleanup(a.Close)
+		rc, err := netrc.Parse("test.netrc", []byte("machine 127.0.0.1 login ann password a-pass"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if prev != nil {
-			r.Response = &http.Response{Request: prev}
+		n, d := watched()
+		opts := Options{Netrc: rc, Header: http.Header{"X-Token": {token}}}
+		sum, dir := credRunWith(t, a.URL+"/f", opts, d)
+		wantDownloaded(t, sum, dir)
+		if h := leaked.Load(); h != nil {
+			t.Errorf("the host redirected to got the list host's secrets: %v", h)
 		}
-		return r
-	}
-	withAuth := req("https://a/f", nil)
-	withAuth.Header.Set("Authorization", "Bearer token")
-	first := req("https://a/f", nil)
-	for _, c := range []struct {
-		name string
-		r    *http.Request
-		want string // login, "" none
-	}{
-		{"list host", first, "ua"},
-		{"list host by default", req("https://c/f", nil), "d"},
-		{"same host after a redirect", req("https://a/g", first), "ua"},
-		{"default host after a redirect to itself", req("https://c/g", req("https://c/f", nil)), "d"},
-		{"another host with its entry", req("https://b/f", req("https://a/g", first)), "ub"},
-		{"another host without an entry", req("https://c/f", first), ""},
-		{"https to http on the same host", req("http://a/f", first), ""},
-		{"https to http to a host with an entry", req("http://b/f", first), ""},
-		{"http to https", req("https://a/f", req("http://a/f", nil)), "ua"},
-		{"an Authorization header already there", withAuth, ""},
-		{"user information in the list URL", req("https://a/g", req("https://x:y@a/f", nil)), ""},
-	} {
-		e, ok := a.entryFor(c.r)
-		if (c.want == "") == ok || e.Login != c.want {
-			t.Errorf("%s: got %v (login %q), want %q", c.name, ok, e.Login, c.want)
+		if n.Load() < 2 {
+			t.Errorf("the wrapped transport saw %d requests, want both hops of the redirect", n.Load())
 		}
-	}
+	})
 }

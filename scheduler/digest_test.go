@@ -44,7 +44,7 @@ func crc32cOf(b []byte) []byte {
 	return binary.BigEndian.AppendUint32(nil, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
 }
 func crc64nvmeOf(b []byte) []byte {
-	return binary.BigEndian.AppendUint64(nil, crc64.Checksum(b, crc64.MakeTable(crc64NVME)))
+	return binary.BigEndian.AppendUint64(nil, crc64.Checksum(b, crc64.MakeTable(0x9A6C9329AC4BC9B5))) // CRC-64/NVME, reflected
 }
 
 func hdr(kv ...string) http.Header {
@@ -104,21 +104,24 @@ func runDigest(t *testing.T, m *misbehave, host string, opts Options) (Summary, 
 	srv := httptest.NewServer(m)
 	t.Cleanup(srv.Close)
 	url := srv.URL
+	var d deps
 	if host != "" {
 		addr := srv.Listener.Addr().String()
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		d.wrap = func(next http.RoundTripper) http.RoundTripper {
+			tr := next.(*http.Transport).Clone()
+			tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			}
+			t.Cleanup(tr.CloseIdleConnections)
+			return tr
 		}
-		opts.Client = &http.Client{Transport: tr}
-		t.Cleanup(tr.CloseIdleConnections)
 		url = "http://" + host
 	}
 	rec := &recorder{}
 	opts.Reporter = rec
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	sum, err := Run(ctx, []manifest.Entry{{Line: 2, Name: "name.bin", URL: url + "/name.bin", Size: -1}}, opts)
+	sum, err := runWith(ctx, []manifest.Entry{{Line: 2, Name: "name.bin", URL: url + "/name.bin", Size: -1}}, opts, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +142,9 @@ func TestEveryServerDigestIsVerifiedAndALieCaught(t *testing.T) {
 			body := content(size.bytes)
 			t.Run(size.name+"/"+kind.name, func(t *testing.T) {
 				m := digestServer(body, kind, false)
+				if size.name == "segmented" {
+					m.pace = 5 * time.Millisecond // long enough to be split, however loaded the machine
+				}
 				opts := testOptions(t.TempDir())
 				sum, rec := runDigest(t, m, kind.host, opts)
 				if sum.Done != 1 {
@@ -227,6 +233,7 @@ func TestAFileCheckedByCRCIsNeverReadBack(t *testing.T) {
 	for _, kind := range []digestKind{digestKinds[4], digestKinds[7]} {
 		t.Run(kind.name, func(t *testing.T) {
 			m := digestServer(body, kind, false)
+			m.pace = 2 * time.Millisecond // long enough to be split, however loaded the machine
 			opts := testOptions(t.TempDir())
 			opts.Connections = 8
 			before, procOK := procReadChars(t)

@@ -19,9 +19,9 @@ import (
 	"github.com/bulkget/bulkget/store"
 )
 
-// disk watches what a run asks of its output folder through the seams in
-// Options (create, writes) and makes it fail for chosen files as a full
-// disk would, on any filesystem and without root.
+// disk watches what a run asks of its output folder through the run's
+// dependencies (deps.create, deps.writes) and makes it fail for chosen
+// files as a full disk would, on any filesystem and without root.
 type disk struct {
 	dir string
 	// noRoom: Create of these files fails as a failed preallocation
@@ -44,11 +44,8 @@ func newDisk(dir string) *disk {
 		fresh: map[string][]bool{}, unnamed: map[string]bool{}, batched: map[string]bool{}, seen: map[string][]string{}}
 }
 
-// use plugs the disk into opts.
-func (k *disk) use(opts *Options) {
-	opts.create = k.create
-	opts.writes = k.writes
-}
+// deps are the dependencies of a run on this disk.
+func (k *disk) deps() deps { return deps{create: k.create, writes: k.writes} }
 
 func (k *disk) create(d *store.Dir, name string, size int64, fresh, ranged bool) (*store.Part, error) {
 	k.mu.Lock()
@@ -173,9 +170,7 @@ func TestFileThatDoesNotFitFailsAloneAndTheOthersComplete(t *testing.T) {
 	opts.Connections = 4
 	k := newDisk(dir)
 	k.noRoom["full.bin"] = true
-	k.use(&opts)
-
-	sum := runFixture(t, fx, opts)
+	sum := runFixtureWith(t, fx, opts, k.deps())
 	if sum.Done != 3 || len(sum.Failed) != 1 || sum.Failed[0].Name != "full.bin" {
 		t.Fatalf("done %d, failed %+v; want 3 done and full.bin failed", sum.Done, sum.Failed)
 	}
@@ -218,9 +213,7 @@ func TestDiskFillingMidFileFailsThatFileAndKeepsEveryoneElsesBytes(t *testing.T)
 			opts.NoSpaceCheck = noCheck
 			k := newDisk(dir)
 			k.fillAfter("big.bin", 1<<20)
-			k.use(&opts)
-
-			sum := runFixture(t, fx, opts)
+			sum := runFixtureWith(t, fx, opts, k.deps())
 			if sum.Done != 3 || len(sum.Failed) != 1 || sum.Failed[0].Name != "big.bin" {
 				t.Fatalf("done %d, failed %+v; want 3 done and big.bin failed", sum.Done, sum.Failed)
 			}
@@ -310,8 +303,7 @@ func TestFreshFoldersSkipNamePartAndFoldersWithLeftoversUseIt(t *testing.T) {
 			}
 			opts := testOptions(dir)
 			k := newDisk(dir)
-			k.use(&opts)
-			if sum := runFixture(t, fx, opts); sum.Done != len(c.files) {
+			if sum := runFixtureWith(t, fx, opts, k.deps()); sum.Done != len(c.files) {
 				t.Fatalf("done %d of %d: %+v", sum.Done, len(c.files), sum.Failed)
 			}
 			fx.verify(t, dir, nil)
@@ -378,8 +370,7 @@ func TestRestartInAFreshFolderIsNotFreshAnyMore(t *testing.T) {
 	dir := t.TempDir()
 	opts := testOptions(dir)
 	k := newDisk(dir)
-	k.use(&opts)
-	if sum := runFixture(t, fx, opts); sum.Done != 1 {
+	if sum := runFixtureWith(t, fx, opts, k.deps()); sum.Done != 1 {
 		t.Fatalf("failed: %v", sum.Failed)
 	}
 	if !changed.Load() {

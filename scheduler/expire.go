@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"time"
 
@@ -160,34 +159,6 @@ func (r *run) strandIfIdleLocked(f *file) (Event, bool) {
 
 // expiryMargin is how long before a URL's stated expiry it is replaced.
 const expiryMargin = time.Second
-
-// signedExpiry reads when a signed URL stops working from the parameters
-// the common signers put in its query: AWS SigV4 (X-Amz-Date and
-// X-Amz-Expires), Google's V4 (X-Goog-Date and X-Goog-Expires), AWS SigV2,
-// CloudFront and Google's V2 (Expires, in Unix seconds), Azure SAS (se).
-func signedExpiry(u *url.URL) (time.Time, bool) {
-	q := u.Query()
-	for _, p := range [][2]string{{"X-Amz-Date", "X-Amz-Expires"}, {"X-Goog-Date", "X-Goog-Expires"}} {
-		if d, e := q.Get(p[0]), q.Get(p[1]); d != "" && e != "" {
-			at, err1 := time.Parse("20060102T150405Z", d)
-			secs, err2 := strconv.ParseInt(e, 10, 64)
-			if err1 == nil && err2 == nil && secs > 0 {
-				return at.Add(time.Duration(secs) * time.Second), true
-			}
-		}
-	}
-	if e := q.Get("Expires"); e != "" {
-		if secs, err := strconv.ParseInt(e, 10, 64); err == nil && secs > 0 {
-			return time.Unix(secs, 0), true
-		}
-	}
-	if se := q.Get("se"); se != "" && q.Get("sig") != "" {
-		if at, err := time.Parse(time.RFC3339, se); err == nil {
-			return at, true
-		}
-	}
-	return time.Time{}, false
-}
 
 // renewSoonLocked starts replacing the URLs of files that are about to
 // expire, on wg (which the caller's job belongs to) under ctx. Call with

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -182,30 +181,6 @@ func TestExpiredURLWithoutRefreshStopsTheFileAndKeepsItsBytes(t *testing.T) {
 	// twice.
 	if fetched > size-kept {
 		t.Errorf("the second run fetched %d bytes though %d of %d were kept", fetched, kept, size)
-	}
-}
-
-func TestSignedExpiryIsReadFromTheCommonSigners(t *testing.T) {
-	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
-	for _, c := range []struct {
-		url  string
-		want time.Time
-	}{
-		{"https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261202T100000Z&X-Amz-Expires=3600&X-Amz-Signature=x", at.Add(time.Hour)},
-		{"https://storage.googleapis.com/b/k?X-Goog-Date=20261202T100000Z&X-Goog-Expires=60&X-Goog-Signature=x", at.Add(time.Minute)},
-		{"https://d.cloudfront.net/k?Expires=1796205600&Signature=x&Key-Pair-Id=y", time.Unix(1796205600, 0)},
-		{"https://a.blob.core.windows.net/c/k?sv=2022&se=2026-12-02T10:00:00Z&sig=x", at},
-	} {
-		u, _ := url.Parse(c.url)
-		if got, ok := signedExpiry(u); !ok || !got.Equal(c.want) {
-			t.Errorf("%s: %v %v, want %v", c.url, got, ok, c.want)
-		}
-	}
-	for _, s := range []string{"https://h/k", "https://h/k?Expires=soon", "https://h/k?se=2026-12-02T10:00:00Z", "https://h/k?X-Amz-Expires=60"} {
-		u, _ := url.Parse(s)
-		if _, ok := signedExpiry(u); ok {
-			t.Errorf("%s: an expiry from a URL that states none", s)
-		}
 	}
 }
 

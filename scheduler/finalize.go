@@ -2,13 +2,13 @@ package scheduler
 
 import (
 	"cmp"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/bulkget/bulkget/checksum"
 	"github.com/bulkget/bulkget/state"
 	"github.com/bulkget/bulkget/store"
 )
@@ -87,7 +87,7 @@ func (r *run) complete(f *file, ferr error) {
 		}
 	}
 	r.mu.Lock()
-	var ce *ChecksumError
+	var ce *checksum.MismatchError
 	switch {
 	case errors.As(ferr, &ce) && !f.checkRetried:
 		// Fetch it once more: a bad byte in transit or on a flaky server
@@ -163,7 +163,7 @@ func (r *run) finalize(f *file) error {
 // its fields are no one else's.
 func (r *run) verify(f *file) error {
 	s := sumsFor(f.entry, r.digestsOf(f))
-	f.verified, f.record = s.label(), nil
+	f.verified, f.record = s.Label(), nil
 	etag, lastModified := r.primaryValidators(f)
 	if s == nil {
 		// Nothing to check, but the server's validators name the version
@@ -174,23 +174,26 @@ func (r *run) verify(f *file) error {
 		}
 		return nil
 	}
-	c := s.checks[0]
-	f.record = &store.Record{Algo: c.algo, Digest: c.want, Source: c.source, ETag: etag, LastModified: lastModified}
-	if f.crc != nil && len(s.checks) == 1 && c.algo == f.crc.algo {
+	wants := s.Wants()
+	c := wants[0]
+	f.record = &store.Record{Algo: c.Algo, Digest: c.Hex, Source: c.Source, ETag: etag, LastModified: lastModified}
+	if f.crc != nil && len(wants) == 1 && c.Algo == f.crc.Algo() {
 		if crc, ok := r.combinedCRC(f); ok {
-			if got := hex.EncodeToString(f.crc.bytes(crc)); got != c.want {
-				return &ChecksumError{Algo: c.algo, Want: c.want, Got: got, Source: c.source}
+			if got := f.crc.Hex(crc); got != c.Hex {
+				return &checksum.MismatchError{Algo: c.Algo, Want: c.Hex, Got: got, Source: c.Source}
 			}
 			return nil
 		}
 	}
-	if f.sums != nil && f.sums.label() == s.label() {
+	if f.sums != nil && f.sums.Label() == s.Label() {
 		s = f.sums // its in-order prefix is hashed already
 	}
-	if err := s.hashRest(f.out, f.size, &r.readBack); err != nil {
+	n, err := s.HashRest(f.out, f.size)
+	r.readBack.Add(n)
+	if err != nil {
 		return fmt.Errorf("%s: %w", f.entry.Name, err)
 	}
-	return s.check()
+	return s.Check()
 }
 
 // needsRead says whether verifying f will read some of it back: it has a
@@ -200,10 +203,10 @@ func (r *run) needsRead(f *file) bool {
 	switch {
 	case s == nil:
 		return false
-	case f.crc != nil && f.crc.algo == s.checks[0].algo:
+	case f.crc != nil && f.crc.Algo() == s.Wants()[0].Algo:
 		return false
-	case f.sums != nil && f.sums.label() == s.label():
-		return f.sums.next.Load() < f.size
+	case f.sums != nil && f.sums.Label() == s.Label():
+		return f.sums.Next() < f.size
 	}
 	return true
 }
@@ -225,7 +228,7 @@ func (r *run) combinedCRC(f *file) (crc uint64, ok bool) {
 		if start == end {
 			continue // taken over before it wrote anything
 		}
-		at, n, c, ok := s.sum.get()
+		at, n, c, ok := s.sum.Get()
 		if !ok || at != start || n != end-start {
 			return 0, false
 		}
@@ -237,7 +240,7 @@ func (r *run) combinedCRC(f *file) (crc uint64, ok bool) {
 		if p.start != next {
 			return 0, false
 		}
-		crc = f.crc.gf.combine(crc, p.crc, p.n)
+		crc = f.crc.Combine(crc, p.crc, p.n)
 		next = p.end
 	}
 	return crc, next == size
@@ -257,7 +260,7 @@ func (r *run) forgetStateLocked(f *file) error {
 	}
 	// Only now is the state useless; a crash before this line leaves a
 	// state without its .part, which the next run ignores and removes.
-	if err := state.Remove(r.root, store.StateName(f.entry.Name)); err != nil {
+	if err := state.Remove(r.disk.FS(), store.StateName(f.entry.Name)); err != nil {
 		return err
 	}
 	f.madeState = false

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -9,47 +10,20 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulkget/bulkget/hostlimit"
 	"github.com/bulkget/bulkget/segment"
-)
-
-// Host politeness is AIMD, as in TCP congestion control: when refusals
-// (429, 503) become a sizeable share of a host's recent answers, the
-// connections allowed to it are halved; quiet periods add one back.
-//
-// A lone refusal does not cut: servers under no load answer the odd 503 or
-// 429 too (a flaky backend, a per-request quota), and halving on each would
-// leave a long run crawling on one connection. Refusals for load come in
-// bursts, because every request above the server's limit is refused. Like
-// TCP's one cut per window, refusals of requests sent before the last cut
-// do not cut again: they answer the old level, not the new one.
-//
-// Raises go quickly up to just below the lowest concurrency at which the
-// host ever refused (the ceiling), and beyond it only after a long quiet
-// time, so a host with a fixed limit sees its refusals stop.
-const (
-	raiseAfter    = 2 * time.Second  // quiet time before the first raise
-	raiseSpacing  = time.Second      // between raises
-	probeAfter    = 30 * time.Second // quiet time before trying the refused level again
-	outcomeWindow = 20               // recent answers looked at
-	minOutcomes   = 10               // answers needed before judging
-	overloadShare = 0.5              // share of refusals that means "too many"
 )
 
 type host struct {
 	name    string
 	conns   int
 	pending []*file // in list order; head is next
-	// AIMD politeness (see the top of this file): limit is the connections
-	// currently allowed, ceiling the lowest concurrency ever refused.
-	limit   int
-	ceiling int
-	// want is the level the host may recover to after a cut: MaxPerHost,
-	// or with Options.Adaptive what its tuner found (tune.go).
-	want int
-	tune tuner
+	// ctl decides how many connections the host gets (hostlimit).
+	ctl *hostlimit.Controller
 	// recv counts the bytes received from the host, for the tuner.
 	recv atomic.Int64
-	// awaiting counts its requests sent and not yet answered (tune.go).
+	// awaiting counts its requests sent and not yet answered (hostlimit's
+	// slow start of a raise).
 	awaiting int
 	// written counts the bytes from the host written to disk, for the
 	// summary.
@@ -69,33 +43,31 @@ type host struct {
 	pauseCap int64
 	// burst is the longest burst one of its connections received
 	// (bursts.go).
-	burst     atomic.Int64
-	lastCut   time.Time
-	lastRaise time.Time
-	recent    outcomes
-	lastOK    time.Time // last answer that was not a refusal
+	burst  atomic.Int64
+	lastOK time.Time // last answer that was not a refusal
 	// hedges counts its requests taken over by a hedge, for Progress.
 	hedges int
 	// answers counts the answers from h with data, redirected those that
 	// came from another host; told holds the notices given.
 	answers, redirected int
 	told                map[notice]bool
+	// farm: the host serves from replicas whose validators differ
+	// (farm.go).
+	farm bool
 	// resting holds, for each refusal that came with a Retry-After, when
 	// that wait ends: until then the host has one connection fewer (see
 	// restLocked).
 	resting []time.Time
+	// noRanges: a range past byte 0 was answered with 200 or another
+	// range; trying is the file whose ranges are being tried, while it is
+	// on trial (trial.go).
+	noRanges bool
+	trying   *file
 }
 
-// newHost starts a host at its full share, or with Options.Adaptive at a
-// few connections that its tuner then raises.
+// newHost starts a host at the level its controller starts with.
 func (r *run) newHost(name string) *host {
-	h := &host{name: name, limit: r.opts.MaxPerHost, ceiling: r.opts.MaxPerHost + 1, want: r.opts.MaxPerHost,
-		pauseCap: int64(r.opts.StallTimeout / 2)}
-	if r.opts.Adaptive {
-		h.limit = min(tuneStart, r.opts.MaxPerHost, r.opts.Connections)
-		h.want = h.limit
-	}
-	return h
+	return &host{name: name, ctl: hostlimit.New(r.limits), pauseCap: int64(r.opts.StallTimeout / 2)}
 }
 
 // overloaded reports whether err is the host saying "too many".
@@ -104,75 +76,58 @@ func overloaded(err error) bool {
 	return errors.As(err, &se) && (se.Code == http.StatusTooManyRequests || se.Code == http.StatusServiceUnavailable)
 }
 
-// outcomes is a ring of a host's recent answers: refused or not.
-type outcomes struct {
-	ring    [outcomeWindow]bool
-	n, next int
-	refused int
+// pauseHalfLife is how long a host's learnt pause takes to halve: old
+// pacing is forgotten slowly, on the controller's clock, whatever the
+// stall timeout.
+const pauseHalfLife = 11 * time.Second
+
+// limitEvent is the event of h's controller deciding d; err is the
+// refusal that d answers, if any.
+func limitEvent(h *host, d hostlimit.Decision, now time.Time, err error) Event {
+	e := Event{Kind: HostLimit, Time: now, Name: h.name, Conns: d.Level, Total: -1}
+	switch d.Reason {
+	case hostlimit.Overload:
+		e.Err = fmt.Errorf("server refused requests at %d connections (%v); now at most %d", d.From, err, d.Level)
+	case hostlimit.NoGain:
+		e.Err = fmt.Errorf("%d connections gave no more throughput than %d; now at most %d", d.From, d.Want, d.Level)
+	}
+	return e
 }
 
-func (o *outcomes) add(refused bool) {
-	if o.n == len(o.ring) {
-		if o.ring[o.next] {
-			o.refused--
+// limitHosts runs every host's controller each tick until ctx is done,
+// and ends the requests a lowered level sheds.
+func (r *run) limitHosts(ctx context.Context) {
+	forget := math.Pow(0.5, float64(r.limits.Tick)/float64(pauseHalfLife))
+	every(ctx, r.limits.Tick, nil, func() {
+		var events []Event
+		r.mu.Lock()
+		now := time.Now()
+		for _, h := range r.hosts {
+			h.pause.Store(int64(float64(h.pause.Load()) * forget))
+			d := h.ctl.Tick(now, hostlimit.Sample{Recv: h.recv.Load(), Conns: h.conns,
+				Pause: time.Duration(h.pause.Load()), Paces: r.paces(h), RTT: time.Duration(r.ttfb.Load())})
+			if d.Shed > 0 {
+				r.shedLocked(h, d.Shed, now, d.ShedMinLeft)
+			}
+			if d.Changed {
+				events = append(events, limitEvent(h, d, now, nil))
+			}
 		}
-	} else {
-		o.n++
-	}
-	o.ring[o.next] = refused
-	if refused {
-		o.refused++
-	}
-	o.next = (o.next + 1) % len(o.ring)
+		if len(events) > 0 {
+			r.notify()
+		}
+		r.mu.Unlock()
+		for _, e := range events {
+			r.rep.Report(e)
+		}
+	})
 }
 
-func (o *outcomes) overloaded() bool {
-	return o.n >= minOutcomes && float64(o.refused) >= overloadShare*float64(o.n)
-}
-
-// answeredLocked records that a request to h sent at sent got an answer
-// (refused or not) while conns requests were in flight to h, counting
-// itself; on overload it cuts the host's limit and returns the event.
-func (r *run) answeredLocked(h *host, refused bool, conns int, sent, now time.Time, err error) (Event, bool) {
-	h.recent.add(refused)
-	if !refused {
-		return Event{}, false
-	}
-	h.ceiling = min(h.ceiling, conns)
-	if !h.recent.overloaded() || sent.Before(h.lastCut) {
-		return Event{}, false
-	}
-	level := min(h.limit, conns) // the concurrency that was too much
-	h.limit = max(1, level/2)
-	h.lastCut = now
-	h.recent = outcomes{}
-	if r.opts.Adaptive {
-		// The climb restarts from the cut, upwards, once it has rested.
-		h.want = h.limit
-		h.tune = tuner{phase: tuneSettled, base: h.limit, upNext: true, next: now.Add(tuneReprobe)}
-	}
-	return Event{Kind: HostLimit, Time: now, Name: h.name, Conns: h.limit, Total: -1,
-		Err: fmt.Errorf("server refused requests at %d connections (%v); now at most %d", level, err, h.limit)}, true
-}
-
-// raiseHostsLocked gives back one connection to hosts that have been quiet.
-func (r *run) raiseHostsLocked(now time.Time) []Event {
-	var events []Event
-	for _, h := range r.hosts {
-		if h.limit >= h.want || now.Sub(h.lastCut) < raiseAfter || now.Sub(h.lastRaise) < raiseSpacing {
-			continue
-		}
-		if now.Sub(h.lastCut) >= probeAfter {
-			h.ceiling = r.opts.MaxPerHost + 1 // time to find out again
-		}
-		if h.limit+1 >= h.ceiling {
-			continue
-		}
-		h.limit++
-		h.lastRaise = now
-		events = append(events, Event{Kind: HostLimit, Time: now, Name: h.name, Conns: h.limit, Total: -1})
-	}
-	return events
+// paces reports whether h paces its connections: its learnt pause is a
+// silence longer than the gaps of ordinary traffic (two ticks, four
+// times the time to first byte).
+func (r *run) paces(h *host) bool {
+	return time.Duration(h.pause.Load()) >= max(2*r.limits.Tick, 4*time.Duration(r.ttfb.Load()))
 }
 
 // restLocked honours a Retry-After from h: the connection that was told to
@@ -213,26 +168,11 @@ func (r *run) endRestsLocked(now time.Time) time.Time {
 // the first wait is over.
 func (r *run) room(h *host) int {
 	budget := min(r.opts.MaxPerHost, r.opts.Connections)
-	n := min(h.limit, budget-len(h.resting)) - h.conns
-	if n > 0 && h.tune.phase == tuneRaised && h.conns >= h.tune.base && h.awaiting >= h.tune.firstAdmits()+2*h.tune.raisedOK {
-		// A raise is tried by slow start: a few requests awaiting an
-		// answer at first, and each answer admits two more, so the new
-		// connections triple every round trip and a host with a fixed
-		// limit refuses a few requests, not the whole raise.
+	n := min(h.ctl.Level(), budget-len(h.resting)) - h.conns
+	if n > 0 && !h.ctl.Admits(h.conns, h.awaiting) {
 		return 0
 	}
 	return n
-}
-
-// firstAdmits is how many of a raise's requests may await an answer
-// before the first answer: a quarter of the base (one from a small base),
-// or half after a raise that paid in full, the host having just taken
-// twice its connections without a refusal.
-func (t *tuner) firstAdmits() int {
-	if t.steep {
-		return max(1, t.base/2)
-	}
-	return max(1, t.base/4)
 }
 
 // answered records an answer from h that was not a refusal.
@@ -242,12 +182,10 @@ func (r *run) answered(s *seg, resp *segment.Response) {
 	if s.awaiting {
 		s.awaiting = false
 		h.awaiting--
-		if h.tune.phase == tuneRaised {
-			h.tune.raisedOK++
-			r.notify() // the slow start admits more (room)
-		}
 	}
-	h.recent.add(false)
+	if h.ctl.Answered() {
+		r.notify() // a raise's slow start admits more (room)
+	}
 	h.lastOK = time.Now()
 	var e Event
 	var tell bool
@@ -274,6 +212,7 @@ const (
 	noticeNoRanges notice = iota
 	noticeNoParallel
 	noticeRedirects
+	noticeReplicas
 )
 
 // redirectNotice is how many answers, every one redirected, make a host one

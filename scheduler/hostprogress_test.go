@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bulkget/bulkget/internal/origin"
+	"github.com/bulkget/bulkget/pick"
 )
 
 // TestProgressCountsEachHostsRequests checks that Progress events carry
@@ -49,6 +50,7 @@ func TestProgressCountsEachHostsRequests(t *testing.T) {
 // TestProgressCountsHedges checks that a request taken over by a hedge
 // counts in its host's line of the Progress events.
 func TestProgressCountsHedges(t *testing.T) {
+	tailMin := pick.DefaultParams(256<<10, time.Second, 5).TailMinSegment
 	// A latency keeps the hedge running until the next Progress: the
 	// events are snapshots, and the run's end takes none.
 	fx := newFixture(t, origin.Options{Latency: 50 * time.Millisecond})
@@ -57,7 +59,7 @@ func TestProgressCountsHedges(t *testing.T) {
 			if r.N == 1 {
 				// Silent until cut or taken over, with too little left
 				// for the tail to split (2 × tailMinSegment).
-				return origin.Fault{StallAfter: 400<<10 - tailMinSegment}
+				return origin.Fault{StallAfter: 400<<10 - tailMin}
 			}
 			return origin.Fault{}
 		}

@@ -123,15 +123,16 @@ func TestPerHostCapCountsEveryFileOnTheHost(t *testing.T) {
 	opts.MaxPerHost, opts.Connections = 3, 12
 	// Counted as the run sends them: the origin sees a request end a
 	// moment after the client has moved on.
-	base := NewClient(ClientOptions{MaxPerHost: 16, ConnectTimeout: 10 * time.Second})
 	perHost := map[string]*countingTransport{}
-	for _, srv := range m.srvs {
-		perHost[srv.Addr()] = &countingTransport{base: base.Transport}
-	}
-	opts.Client = &http.Client{Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		return perHost[req.URL.Host].RoundTrip(req)
-	})}
-	sum := runFixture(t, m.fx, opts)
+	d := deps{wrap: func(next http.RoundTripper) http.RoundTripper {
+		for _, srv := range m.srvs {
+			perHost[srv.Addr()] = &countingTransport{base: next}
+		}
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			return perHost[req.URL.Host].RoundTrip(req)
+		})
+	}}
+	sum := runFixtureWith(t, m.fx, opts, d)
 	if sum.Done != 4 {
 		t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkget/bulkget/httpclient"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
 )
@@ -56,6 +57,27 @@ type misbehave struct {
 	// the usual one. noRanges answers every request with the whole body.
 	header   http.Header
 	noRanges bool
+	// pace, if set, sends bodies 64 KiB at a time with this pause after
+	// each, so that a file lasts long enough to be split on a loaded
+	// machine.
+	pace time.Duration
+}
+
+// write sends b, paced as m.pace says.
+func (m *misbehave) write(w http.ResponseWriter, b []byte) {
+	if m.pace <= 0 {
+		w.Write(b)
+		return
+	}
+	for len(b) > 0 {
+		n := min(len(b), 64<<10)
+		if _, err := w.Write(b[:n]); err != nil {
+			return
+		}
+		w.(http.Flusher).Flush()
+		b = b[n:]
+		time.Sleep(m.pace)
+	}
 }
 
 func (m *misbehave) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -71,13 +93,13 @@ func (m *misbehave) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ranged || m.noRanges {
 		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
-		w.Write(m.body)
+		m.write(w, m.body)
 		return
 	}
 	w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end-1, size))
 	w.Header().Set("Content-Length", strconv.FormatInt(end-start, 10))
 	w.WriteHeader(http.StatusPartialContent)
-	w.Write(m.body[start:end])
+	m.write(w, m.body[start:end])
 }
 
 // runOne downloads the single file m serves as name.bin and returns the
@@ -219,7 +241,7 @@ func TestWhatCanNeverSucceedIsNotRetried(t *testing.T) {
 	}{
 		{"redirect loop", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, r.URL.Path, http.StatusFound)
-		}, "too many redirects", maxRedirects + 1, segment.ErrTooManyRedirects},
+		}, "too many redirects", httpclient.MaxRedirects + 1, segment.ErrTooManyRedirects},
 		{"redirect to file://", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Location", "file:///etc/passwd")
 			w.WriteHeader(http.StatusFound)

@@ -31,7 +31,9 @@ func TestUserHearsOnceWhatAServerDoes(t *testing.T) {
 		conns    int
 		want     string
 	}{
-		{"ignores ranges", origin.Options{NoRanges: true}, false, 4, "does not serve byte ranges"},
+		// Paced so that a split is tried before a file ends: a 200 to the
+		// probe alone proves nothing (trial.go).
+		{"ignores ranges", origin.Options{NoRanges: true, PerConnRate: 2 << 20}, false, 8, "does not serve byte ranges"},
 		// Paced so that the run lasts long enough for the cuts to reach one.
 		{"refuses parallel connections", origin.Options{MaxInFlight: 1, OverloadStatus: 503, PerConnRate: 8 << 20}, false, 8, "refuses parallel connections"},
 		{"redirects every request", origin.Options{}, true, 4, "redirects every request"},

@@ -8,8 +8,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"time"
 
+	"github.com/bulkget/bulkget/httpclient"
 	"github.com/bulkget/bulkget/internal/netrc"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/store"
@@ -30,7 +32,7 @@ type Options struct {
 	// MaxPerHost caps the connections to one host, across all files (16).
 	MaxPerHost int
 	// Adaptive lets each host's connections find their level from its
-	// measured throughput, starting from a few (see tune.go); Connections
+	// measured throughput, starting from a few (see package hostlimit); Connections
 	// and MaxPerHost are then caps, not targets.
 	Adaptive bool
 	// MinSegment is the smallest piece worth its own connection (4 MiB): a
@@ -49,9 +51,6 @@ type Options struct {
 	// HTTP2 allows HTTP/2 over TLS. Off by default: HTTP/2 would multiplex
 	// every segment onto one TCP connection, which is what we split to avoid.
 	HTTP2 bool
-	// Client overrides the HTTP client built from the options above
-	// (tests use it to trust a test certificate).
-	Client *http.Client
 	// StallTimeout cuts a request that delivers nothing for this long (10s).
 	StallTimeout time.Duration
 	// ConnectTimeout bounds dial, TLS handshake and waiting for response
@@ -96,32 +95,69 @@ type Options struct {
 	RefreshURL func(ctx context.Context, e manifest.Entry, current string) (string, error)
 	// Reporter receives events; nil discards them.
 	Reporter Reporter
+	// Held, if set, is called once the run holds the output folder's lock,
+	// before its first request; the function it returns is called before
+	// the lock is released. cmd/bulkget serves the run's control socket in
+	// between, so that a socket exists only while its run holds the folder.
+	Held func() (release func())
 	// UserAgent is sent with every request.
 	UserAgent string
 	// Header is sent with every request, but never to a host other than
-	// the list's (see ClientOptions.Private).
+	// the list's (see httpclient.Options.Private).
 	Header http.Header
 	// Insecure skips TLS certificate verification.
 	Insecure bool
 	// Netrc gives HTTP Basic credentials per host, never sent to another
-	// host after a redirect (see ClientOptions.Netrc); nil: none.
+	// host after a redirect (see httpclient.Options.Netrc); nil: none.
 	Netrc *netrc.File
-	// RootCAs are the certificate authorities trusted (see LoadCACerts);
+	// RootCAs are the certificate authorities trusted (see httpclient.LoadCACerts);
 	// nil: the system's.
 	RootCAs *x509.CertPool
 	// ClientCert is presented to servers that ask for a client certificate
-	// (see LoadClientCert); nil: none.
+	// (see httpclient.LoadClientCert); nil: none.
 	ClientCert *tls.Certificate
 	// NoSpaceCheck skips comparing a file's size with the free space, and
 	// preallocation, for filesystems that misreport either.
 	NoSpaceCheck bool
+}
 
-	// Set only by this package's tests (see disk_test.go), to watch what
-	// the run asks of its output folder and to make it fail as a full
-	// disk would; nil in every real run. create stands in for
-	// d.Create; writes wraps what a part's transfers write to.
+// deps are what a run takes from its surroundings besides its Options:
+// Run passes the real ones, this package's tests stand-ins that watch or
+// fail. Their zero value is the real thing.
+type deps struct {
+	// wrap, if set, wraps the run's HTTP transport, which keeps every
+	// rule of the client (TLS, netrc, headers that stay with their host):
+	// it sees each request on its way to the transport built from Options.
+	wrap func(http.RoundTripper) http.RoundTripper
+	// create makes a file's part: (*store.Dir).Create.
 	create func(d *store.Dir, name string, size int64, fresh, ranged bool) (*store.Part, error)
+	// writes is what a part's transfers write to: the part itself.
 	writes func(p *store.Part) io.WriterAt
+	// fsys makes the file system the run writes the output folder
+	// through (store.NewOS when nil; see RunOn).
+	fsys func(*os.Root) store.FS
+}
+
+// withDefaults fills in the real dependencies where d has none.
+func (d deps) withDefaults() deps {
+	if d.create == nil {
+		d.create = (*store.Dir).Create
+	}
+	if d.writes == nil {
+		d.writes = func(p *store.Part) io.WriterAt { return p }
+	}
+	return d
+}
+
+// client returns c with its transport wrapped by d.wrap; the redirect
+// rules stay with c's, the TLS and netrc rules in the transport wrapped.
+func (d deps) client(c *http.Client) *http.Client {
+	if d.wrap == nil {
+		return c
+	}
+	w := *c
+	w.Transport = d.wrap(c.Transport)
+	return &w
 }
 
 // Backoff is capped exponential backoff with full jitter: the n-th retry
@@ -218,4 +254,16 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("scheduler: buffer size must be at least 4 KiB")
 	}
 	return o, nil
+}
+
+// clientFor builds the client a run (or a probe) uses from its options;
+// the caller closes its idle connections when done.
+func clientFor(o Options) *http.Client {
+	private := make([]string, 0, len(o.Header))
+	for k := range o.Header {
+		private = append(private, k)
+	}
+	return httpclient.New(httpclient.Options{Connections: o.Connections, MaxPerHost: o.MaxPerHost, ConnectTimeout: o.ConnectTimeout,
+		HTTP2: o.HTTP2, Insecure: o.Insecure, Private: private,
+		Netrc: o.Netrc, RootCAs: o.RootCAs, ClientCert: o.ClientCert})
 }

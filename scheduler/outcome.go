@@ -28,18 +28,33 @@ const (
 	// Transfers still running go on; new requests wait for a fresh URL
 	// (expire.go).
 	refresh
+	// another: the answer came from another version of the file than the
+	// one its bytes come from: another replica behind the same name, or a
+	// change, which the source's answers tell apart (farm.go).
+	another
 )
+
+// malformedAttempts is how many answers with broken framing
+// (segment.Malformed) a file gets before it fails: one retry may meet a
+// healthy instance behind the same name, more only repeat a server's bug.
+const malformedAttempts = 2
 
 // classify is the one place that decides what an error means. Every error
 // that reaches it is a failure of a transfer the run still cares about;
-// urlWorked says an earlier request to the same URL was answered with data.
-func classify(err error, urlWorked bool) action {
+// urlWorked says an earlier request to the same URL was answered with data;
+// malformed counts the file's answers with broken framing, this one
+// included.
+func classify(err error, urlWorked bool, malformed int) action {
 	switch {
 	case urlWorked && refusedAccess(err):
 		return refresh
+	case errors.As(err, new(*otherVersionError)):
+		return another
 	case errors.Is(err, errChanged), errors.Is(err, errRangesIgnored), errors.Is(err, errSourceSize):
 		return restart
 	case segment.Permanent(err), noSpace(err), fileSystemRefusal(err), errors.Is(err, errSizeMismatch):
+		return failFile
+	case segment.Malformed(err) && malformed >= malformedAttempts:
 		return failFile
 	case overloaded(err):
 		return rest
@@ -55,6 +70,7 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 	r.mu.Lock()
 	f, src := s.f, s.src
 	s.running, s.cancel = false, nil
+	r.endTrialLocked(s)
 	f.conns--
 	src.conns--
 	src.host.conns--
@@ -116,7 +132,22 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 		src.strikes = 0
 	}
 	h := src.host
-	act := classify(err, src.urlWorked.Load())
+	if segment.Malformed(err) {
+		f.malformed++
+		if f.malformed >= malformedAttempts {
+			err = fmt.Errorf("%d answers with broken framing: %w", f.malformed, err)
+		}
+	}
+	act := classify(err, src.urlWorked.Load(), f.malformed)
+	if act == another {
+		ov, _ := isOtherVersion(err)
+		e, changed := r.otherVersionLocked(s, ov)
+		events = append(events, e...)
+		if changed == nil {
+			return // retried at once
+		}
+		err, act = changed, restart
+	}
 	if act == restart || act == failFile {
 		if e, ok := r.dropForLocked(s, err); ok {
 			events = append(events, e...)
@@ -139,12 +170,10 @@ func (r *run) finish(ctx context.Context, s *seg, err error) {
 			events = append(events, r.failLocked(f, err))
 		}
 	case rest:
-		if e, ok := r.refusedLocked(h, time.Now()); ok {
-			events = append(events, e)
-		}
-		if e, ok := r.answeredLocked(h, true, h.conns+1, s.began, time.Now(), err); ok {
-			events = append(events, e)
-			if h.limit == 1 {
+		now := time.Now()
+		if d := h.ctl.Refused(now, s.began, h.conns+1); d.Changed {
+			events = append(events, limitEvent(h, d, now, err))
+			if d.Level == 1 {
 				if e, ok := r.noticeLocked(h, noticeNoParallel, "refuses parallel connections: using one"); ok {
 					events = append(events, e)
 				}

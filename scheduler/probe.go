@@ -27,11 +27,8 @@ func Probe(ctx context.Context, entries []manifest.Entry, opts Options) []Size {
 		}
 		return out
 	}
-	client := opts.Client
-	if client == nil {
-		client = clientFor(opts)
-		defer client.CloseIdleConnections()
-	}
+	client := clientFor(opts)
+	defer client.CloseIdleConnections()
 	r := &run{opts: opts, http: client}
 	secrets := headerSecrets(opts.Header)
 	work := make(chan int)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkget/bulkget/hostlimit"
 	"github.com/bulkget/bulkget/internal/origin"
 )
 
@@ -107,36 +108,9 @@ func TestRoomCountsRestsAgainstTheBudgetNotTheLimit(t *testing.T) {
 	}
 	for _, c := range cases {
 		r := &run{opts: Options{Connections: c.conns, MaxPerHost: c.maxPerHost}}
-		h := &host{limit: c.limit, conns: c.inUse, resting: rest(c.resting)}
+		h := &host{ctl: hostlimit.New(hostlimit.DefaultParams(c.limit, false)), conns: c.inUse, resting: rest(c.resting)}
 		if got := r.room(h); got != c.want {
 			t.Errorf("%s: room %d, want %d", c.name, got, c.want)
 		}
-	}
-}
-
-func TestARaiseAdmitsByAnswersAndFasterAfterOneThatPaidInFull(t *testing.T) {
-	r := &run{opts: Options{Connections: 64, MaxPerHost: 64}}
-	// A raise from 8 to 32, the 8 connections busy, n of the raise's
-	// requests sent and none answered yet.
-	room := func(steep bool, sent, answered int) int {
-		h := &host{limit: 32, want: 32, conns: 8 + sent, awaiting: sent - answered}
-		h.tune.phase, h.tune.base, h.tune.steep, h.tune.raisedOK = tuneRaised, 8, steep, answered
-		return r.room(h)
-	}
-	if got := room(false, 2, 0); got != 0 {
-		t.Errorf("a first raise from 8 with 2 requests awaiting admits %d more before an answer, want 0", got)
-	}
-	if got := room(false, 1, 0); got == 0 {
-		t.Errorf("a first raise from 8 with 1 request awaiting admits none, want a second")
-	}
-	if got := room(true, 2, 0); got == 0 {
-		t.Errorf("after a raise that paid in full, a raise from 8 with 2 awaiting admits none, want up to 4")
-	}
-	if got := room(true, 4, 0); got != 0 {
-		t.Errorf("after a raise that paid in full, a raise from 8 with 4 awaiting admits %d more before an answer, want 0", got)
-	}
-	// Each answer admits two more.
-	if got := room(false, 2, 1); got == 0 {
-		t.Errorf("a raise with 1 of 2 answered admits none, want two more")
 	}
 }

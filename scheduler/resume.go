@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bulkget/bulkget/checksum"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
 	"github.com/bulkget/bulkget/state"
@@ -47,8 +48,8 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg) (complete bool, err erro
 		}
 		if same {
 			// Leftovers of an earlier attempt at replacing it are junk.
-			_ = state.Remove(r.root, store.StateName(name))
-			_ = r.disk.RemovePart(name)
+			_ = state.Remove(r.disk.FS(), store.StateName(name))
+			_ = r.disk.RemoveLeftovers(name)
 			return false, errSkipped
 		}
 		// Another size or, with Options.Update, another version: fetch
@@ -73,7 +74,7 @@ func (r *run) resumeOrSkip(ctx context.Context, s *seg) (complete bool, err erro
 		// An older format may hold the URL with its credentials: write
 		// the same claims again, in the current format, before anything
 		// else. The data they claim is durable already.
-		if err := state.Save(r.root, store.StateName(name), st); err != nil {
+		if err := state.Save(r.disk.FS(), store.StateName(name), st); err != nil {
 			r.warn(f, fmt.Errorf("rewrite state of %s in the current format: %w", part, err))
 		}
 	}
@@ -122,9 +123,9 @@ func (r *run) install(s *seg, st *state.File, first int) error {
 	f.sums, f.crc = nil, nil
 	switch st.Sums {
 	case state.CRC32C:
-		f.crc = crcKinds[segment.CRC32C]
+		f.crc = checksum.CRC(checksum.CRC32C)
 	case state.CRC64NVME:
-		f.crc = crcKinds[segment.CRC64NVME]
+		f.crc = checksum.CRC(checksum.CRC64NVME)
 	}
 	for i, sg := range st.Segments {
 		cur := segment.NewCursor(sg.Start, sg.Start+sg.Done, sg.End)
@@ -139,7 +140,7 @@ func (r *run) install(s *seg, st *state.File, first int) error {
 			if st.Sums == state.CRC64NVME {
 				c = st.CRCs[i].CRC64NVME
 			}
-			x.sum.set(sg.Start, sg.Done, c)
+			x.sum.Set(sg.Start, sg.Done, c)
 		}
 		f.all = append(f.all, x)
 		if sg.Done < sg.End-sg.Start {
@@ -209,15 +210,14 @@ func (r *run) alreadyThere(ctx context.Context, f *file, fi fs.FileInfo) (bool, 
 			return false, nil
 		}
 		defer local.Close()
-		if err := s.hashFile(local, size, &r.readBack); err != nil {
+		n, err := s.HashFile(local, size)
+		r.readBack.Add(n)
+		if err != nil || s.Check() != nil {
 			return false, nil
 		}
-		if s.check() != nil {
-			return false, nil
-		}
-		f.verified = s.label()
-		c := s.checks[0]
-		if err := r.disk.WriteRecord(f.entry.Name, store.Record{Algo: c.algo, Digest: c.want, Source: c.source}); err != nil {
+		f.verified = s.Label()
+		c := s.Wants()[0]
+		if err := r.disk.WriteRecord(f.entry.Name, store.Record{Algo: c.Algo, Digest: c.Hex, Source: c.Source}); err != nil {
 			r.warn(f, fmt.Errorf("record the verification: %w", err))
 		}
 		return true, nil

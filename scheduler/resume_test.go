@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkget/bulkget/folderlock"
 	"github.com/bulkget/bulkget/internal/origin"
 	"github.com/bulkget/bulkget/segment"
 	"github.com/bulkget/bulkget/state"
@@ -239,15 +240,55 @@ func TestFailedFileKeepsProgressForLater(t *testing.T) {
 
 func TestSecondRunOnSameFolderIsRefused(t *testing.T) {
 	dir := t.TempDir()
-	lock, err := state.AcquireLock(dir)
+	lock, err := folderlock.Acquire(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lock.Release()
 	_, err = Run(context.Background(), nil, testOptions(dir))
-	var le *state.LockedError
-	if !errors.Is(err, state.ErrLocked) || !errors.As(err, &le) || le.PID != os.Getpid() {
+	var le *folderlock.LockedError
+	if !errors.Is(err, folderlock.ErrLocked) || !errors.As(err, &le) || le.PID != os.Getpid() {
 		t.Fatalf("Run on a locked folder: %v", err)
+	}
+}
+
+// TestHeldSpansTheLock: Options.Held runs once the run holds the folder,
+// before any request, and what it returns runs while the lock is still
+// there; a run that cannot take the lock never calls it.
+func TestHeldSpansTheLock(t *testing.T) {
+	fx := newFixture(t, origin.Options{})
+	fx.add("a.bin", 1000)
+	dir := t.TempDir()
+	opts := testOptions(dir)
+	lockPath := filepath.Join(dir, store.LockName)
+	var held, released bool
+	opts.Held = func() func() {
+		_, err := os.Stat(lockPath)
+		held = err == nil && fx.srv.Stats().Requests == 0
+		return func() {
+			_, err := os.Stat(lockPath)
+			released = err == nil
+		}
+	}
+	runFixture(t, fx, opts)
+	if !held || !released {
+		t.Errorf("Held called with the lock and before requests: %v; its release before the lock's: %v", held, released)
+	}
+	if _, err := os.Stat(lockPath); err == nil {
+		t.Errorf("lock left")
+	}
+
+	lock, err := folderlock.Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	opts.Held = func() func() {
+		t.Errorf("Held called on a folder another run holds")
+		return func() {}
+	}
+	if _, err := Run(context.Background(), nil, opts); !errors.Is(err, folderlock.ErrLocked) {
+		t.Errorf("Run on a locked folder: %v", err)
 	}
 }
 

@@ -11,10 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulkget/bulkget/checksum"
+	"github.com/bulkget/bulkget/folderlock"
+	"github.com/bulkget/bulkget/hostlimit"
 	"github.com/bulkget/bulkget/internal/mask"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
-	"github.com/bulkget/bulkget/state"
 	"github.com/bulkget/bulkget/store"
 	"golang.org/x/time/rate"
 )
@@ -50,14 +52,23 @@ type file struct {
 	restarts int
 	// faults counts the file's failed requests in rounds, whatever its
 	// splits (streak.go).
-	faults   faultStreak
-	probed   bool  // size and range support are known
-	size     int64 // -1: unknown (a stream without length)
-	ranged   bool  // segments may be split and fetched in parallel
-	noRanges bool  // the server answered a ranged request with 200: never split again
-	out      *store.Part
-	segs     []*seg // unfinished segments of the current generation
-	all      []*seg // every segment of the current generation, for checkpoints
+	faults faultStreak
+	// malformed counts the answers whose framing was broken
+	// (segment.Malformed), which cap the file's attempts (classify).
+	malformed int
+	probed    bool  // size and range support are known
+	size      int64 // -1: unknown (a stream without length)
+	ranged    bool  // segments may be split and fetched in parallel
+	noRanges  bool  // the server answered a ranged request with 200: never split again
+	// rangesOnTrial: the probe's answer was a 200, and the first answer to
+	// a range past byte 0 is to tell whether ranges work (trial.go).
+	rangesOnTrial bool
+	// trialDecided, when not nil, is closed once the trial is answered or
+	// ends; the probe's stream holds its reads until then (trial.go).
+	trialDecided chan struct{}
+	out          *store.Part
+	segs         []*seg // unfinished segments of the current generation
+	all          []*seg // every segment of the current generation, for checkpoints
 	// tryResume is set until the first request of the file decides
 	// between resuming a .part, skipping a finished file, or starting over.
 	tryResume bool
@@ -67,10 +78,10 @@ type file struct {
 	// sums hashes the file's in-order prefix as it is written, for the
 	// checksum it is to be checked with (sumsFor); nil when that is a CRC
 	// computed per segment (crc), or nothing.
-	sums *sums
+	sums *checksum.Sums
 	// crc is the CRC each segment computes of what it writes (seg.sum),
 	// when the file is checked by one; nil otherwise.
-	crc *crcKind
+	crc *checksum.Kind
 	// digests are what the server vouches for about the whole file, from
 	// the probe or, if it had none, a later answer for the same version
 	// (segment.Digests); cleared on a restart.
@@ -143,10 +154,13 @@ type seg struct {
 	hedged  bool         // another connection took over the rest
 	hedgeOf *seg         // the slow segment this one took over from
 	// sum is the CRC of what the segment wrote, when its file has a crc.
-	sum segSum
+	sum checksum.Span
 	// awaiting: the current attempt's request has been sent and not yet
 	// answered; counted in its host's awaiting. Guarded by mu.
 	awaiting bool
+	// trial: the current attempt is its file's trial of ranges
+	// (trial.go). Guarded by mu.
+	trial bool
 	// answered says the current attempt's request got a response that
 	// was not a refusal, even one with the wrong range: the server is
 	// up. Written by the connection running the attempt, read by its
@@ -180,9 +194,9 @@ func (s *seg) Written(n int64) {
 // run is the state of one Run call.
 type run struct {
 	opts Options
-	// http sends the run's requests: Options.Client or the client built
-	// for the run.
+	// http sends the run's requests: the client built from Options.
 	http *http.Client
+	deps deps
 	root *os.Root
 	rep  Reporter // redacting: no event carries a secret
 	// secrets are the values of the user's headers, hidden in messages.
@@ -219,14 +233,28 @@ type run struct {
 	// at once; finWG waits for them.
 	finalizing chan struct{}
 	finWG      sync.WaitGroup
-	limiter    *rate.Limiter // nil: no rate limit
-	chunk      int           // bytes read per limiter wait
+	limiter    *rate.Limiter    // nil: no rate limit
+	limits     hostlimit.Params // what each host's controller starts with
+	chunk      int              // bytes read per limiter wait
 }
 
 // Run downloads every entry into opts.Dir and returns when each one is done
 // or failed, or when ctx is cancelled. Entries must have valid, unique names
 // (see manifest). The error is non-nil only if the run could not start.
 func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, error) {
+	return runWith(ctx, entries, opts, deps{})
+}
+
+// RunOn is Run writing to the output folder through the file system that
+// fsys makes of it (store.NewOS when nil): a recording one, say, that sees
+// every write, sync and rename of the run (package store/crashtest). The
+// run closes nothing fsys returns.
+func RunOn(ctx context.Context, entries []manifest.Entry, opts Options, fsys func(*os.Root) store.FS) (Summary, error) {
+	return runWith(ctx, entries, opts, deps{fsys: fsys})
+}
+
+// runWith is Run with its dependencies handed in.
+func runWith(ctx context.Context, entries []manifest.Entry, opts Options, d deps) (Summary, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return Summary{}, err
@@ -241,21 +269,23 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return Summary{}, fmt.Errorf("scheduler: output folder: %w", err)
 	}
-	lock, err := state.AcquireLock(opts.Dir)
+	lock, err := folderlock.Acquire(opts.Dir)
 	if err != nil {
 		return Summary{}, err
 	}
 	defer lock.Release()
+	if opts.Held != nil {
+		defer opts.Held()() // deferred after the lock's release: runs before it
+	}
 	root, err := os.OpenRoot(opts.Dir)
 	if err != nil {
 		return Summary{}, fmt.Errorf("scheduler: output folder: %w", err)
 	}
 	defer root.Close()
-	r := newRun(ctx, root, opts)
+	client := clientFor(opts)
+	defer client.CloseIdleConnections()
+	r := newRun(ctx, root, opts, d.client(client), d)
 	defer r.disk.Close()
-	if opts.Client == nil {
-		defer r.http.CloseIdleConnections()
-	}
 	if capped != nil {
 		r.rep.Report(Event{Kind: Warning, Time: time.Now(), Total: -1, Err: capped})
 	}
@@ -268,10 +298,12 @@ func Run(ctx context.Context, entries []manifest.Entry, opts Options) (Summary, 
 	return r.shutdown(ctx), nil
 }
 
-// newRun builds the run's state: its disk, its HTTP client, its limiter.
-func newRun(ctx context.Context, root *os.Root, opts Options) *run {
+// newRun builds the run's state: its disk, its limiter; its requests go
+// through client.
+func newRun(ctx context.Context, root *os.Root, opts Options, client *http.Client, d deps) *run {
 	r := &run{
 		opts:       opts,
+		limits:     hostlimit.DefaultParams(min(opts.MaxPerHost, opts.Connections), opts.Adaptive),
 		root:       root,
 		rep:        opts.Reporter,
 		epoch:      time.Now(),
@@ -279,7 +311,8 @@ func newRun(ctx context.Context, root *os.Root, opts Options) *run {
 		changed:    make(chan struct{}),
 		ckNow:      make(chan struct{}, 1),
 		finalizing: make(chan struct{}, maxFinalizing),
-		http:       opts.Client,
+		http:       client,
+		deps:       d.withDefaults(),
 		chunk:      opts.BufferSize,
 	}
 	if r.rep == nil {
@@ -287,11 +320,13 @@ func newRun(ctx context.Context, root *os.Root, opts Options) *run {
 	}
 	r.secrets = headerSecrets(opts.Header)
 	r.rep = redacting{next: r.rep, secrets: r.secrets}
-	if r.http == nil {
-		r.http = clientFor(opts)
+	so := store.Options{Connections: opts.Connections, NoDirectIO: opts.NoDirectIO,
+		NoSpaceCheck: opts.NoSpaceCheck, Finalizing: maxFinalizing, Busy: func() bool { return r.running.Load() > 0 }}
+	if d.fsys == nil {
+		r.disk = store.Open(root, opts.Dir, so)
+	} else {
+		r.disk = store.New(d.fsys(root), opts.Dir, so)
 	}
-	r.disk = store.Open(root, opts.Dir, store.Options{Connections: opts.Connections, NoDirectIO: opts.NoDirectIO,
-		NoSpaceCheck: opts.NoSpaceCheck, Finalizing: maxFinalizing, Busy: func() bool { return r.running.Load() > 0 }})
 	if opts.RateLimit > 0 {
 		// Reads of about 20 ms of the whole cap keep the flow smooth; the
 		// burst equals one read so no wait is ever larger than the burst,
@@ -372,9 +407,7 @@ func (r *run) work(ctx context.Context) {
 	bgWG.Go(func() { r.watchdog(bg, &bgWG) })
 	bgWG.Go(func() { r.ticker(bg) })
 	bgWG.Go(func() { r.checkpointer(bg) })
-	if r.opts.Adaptive {
-		bgWG.Go(func() { r.tuneHosts(bg) })
-	}
+	bgWG.Go(func() { r.limitHosts(bg) })
 	wg.Wait()
 	r.refreshWG.Wait()
 	r.finWG.Wait()
@@ -452,7 +485,7 @@ func (r *run) ticker(ctx context.Context) {
 		}
 		for _, h := range r.hosts {
 			if h.conns > 0 || h.hedges > 0 { // a running count must not be missed
-				e.Hosts = append(e.Hosts, HostProgress{Host: h.name, Conns: h.conns, Limit: h.limit, Hedges: h.hedges})
+				e.Hosts = append(e.Hosts, HostProgress{Host: h.name, Conns: h.conns, Limit: h.ctl.Level(), Hedges: h.hedges})
 			}
 		}
 		r.mu.Unlock()

@@ -114,12 +114,11 @@ func (b *countedBody) Close() error {
 	return b.ReadCloser.Close()
 }
 
-// withCounter makes opts use a client whose concurrency is measured.
-func withCounter(opts *Options) *countingTransport {
-	base := NewClient(ClientOptions{MaxPerHost: max(opts.MaxPerHost, 16), ConnectTimeout: 10 * time.Second})
-	ct := &countingTransport{base: base.Transport}
-	opts.Client = &http.Client{Transport: ct}
-	return ct
+// withCounter returns the dependencies of a run whose concurrency is
+// measured, and what measures it.
+func withCounter() (*countingTransport, deps) {
+	ct := &countingTransport{}
+	return ct, deps{wrap: func(next http.RoundTripper) http.RoundTripper { ct.base = next; return ct }}
 }
 
 func fileHash(t *testing.T, path string) string {
@@ -166,9 +165,15 @@ func contains(list []string, s string) bool {
 
 func runFixture(t *testing.T, fx *fixture, opts Options) Summary {
 	t.Helper()
+	return runFixtureWith(t, fx, opts, deps{})
+}
+
+// runFixtureWith is runFixture with the run's dependencies handed in.
+func runFixtureWith(t *testing.T, fx *fixture, opts Options, d deps) Summary {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	sum, err := Run(ctx, fx.entries, opts)
+	sum, err := runWith(ctx, fx.entries, opts, d)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -186,8 +191,8 @@ func TestManySmallFilesOneRequestEach(t *testing.T) {
 	dir := t.TempDir()
 	opts := testOptions(dir)
 	opts.Connections = 8
-	ct := withCounter(&opts)
-	sum := runFixture(t, fx, opts)
+	ct, d := withCounter()
+	sum := runFixtureWith(t, fx, opts, d)
 	if sum.Done != 300 || len(sum.Failed) != 0 {
 		t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
 	}
@@ -228,8 +233,8 @@ func TestLargeFilesUseSeveralConnectionsWithinBudgets(t *testing.T) {
 			dir := t.TempDir()
 			opts := testOptions(dir)
 			opts.Connections, opts.MaxPerHost, opts.MaxPerFile = c.conns, c.perHost, c.per
-			ct := withCounter(&opts)
-			sum := runFixture(t, fx, opts)
+			ct, d := withCounter()
+			sum := runFixtureWith(t, fx, opts, d)
 			if sum.Done != 3 {
 				t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
 			}
@@ -261,8 +266,8 @@ func TestWorkStealingKeepsConnectionsBusy(t *testing.T) {
 	// quarters finish first and must take over half of what is left.
 	opts.Connections = 3
 	opts.MinSegment = 512 << 10
-	ct := withCounter(&opts)
-	sum := runFixture(t, fx, opts)
+	ct, d := withCounter()
+	sum := runFixtureWith(t, fx, opts, d)
 	fx.verify(t, dir, nil)
 	st := fx.srv.Stats()
 	if p := ct.peak.Load(); p != 3 {
@@ -285,15 +290,18 @@ func TestWorkStealingKeepsConnectionsBusy(t *testing.T) {
 
 func TestServersWithoutRangesOrLengthAndTinyFilesCostOneRequestPerFile(t *testing.T) {
 	cases := []struct {
-		name string
-		opts origin.Options
-		size int64
+		name  string
+		opts  origin.Options
+		size  int64
+		extra int64 // requests beyond one per file
 	}{
-		{"no ranges", origin.Options{NoRanges: true}, 3<<20 + 7},
-		{"no length", origin.Options{NoLength: true}, 2<<20 + 3},
-		{"empty file", origin.Options{}, 0},
-		{"one byte", origin.Options{}, 1},
-		{"no ranges, empty", origin.Options{NoRanges: true}, 0},
+		// A 200 to the probe is checked by one range past 0, once for
+		// the host (trial.go).
+		{"no ranges", origin.Options{NoRanges: true}, 3<<20 + 7, 1},
+		{"no length", origin.Options{NoLength: true}, 2<<20 + 3, 0},
+		{"empty file", origin.Options{}, 0, 0},
+		{"one byte", origin.Options{}, 1, 0},
+		{"no ranges, empty", origin.Options{NoRanges: true}, 0, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -306,8 +314,8 @@ func TestServersWithoutRangesOrLengthAndTinyFilesCostOneRequestPerFile(t *testin
 				t.Fatalf("done %d, failed %v", sum.Done, sum.Failed)
 			}
 			fx.verify(t, dir, nil)
-			if st := fx.srv.Stats(); st.Requests != 2 {
-				t.Errorf("%d requests, want one per file", st.Requests)
+			if st := fx.srv.Stats(); st.Requests < 2 || st.Requests > 2+c.extra {
+				t.Errorf("%d requests, want one per file and at most %d more", st.Requests, c.extra)
 			}
 		})
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/bulkget/bulkget/signedurl"
 )
 
 // A file may come from several sources: the list's url and its mirrors
@@ -66,8 +68,11 @@ type source struct {
 	// changedAway: dropped because it served another version; a restart
 	// of the file from zero takes it back.
 	changedAway bool
-	bytes       atomic.Int64 // written from this source in this run
-	genBytes    atomic.Int64 // written from it in the file's current generation
+	// evidence is what its answers of another version than validator
+	// taught (farm.go).
+	evidence versionEvidence
+	bytes    atomic.Int64 // written from this source in this run
+	genBytes atomic.Int64 // written from it in the file's current generation
 }
 
 // usable says whether a new request may go to src; call with mu held.
@@ -77,11 +82,12 @@ func (src *source) usable() bool { return src.dropped == nil && !src.expired }
 func (src *source) setTarget(u *url.URL) {
 	src.target = u
 	src.urlWorked.Store(false)
-	src.expiresAt, _ = signedExpiry(u)
+	src.expiresAt, _ = signedurl.Expiry(u)
 }
 
 // forget drops what src's answers taught, for a file restarting from zero.
 func (src *source) forget() {
+	src.evidence.forget(src.validator)
 	src.known, src.validator, src.etag, src.lastModified = false, "", "", ""
 	if src.changedAway {
 		src.dropped, src.changedAway = nil, false

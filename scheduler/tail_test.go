@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkget/bulkget/hostlimit"
+	"github.com/bulkget/bulkget/pick"
 	"github.com/bulkget/bulkget/segment"
 )
 
@@ -12,7 +14,7 @@ import (
 func tailRun(t *testing.T, segs ...*seg) *run {
 	t.Helper()
 	r := &run{epoch: time.Now().Add(-time.Minute), opts: Options{Connections: 16, MaxPerHost: 16, Retries: 5}}
-	h := &host{name: "h", limit: 16}
+	h := &host{name: "h", ctl: hostlimit.New(hostlimit.DefaultParams(16, false))}
 	src := &source{host: h, known: true}
 	f := &file{sources: []*source{src}, state: active, probed: true, ranged: true, size: 64 << 20}
 	for _, s := range segs {
@@ -29,6 +31,28 @@ func tailRun(t *testing.T, segs ...*seg) *run {
 	return r
 }
 
+// tailVictim is the segment of r the work policy's tail rule would split,
+// or nil.
+func tailVictim(r *run, now time.Time) *seg {
+	p := r.pickParams()
+	snap, segs := r.snapshot(now, p)
+	if v := pick.TailVictim(snap, p); v >= 0 {
+		return segs[v]
+	}
+	return nil
+}
+
+// quietHedge is the segment of r the work policy would take over for its
+// silence, or nil.
+func quietHedge(r *run, now time.Time) *seg {
+	p := r.pickParams()
+	snap, segs := r.snapshot(now, p)
+	if v := pick.HedgeVictim(snap, p, true); v >= 0 {
+		return segs[v]
+	}
+	return nil
+}
+
 func runningSeg(start, end int64, age time.Duration, got int64) *seg {
 	s := &seg{cur: segment.NewCursor(start, start, end), running: true, began: time.Now().Add(-age)}
 	s.got.Store(got)
@@ -41,23 +65,23 @@ func TestTailSplitsWhatMakesNoProgress(t *testing.T) {
 	healthy := func() *seg { return runningSeg(0, 1<<20, time.Second, 8<<20) }
 
 	waiting := &seg{cur: segment.NewCursor(8<<20, 8<<20, 9<<20), notBefore: now.Add(time.Second)}
-	if v := tailRun(t, healthy(), waiting).tailVictim(now); v != waiting {
+	if v := tailVictim(tailRun(t, healthy(), waiting), now); v != waiting {
 		t.Errorf("a segment waiting out a backoff of 1 s was not chosen (got %p)", v)
 	}
 
 	stalled := runningSeg(16<<20, 17<<20, time.Second, 0)
-	if v := tailRun(t, healthy(), stalled).tailVictim(now); v != stalled {
+	if v := tailVictim(tailRun(t, healthy(), stalled), now); v != stalled {
 		t.Errorf("a request silent for 1 s was not chosen (got %p)", v)
 	}
 
 	justStarted := runningSeg(16<<20, 17<<20, 10*time.Millisecond, 0)
-	if v := tailRun(t, justStarted).tailVictim(now); v != nil {
+	if v := tailVictim(tailRun(t, justStarted), now); v != nil {
 		t.Errorf("a request that has only just been sent was split")
 	}
 
 	tiny := &seg{cur: segment.NewCursor(8<<20, 8<<20, 8<<20+100<<10), notBefore: now.Add(time.Second)}
-	if v := tailRun(t, tiny).tailVictim(now); v != nil {
-		t.Errorf("a piece below 2 × %d bytes was split", tailMinSegment)
+	if v := tailVictim(tailRun(t, tiny), now); v != nil {
+		t.Errorf("a piece below 2 × %d bytes was split", pick.DefaultParams(0, 0, 0).TailMinSegment)
 	}
 }
 
@@ -71,7 +95,7 @@ func TestTailTakesOverSilentRequestsSooner(t *testing.T) {
 	r := tailRun(t, s)
 	r.opts.HedgeAfter = time.Second
 	silentFor(r, s, 300*time.Millisecond)
-	if h := r.pickHedge(time.Now(), true); h == nil || h.hedgeOf != s {
+	if h := quietHedge(r, time.Now()); h != s {
 		t.Fatalf("at the end of the run, a request silent for 300 ms was not taken over")
 	}
 
@@ -81,7 +105,7 @@ func TestTailTakesOverSilentRequestsSooner(t *testing.T) {
 	r.opts.HedgeAfter = time.Second
 	r.hosts[0].pending = []*file{{}}
 	silentFor(r, s, 300*time.Millisecond)
-	if h := r.pickHedge(time.Now(), true); h != nil {
+	if h := quietHedge(r, time.Now()); h != nil {
 		t.Fatalf("a request silent for 300 ms was taken over while files wait")
 	}
 }
@@ -92,21 +116,21 @@ func TestTailLeavesABurstyHostsRestToItsNextBursts(t *testing.T) {
 	rest := func() *seg { return runningSeg(0, 3<<20, 2*time.Second, 4<<20) }
 
 	r := tailRun(t, rest())
-	if v := r.tailVictim(now); v == nil {
+	if v := tailVictim(r, now); v == nil {
 		t.Fatalf("a rest of 1.5 s on a smooth host was not split")
 	}
 	// The host pauses 900 ms between bursts: the rest comes in a burst
 	// or two, and a split would end its request mid-burst.
 	r = tailRun(t, rest())
 	r.hosts[0].pause.Store(int64(900 * time.Millisecond))
-	if v := r.tailVictim(now); v != nil {
+	if v := tailVictim(r, now); v != nil {
 		t.Errorf("a rest of 1.5 s on a host pausing 0.9 s between bursts was split")
 	}
 	// A rest of many bursts is still split.
 	long := runningSeg(0, 16<<20, 2*time.Second, 4<<20)
 	r = tailRun(t, long)
 	r.hosts[0].pause.Store(int64(900 * time.Millisecond))
-	if v := r.tailVictim(now); v != long {
+	if v := tailVictim(r, now); v != long {
 		t.Errorf("a rest of 8 s on a bursty host was not split")
 	}
 }
@@ -119,19 +143,19 @@ func TestTailWaitsOutAPausedConnectionsFirstByte(t *testing.T) {
 	// that burst's request after its first bytes.
 	fresh := func() *seg { return runningSeg(16<<20, 20<<20, 400*time.Millisecond, 0) }
 	s := fresh()
-	if v := tailRun(t, s).tailVictim(now); v != s {
+	if v := tailVictim(tailRun(t, s), now); v != s {
 		t.Fatalf("on a smooth host, a request silent for 400 ms was not split")
 	}
 	r := tailRun(t, fresh())
 	r.hosts[0].pause.Store(int64(900 * time.Millisecond))
-	if v := r.tailVictim(now); v != nil {
+	if v := tailVictim(r, now); v != nil {
 		t.Errorf("on a host pausing 900 ms, a request waiting 400 ms for its first burst was split")
 	}
 	// Two pauses without a byte is no longer pacing.
 	s = runningSeg(16<<20, 20<<20, 2*time.Second, 0)
 	r = tailRun(t, s)
 	r.hosts[0].pause.Store(int64(900 * time.Millisecond))
-	if v := r.tailVictim(now); v != s {
+	if v := tailVictim(r, now); v != s {
 		t.Errorf("on a host pausing 900 ms, a request silent for 2 s was not split")
 	}
 }
@@ -164,12 +188,12 @@ func TestHedgeLeavesASilenceTheHostsOlderRequestsShare(t *testing.T) {
 		return r, segs
 	}
 	r, _ := setup(4)
-	if h := r.pickHedge(time.Now(), true); h != nil {
-		t.Errorf("a silence four of the host's requests share was taken for a stall: %p took over from %p", h, h.hedgeOf)
+	if h := quietHedge(r, time.Now()); h != nil {
+		t.Errorf("a silence four of the host's requests share was taken for a stall: %p taken over", h)
 	}
 	// One of four silent while its elders deliver: that connection's own.
 	r, segs := setup(1)
-	if h := r.pickHedge(time.Now(), true); h == nil || h.hedgeOf != segs[0] {
+	if h := quietHedge(r, time.Now()); h != segs[0] {
 		t.Errorf("a request silent for 700 ms while the host's others deliver was not taken over")
 	}
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"time"
 
+	"github.com/bulkget/bulkget/checksum"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/segment"
 	"github.com/bulkget/bulkget/state"
@@ -31,6 +31,8 @@ type snapshot struct {
 	probed, ranged bool
 	noRanges       bool
 	unconfirmed    bool
+	// onTrial: the file's ranges are on trial (trial.go).
+	onTrial bool
 	// The source's: where the request goes, whether it has answered in
 	// this generation, and its validators then.
 	target    *url.URL
@@ -38,9 +40,14 @@ type snapshot struct {
 	validator string
 	etag      string
 	size      int64
-	out       *store.Part
-	sums      *sums
-	crc       *crcKind
+	// ifMatch is the If-Match of a ranged request (farm.go); suspect: the
+	// source has met another version, which an answer of the kept one
+	// may show to be another replica.
+	ifMatch string
+	suspect bool
+	out     *store.Part
+	sums    *checksum.Sums
+	crc     *checksum.Kind
 }
 
 // worker is what a connection's loop keeps from one segment to the next:
@@ -101,8 +108,9 @@ func (r *run) exec(ctx context.Context, s *seg, w *worker) {
 		return
 	}
 	src := s.src
-	snap := snapshot{probed: f.probed, ranged: f.ranged, noRanges: f.noRanges, size: f.size, out: f.out, sums: f.sums,
-		crc: f.crc, unconfirmed: f.unconfirmed, target: src.target, known: src.known, validator: src.validator, etag: src.etag}
+	snap := snapshot{probed: f.probed, ranged: f.ranged, noRanges: f.noRanges, onTrial: f.rangesOnTrial, size: f.size, out: f.out, sums: f.sums,
+		crc: f.crc, unconfirmed: f.unconfirmed, target: src.target, known: src.known, validator: src.validator, etag: src.etag,
+		ifMatch: ifMatch(src), suspect: src.evidence.streak > 0}
 	reqCtx, cancel := w.context(ctx)
 	s.cancel = cancel
 	r.mu.Unlock()
@@ -117,23 +125,30 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 	buf := bufs.Plain()[:r.chunk]
 	_, pos, end := s.cur.Bounds()
 	req := segment.Request{Target: snap.target, UserAgent: r.opts.UserAgent, Header: r.opts.Header,
-		Start: pos, End: end, Total: snap.size, IfRange: snap.validator}
+		Start: pos, End: end, Total: snap.size, IfRange: snap.validator, IfMatch: snap.ifMatch}
 	switch {
 	case !snap.probed:
 		// The probe is a real GET whose body is segment 0: no HEAD round trip.
-		req.Start, req.End, req.Total, req.IfRange = 0, -1, -1, ""
+		req.Start, req.End, req.Total, req.IfRange, req.IfMatch = 0, -1, -1, "", ""
 		// A server that mangled ranges before is asked for the whole file.
 		req.Whole = snap.noRanges
+	case !snap.ranged && s.cur.Start() > 0:
+		// A stream that took a file over past byte 0 (trial.go) cannot
+		// start over alone.
+		return fmt.Errorf("%w: its one stream broke", errRangesIgnored)
 	case !snap.ranged:
 		// A single stream from a server without ranges can only start over.
 		f.written.Add(-pos)
 		s.cur.Rewind(0)
+		s.sum.Set(0, 0, 0)
 		if snap.sums != nil {
-			snap.sums.reset()
+			snap.sums.Reset()
 		}
-		req.Start, req.End, req.Total, req.IfRange = 0, -1, -1, ""
+		req.Start, req.End, req.Total, req.IfRange, req.IfMatch = 0, -1, -1, "", ""
 	}
 	resp, err := segment.Open(ctx, r.http, req)
+	err = ifMatchRefused(err, req)
+	_, another := isOtherVersion(err)
 	switch {
 	case errors.Is(err, segment.ErrSizeChanged) && snap.probed && !snap.known:
 		// A source's first answer: it is not the file the others serve.
@@ -144,10 +159,32 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 		err = fmt.Errorf("%w: %v", errRangesIgnored, err)
 	}
 	if err == nil || errors.Is(err, segment.ErrBadRange) || errors.Is(err, errChanged) ||
-		errors.Is(err, errRangesIgnored) || errors.Is(err, errSourceSize) {
+		errors.Is(err, errRangesIgnored) || errors.Is(err, errSourceSize) || another {
 		// An answer, even with the wrong bytes: the host is up.
 		s.answered = true
 		r.answered(s, resp)
+	}
+	var v verdict
+	if snap.onTrial && snap.probed && req.Start > 0 {
+		var skip int64
+		v, skip = r.judge(s, req.Start, resp, err, snap.validator, snap.size)
+		switch v {
+		case givenBack:
+			if resp != nil {
+				resp.Body.Close()
+			}
+			return nil
+		case startOver:
+			if resp != nil {
+				resp.Body.Close()
+			}
+			return fmt.Errorf("%w: the range was refused while no stream could carry the file on", errRangesIgnored)
+		case takenOver:
+			if err := readPast(ctx, resp.Body, skip, s, buf, r.waiter()); err != nil {
+				resp.Body.Close()
+				return err
+			}
+		}
 	}
 	if err != nil {
 		return err
@@ -159,16 +196,20 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 	out, sums, crc := snap.out, snap.sums, snap.crc
 	switch {
 	case !snap.probed:
-		if out, sums, crc, err = r.onProbe(s, resp); err != nil {
+		if out, sums, crc, err = r.onProbe(ctx, s, resp); err != nil {
 			return err
 		}
-	case snap.ranged && !resp.Partial:
-		if snap.known && resp.Validator() != snap.validator {
-			return fmt.Errorf("%w: validator %q is now %q", errChanged, snap.validator, resp.Validator())
+	case snap.ranged:
+		// A 200 to a range that is the whole file is the range asked for,
+		// and one a trial took over is the whole file from byte 0
+		// (trial.go): neither means the server stopped honouring ranges.
+		whole := v == takenOver || pos == 0 && end == snap.size && resp.Total == snap.size
+		if err := checkVersion(snap, resp, whole); err != nil {
+			return err
 		}
-		return errRangesIgnored
-	case snap.ranged && snap.etag != "" && resp.ETag != "" && resp.ETag != snap.etag:
-		return fmt.Errorf("%w: ETag %s is now %s", errChanged, snap.etag, resp.ETag)
+		if snap.suspect {
+			r.keptVersion(s)
+		}
 	case !snap.ranged && snap.size >= 0 && resp.Total != snap.size:
 		return fmt.Errorf("%w: size %d is now %d", errChanged, snap.size, resp.Total)
 	}
@@ -189,15 +230,12 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 		s.hedgeOf = nil
 		r.mu.Unlock()
 	}
-	var dst io.WriterAt = out
-	if r.opts.writes != nil {
-		dst = r.opts.writes(out)
-	}
+	dst := r.deps.writes(out)
 	switch {
 	case sums != nil:
-		dst = inOrder{w: dst, s: sums}
+		dst = sums.InOrder(dst)
 	case crc != nil:
-		dst = crcWriter{w: dst, s: s, kind: crc}
+		dst = crc.Writer(dst, &s.sum)
 	}
 	if out.Direct() && r.limiter == nil {
 		// Direct writes want larger pieces from aligned memory.
@@ -212,7 +250,7 @@ func (r *run) transfer(ctx context.Context, s *seg, snap snapshot, bufs *store.B
 
 // onProbe records what the first response says about the file and creates
 // its part (see store.Dir.Create).
-func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, *crcKind, error) {
+func (r *run) onProbe(ctx context.Context, s *seg, resp *segment.Response) (*store.Part, *checksum.Sums, *checksum.Kind, error) {
 	f := s.f
 	size := resp.Total
 	if want := f.entry.Size; want >= 0 && size >= 0 && size != want {
@@ -220,8 +258,10 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, *crcK
 	}
 	// Opened before taking the run's lock, which no system call should
 	// hold up; direct I/O is dropped below in the rare case the file
-	// cannot be split.
-	part, err := r.openPart(f, size, resp.Partial)
+	// cannot be split. A 200 may still come from a server with ranges: a
+	// file large enough to split is then split on trial (trial.go).
+	splits := size >= 2*r.opts.MinSegment
+	part, err := r.openPart(f, size, resp.Partial || splits)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -231,14 +271,23 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, *crcK
 		part.Abort()
 		return nil, nil, nil, errStale
 	}
-	f.ranged = resp.Partial && size > 0 && !f.noRanges
+	h := s.src.host
+	f.rangesOnTrial = !resp.Partial && splits && !f.noRanges && !f.mirrored() && mayRange(h, resp)
+	f.ranged = size > 0 && !f.noRanges && (resp.Partial || f.rangesOnTrial)
 	if !f.ranged {
 		part.Sequential()
 	}
 	// One connection for a file that would have had several.
 	notice, tell := Event{}, false
-	if !f.ranged && (size < 0 || size >= 2*r.opts.MinSegment) {
-		notice, tell = r.noticeLocked(s.src.host, noticeNoRanges, "does not serve byte ranges: each of its files comes over one connection")
+	if !f.ranged && (size < 0 || splits) {
+		why := ""
+		switch {
+		case size < 0:
+			why = " (its answer to bytes=0- has no length)"
+		case !resp.Partial && !mayRange(h, resp) && !h.noRanges:
+			why = fmt.Sprintf(" (its answer to bytes=0- says Accept-Ranges: %s)", resp.AcceptRanges)
+		}
+		notice, tell = r.noticeLocked(h, noticeNoRanges, "does not serve byte ranges"+why+": each of its files comes over one connection")
 	}
 	f.probed, f.size, f.out = true, size, part
 	s.src.learn(resp.Validator(), resp.ETag, resp.LastModified)
@@ -247,6 +296,7 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, *crcK
 	f.sums, f.crc = inFlight(f.entry, f.digests, f.ranged)
 	sums, crc := f.sums, f.crc
 	s.cur.SetEnd(size)
+	hold := r.tryRangesNowLocked(s)
 	conns := f.conns
 	r.notify()
 	r.mu.Unlock()
@@ -259,6 +309,7 @@ func (r *run) onProbe(s *seg, resp *segment.Response) (*store.Part, *sums, *crcK
 		r.rep.Report(Event{Kind: Warning, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name, Total: size,
 			Err: fmt.Errorf("the server sent Content-Encoding %q though none was asked for; the file is stored as sent, not decoded", resp.Encoding)})
 	}
+	waitForTrial(ctx, hold)
 	return part, sums, crc, nil
 }
 
@@ -286,13 +337,15 @@ func (r *run) noteDigests(f *file, gen int, ds []segment.Digest) {
 // inFlight decides how a file's checksum is computed as its bytes arrive:
 // a CRC per segment for a segmented file checked by CRC (crc), else a hash
 // of the in-order prefix (sums), which a single stream covers whole.
-func inFlight(e manifest.Entry, digests []segment.Digest, ranged bool) (*sums, *crcKind) {
+func inFlight(e manifest.Entry, digests []segment.Digest, ranged bool) (*checksum.Sums, *checksum.Kind) {
 	s := sumsFor(e, digests)
 	if s == nil {
 		return nil, nil
 	}
-	if k := crcKinds[s.checks[0].algo]; k != nil && ranged && len(s.checks) == 1 {
-		return nil, k
+	if wants := s.Wants(); len(wants) == 1 && ranged {
+		if k := checksum.CRC(wants[0].Algo); k != nil {
+			return nil, k
+		}
 	}
 	return s, nil
 }
@@ -313,18 +366,12 @@ func (r *run) openPart(f *file, size int64, ranged bool) (*store.Part, error) {
 	f.ckMu.Lock()
 	defer f.ckMu.Unlock()
 	if !f.clean || f.madeState {
-		if err := state.Remove(r.root, store.StateName(f.entry.Name)); err != nil {
+		if err := state.Remove(r.disk.FS(), store.StateName(f.entry.Name)); err != nil {
 			return nil, fmt.Errorf("remove old state of %s: %w", store.PartName(f.entry.Name), err)
 		}
 		f.madeState = false
 	}
-	create := r.disk.Create
-	if r.opts.create != nil {
-		create = func(name string, size int64, fresh, ranged bool) (*store.Part, error) {
-			return r.opts.create(r.disk, name, size, fresh, ranged)
-		}
-	}
-	p, err := create(f.entry.Name, size, f.clean && !f.madePart, ranged)
+	p, err := r.deps.create(r.disk, f.entry.Name, size, f.clean && !f.madePart, ranged)
 	if err != nil || !p.Unnamed() {
 		f.madePart = true // a .part may exist now
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkget/bulkget/hostlimit"
 	"github.com/bulkget/bulkget/internal/origin"
 )
 
@@ -32,7 +33,7 @@ func adaptiveRun(t *testing.T, fx *fixture, n int, report func(*countingTranspor
 	dir := t.TempDir()
 	opts := testOptions(dir)
 	opts.Adaptive, opts.Connections, opts.MaxPerHost = true, 32, 32
-	ct := withCounter(&opts)
+	ct, d := withCounter()
 	rec := &recorder{}
 	opts.Reporter = ReporterFunc(func(e Event) {
 		rec.Report(e)
@@ -40,7 +41,7 @@ func adaptiveRun(t *testing.T, fx *fixture, n int, report func(*countingTranspor
 			report(ct, e)
 		}
 	})
-	if sum := runFixture(t, fx, opts); sum.Done != n {
+	if sum := runFixtureWith(t, fx, opts, d); sum.Done != n {
 		t.Fatalf("%+v", sum)
 	}
 	fx.verify(t, dir, nil)
@@ -183,5 +184,14 @@ func TestAdaptiveRaiseIsGivenBackAtTheFirstRefusal(t *testing.T) {
 	}
 	if l := rec.lastLevel(tuneStart); l != tuneStart {
 		t.Errorf("settled at %d connections, want the %d the host allows", l, tuneStart)
+	}
+}
+
+// tuneStart is the level an adaptive host starts at.
+const tuneStart = 4
+
+func TestTuneStartIsTheControllers(t *testing.T) {
+	if s := hostlimit.DefaultParams(1, true).Start; s != tuneStart {
+		t.Fatalf("the controller starts at %d, these tests assume %d", s, tuneStart)
 	}
 }

@@ -127,17 +127,10 @@ func (r *run) watchdog(ctx context.Context, jobs *sync.WaitGroup) {
 				r.judgeSpeedLocked(s, now, floors[s.src.host])
 			}
 		}
-		for _, h := range r.hosts {
-			h.pause.Store(h.pause.Load() * 63 / 64) // forget old pacing slowly
-		}
 		r.renewSoonLocked(ctx, jobs, time.Now())
-		events := r.raiseHostsLocked(time.Now())
 		// Idle connections look again: a segment may have gone quiet (a
 		// hedge), the tail estimates have moved, or a host has room again.
 		r.notify()
 		r.mu.Unlock()
-		for _, e := range events {
-			r.rep.Report(e)
-		}
 	})
 }

@@ -5,15 +5,18 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
+
+	"github.com/bulkget/bulkget/checksum"
 )
 
-// Digest algorithms, as bulkget names them in events and summaries.
+// Digest algorithms, as bulkget names them in events and summaries
+// (package checksum computes them).
 const (
-	SHA256    = "sha256"
-	SHA512    = "sha512"
-	MD5       = "md5"
-	CRC32C    = "crc32c"
-	CRC64NVME = "crc64nvme"
+	SHA256    = checksum.SHA256
+	SHA512    = checksum.SHA512
+	MD5       = checksum.MD5
+	CRC32C    = checksum.CRC32C
+	CRC64NVME = checksum.CRC64NVME
 )
 
 // digestLen is the length in bytes of each algorithm's value; a value of

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -38,6 +39,33 @@ var (
 	// http or https (file://, say).
 	ErrRedirectScheme = errors.New("segment: redirect to an unsupported protocol scheme")
 )
+
+// Malformed reports whether err is an answer whose framing breaks HTTP:
+// a Content-Length that is negative, not a number, or given twice with
+// different values, or a header block over the client's cap. A server that
+// sends one has a bug that asking again rarely cures; a retry or two may
+// still meet a healthy instance behind the same name. net/http reports
+// these as plain errors, so their text is what can be matched.
+func Malformed(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	for _, m := range malformedFraming {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// malformedFraming are net/http's words for a response it cannot frame.
+var malformedFraming = []string{
+	"bad Content-Length",
+	"invalid empty Content-Length",
+	"message cannot contain multiple Content-Length headers",
+	"server response headers exceeded",
+}
 
 // StatusError is an HTTP answer that carries no usable data.
 type StatusError struct {
@@ -105,6 +133,13 @@ var certificateAlerts = map[string]bool{
 	"tls: unknown certificate":           true, // 46
 	"tls: unknown certificate authority": true, // 48
 	"tls: certificate required":          true, // 116
+}
+
+// PreconditionFailed reports whether err is a 412 answer: to a request
+// with If-Match, the server holds another version than the one named.
+func PreconditionFailed(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Code == http.StatusPreconditionFailed
 }
 
 // RetryAfter returns the server's requested delay carried by err, or 0.

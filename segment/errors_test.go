@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -101,5 +103,66 @@ func TestStatusErrorReadsHTTPAndTheStatusLine(t *testing.T) {
 				t.Errorf("Error() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// The errors net/http really returns for answers it cannot frame are
+// Malformed; a refused connection, a reset and a short body are not.
+func TestMalformedFramingIsToldApartFromOtherFaults(t *testing.T) {
+	big := "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-Filler: "+strings.Repeat("h", 1000)+"\r\n", 2<<10) + "\r\n"
+	for _, tc := range []struct {
+		name, raw string
+		malformed bool
+	}{
+		{"garbage Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: a thousand\r\n\r\nxx", true},
+		{"negative Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\nxx", true},
+		{"empty Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\nxx", true},
+		{"two different Content-Lengths", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nxx", true},
+		{"headers over the cap", big, true},
+		{"a reset before any answer", "", false},
+		{"a short body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nxx", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			go func() {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				buf := make([]byte, 4096)
+				c.Read(buf)
+				io.WriteString(c, tc.raw)
+			}()
+			client := &http.Client{Transport: &http.Transport{MaxResponseHeaderBytes: 1 << 20}}
+			resp, err := Open(context.Background(), client, Request{URL: "http://" + l.Addr().String() + "/f", Total: -1, End: -1})
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := Malformed(err); got != tc.malformed {
+				t.Errorf("Malformed(%v) = %v, want %v", err, got, tc.malformed)
+			}
+		})
+	}
+	refused := func() error {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		_, err = Open(context.Background(), http.DefaultClient, Request{URL: "http://" + addr + "/f", Total: -1, End: -1})
+		return err
+	}()
+	if refused == nil || Malformed(refused) || Permanent(refused) {
+		t.Errorf("a refused connection (%v) must stay a transient fault", refused)
 	}
 }

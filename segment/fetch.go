@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -27,6 +30,10 @@ type Request struct {
 	// If-Range, so that a changed file is answered with 200 instead of a
 	// range of new bytes spliced onto old ones.
 	IfRange string
+	// IfMatch, if set, is a strong ETag sent as If-Match beside If-Range:
+	// a server with another version then answers 412 at once instead of
+	// the whole file (see PreconditionFailed).
+	IfMatch string
 	// Whole asks for the whole file without a Range header (Start 0, End
 	// -1), for a server whose range answers cannot be used.
 	Whole bool
@@ -36,8 +43,8 @@ type Request struct {
 	IfNoneMatch, IfModifiedSince string
 	UserAgent                    string
 	// Header holds extra request headers (tokens, say); Range,
-	// Accept-Encoding, If-Range and the conditionals above are always set
-	// by Open.
+	// Accept-Encoding, If-Range, If-Match and the conditionals above are
+	// always set by Open.
 	Header http.Header
 }
 
@@ -62,7 +69,10 @@ type Response struct {
 	// NotModified: a 304 to a conditional request; the version its
 	// validators name is current. Body is empty.
 	NotModified bool
-	Body        io.ReadCloser
+	// AcceptRanges is the Accept-Ranges header as sent ("" when absent):
+	// "none" is the server saying it serves no ranges.
+	AcceptRanges string
+	Body         io.ReadCloser
 }
 
 // Validator returns the value to send as If-Range on later requests: the
@@ -111,6 +121,9 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 	if req.IfRange != "" {
 		hr.Header["If-Range"] = []string{req.IfRange}
 	}
+	if req.IfMatch != "" {
+		hr.Header["If-Match"] = []string{req.IfMatch}
+	}
 	if req.IfNoneMatch != "" {
 		hr.Header["If-None-Match"] = []string{req.IfNoneMatch}
 	}
@@ -119,6 +132,10 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 	}
 	if req.UserAgent != "" {
 		hr.Header["User-Agent"] = []string{req.UserAgent}
+	}
+	var conn *tracedConn
+	if req.IfMatch != "" {
+		hr, conn = traceConn(hr)
 	}
 	hresp, err := client.Do(hr)
 	if err != nil {
@@ -130,6 +147,7 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 		Total:        -1,
 		ETag:         hresp.Header.Get("ETag"),
 		LastModified: hresp.Header.Get("Last-Modified"),
+		AcceptRanges: hresp.Header.Get("Accept-Ranges"),
 		Body:         hresp.Body,
 	}
 	if final := hresp.Request; final != nil && final.URL.Host != hr.URL.Host {
@@ -140,6 +158,9 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 	}
 	if err := check(hresp, req, resp); err != nil {
 		hresp.Body.Close()
+		if conn != nil && hresp.StatusCode == http.StatusPreconditionFailed && hresp.ProtoMajor == 1 {
+			conn.close()
+		}
 		return nil, err
 	}
 	// Content-MD5 is the MD5 of the body: of the whole file only when the
@@ -147,6 +168,36 @@ func Open(ctx context.Context, client Doer, req Request) (*Response, error) {
 	full := hresp.StatusCode == http.StatusOK && resp.Total >= 0
 	resp.Digests = Digests(hresp, full)
 	return resp, nil
+}
+
+// tracedConn is the connection a request went over.
+type tracedConn struct {
+	mu   sync.Mutex
+	conn net.Conn
+}
+
+// traceConn returns hr with a trace that records its connection.
+func traceConn(hr *http.Request) (*http.Request, *tracedConn) {
+	tc := &tracedConn{}
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		tc.mu.Lock()
+		tc.conn = info.Conn
+		tc.mu.Unlock()
+	}}
+	return hr.WithContext(httptrace.WithClientTrace(hr.Context(), trace)), tc
+}
+
+// close closes the connection of a 412 to If-Match: a balancer that keeps
+// a connection on one replica would send every retry over it to the replica
+// that has another version, and a 412 without a body leaves it idle in the
+// client's pool. Only for HTTP/1: an HTTP/2 connection carries the other
+// requests too.
+func (tc *tracedConn) close() {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.conn != nil {
+		tc.conn.Close()
+	}
 }
 
 // newRequest builds the GET for req, from req.Target when the caller

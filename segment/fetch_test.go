@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -944,5 +945,54 @@ func TestNewRequestFromTargetMatchesParsing(t *testing.T) {
 		if *target != keep || got.URL == target {
 			t.Errorf("%s: the caller's URL was shared or changed", raw)
 		}
+	}
+}
+
+func TestAcceptRangesIsReportedAsSent(t *testing.T) {
+	for _, want := range []string{"none", "bytes", ""} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if want != "" {
+				w.Header().Set("Accept-Ranges", want)
+			}
+			w.Write([]byte("hello"))
+		}))
+		resp, err := Open(context.Background(), srv.Client(), Request{URL: srv.URL, End: -1, Total: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		srv.Close()
+		if resp.Partial || resp.AcceptRanges != want {
+			t.Errorf("Accept-Ranges %q: got %q (partial %v)", want, resp.AcceptRanges, resp.Partial)
+		}
+	}
+}
+
+func TestPreconditionFailedToIfMatchLeavesItsConnection(t *testing.T) {
+	var conns atomic.Int64
+	// Every answer is a 412 without a body, which the client would keep
+	// the connection after.
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusPreconditionFailed)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	client := srv.Client()
+	for _, ifMatch := range []string{"", "", `"a"`, `"a"`} {
+		_, err := Open(context.Background(), client, Request{URL: srv.URL, Start: 0, End: 10, Total: 100, IfRange: `"a"`, IfMatch: ifMatch})
+		if !PreconditionFailed(err) {
+			t.Fatalf("If-Match %q: %v, want a 412", ifMatch, err)
+		}
+	}
+	// The two without If-Match share one connection; each 412 to If-Match
+	// closes the one it came over, so the next request opens another.
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections for two requests without If-Match then two with it, want 2", n)
 	}
 }

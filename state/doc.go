@@ -1,8 +1,10 @@
-// Package state owns bulkget's resume sidecar and the output-folder lock.
+// Package state owns bulkget's resume sidecar: its format, its atomic save
+// and its validated load. (The output-folder lock is package folderlock.)
 //
 // Each download writes <name>.part (preallocated to the full size, segments
 // filled with WriteAt) and records its progress in <name>.part.state (see
-// store.StateName; package store names every file bulkget keeps). After a crash, kill -9 or power cut the next run loads the sidecar
+// store.StateName; package store names every file bulkget keeps). After a
+// crash, kill -9 or power cut the next run loads the sidecar
 // and fetches only what it does not claim. The package does no network I/O
 // and knows nothing about HTTP beyond storing the validators (ETag,
 // Last-Modified) the caller must compare before trusting a resume.
@@ -86,7 +88,9 @@
 // # Atomic save
 //
 // Save writes <state>.tmp in the same folder, fsyncs it, closes it, renames
-// it over <state>, and fsyncs the folder. What a crash leaves behind:
+// it over <state>, and fsyncs the folder (store.SyncDir), every change
+// through the folder's store.FS, so that a recording of a run sees it (see
+// package store/crashtest). What a crash leaves behind:
 //
 //   - during the write or before the file fsync: a torn or empty .tmp and
 //     the previous state untouched. Load never reads .tmp; the next Save
@@ -123,37 +127,4 @@
 // fresh) and anything else (an I/O error: do not throw progress away over
 // it). The .part size check catches a .part that was truncated or recreated
 // since the state was written.
-//
-// # Output-folder lock
-//
-// The lock file lives exactly as long as a run: AcquireLock creates (if
-// needed) .bulkget.lock in the output folder, takes an exclusive,
-// non-blocking lock on it and records the holder's PID ("PID\n", no fsync),
-// and Release deletes it, so a finished, failed or interrupted run leaves no
-// lock file; only a holder that dies without releasing (kill -9, a crash, a
-// second Ctrl-C) leaves one, which the next holder reuses and deletes. The
-// PID serves the error message another run gets: `output folder "DIR" is in
-// use by another bulkget (pid N)`, or "pid unknown" if the record is absent
-// or incomplete. Exclusion comes only from the kernel lock, never from the
-// file's existence or content, so:
-//
-//   - a lock left by a process that died, however it died, never blocks:
-//     the kernel drops the lock with the last descriptor;
-//   - deleting the file on release lets no two processes hold the lock: on
-//     Unix the holder unlinks it before unlocking, and AcquireLock, once it
-//     has the lock, starts over unless the path still names the file it
-//     locked; Windows cannot delete a file anyone has open, so Release
-//     unlocks and closes first and the delete fails if someone opened it;
-//   - the lock is per open file, not per process, so a second AcquireLock
-//     on the same folder inside one process also fails.
-//
-// On Unix the lock is flock(LOCK_EX|LOCK_NB) (not fcntl locks, which are
-// per process and vanish when any descriptor of the file is closed), and
-// the lock file is opened with O_NOFOLLOW. flock may be unsupported or
-// advisory-only on some network filesystems; AcquireLock then returns the
-// error. On Windows it is LockFileEx on one byte far beyond end of file, so
-// the PID stays readable under Windows' mandatory locking. On platforms
-// with neither (AIX, Plan 9, WASI, js) the lock is a no-op that always
-// succeeds (the file is still deleted on release): an O_EXCL marker would
-// survive a crash and block every later run, which is worse than no lock.
 package state

@@ -11,18 +11,14 @@ import (
 	"github.com/bulkget/bulkget/store"
 )
 
-// tmpSuffix names the file Save writes before renaming it into place. It is
-// deterministic (not random) so that a temp file orphaned by a crash is
-// overwritten by the next Save and removed by Remove rather than
-// accumulating; the output-folder Lock guarantees a single writer.
-const tmpSuffix = store.TempSuffix
-
 // stateMode is owner-only: a state holds no URL, but what is downloaded,
 // and how far, is nobody else's business either.
 const stateMode = 0o600
 
 // Save atomically replaces the state file name (relative, slash-separated)
-// inside root with the encoding of f.
+// in the folder fsys with the encoding of f, writing store.TempName(name)
+// first (fixed, so that one orphaned by a crash is overwritten by the next
+// Save and removed by Remove; the folder's lock keeps a single writer).
 //
 // Contract: every byte f claims (Segment.Done) must already be durable in
 // the .part file — the caller must have fdatasync'd it after the last
@@ -32,13 +28,13 @@ const stateMode = 0o600
 // When Save returns nil the new state has reached stable storage. When it
 // returns an error the state on disk is either the previous one or the new
 // one (never a mixture), and the temp file has been removed where possible.
-func Save(root *os.Root, name string, f *File) error {
-	tmp := name + tmpSuffix
-	renamed, err := save(root, name, tmp, f)
+func Save(fsys store.FS, name string, f *File) error {
+	tmp := store.TempName(name)
+	renamed, err := save(fsys, name, tmp, f)
 	if err != nil && !renamed {
 		// Best effort: the original error is what matters, and a leftover
 		// temp file is harmless because Load never reads it.
-		_ = root.Remove(tmp)
+		_ = fsys.Remove(tmp)
 	}
 	if err != nil {
 		return fmt.Errorf("state: save %s: %w", name, err)
@@ -48,16 +44,16 @@ func Save(root *os.Root, name string, f *File) error {
 
 // save does the work of Save; renamed reports whether the temp file was
 // already renamed into place (and so must not be removed on error).
-func save(root *os.Root, name, tmp string, f *File) (renamed bool, err error) {
+func save(fsys store.FS, name, tmp string, f *File) (renamed bool, err error) {
 	b, err := Encode(f)
 	if err != nil {
 		return false, err
 	}
-	tf, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, stateMode)
+	tf, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, stateMode)
 	if err != nil {
 		return false, err
 	}
-	if _, err := tf.Write(b); err != nil {
+	if _, err := tf.WriteAt(b, 0); err != nil {
 		tf.Close()
 		return false, fmt.Errorf("write: %w", err)
 	}
@@ -73,15 +69,15 @@ func save(root *os.Root, name, tmp string, f *File) (renamed bool, err error) {
 	if err := tf.Close(); err != nil {
 		return false, fmt.Errorf("close: %w", err)
 	}
-	if err := root.Rename(tmp, name); err != nil {
+	if err := fsys.Rename(tmp, name); err != nil {
 		return false, fmt.Errorf("rename: %w", err)
 	}
 	// The rename lives in the directory; until the directory is synced a
 	// power cut may roll it back, so the caller could not rely on the new
 	// state (for example to drop in-memory progress it would otherwise
 	// re-fetch).
-	if err := syncDir(root, path.Dir(name)); err != nil {
-		return true, fmt.Errorf("fsync folder: %w", err)
+	if err := store.SyncDir(fsys, path.Dir(name)); err != nil {
+		return true, err
 	}
 	return true, nil
 }
@@ -130,15 +126,15 @@ func Load(root *os.Root, name string, partSize int64) (*File, error) {
 // Remove deletes the state file name (and any temp file a crashed Save left
 // next to it) and syncs the folder so the removal is durable. A missing
 // state is not an error.
-func Remove(root *os.Root, name string) error {
+func Remove(fsys store.FS, name string) error {
 	removed := false
-	for _, n := range [...]string{name, name + tmpSuffix} {
+	for _, n := range [...]string{name, store.TempName(name)} {
 		// A lookup that finds nothing is cheap and takes no lock on the
 		// folder; an unlink of a missing file does both.
-		if _, err := root.Lstat(n); errors.Is(err, fs.ErrNotExist) {
+		if _, err := fsys.Root().Lstat(n); errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		err := root.Remove(n)
+		err := fsys.Remove(n)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("state: remove %s: %w", n, err)
 		}
@@ -149,8 +145,8 @@ func Remove(root *os.Root, name string) error {
 		// the common case for small files, which never get a state.
 		return nil
 	}
-	if err := syncDir(root, path.Dir(name)); err != nil {
-		return fmt.Errorf("state: remove %s: fsync folder: %w", name, err)
+	if err := store.SyncDir(fsys, path.Dir(name)); err != nil {
+		return fmt.Errorf("state: remove %s: %w", name, err)
 	}
 	return nil
 }

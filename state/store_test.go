@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/bulkget/bulkget/store"
@@ -30,7 +32,7 @@ func noTemp(t *testing.T, dir string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.HasSuffix(p, tmpSuffix) {
+		if strings.HasSuffix(p, store.TempSuffix) {
 			t.Errorf("temp file left behind: %s", p)
 		}
 		return nil
@@ -45,7 +47,7 @@ func TestSavedStateLoadsBackPrivateAndOnlyForItsPartSize(t *testing.T) {
 	for _, name := range []string{store.StateName("top.bin"), store.StateName("a/b.bin")} {
 		t.Run(name, func(t *testing.T) {
 			f := sampleFiles()["typical"]
-			if err := Save(root, name, f); err != nil {
+			if err := Save(fsOf(t, root), name, f); err != nil {
 				t.Fatalf("Save: %v", err)
 			}
 			noTemp(t, dir)
@@ -73,14 +75,14 @@ func TestSaveReplacesTheOldState(t *testing.T) {
 	root, dir := openRoot(t)
 	name := store.StateName("x")
 	f := sampleFiles()["typical"]
-	if err := Save(root, name, f); err != nil {
+	if err := Save(fsOf(t, root), name, f); err != nil {
 		t.Fatal(err)
 	}
 	g := *f
 	g.Segments = append([]Segment(nil), f.Segments...)
 	g.Segments[2].Done = 1 << 20
 	g.ETag = `"new"`
-	if err := Save(root, name, &g); err != nil {
+	if err := Save(fsOf(t, root), name, &g); err != nil {
 		t.Fatal(err)
 	}
 	noTemp(t, dir)
@@ -92,10 +94,10 @@ func TestSaveReplacesTheOldState(t *testing.T) {
 		t.Fatalf("Load after replace = %+v, want %+v", h, &g)
 	}
 	// A stale temp file from a crashed Save must not get in the way.
-	if err := os.WriteFile(filepath.Join(dir, name+tmpSuffix), []byte("torn"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+store.TempSuffix), []byte("torn"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := Save(root, name, f); err != nil {
+	if err := Save(fsOf(t, root), name, f); err != nil {
 		t.Fatal(err)
 	}
 	noTemp(t, dir)
@@ -108,11 +110,11 @@ func TestSavingAnInvalidStateKeepsTheOldOne(t *testing.T) {
 	root, dir := openRoot(t)
 	name := store.StateName("x")
 	f := sampleFiles()["one byte done"]
-	if err := Save(root, name, f); err != nil {
+	if err := Save(fsOf(t, root), name, f); err != nil {
 		t.Fatal(err)
 	}
 	bad := &File{Size: 1, Segments: []Segment{{0, 1, 2}}}
-	if err := Save(root, name, bad); !errors.Is(err, ErrInvalid) {
+	if err := Save(fsOf(t, root), name, bad); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("Save(invalid) = %v, want ErrInvalid", err)
 	}
 	noTemp(t, dir)
@@ -129,7 +131,7 @@ func TestFailedSaveLeavesNoTemporaryFile(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, name, "child"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := Save(root, name, sampleFiles()["typical"]); err == nil {
+	if err := Save(fsOf(t, root), name, sampleFiles()["typical"]); err == nil {
 		t.Fatal("Save over a non-empty directory succeeded")
 	}
 	noTemp(t, dir)
@@ -137,7 +139,7 @@ func TestFailedSaveLeavesNoTemporaryFile(t *testing.T) {
 
 func TestSaveIntoAMissingFolderFailsWithNotExist(t *testing.T) {
 	root, dir := openRoot(t)
-	if err := Save(root, "nope/x.part.state", sampleFiles()["typical"]); !errors.Is(err, fs.ErrNotExist) {
+	if err := Save(fsOf(t, root), "nope/x.part.state", sampleFiles()["typical"]); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Save into missing folder: %v", err)
 	}
 	noTemp(t, dir)
@@ -145,7 +147,7 @@ func TestSaveIntoAMissingFolderFailsWithNotExist(t *testing.T) {
 
 func TestSaveCannotLeaveTheRoot(t *testing.T) {
 	root, _ := openRoot(t)
-	if err := Save(root, "../escape.state", sampleFiles()["typical"]); err == nil {
+	if err := Save(fsOf(t, root), "../escape.state", sampleFiles()["typical"]); err == nil {
 		t.Fatal("Save outside root succeeded")
 	}
 }
@@ -202,20 +204,53 @@ func TestRemoveDeletesTheStateAndItsTemporaryAndToleratesNone(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := store.StateName("a/b.bin")
-	if err := Save(root, name, sampleFiles()["typical"]); err != nil {
+	if err := Save(fsOf(t, root), name, sampleFiles()["typical"]); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "a", "b.bin.part.state"+tmpSuffix), nil, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "a", "b.bin.part.state"+store.TempSuffix), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := Remove(root, name); err != nil {
+	if err := Remove(fsOf(t, root), name); err != nil {
 		t.Fatalf("Remove: %v", err)
 	}
 	if _, err := Load(root, name, 10<<20); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Load after Remove = %v, want fs.ErrNotExist", err)
 	}
 	noTemp(t, dir)
-	if err := Remove(root, name); err != nil {
+	if err := Remove(fsOf(t, root), name); err != nil {
 		t.Fatalf("Remove(missing) = %v", err)
+	}
+}
+
+// fsOf is the real file system of root, closed when the test ends.
+func fsOf(t *testing.T, root *os.Root) store.FS {
+	t.Helper()
+	o := store.NewOS(root)
+	t.Cleanup(func() { o.Close() })
+	return o
+}
+
+// refusingFS is the real file system whose folder syncs fail with err.
+type refusingFS struct {
+	store.FS
+	err error
+}
+
+func (r refusingFS) SyncDir(string) error { return &os.PathError{Op: "sync", Path: ".", Err: r.err} }
+
+// Save has the folder sync of a commit (store.SyncDir): where the file
+// system cannot sync a folder the state is saved all the same, where the
+// sync fails Save says so.
+func TestSaveWhereFolderSyncsAreRefusedOrFail(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("every folder sync is refused on Windows")
+	}
+	root, _ := openRoot(t)
+	f := sampleFiles()["typical"]
+	if err := Save(refusingFS{fsOf(t, root), syscall.EINVAL}, "a.part.state", f); err != nil {
+		t.Fatalf("Save where folder syncs are refused: %v", err)
+	}
+	if err := Save(refusingFS{fsOf(t, root), syscall.EIO}, "a.part.state", f); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Save where the folder sync fails: %v", err)
 	}
 }

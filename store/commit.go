@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"os"
 	"sync"
 	"time"
 )
@@ -15,8 +14,7 @@ import (
 // file and one per folder: with thousands of small files the syncs, not
 // the downloads, were the run's cost.
 type batchCommitter struct {
-	dir *topDir
-	fs  *os.File // any handle on the output filesystem, for syncfs
+	fs FS
 	// busy says whether transfers are running, that is whether more
 	// files may join a batch soon; nil: assume so.
 	busy func() bool
@@ -32,7 +30,7 @@ type commitReq struct {
 	name string // final name
 	// unnamed, if set, is the file to name (then closed); else the
 	// data is in name + PartSuffix.
-	unnamed *os.File
+	unnamed File
 	// done receives the outcome, on the committer's goroutine.
 	done func(error)
 }
@@ -49,8 +47,8 @@ const (
 	batchSize    = 256
 )
 
-func newBatchCommitter(dir *topDir, fs *os.File, busy func() bool) *batchCommitter {
-	c := &batchCommitter{dir: dir, fs: fs, busy: busy, wake: make(chan struct{}, 1),
+func newBatchCommitter(fsys FS, busy func() bool) *batchCommitter {
+	c := &batchCommitter{fs: fsys, busy: busy, wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c
@@ -66,7 +64,7 @@ func newBatchCommitter(dir *topDir, fs *os.File, busy func() bool) *batchCommitt
 // goroutines parked on their rounds and a thousand wake-ups of the
 // committer while it gathers: it is woken only when a round can start (the
 // first request, a full batch, or no transfer left to wait for).
-func (c *batchCommitter) commit(name string, unnamed *os.File, done func(error)) {
+func (c *batchCommitter) commit(name string, unnamed File, done func(error)) {
 	c.mu.Lock()
 	c.queue = append(c.queue, &commitReq{name: name, unnamed: unnamed, done: done})
 	n := len(c.queue)
@@ -113,7 +111,7 @@ func (c *batchCommitter) loop() {
 		c.queue = nil
 		c.mu.Unlock()
 
-		err := syncFS(c.fs)
+		err := c.fs.SyncFS()
 		if err != nil {
 			err = fmt.Errorf("sync filesystem: %w", noSpace(err))
 		}
@@ -140,12 +138,12 @@ func (c *batchCommitter) loop() {
 // name gives a synced file its final name.
 func (c *batchCommitter) name(req *commitReq) error {
 	if req.unnamed == nil {
-		if err := c.dir.rename(PartName(req.name), req.name); err != nil {
+		if err := c.fs.Rename(PartName(req.name), req.name); err != nil {
 			return fmt.Errorf("rename %s: %w", PartName(req.name), err)
 		}
 		return nil
 	}
-	err := c.dir.link(req.unnamed, req.name)
+	err := c.fs.Link(req.unnamed, req.name)
 	if cerr := req.unnamed.Close(); err == nil && cerr != nil {
 		err = cerr
 	}

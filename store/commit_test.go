@@ -42,7 +42,7 @@ func TestBatchCommitterRenamesEveryFileAndReportsEachError(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "f007", "x"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	c := newBatchCommitter(&topDir{root: root, dir: fsys, fd: int(fsys.Fd())}, fsys, nil)
+	c := newBatchCommitter(osOf(t, root, fsys), nil)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -82,7 +82,7 @@ func TestBatchCommitterCommitReturnsBeforeTheRound(t *testing.T) {
 	}
 	const n = 300 // more than a batch
 	dir, root, fsys := partFiles(t, n+1)
-	c := newBatchCommitter(&topDir{root: root, dir: fsys, fd: int(fsys.Fd())}, fsys, func() bool { return true })
+	c := newBatchCommitter(osOf(t, root, fsys), func() bool { return true })
 	held, release := make(chan struct{}), make(chan struct{})
 	c.commit("f000", nil, func(err error) {
 		if err != nil {
@@ -135,7 +135,7 @@ func TestBatchCommitterWithNothingQueuedClosesAtOnce(t *testing.T) {
 	defer root.Close()
 	d, _ := root.Open(".")
 	defer d.Close()
-	newBatchCommitter(&topDir{root: root}, d, nil).close() // must return, not hang
+	newBatchCommitter(osOf(t, root, d), nil).close() // must return, not hang
 }
 
 func TestFoldersFreshOnlyWhenMissingOrEmpty(t *testing.T) {
@@ -181,7 +181,7 @@ func TestFoldersFreshOnlyWhenMissingOrEmpty(t *testing.T) {
 	if !d.fresh(root, "empty/z") {
 		t.Error("fresh changed its answer for a folder after the run wrote in it")
 	}
-	if err := d.mkdirAll(root, "made/x.bin"); err != nil {
+	if err := d.mkdirAll(&OS{top: topDir{root: root}}, "made/x.bin"); err != nil {
 		t.Fatal(err)
 	}
 	if d.fresh(root, "made/y.bin") {
@@ -207,4 +207,16 @@ func TestSpaceGaugeCountsDownClaims(t *testing.T) {
 	if left, ok := g.claim(free * 2); ok || left < 0 {
 		t.Fatalf("twice the free space accepted (left %d)", left)
 	}
+}
+
+// osOf is the file system of root, through the folder descriptor h.
+func osOf(t *testing.T, root *os.Root, h *os.File) *OS {
+	t.Helper()
+	o := &OS{top: topDir{root: root}}
+	if haveTopDir {
+		o.top.dir, o.top.fd = h, int(h.Fd())
+	} else {
+		o.top.handle = h
+	}
+	return o
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
+	"sync/atomic"
 )
 
 // Options configures a Dir.
@@ -27,69 +29,54 @@ type Options struct {
 }
 
 // Dir is an output folder as one run writes it. It is safe for concurrent
-// use; it assumes the run holds the folder's lock (state.AcquireLock), so
+// use; it assumes the run holds the folder's lock (folderlock.Acquire), so
 // that nothing else writes there meanwhile.
 type Dir struct {
-	root    *os.Root
+	fs      FS
+	root    *os.Root // fs.Root(), for reading
+	owned   *OS      // the FS Open made, closed with d; nil for New's
 	path    string
 	opts    Options
-	handle  *os.File // the folder itself; nil if it could not be opened
-	top     topDir
 	commits *batchCommitter // nil: every part is committed alone
 	dirs    dirSyncer
 	folders folders
 	space   spaceGauge
 	huge    hugeBuffers
-	sys     system
+	// noUnnamed is set once unnamed files are known not to work here, or
+	// when the limit on open files cannot hold them (see unnamedFits).
+	noUnnamed atomic.Bool
 }
 
-// system is what Dir asks of the operating system where tests substitute
-// a fake: a full disk, a direct-I/O file that checks alignment, an older
-// kernel.
-type system struct {
-	preallocate   func(f *os.File, size int64) error
-	openDirect    func(root *os.Root, name string) (directFile, int64)
-	kernelRelease func() string
-}
-
-func realSystem() system {
-	return system{
-		preallocate: preallocate,
-		openDirect: func(root *os.Root, name string) (directFile, int64) {
-			f, align := openDirect(root, name)
-			if f == nil {
-				return nil, 0 // not a nil *os.File in an interface
-			}
-			return f, align
-		},
-		kernelRelease: kernelRelease,
-	}
-}
-
-// Open prepares the folder root (whose path is dir, for statfs) for a run.
-// Close it once every part is committed or aborted.
+// Open prepares the folder root (whose path is dir, for statfs) for a run,
+// on the real file system. Close it once every part is committed or
+// aborted.
 func Open(root *os.Root, dir string, o Options) *Dir {
-	return open(root, dir, o, realSystem())
+	fsys := NewOS(root)
+	d := New(fsys, dir, o)
+	d.owned = fsys
+	return d
 }
 
-func open(root *os.Root, dir string, o Options, sys system) *Dir {
-	d := &Dir{root: root, path: dir, opts: o, sys: sys}
+// New is Open on the file system fsys, which the caller closes after d:
+// every change d makes to the folder goes through it.
+func New(fsys FS, dir string, o Options) *Dir {
+	return newDir(fsys, dir, o, kernelRelease())
+}
+
+// newDir is New on a kernel of the given release (uname -r).
+func newDir(fsys FS, dir string, o Options, release string) *Dir {
+	d := &Dir{fs: fsys, root: fsys.Root(), path: dir, opts: o}
 	d.space.dir = dir
-	d.top.root = root
-	h, err := root.Open(".")
-	if err != nil {
-		return d // everything goes through os.Root, one sync per file
-	}
-	d.handle = h
-	if haveTopDir {
-		d.top.dir, d.top.fd = h, int(h.Fd())
-		d.top.noUnnamed.Store(!unnamedPossible() || !unnamedFits(fileLimit(), o.Connections, o.Finalizing))
-	}
-	if syncFSReportsErrors(sys.kernelRelease()) {
-		d.commits = newBatchCommitter(&d.top, h, o.Busy)
+	d.noUnnamed.Store(!unnamedFits(fileLimit(), o.Connections, o.Finalizing))
+	if fsys.HasSyncFS() && syncFSReportsErrors(release) {
+		d.commits = newBatchCommitter(fsys, o.Busy)
 	}
 	return d
 }
+
+// FS is the file system d writes through, for the state beside each part
+// (see package state).
+func (d *Dir) FS() FS { return d.fs }
 
 // Close waits for every CommitAsync to be answered and releases what the
 // run's parts and buffers held; no Part or Buffers of d may be used
@@ -99,8 +86,8 @@ func (d *Dir) Close() error {
 		d.commits.close()
 	}
 	d.huge.release()
-	if d.handle != nil {
-		return d.handle.Close()
+	if d.owned != nil {
+		return d.owned.Close()
 	}
 	return nil
 }
@@ -128,13 +115,19 @@ func (d *Dir) Create(name string, size int64, fresh, ranged bool) (*Part, error)
 		}
 	}
 	p := &Part{d: d, name: name, size: size}
-	if fresh && d.commits != nil && size > 0 && size <= unnamedMax && d.top.direct(name) {
-		if f, ok := d.top.createUnnamed(); ok {
+	if fresh && d.commits != nil && size > 0 && size <= unnamedMax && !strings.Contains(name, "/") && !d.noUnnamed.Load() {
+		f, err := d.fs.CreateUnnamed()
+		if err == nil {
 			p.file, p.unnamed = f, true
 			return p, nil
 		}
+		// The .part path does not depend on it; only a refusal of
+		// unnamed files as such turns them off for the run.
+		if errors.Is(err, errors.ErrUnsupported) {
+			d.noUnnamed.Store(true)
+		}
 	}
-	if err := d.folders.mkdirAll(d.root, name); err != nil {
+	if err := d.folders.mkdirAll(d.fs, name); err != nil {
 		return nil, fmt.Errorf("create folder for %s: %w", name, noSpace(err))
 	}
 	part := PartName(name)
@@ -143,12 +136,12 @@ func (d *Dir) Create(name string, size int64, fresh, ranged bool) (*Part, error)
 	// folder those locks add up.
 	if !fresh {
 		if _, err := d.root.Lstat(part); err == nil {
-			if err := d.root.Remove(part); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := d.fs.Remove(part); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, fmt.Errorf("remove old %s: %w", part, err)
 			}
 		}
 	}
-	f, err := d.top.create(part)
+	f, err := d.fs.Create(part)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", part, noSpace(err))
 	}
@@ -158,11 +151,11 @@ func (d *Dir) Create(name string, size int64, fresh, ranged bool) (*Part, error)
 	// allocating its blocks twice (reserved, then written) costs a journal
 	// update each in a list of thousands.
 	if size > smallFile {
-		grow := d.sys.preallocate
+		grow := f.Allocate
 		if d.opts.NoSpaceCheck {
-			grow = func(f *os.File, size int64) error { return f.Truncate(size) }
+			grow = f.Truncate
 		}
-		if err := grow(f, size); err != nil {
+		if err := grow(size); err != nil {
 			f.Close()
 			if errors.Is(noSpace(err), ErrNoSpace) {
 				return nil, &NoSpaceError{Need: size, Free: freeSpace(d.path)}
@@ -178,7 +171,7 @@ func (d *Dir) Create(name string, size int64, fresh, ranged bool) (*Part, error)
 // writing it in segments.
 func (d *Dir) Resume(name string, size int64) (*Part, error) {
 	part := PartName(name)
-	f, err := d.root.OpenFile(part, os.O_RDWR, 0)
+	f, err := d.fs.OpenFile(part, os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", part, err)
 	}
@@ -196,11 +189,19 @@ func (d *Dir) PartSize(name string) (int64, error) {
 	return fi.Size(), nil
 }
 
-// RemovePart removes name's .part, if any.
-func (d *Dir) RemovePart(name string) error {
-	err := d.root.Remove(PartName(name))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+// RemoveLeftovers removes what an interrupted run may have left of the
+// finished file name besides its state (see state.Remove): its .part, and
+// the temp file of a verification record (see Record) that a crash cut
+// short. Nothing else would ever remove the latter.
+func (d *Dir) RemoveLeftovers(name string) error {
+	for _, n := range [...]string{PartName(name), TempName(VerifiedName(name))} {
+		// A lookup that finds nothing takes no lock on the folder.
+		if _, err := d.root.Lstat(n); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err := d.fs.Remove(n); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
 	return nil
 }
@@ -208,7 +209,9 @@ func (d *Dir) RemovePart(name string) error {
 // withDirect gives a large segmented part its direct-I/O descriptor.
 func (d *Dir) withDirect(p *Part, ranged bool) {
 	if ranged && p.size >= directMin && !d.opts.NoDirectIO {
-		p.direct, p.align = d.sys.openDirect(d.root, PartName(p.name))
+		if f, align := d.fs.OpenDirect(PartName(p.name)); f != nil {
+			p.direct, p.align = f, align
+		}
 	}
 }
 

@@ -65,7 +65,7 @@ func TestLargePartsBypassThePageCacheUnlessTold(t *testing.T) {
 		if !directSupported(t, dir) {
 			t.Skip("no direct I/O on this filesystem (TestDirectWritesAreAlignedWhereverSegmentsFall covers the logic)")
 		}
-		d := openDir(t, dir, Options{NoDirectIO: buffered}, realSystem())
+		d := openDir(t, dir, Options{NoDirectIO: buffered}, nil)
 		const size = 40<<20 + 777
 		want := randomBytes(size, 5)
 		p, err := d.Create("x.bin", size, false, true)

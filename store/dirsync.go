@@ -1,8 +1,6 @@
 package store
 
 import (
-	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 )
@@ -37,7 +35,7 @@ type dirSyncer struct {
 	dirs map[string]*groupCommit
 }
 
-func (d *dirSyncer) sync(root *os.Root, dir string) error {
+func (d *dirSyncer) sync(fsys FS, dir string) error {
 	d.mu.Lock()
 	if d.dirs == nil {
 		d.dirs = map[string]*groupCommit{}
@@ -48,17 +46,5 @@ func (d *dirSyncer) sync(root *os.Root, dir string) error {
 		d.dirs[dir] = g
 	}
 	d.mu.Unlock()
-	return g.do(func() error { return syncDir(root, dir) })
-}
-
-func syncDir(root *os.Root, dir string) error {
-	d, err := root.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
-	}
-	return nil
+	return g.do(func() error { return SyncDir(fsys, dir) })
 }

@@ -2,9 +2,15 @@
 // writes it. It owns the part files, their preallocation and direct I/O,
 // the syncs and renames that commit them, the free-space check, the
 // budget of open files, and the names of everything bulkget keeps on disk
-// (PartSuffix, StateSuffix, TempSuffix, LockName, and VerifiedAttr or
-// VerifiedSuffix for the record of a finished file's verification, see
-// Record). It decides nothing about what to fetch.
+// (names.go: PartSuffix, StateSuffix, TempSuffix, LockName, and
+// VerifiedAttr or VerifiedSuffix for the record of a finished file's
+// verification, see Record). It decides nothing about what to fetch.
+//
+// Every change it makes to the folder (and every change package state
+// makes) goes through an FS: NewOS, the real file system, in every run; a
+// recording one in the power-cut test (package store/crashtest), which
+// sees the same calls in the same order. Open makes the OS one, New takes
+// any.
 //
 // # What the scheduler sees
 //
@@ -26,7 +32,11 @@
 //	commit:     complete → verify (caller) → fsync(.part) → rename to
 //	            <name> → fsync folder → remove the state (caller)
 //
-// A state therefore never claims a byte that is not durable. Small files
+// A state therefore never claims a byte that is not durable. SyncDir is
+// the one folder sync: a file system that cannot sync folders at all is
+// taken at its word (see SyncDir). A folder the run creates is synced into
+// its parent when it is made, or a power cut could take it away with
+// every file committed in it. Small files
 // are committed in batches: one syncfs makes the data of every file queued
 // before it durable, then they are renamed, and the next round's syncfs
 // makes those renames durable before their commits are reported. syncfs is
@@ -41,9 +51,11 @@
 // their names and, for the others, <name>.part with the state of its last
 // checkpoint, or a .part without a state (started over), or a state without
 // a .part (ignored and removed), or a .tmp beside a state (never read,
-// overwritten by the next save). Unnamed files vanish with the process.
+// overwritten by the next save), or the .tmp of a record sidecar (removed
+// when a later run finds the finished file). Unnamed files vanish with the
+// process.
 // Nothing under a final name is ever partial. The lock file stays, holding
-// no lock (see package state).
+// no lock (see package folderlock).
 //
 // # Concurrency
 //

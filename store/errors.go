@@ -10,6 +10,12 @@ import (
 // means the output filesystem is full: retrying will not help that file.
 var ErrNoSpace = errors.New("no space left on the output filesystem")
 
+// ErrNoAttrs is matched by File.SetAttr's error where the file system
+// keeps no user extended attributes (tmpfs without them, some network file
+// systems; every system but Linux, where bulkget does not use them): the
+// verification record then goes to a sidecar (see Record).
+var ErrNoAttrs = errors.New("store: no extended attributes")
+
 // NoSpaceError is a file that does not fit on the output filesystem.
 type NoSpaceError struct {
 	Need, Free int64

@@ -41,6 +41,10 @@ func (d *folders) get(dir string) *folder {
 	return fo
 }
 
+// runFiles are what a run puts at the top of its output folder before
+// any download: they leave the folder fresh.
+var runFiles = map[string]bool{LockName: true, SocketName: true, LogName: true, LogName + ".1": true}
+
 // fresh reports whether the folder of name was missing or empty when this
 // run first asked; it must be asked before the run creates anything there.
 // When the folder cannot be read it answers false: lookups are always safe.
@@ -62,17 +66,23 @@ func (d *folders) fresh(root *os.Root, name string) bool {
 		fo.fresh = true
 	case err == nil:
 		fo.exists = true
-		names, err := h.Readdirnames(2)
+		names, err := h.Readdirnames(len(runFiles) + 1)
 		h.Close()
 		if err == nil || errors.Is(err, io.EOF) {
-			fo.fresh = len(names) == 0 || (dir == "." && len(names) == 1 && names[0] == LockName)
+			fo.fresh = true
+			for _, n := range names {
+				fo.fresh = fo.fresh && dir == "." && runFiles[n]
+			}
 		}
 	}
 	return fo.fresh
 }
 
-// mkdirAll creates the folder of name inside root once per run.
-func (d *folders) mkdirAll(root *os.Root, name string) error {
+// mkdirAll creates the folder of name inside root once per run, and makes
+// the folders it created durable: a new folder's name lives in its parent,
+// and until the parent is synced a power cut may take the folder away with
+// every file in it, however durably each was committed there.
+func (d *folders) mkdirAll(fsys FS, name string) error {
 	dir := path.Dir(name)
 	if dir == "." {
 		return nil
@@ -83,8 +93,20 @@ func (d *folders) mkdirAll(root *os.Root, name string) error {
 	if fo.exists {
 		return nil
 	}
-	if err := root.MkdirAll(dir, 0o755); err != nil {
+	var made []string // innermost first
+	for p := dir; p != "."; p = path.Dir(p) {
+		if _, err := fsys.Root().Lstat(p); err == nil {
+			break
+		}
+		made = append(made, p)
+	}
+	if err := fsys.MkdirAll(dir); err != nil {
 		return err
+	}
+	for _, p := range made {
+		if err := SyncDir(fsys, path.Dir(p)); err != nil {
+			return err
+		}
 	}
 	fo.exists = true
 	return nil

@@ -3,7 +3,6 @@ package store
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"sync/atomic"
 	"unsafe"
@@ -29,19 +28,12 @@ type Part struct {
 	d       *Dir
 	name    string // final name
 	size    int64  // -1: unknown
-	file    *os.File
-	direct  directFile  // nil: buffered only
+	file    File
+	direct  File        // the O_DIRECT descriptor; nil: buffered only
 	align   int64       // direct writes cover whole blocks of this size
 	off     atomic.Bool // direct I/O failed once: buffered from then on
 	unnamed bool        // no name yet (see unnamedMax)
 	closed  bool
-}
-
-// directFile is the O_DIRECT descriptor of a part; tests substitute one
-// that checks the alignment of every write.
-type directFile interface {
-	WriteAt(b []byte, off int64) (int, error)
-	Close() error
 }
 
 // directAlign is the memory alignment of buffers for direct writes, and
@@ -138,7 +130,7 @@ func (p *Part) ReadAt(b []byte, off int64) (int, error) { return p.file.ReadAt(b
 // before Checkpoint was called. save is not called if the sync fails (the
 // part was closed by a restart, say), and that error is returned.
 func (p *Part) Checkpoint(save func() error) error {
-	if err := datasync(p.file); err != nil {
+	if err := p.file.Datasync(); err != nil {
 		return noSpace(err)
 	}
 	return save()
@@ -177,7 +169,7 @@ func (p *Part) Commit() error {
 		return fmt.Errorf("sync %s: %w", part, noSpace(err))
 	}
 	if p.unnamed {
-		err := p.d.top.link(p.file, name)
+		err := p.d.fs.Link(p.file, name)
 		p.Abort()
 		if err != nil {
 			return fmt.Errorf("name %s: %w", name, err)
@@ -186,11 +178,11 @@ func (p *Part) Commit() error {
 		if err := p.Abort(); err != nil {
 			return fmt.Errorf("close %s: %w", part, noSpace(err))
 		}
-		if err := p.d.top.rename(part, name); err != nil {
+		if err := p.d.fs.Rename(part, name); err != nil {
 			return fmt.Errorf("rename %s: %w", part, err)
 		}
 	}
-	return p.d.dirs.sync(p.d.root, path.Dir(name))
+	return p.d.dirs.sync(p.d.fs, path.Dir(name))
 }
 
 // CommitAsync hands a complete, verified part for which Batched is true to
@@ -200,7 +192,7 @@ func (p *Part) Commit() error {
 // all the same); an unnamed file stays open until the committer names it.
 // Only an error closing the .part is returned, and done is then not called.
 func (p *Part) CommitAsync(done func(error)) error {
-	var unnamed *os.File
+	var unnamed File
 	if p.unnamed {
 		unnamed = p.file
 	} else if err := p.Abort(); err != nil {

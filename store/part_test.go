@@ -19,21 +19,58 @@ import (
 	"github.com/bulkget/bulkget/segment"
 )
 
-// openDir opens dir as a run does, with sys standing in for the system,
-// closed when the test ends.
-func openDir(t *testing.T, dir string, o Options, sys system) *Dir {
+// openDir opens dir as a run does, through fake if not nil (its OS set
+// here), closed when the test ends.
+func openDir(t *testing.T, dir string, o Options, fake *fakeFS) *Dir {
 	t.Helper()
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := open(root, dir, o, sys)
+	o2 := NewOS(root)
+	var fsys FS = o2
+	if fake != nil {
+		fake.OS = o2
+		fsys = fake
+	}
+	d := New(fsys, dir, o)
 	t.Cleanup(func() {
 		d.Close()
+		o2.Close()
 		root.Close()
 	})
 	return d
 }
+
+// fakeFS is the real file system with some calls replaced: a full disk,
+// a direct-I/O file that checks alignment.
+type fakeFS struct {
+	*OS
+	openDirect func(name string) (File, int64) // nil: the real one
+	allocate   func(f File, size int64) error  // nil: the real one
+}
+
+func (f *fakeFS) OpenDirect(name string) (File, int64) {
+	if f.openDirect != nil {
+		return f.openDirect(name)
+	}
+	return f.OS.OpenDirect(name)
+}
+
+func (f *fakeFS) Create(name string) (File, error) {
+	file, err := f.OS.Create(name)
+	if err != nil || f.allocate == nil {
+		return file, err
+	}
+	return allocating{file, f.allocate}, nil
+}
+
+type allocating struct {
+	File
+	allocate func(f File, size int64) error
+}
+
+func (a allocating) Allocate(size int64) error { return a.allocate(a.File, size) }
 
 // randomBytes returns n bytes that differ from file to file.
 func randomBytes(n int, seed uint64) []byte {
@@ -104,8 +141,8 @@ func sameFile(t *testing.T, path string, want []byte) {
 // refuses, as the kernel would, every write whose offset, length or memory
 // is not aligned, and otherwise writes through an ordinary descriptor.
 type alignedDirect struct {
+	File
 	t      *testing.T
-	f      *os.File
 	align  int64
 	mu     sync.Mutex
 	writes int
@@ -128,25 +165,24 @@ func (a *alignedDirect) WriteAt(b []byte, off int64) (int, error) {
 		a.t.Errorf("direct write of %d bytes at offset %d from %#x: not aligned to %d", len(b), off, addr, a.align)
 		return 0, syscall.EINVAL
 	}
-	return a.f.WriteAt(b, off)
+	return a.File.WriteAt(b, off)
 }
 
-func (a *alignedDirect) Close() error { return a.f.Close() }
-
-// fakeDirect returns a system whose direct-I/O files are alignedDirect,
-// with the block size align, and a way to reach the last one opened.
-func fakeDirect(t *testing.T, align int64) (system, func() *alignedDirect) {
+// fakeDirect returns a file system whose direct-I/O files are
+// alignedDirect, with the block size align, and a way to reach the last
+// one opened.
+func fakeDirect(t *testing.T, align int64) (*fakeFS, func() *alignedDirect) {
 	var last *alignedDirect
-	sys := realSystem()
-	sys.openDirect = func(root *os.Root, name string) (directFile, int64) {
-		f, err := root.OpenFile(name, os.O_WRONLY, 0)
+	fake := &fakeFS{}
+	fake.openDirect = func(name string) (File, int64) {
+		f, err := fake.OS.OpenFile(name, os.O_WRONLY, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		last = &alignedDirect{t: t, f: f, align: align}
+		last = &alignedDirect{t: t, File: f, align: align}
 		return last, align
 	}
-	return sys, func() *alignedDirect { return last }
+	return fake, func() *alignedDirect { return last }
 }
 
 // Every write that reaches the direct descriptor is aligned in offset,
@@ -157,8 +193,8 @@ func TestDirectWritesAreAlignedWhereverSegmentsFall(t *testing.T) {
 	for _, align := range []int64{4096, 64 << 10} {
 		t.Run(fmt.Sprint(align), func(t *testing.T) {
 			dir := t.TempDir()
-			sys, direct := fakeDirect(t, align)
-			d := openDir(t, dir, Options{Connections: 8}, sys)
+			fake, direct := fakeDirect(t, align)
+			d := openDir(t, dir, Options{Connections: 8}, fake)
 			const size = directMin + 777
 			want := randomBytes(size, 1)
 			p, err := d.Create("x.bin", size, false, true)
@@ -185,8 +221,8 @@ func TestDirectWritesAreAlignedWhereverSegmentsFall(t *testing.T) {
 // on through the page cache, losing nothing.
 func TestRefusedDirectWriteFallsBackToThePageCache(t *testing.T) {
 	dir := t.TempDir()
-	sys, direct := fakeDirect(t, 4096)
-	d := openDir(t, dir, Options{}, sys)
+	fake, direct := fakeDirect(t, 4096)
+	d := openDir(t, dir, Options{}, fake)
 	const size = directMin + 5
 	want := randomBytes(size, 2)
 	p, err := d.Create("x.bin", size, false, true)
@@ -218,8 +254,8 @@ func TestDirectIOOnlyForLargeSegmentedParts(t *testing.T) {
 		{directMin, true, true, false},
 	}
 	for _, c := range cases {
-		sys, _ := fakeDirect(t, 4096)
-		d := openDir(t, t.TempDir(), Options{NoDirectIO: c.no, NoSpaceCheck: true}, sys)
+		fake, _ := fakeDirect(t, 4096)
+		d := openDir(t, t.TempDir(), Options{NoDirectIO: c.no, NoSpaceCheck: true}, fake)
 		p, err := d.Create("x.bin", c.size, false, c.ranged)
 		if err != nil {
 			t.Fatal(err)
@@ -240,14 +276,14 @@ func TestDirectIOOnlyForLargeSegmentedParts(t *testing.T) {
 // back by it. Writes that meet a full disk say so too.
 func TestDiskFullFailsTheFileAndKeepsOthers(t *testing.T) {
 	dir := t.TempDir()
-	sys, direct := fakeDirect(t, 4096)
-	sys.preallocate = func(f *os.File, size int64) error {
+	fake, direct := fakeDirect(t, 4096)
+	fake.allocate = func(f File, size int64) error {
 		if strings.HasPrefix(filepath.Base(f.Name()), "full") {
 			return &os.PathError{Op: "fallocate", Path: f.Name(), Err: syscall.ENOSPC}
 		}
 		return f.Truncate(size)
 	}
-	d := openDir(t, dir, Options{}, sys)
+	d := openDir(t, dir, Options{}, fake)
 	const size = directMin + 1
 	_, err := d.Create("full.bin", size, false, true)
 	var ns *NoSpaceError
@@ -295,7 +331,7 @@ func TestFileLargerThanTheFreeSpaceIsRefusedUpFront(t *testing.T) {
 	if freeSpace(dir) < 0 {
 		t.Skip("free space is unknown here")
 	}
-	d := openDir(t, dir, Options{}, realSystem())
+	d := openDir(t, dir, Options{}, nil)
 	_, err := d.Create("huge.bin", 1<<62, false, true)
 	if !errors.Is(err, ErrNoSpace) {
 		t.Fatalf("Create of 4 EiB: %v", err)
@@ -308,7 +344,7 @@ func TestFileLargerThanTheFreeSpaceIsRefusedUpFront(t *testing.T) {
 // A part's checkpoint syncs before it records: save runs after the data is
 // durable, and not at all once the part is closed.
 func TestCheckpointSavesOnlyAfterTheSync(t *testing.T) {
-	d := openDir(t, t.TempDir(), Options{}, realSystem())
+	d := openDir(t, t.TempDir(), Options{}, nil)
 	p, err := d.Create("x.bin", 10, false, true)
 	if err != nil {
 		t.Fatal(err)
@@ -333,9 +369,7 @@ func TestCheckpointSavesOnlyAfterTheSync(t *testing.T) {
 // a commit leaves no .part behind.
 func TestCommitCutsThePartToItsSize(t *testing.T) {
 	dir := t.TempDir()
-	sys := realSystem()
-	sys.preallocate = func(f *os.File, size int64) error { return f.Truncate(size + 4096) }
-	d := openDir(t, dir, Options{}, sys)
+	d := openDir(t, dir, Options{}, &fakeFS{allocate: func(f File, size int64) error { return f.Truncate(size + 4096) }})
 	const size = smallFile + 1
 	want := randomBytes(size, 4)
 	p, err := d.Create("sub/x.bin", size, false, false)

@@ -95,7 +95,7 @@ func decodeRecord(b []byte) (Record, error) {
 // modification time from the file as it is now. A value with a line break
 // (a hostile ETag, say) is left out rather than let it forge a field.
 func (d *Dir) WriteRecord(name string, rec Record) error {
-	f, err := d.root.Open(name)
+	f, err := d.fs.OpenFile(name, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -111,14 +111,14 @@ func (d *Dir) WriteRecord(name string, rec Record) error {
 		}
 	}
 	data := rec.encode()
-	err = setAttr(f, data)
-	if errors.Is(err, errNoAttrs) {
+	err = f.SetAttr(VerifiedAttr, data)
+	if errors.Is(err, ErrNoAttrs) {
 		// No extended attributes here (tmpfs without user xattrs, some
 		// network file systems): the sidecar, replaced atomically.
-		err = writeSidecar(d.root, name+VerifiedSuffix, data)
+		err = writeSidecar(d.fs, VerifiedName(name), data)
 	} else if err == nil {
 		// A sidecar from an earlier run on another file system is stale.
-		_ = d.root.Remove(name + VerifiedSuffix)
+		_ = d.fs.Remove(VerifiedName(name))
 	}
 	return err
 }
@@ -138,7 +138,7 @@ func ReadRecord(root *os.Root, name string) (rec Record, fi fs.FileInfo, ok bool
 	}
 	data, err := getAttr(f)
 	if err != nil {
-		data, err = root.ReadFile(name + VerifiedSuffix)
+		data, err = root.ReadFile(VerifiedName(name))
 		if err != nil {
 			return rec, fi, false
 		}
@@ -147,21 +147,21 @@ func ReadRecord(root *os.Root, name string) (rec Record, fi fs.FileInfo, ok bool
 	return rec, fi, err == nil
 }
 
-func writeSidecar(root *os.Root, name string, data []byte) error {
-	tmp := name + TempSuffix
-	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+func writeSidecar(fsys FS, name string, data []byte) error {
+	tmp := TempName(name)
+	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
+	_, err = f.WriteAt(data, 0)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = root.Rename(tmp, name)
+		err = fsys.Rename(tmp, name)
 	}
 	if err != nil {
-		_ = root.Remove(tmp)
+		_ = fsys.Remove(tmp)
 	}
 	return err
 }

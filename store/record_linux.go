@@ -7,13 +7,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// errNoAttrs: the file system keeps no user extended attributes.
-var errNoAttrs = errors.New("store: no extended attributes")
-
-func setAttr(f *os.File, data []byte) error {
-	err := unix.Fsetxattr(int(f.Fd()), VerifiedAttr, data, 0)
+func setAttr(f *os.File, name string, data []byte) error {
+	err := unix.Fsetxattr(int(f.Fd()), name, data, 0)
 	if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EPERM) {
-		return errNoAttrs
+		return ErrNoAttrs
 	}
 	return err
 }

@@ -2,15 +2,11 @@
 
 package store
 
-import (
-	"errors"
-	"os"
-)
+import "os"
 
-// errNoAttrs: extended attributes are used on Linux only; elsewhere the
-// record is a sidecar.
-var errNoAttrs = errors.New("store: no extended attributes")
+// Extended attributes are used on Linux only; elsewhere the record is a
+// sidecar.
 
-func setAttr(*os.File, []byte) error { return errNoAttrs }
+func setAttr(*os.File, string, []byte) error { return ErrNoAttrs }
 
-func getAttr(*os.File) ([]byte, error) { return nil, errNoAttrs }
+func getAttr(*os.File) ([]byte, error) { return nil, ErrNoAttrs }

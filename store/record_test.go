@@ -51,7 +51,7 @@ func TestRecordSidecarWhereThereAreNoAttributes(t *testing.T) {
 	}
 	fi, _ := os.Stat(filepath.Join(dir, "a.bin"))
 	rec := Record{Size: 5, ModTime: fi.ModTime().UnixNano(), Algo: "crc32c", Digest: "01020304", Source: "x-goog-hash"}
-	if err := writeSidecar(root, "a.bin"+VerifiedSuffix, rec.encode()); err != nil {
+	if err := writeSidecar(&OS{top: topDir{root: root}}, "a.bin"+VerifiedSuffix, rec.encode()); err != nil {
 		t.Fatal(err)
 	}
 	got, fi, ok := ReadRecord(root, "a.bin")

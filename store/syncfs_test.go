@@ -71,10 +71,17 @@ func TestOldKernelsCommitEachFileWithItsOwnSync(t *testing.T) {
 		{"6.8.0", haveSyncFS},
 	} {
 		dir := t.TempDir()
-		sys := realSystem()
-		sys.kernelRelease = func() string { return c.release }
-		d := openDir(t, dir, Options{}, sys)
-		if got := commitSmall(t, d, "x.bin"); got != c.batched {
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := NewOS(root)
+		d := newDir(o, dir, Options{}, c.release)
+		got := commitSmall(t, d, "x.bin")
+		d.Close()
+		o.Close()
+		root.Close()
+		if got != c.batched {
 			t.Errorf("kernel %s: batched %v, want %v", c.release, got, c.batched)
 		}
 		if b, err := os.ReadFile(filepath.Join(dir, "x.bin")); err != nil || string(b) != "abc" {

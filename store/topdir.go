@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"strings"
@@ -15,6 +16,9 @@ type topDir struct {
 	root *os.Root
 	dir  *os.File // the output folder; nil: always os.Root
 	fd   int
+	// handle is the output folder where dir is not used (no openat
+	// here), for syncfs; nil otherwise.
+	handle *os.File
 	// noUnnamed is set once unnamed files are known not to work here
 	// (no /proc, or a filesystem without O_TMPFILE).
 	noUnnamed atomic.Bool
@@ -36,11 +40,11 @@ func (d *topDir) create(name string) (*os.File, error) {
 }
 
 // createUnnamed makes a file without a name in the output folder, to be
-// named by link; ok is false where that is not possible, and then the
-// caller creates a .part instead.
-func (d *topDir) createUnnamed() (f *os.File, ok bool) {
+// named by link; an error matching errors.ErrUnsupported means that is not
+// possible here, and then the caller creates a .part instead.
+func (d *topDir) createUnnamed() (*os.File, error) {
 	if d.dir == nil || d.noUnnamed.Load() {
-		return nil, false
+		return nil, errors.ErrUnsupported
 	}
 	f, err := createUnnamedAt(d.fd)
 	if err != nil {
@@ -50,10 +54,11 @@ func (d *topDir) createUnnamed() (f *os.File, ok bool) {
 		// speed-up, and the .part path will report it if it persists.
 		if unnamedUnsupported(err) {
 			d.noUnnamed.Store(true)
+			return nil, fmt.Errorf("%w: %w", errors.ErrUnsupported, err)
 		}
-		return nil, false
+		return nil, err
 	}
-	return f, true
+	return f, nil
 }
 
 // link names an unnamed file. If the name is taken (a file that appeared

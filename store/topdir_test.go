@@ -64,8 +64,8 @@ func TestUnnamedFileReplacesAFileThatTookItsNameMeanwhile(t *testing.T) {
 			dir := t.TempDir()
 			top := openTopDir(t, dir)
 			top.linkViaProc.Store(viaProc)
-			f, ok := top.createUnnamed()
-			if !ok {
+			f, err := top.createUnnamed()
+			if err != nil {
 				t.Skip("this filesystem has no O_TMPFILE")
 			}
 			defer f.Close()
@@ -135,12 +135,12 @@ func TestOneFailedUnnamedCreateDoesNotTurnUnnamedFilesOff(t *testing.T) {
 	top := openTopDir(t, dir)
 	fd := top.fd
 	top.fd = -1 // EBADF: a failure that says nothing about the filesystem
-	if _, ok := top.createUnnamed(); ok {
+	if _, err := top.createUnnamed(); err == nil {
 		t.Fatal("created an unnamed file without a folder")
 	}
 	top.fd = fd
-	f, ok := top.createUnnamed()
-	if !ok {
+	f, err := top.createUnnamed()
+	if err != nil {
 		t.Fatal("one failed create turned unnamed files off for the run")
 	}
 	f.Close()

@@ -18,7 +18,7 @@ func TestSmallFilesInFreshFolderHaveNoNameUntilCommitted(t *testing.T) {
 	if !canCreateUnnamed(t, dir) {
 		t.Skip("this filesystem has no O_TMPFILE")
 	}
-	d := openDir(t, dir, Options{Connections: 4, Finalizing: 16}, realSystem())
+	d := openDir(t, dir, Options{Connections: 4, Finalizing: 16}, nil)
 	for _, c := range []struct {
 		name  string
 		size  int64

@@ -6,8 +6,9 @@
 //
 // -scenarios takes names, "all" (the default: the eleven main scenarios),
 // "faults" (the single-fault probes), "adaptive" (hosts where the best
-// number of connections is not the budget) and "mirrors" (files served by
-// three hosts at once).
+// number of connections is not the budget), "mirrors" (files served by
+// three hosts at once) and "farms" (one address in front of two replicas
+// whose validators, or bytes, differ).
 //
 // See the package bench for the scenarios, the tools' command lines and how
 // each figure is measured.
@@ -35,7 +36,7 @@ func main() {
 }
 
 func run() int {
-	var names, faults, adaptive, mirrors, peers []string
+	var names, faults, adaptive, mirrors, farms, peers []string
 	for _, s := range bench.AdaptiveScenarios() {
 		adaptive = append(adaptive, s.Name)
 	}
@@ -48,12 +49,15 @@ func run() int {
 	for _, s := range bench.MirrorScenarios() {
 		mirrors = append(mirrors, s.Name)
 	}
+	for _, s := range bench.FarmScenarios() {
+		farms = append(farms, s.Name)
+	}
 	for _, t := range bench.Tools() {
 		peers = append(peers, t.Name)
 	}
 	scenarios := flag.String("scenarios", "all", "comma-separated scenarios to run; all is "+strings.Join(names, ", ")+
 		"; faults is the single-fault probes "+strings.Join(faults, ", ")+"; adaptive is "+strings.Join(adaptive, ", ")+
-		"; mirrors is "+strings.Join(mirrors, ", "))
+		"; mirrors is "+strings.Join(mirrors, ", ")+"; farms is "+strings.Join(farms, ", "))
 	tools := flag.String("peers", "all", "comma-separated tools to run, or all: "+strings.Join(peers, ", "))
 	out := flag.String("out", "", "also write the report (markdown) to this file")
 	timeout := flag.Duration("timeout", 10*time.Minute, "longest run of one tool on one scenario; a run still going is killed")
@@ -73,7 +77,7 @@ func run() int {
 	}
 
 	var sel []bench.Scenario
-	groups := map[string][]string{"all": names, "faults": faults, "adaptive": adaptive, "mirrors": mirrors}
+	groups := map[string][]string{"all": names, "faults": faults, "adaptive": adaptive, "mirrors": mirrors, "farms": farms}
 	for _, name := range pick(*scenarios, groups) {
 		s, err := bench.Lookup(name)
 		if err != nil {

@@ -415,6 +415,13 @@ func (b *bars) add(f scheduler.FileProgress, now time.Time) {
 }
 
 func (b *bars) finish(sum scheduler.Summary) {
+	b.stop()
+	writeSummary(b.w, sum, false)
+}
+
+// stop takes the bars off and ends the display, without a summary: the
+// terminal is gone.
+func (b *bars) stop() {
 	for len(b.shown) > 0 {
 		b.drop(b.shown[0].line)
 	}
@@ -424,7 +431,6 @@ func (b *bars) finish(sum scheduler.Summary) {
 		b.total.Abort(true)
 	}
 	b.p.Wait()
-	writeSummary(b.w, sum, false)
 }
 
 // rateDecor shows a moving average of the speed, which the ETA column

@@ -190,7 +190,7 @@ func TestSIGKILLAmidSmallFilesNeverCorrupts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".part") || strings.Contains(e.Name(), ".part.state") || e.Name() == state.LockName {
+		if strings.HasSuffix(e.Name(), ".part") || strings.Contains(e.Name(), ".part.state") || e.Name() == store.LockName {
 			t.Errorf("%s left behind", e.Name())
 		}
 	}

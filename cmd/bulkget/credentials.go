@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/bulkget/bulkget/httpclient"
 	"github.com/bulkget/bulkget/internal/netrc"
 	"github.com/bulkget/bulkget/scheduler"
 	"github.com/urfave/cli/v2"
@@ -46,7 +47,7 @@ func credentials(c *cli.Context, o *scheduler.Options, warn io.Writer) error {
 		o.Netrc = rc
 	}
 	if f := c.String("ca-cert"); f != "" {
-		if o.RootCAs, err = scheduler.LoadCACerts(f); err != nil {
+		if o.RootCAs, err = httpclient.LoadCACerts(f); err != nil {
 			return fmt.Errorf("--ca-cert: %w", err)
 		}
 	}
@@ -55,7 +56,7 @@ func credentials(c *cli.Context, o *scheduler.Options, warn io.Writer) error {
 	case key != "" && cert == "":
 		return errors.New("--key needs --cert: the certificate the key belongs to")
 	case cert != "":
-		if o.ClientCert, err = scheduler.LoadClientCert(cert, key); err != nil {
+		if o.ClientCert, err = httpclient.LoadClientCert(cert, key); err != nil {
 			return fmt.Errorf("--cert: %w", err)
 		}
 	}

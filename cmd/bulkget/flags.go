@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bulkget/bulkget/scheduler"
+	"github.com/bulkget/bulkget/store"
 	"github.com/urfave/cli/v2"
 )
 
@@ -27,6 +28,13 @@ func getFlags() []cli.Flag {
 			Usage: "output folder (default: the list's name without extension, in the current folder)"},
 	}
 	flags = append(flags, outputFlags()...) // render.go
+	flags = append(flags,
+		&cli.StringFlag{Name: "on-hangup", Value: hangupContinue, Category: catOutput, EnvVars: env("ON_HANGUP"),
+			Usage: "when the terminal goes away (SIGHUP, ssh dropped): continue (stop the display and log to DIR/" +
+				store.LogName + ") or stop (save the states and exit " + strconv.Itoa(exitHangup) + ")"},
+		&cli.BoolFlag{Name: "background", Aliases: []string{"b"}, Category: catOutput, EnvVars: env("BACKGROUND"),
+			Usage: "detach at start and return the prompt; the run logs to DIR/" + store.LogName +
+				" (bulkget watch DIR shows its progress)"})
 	flags = append(flags, shardFlag(), summaryFlag())
 	flags = append(flags, safetyFlags()...)     // safety.go
 	flags = append(flags, credentialFlags()...) // credentials.go

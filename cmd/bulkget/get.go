@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/bulkget/bulkget/control"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/scheduler"
 	"github.com/urfave/cli/v2"
@@ -61,26 +64,85 @@ func getAction(c *cli.Context) (err error) {
 	if c.Bool("probe") {
 		return cli.Exit("--probe only makes sense with --dry-run", exitUsage)
 	}
+	onHangup := c.String("on-hangup")
+	if onHangup != hangupContinue && onHangup != hangupStop {
+		return cli.Exit(fmt.Sprintf("--on-hangup %q: want continue or stop", onHangup), exitUsage)
+	}
+	detached := os.Getenv(detachedEnv) != ""
+	if c.Bool("background") && !detached {
+		report.handOver()
+		return background(c, dir)
+	}
 	if c.Bool("insecure") {
 		fmt.Fprintln(c.App.ErrWriter, "bulkget: warning: --insecure: TLS certificates are not verified")
 	}
-	out, err := newOutput(c, c.App.Writer, c.App.ErrWriter, opts, c.String("report"))
-	if err != nil {
+	started := time.Now()
+	ctx, cancel := context.WithCancelCause(c.Context)
+	defer cancel(nil)
+	con, _ := c.App.ErrWriter.(*console)
+	if con == nil {
+		con = newConsole(c.App.ErrWriter)
+	}
+	hup := &hangup{list: listPath, dir: dir, stop: onHangup == hangupStop, detached: detached, con: con, cancel: cancel,
+		every: c.Duration("progress-interval"), quiet: c.Bool("quiet")}
+	defer hup.watch()()
+	var out *queue
+	if detached {
+		// The background half of -b: plain lines into the log from the
+		// start, whatever --progress says.
+		if err := hup.startLog(); err != nil {
+			return cli.Exit(err.Error(), exitFailed)
+		}
+		r, err := withReport(&plain{w: hup.log, quiet: c.Bool("quiet"), every: hup.every}, c.String("report"), opts, hup.log)
+		if err != nil {
+			return cli.Exit(err.Error(), exitUsage)
+		}
+		out = newQueue(r)
+	} else if out, err = newOutput(c, c.App.Writer, c.App.ErrWriter, opts, c.String("report")); err != nil {
 		return cli.Exit(err.Error(), exitUsage)
 	}
-	if br, ok := out.(badLineReporter); ok {
-		br.BadLines(bad) // --progress json lists them on stdout too
-	}
+	hup.setOutput(out)
+	out.BadLines(bad) // --progress json lists them on stdout too
+	lv := newLive(started)
+	watchers := newQueue(lv)
+	var srv *control.Server
+	defer func() {
+		if srv != nil {
+			// A watcher gets the summary; one that does not read it in
+			// time is cut.
+			wctx, stop := context.WithTimeout(context.Background(), time.Second)
+			srv.Wait(wctx)
+			stop()
+		}
+	}()
 	opts.Dir = dir
-	opts.Reporter = out
+	opts.Reporter = reporters{out, watchers}
 	opts.RefreshURL = newRefresher(listPath, c.Bool("no-header"), c.String("refresh-command")).url
-	sum, err := scheduler.Run(c.Context, entries, opts)
+	opts.Held = func() func() {
+		if detached {
+			// The -b parent returns once the run holds the folder: from
+			// then on nobody reads its pipe.
+			defer con.lose()
+		}
+		s, err := control.Listen(dir, lv.ops())
+		if err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "bulkget: warning: no control socket, so no watch or live status: %v\n", err)
+			return func() {}
+		}
+		srv = s
+		go s.Serve()
+		return func() { s.Close() }
+	}
+	sum, err := scheduler.Run(ctx, entries, opts)
+	watchers.Close(sum)
 	out.Close(sum)
 	if err != nil {
 		return cli.Exit(err.Error(), exitFailed)
 	}
 	report.runDone(sum)
 	switch {
+	case sum.Interrupted && errors.Is(context.Cause(ctx), errHangup):
+		return cli.Exit("stopped, since the terminal hung up (--on-hangup stop); run the same command again to continue", exitHangup)
 	case sum.Interrupted:
 		return cli.Exit("interrupted; run the same command again to continue", exitInterrupted)
 	case len(sum.Failed) > 0 || len(bad) > 0:

@@ -22,8 +22,9 @@ var version = "0.1.0-dev"
 // Exit statuses, documented in the README and docs/usage.md.
 const (
 	exitOK          = 0
-	exitFailed      = 1 // some files failed
-	exitUsage       = 2 // bad flags or an unreadable list
+	exitFailed      = 1   // some files failed
+	exitUsage       = 2   // bad flags or an unreadable list
+	exitHangup      = 129 // stopped by --on-hangup stop: 128 + SIGHUP
 	exitInterrupted = 130
 )
 
@@ -60,7 +61,12 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		case <-finished:
 		}
 	}()
-	app := newApp(stdout, stderr)
+	// Messages go through a console, which a run that loses its terminal
+	// points at its log (hangup.go).
+	con := newConsole(stderr)
+	defer con.close()
+	app := newApp(stdout, con)
+	app.Metadata = map[string]any{metaArgs: args}
 	err := app.RunContext(ctx, args)
 	if err == nil {
 		return exitOK
@@ -68,11 +74,11 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) {
 		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(stderr, "bulkget:", mask.Text(msg))
+			fmt.Fprintln(con, "bulkget:", mask.Text(msg))
 		}
 		return ec.ExitCode()
 	}
-	fmt.Fprintln(stderr, "bulkget:", mask.Text(err.Error()))
+	fmt.Fprintln(con, "bulkget:", mask.Text(err.Error()))
 	return exitUsage
 }
 
@@ -99,7 +105,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		UsageText: "bulkget [options] LIST        download a list (same as bulkget get)\n" +
 			"bulkget get [options] LIST\n" +
 			"bulkget demo [options]        download from a built-in local server: no network needed\n" +
-			"bulkget status [options] DIR  what is done, partial or not started in DIR (reads only)\n" +
+			"bulkget status [options] DIR  what is done, partial or not started in DIR, and the run there now\n" +
+			"bulkget watch DIR             show the bars of the run going on in DIR, from any terminal\n" +
 			"bulkget report EVENTS.jsonl   the HTML report of a saved --progress json stream (-o FILE.html)\n" +
 			"bulkget completion bash|zsh   print a shell completion script",
 		Description: "bulkget reads a list of filename,url lines and downloads many files at once,\n" +
@@ -109,7 +116,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			"   bulkget models.csv                             into ./models/, bars on a terminal\n" +
 			"   bulkget -c 32 -x 8 -d /data/models models.csv  32 connections, at most 8 per file\n" +
 			"   bulkget --progress json models.csv | jq -c 'select(.type == \"failed\")'",
-		Commands:             []*cli.Command{get, demoCommand(), statusCommand(), reportCommand(), completionCommand(), manCommand()},
+		Commands:             []*cli.Command{get, demoCommand(), statusCommand(), watchCommand(), reportCommand(), completionCommand(), manCommand()},
 		Flags:                getFlags(),
 		Action:               getAction,
 		OnUsageError:         usageError,

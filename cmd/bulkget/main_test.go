@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/bulkget/bulkget/internal/origin"
-	"github.com/bulkget/bulkget/state"
+	"github.com/bulkget/bulkget/store"
 )
 
 // binDir holds the real binary for tests that need a process (signals); the
@@ -86,8 +86,8 @@ func chdir(t *testing.T) string {
 // run that ends, however it ends short of being killed, removes it.
 func noLockFile(t *testing.T, dir string) {
 	t.Helper()
-	if _, err := os.Lstat(filepath.Join(dir, state.LockName)); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("%s left in %s (%v)", state.LockName, dir, err)
+	if _, err := os.Lstat(filepath.Join(dir, store.LockName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s left in %s (%v)", store.LockName, dir, err)
 	}
 }
 
@@ -166,6 +166,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"-k", "lots", "l.csv"},
 		{"-c", "0", "l.csv"},
 		{"--progress", "fancy", "l.csv"},
+		{"--on-hangup", "later", "l.csv"},
 	}
 	for _, args := range cases {
 		if code, _, stderr := runCLI(t, args...); code != exitUsage {

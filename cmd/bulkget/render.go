@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,16 +27,6 @@ const (
 // defaultProgressInterval spaces the progress lines of plain and json
 // output: often enough to see a run move, rare enough for a CI log.
 const defaultProgressInterval = 10 * time.Second
-
-// output renders scheduler events. People's output goes to stderr; stdout
-// carries only --progress json.
-type output interface {
-	scheduler.Reporter
-	// Close waits until every event reported so far is rendered, stops the
-	// display and prints the summary. Events reported after Close are
-	// dropped.
-	Close(scheduler.Summary)
-}
 
 // badLineReporter is implemented by outputs that show the list lines that
 // were refused before the run started (get.go prints them on stderr in
@@ -66,29 +58,28 @@ func outputFlags() []cli.Flag {
 	}
 }
 
-// newOutput returns the run's display, and with reportPath set the --report
-// page beside it, fed the same events.
-func newOutput(c *cli.Context, stdout, stderr io.Writer, opts scheduler.Options, reportPath string) (output, error) {
-	r, err := newRenderer(c, stdout, stderr, opts)
+// newOutput makes the display of a run, and with reportPath set the
+// --report page beside it, fed the same events. stderr may be a console:
+// the display writes to what is under it (a display never goes to the log).
+func newOutput(c *cli.Context, stdout, stderr io.Writer, opts scheduler.Options, reportPath string) (*queue, error) {
+	r, w, err := newRenderer(c, stdout, stderr, opts)
 	if err != nil {
 		return nil, err
 	}
-	if reportPath != "" {
-		tap, err := newReportTap(reportPath, opts, stderr)
-		if err != nil {
-			return nil, err
-		}
-		r = tee{r, tap}
+	if r, err = withReport(r, reportPath, opts, stderr); err != nil {
+		return nil, err
 	}
-	return newQueue(r), nil
+	return newQueue(r).writesTo(w), nil
 }
 
-func newRenderer(c *cli.Context, stdout, stderr io.Writer, opts scheduler.Options) (renderer, error) {
+// newRenderer is the renderer --progress asks for, and what it writes to.
+func newRenderer(c *cli.Context, stdout, stderr io.Writer, opts scheduler.Options) (renderer, io.Writer, error) {
+	stderr = stderrOf(stderr)
 	mode := c.String("progress")
 	quiet := c.Bool("quiet")
 	every := c.Duration("progress-interval")
 	if every <= 0 {
-		return nil, fmt.Errorf("--progress-interval must be positive")
+		return nil, nil, fmt.Errorf("--progress-interval must be positive")
 	}
 	fd, tty := terminal(stderr)
 	if mode == modeAuto {
@@ -99,14 +90,14 @@ func newRenderer(c *cli.Context, stdout, stderr io.Writer, opts scheduler.Option
 	}
 	switch mode {
 	case modeNone:
-		return &plain{w: stderr, quiet: quiet, silent: true}, nil
+		return &plain{w: stderr, quiet: quiet, silent: true}, stderr, nil
 	case modePlain:
-		return &plain{w: stderr, quiet: quiet, every: every}, nil
+		return &plain{w: stderr, quiet: quiet, every: every}, stderr, nil
 	case modeJSON:
-		return newJSONLines(stdout, every).settings(opts), nil
+		return newJSONLines(stdout, every).settings(opts), stdout, nil
 	case modeBars:
 		if quiet {
-			return &plain{w: stderr, quiet: true}, nil
+			return &plain{w: stderr, quiet: true}, stderr, nil
 		}
 		cfg := barsConfig{refresh: 150 * time.Millisecond, width: 100}
 		if tty {
@@ -119,9 +110,9 @@ func newRenderer(c *cli.Context, stdout, stderr io.Writer, opts scheduler.Option
 				return h
 			}
 		}
-		return newBars(stderr, cfg), nil
+		return newBars(stderr, cfg), stderr, nil
 	}
-	return nil, fmt.Errorf("--progress %q: want auto, bars, plain, json or none", c.String("progress"))
+	return nil, nil, fmt.Errorf("--progress %q: want auto, bars, plain, json or none", c.String("progress"))
 }
 
 // terminal reports whether w is a terminal, and its descriptor.
@@ -134,13 +125,17 @@ func terminal(w io.Writer) (int, bool) {
 	return fd, term.IsTerminal(fd)
 }
 
-// queue hands events from the scheduler's goroutines to a renderer running
-// on a goroutine of its own. Report only appends to a slice, so a worker
-// that finishes a file never waits for a terminal, a pipe or mpb; and
-// Progress snapshots that pile up behind a slow renderer collapse into the
+// queue renders scheduler events: it hands them from the scheduler's
+// goroutines to a renderer running on a goroutine of its own. People's
+// output goes to stderr; stdout carries only --progress json. Report only
+// appends to a slice, so a worker that finishes a file never waits for a
+// terminal, a pipe or mpb; and Progress snapshots that pile up behind a slow renderer collapse into the
 // latest one, so the backlog stays bounded by the lifecycle events.
 type queue struct {
 	r renderer
+	// regular says the renderer writes to a regular file, which outlives
+	// the terminal (see hangup.toLog).
+	regular bool
 
 	mu      sync.Mutex
 	pending []queued
@@ -151,16 +146,30 @@ type queue struct {
 	done chan struct{}
 }
 
-// queued is an event, or the list lines refused before the run.
+// queued is an event, the list lines refused before the run, or a change
+// of renderer.
 type queued struct {
-	e   scheduler.Event
-	bad []*manifest.LineError
+	e       scheduler.Event
+	bad     []*manifest.LineError
+	replace func(renderer) renderer
 }
 
 func newQueue(r renderer) *queue {
 	q := &queue{r: r, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go q.loop()
 	return q
+}
+
+// writesTo records whether the renderer's output w is a regular file.
+func (q *queue) writesTo(w io.Writer) *queue {
+	q.regular = isRegular(w)
+	return q
+}
+
+// replace swaps the renderer for f(old), in order with the events: those
+// reported before go to the old one, those after to the new.
+func (q *queue) replace(f func(renderer) renderer) {
+	q.push(queued{replace: f})
 }
 
 func (q *queue) Report(e scheduler.Event) {
@@ -207,11 +216,16 @@ func (q *queue) loop() {
 		batch, q.pending = q.pending, batch[:0]
 		q.mu.Unlock()
 		for _, it := range batch {
-			if it.bad != nil {
-				q.r.(badLineReporter).BadLines(it.bad)
-				continue
+			switch {
+			case it.replace != nil:
+				q.r = it.replace(q.r)
+			case it.bad != nil:
+				if br, ok := q.r.(badLineReporter); ok {
+					br.BadLines(it.bad)
+				}
+			default:
+				q.r.event(it.e)
 			}
-			q.r.event(it.e)
 		}
 		clear(batch) // let go of the Progress snapshots
 		if stopping {
@@ -220,6 +234,8 @@ func (q *queue) loop() {
 	}
 }
 
+// Close waits until every event reported so far is rendered, stops the
+// display and prints the summary. Events reported after Close are dropped.
 func (q *queue) Close(sum scheduler.Summary) {
 	q.mu.Lock()
 	q.closed = true
@@ -227,6 +243,18 @@ func (q *queue) Close(sum scheduler.Summary) {
 	close(q.stop)
 	<-q.done
 	q.r.finish(sum)
+}
+
+// reporters passes every event to each of its reporters: the display's
+// queue and the control socket's, each with its own goroutine, so that a
+// terminal that stops reading (a laptop asleep at the end of an ssh
+// connection) never holds up the watchers, nor they it.
+type reporters []scheduler.Reporter
+
+func (rs reporters) Report(e scheduler.Event) {
+	for _, r := range rs {
+		r.Report(e)
+	}
 }
 
 // tally keeps the run's totals as the renderers show them, from the events
@@ -243,6 +271,13 @@ type tally struct {
 	onDisk     int64 // resumed files' bytes from earlier runs
 	doneSize   int64 // final sizes of the files done in this run
 	doneCount  int
+
+	// followed says the events began midway (bulkget watch): the files
+	// done and the bytes on disk come from each progress event's own
+	// figures, and the total from follow, rather than from counting.
+	followed     bool
+	runTotal     int64
+	runEstimated bool
 
 	resumed map[int]int64 // list line → bytes on disk when resumed
 	closed  map[int]bool  // list lines done, failed or skipped
@@ -261,7 +296,9 @@ func (t *tally) add(e scheduler.Event) {
 	switch e.Kind {
 	case scheduler.Resumed:
 		t.resumed[e.Line] = e.Bytes
-		t.onDisk += e.Bytes
+		if !t.followed {
+			t.onDisk += e.Bytes
+		}
 	case scheduler.Done:
 		t.closed[e.Line] = true
 		t.doneSize += e.Bytes
@@ -276,6 +313,9 @@ func (t *tally) add(e scheduler.Event) {
 	case scheduler.Progress:
 		t.runBytes = e.BytesDone
 		t.filesTotal = e.FilesTotal
+		if t.followed {
+			t.filesDone = e.FilesDone
+		}
 		// A snapshot is taken before it is reported, so it may still list
 		// a file whose Done has already been rendered.
 		t.active = t.active[:0]
@@ -287,12 +327,22 @@ func (t *tally) add(e scheduler.Event) {
 	}
 }
 
+// clone is a copy of t that shares nothing with it.
+func (t *tally) clone() tally {
+	c := *t
+	c.resumed, c.closed, c.active = maps.Clone(t.resumed), maps.Clone(t.closed), slices.Clone(t.active)
+	return c
+}
+
 // bytes is what is on disk of the files of this run.
 func (t *tally) bytes() int64 { return t.runBytes + t.onDisk }
 
 // total is the expected size of the whole list, and whether it is an
 // estimate (some files have not said their size yet).
 func (t *tally) total() (int64, bool) {
+	if t.followed {
+		return max(t.runTotal, t.bytes()), t.runEstimated
+	}
 	known, sized := t.doneSize, t.doneCount
 	unsized := 0
 	for _, f := range t.active {
@@ -361,9 +411,14 @@ type plain struct {
 func (p *plain) event(e scheduler.Event) {
 	if p.t.closed == nil {
 		p.t = newTally()
-		p.win.at, p.nextLine = e.Time, e.Time.Add(p.every)
 	}
 	p.t.add(e)
+	if p.nextLine.IsZero() {
+		p.win.at, p.nextLine = e.Time, e.Time.Add(p.every)
+		if p.t.followed { // the bytes on disk when watch joined are not speed
+			p.win.bytes = p.t.runBytes
+		}
+	}
 	if p.silent {
 		return
 	}

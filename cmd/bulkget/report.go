@@ -81,6 +81,18 @@ func (r *reportTap) write() {
 	}
 }
 
+// withReport is r, and with path set the --report page beside it.
+func withReport(r renderer, path string, opts scheduler.Options, stderr io.Writer) (renderer, error) {
+	if path == "" {
+		return r, nil
+	}
+	tap, err := newReportTap(path, opts, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return tee{r, tap}, nil
+}
+
 // tee hands every event to several renderers in turn.
 type tee []renderer
 

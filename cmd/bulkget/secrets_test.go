@@ -35,12 +35,13 @@ func assertNoPlanted(t *testing.T, what string, b []byte) {
 	}
 }
 
-// assertNoPlantedOnDisk reads every file in dir but the .part files, whose
-// content is the download.
+// assertNoPlantedOnDisk reads every file in dir, the log included, but the
+// .part files, whose content is the download.
 func assertNoPlantedOnDisk(t *testing.T, dir string) (files int) {
 	t.Helper()
 	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil || fi.IsDir() || strings.HasSuffix(p, store.PartSuffix) {
+		// A killed run leaves its socket, which holds nothing.
+		if err != nil || !fi.Mode().IsRegular() || strings.HasSuffix(p, store.PartSuffix) {
 			return nil
 		}
 		b, err := os.ReadFile(p)
@@ -156,6 +157,29 @@ func TestNoPlantedSecretInAnythingARunLeaves(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, store.StateName("big.bin"))); err != nil {
 		t.Errorf("the interrupted run left no state for big.bin: %v", err)
 	}
+
+	// In the background, logging from the start, with a watcher on its
+	// socket: the log and the stream are redacted too.
+	c, stdout, stderr = cmd("plain")
+	c.Args = append([]string{c.Args[0], "-b"}, c.Args[1:]...)
+	if err := c.Run(); err != nil {
+		t.Fatalf("background run: %v\n%s", err, stderr)
+	}
+	check("background", stdout, stderr)
+	_, watched, watchErr := runCLI(t, "watch", "--progress", "json", dir)
+	assertNoPlanted(t, "watch stdout", []byte(watched))
+	if !strings.Contains(watched, `"type":"summary"`) {
+		t.Errorf("watch did not follow the background run to its summary:\n%s%s", watched, watchErr)
+	}
+	assertNoPlanted(t, "watch stderr", []byte(watchErr))
+	deadline := time.Now().Add(30 * time.Second)
+	for _, err := os.Stat(filepath.Join(dir, store.LockName)); err == nil && time.Now().Before(deadline); _, err = os.Stat(filepath.Join(dir, store.LockName)) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, store.LogName)); err != nil || !bytes.Contains(b, []byte("err.bin")) {
+		t.Errorf("the background run's log lacks its failures (%v):\n%s", err, b)
+	}
+	check("background", stdout, stderr)
 
 	// To the end: big.bin finishes, the others fail.
 	c, stdout, stderr = cmd("plain")

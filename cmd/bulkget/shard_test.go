@@ -12,7 +12,7 @@ import (
 
 	"github.com/bulkget/bulkget/internal/origin"
 	"github.com/bulkget/bulkget/manifest"
-	"github.com/bulkget/bulkget/state"
+	"github.com/bulkget/bulkget/store"
 )
 
 func TestParseShard(t *testing.T) {
@@ -109,7 +109,7 @@ func tree(t *testing.T, dir string) map[string]string {
 		case rel == ".":
 		case d.IsDir():
 			m[rel] = "dir"
-		case d.Name() == state.LockName:
+		case d.Name() == store.LockName:
 			t.Errorf("%s left behind", p)
 		default:
 			m[rel] = sha(t, p)

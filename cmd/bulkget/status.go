@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +12,9 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
+	"github.com/bulkget/bulkget/control"
 	"github.com/bulkget/bulkget/state"
 	"github.com/bulkget/bulkget/store"
 	"github.com/urfave/cli/v2"
@@ -24,7 +28,8 @@ func statusCommand() *cli.Command {
 		Description: "status reads the files and the resume state in DIR and reports every file as done,\n" +
 			"partial (with the percentage its state records) or, with --list, not started.\n" +
 			"It sends no request, takes no lock and writes nothing, so it can watch a folder\n" +
-			"while a download runs in it.\n\n" +
+			"while a download runs in it. Its last line says whether a run holds DIR now:\n" +
+			"its pid, when it started and its rate, from the run's control socket.\n\n" +
 			"Examples:\n   bulkget status ./models\n   bulkget status --list models.csv ./models",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "list", Aliases: []string{"l"}, TakesFile: true,
@@ -105,7 +110,43 @@ func statusAction(c *cli.Context) error {
 		}
 	}
 	printStatus(c.App.Writer, files, listPath != "")
+	if control.Supported {
+		fmt.Fprintln(c.App.Writer, liveLine(c.Context, dir))
+	}
 	return nil
+}
+
+// liveLine says whether a run holds dir now, asking its control socket:
+// "running now: pid 4242, started …, 12.0 MiB/s, 3/10 files, 1.0 GiB of ~4.0 GiB".
+func liveLine(ctx context.Context, dir string) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	rc, err := control.Call(ctx, dir, control.Request{Op: opStatus})
+	if errors.Is(err, control.ErrNoRun) {
+		return "no run holds this folder now"
+	}
+	if err != nil {
+		return fmt.Sprintf("no run answers on this folder's control socket (%v)", err)
+	}
+	defer rc.Close()
+	var st liveStatus
+	if err := json.NewDecoder(rc).Decode(&st); err != nil || st.Type != "run" {
+		return fmt.Sprintf("a run holds this folder, but did not say how it is going (%v)", err)
+	}
+	since := ""
+	if t, err := time.Parse(time.RFC3339, st.Started); err == nil {
+		since = fmt.Sprintf(", started %s (%s ago)", t.Local().Format("2006-01-02 15:04:05 MST"),
+			time.Since(t).Round(time.Second))
+	}
+	if st.FilesTotal == 0 {
+		return fmt.Sprintf("running now: pid %d%s, starting", st.PID, since)
+	}
+	about := ""
+	if st.Estimated {
+		about = "~"
+	}
+	return fmt.Sprintf("running now: pid %d%s, %s/s, %d/%d files, %s of %s%s", st.PID, since,
+		formatSize(st.Speed), st.FilesDone, st.FilesTotal, formatSize(st.Bytes), about, formatSize(st.Total))
 }
 
 // walkNames finds the files bulkget has finished or started in root: final
@@ -127,7 +168,7 @@ func walkNames(root *os.Root, stderr io.Writer) ([]string, error) {
 		}
 		base := d.Name()
 		switch {
-		case base == store.LockName, strings.HasSuffix(base, partState), strings.HasSuffix(base, partState+store.TempSuffix),
+		case base == store.LockName, p == store.LogName, p == store.LogName+".1", strings.HasSuffix(base, partState), strings.HasSuffix(base, partState+store.TempSuffix),
 			strings.HasSuffix(base, store.VerifiedSuffix), strings.HasSuffix(base, store.VerifiedSuffix+store.TempSuffix):
 		case strings.HasSuffix(base, store.PartSuffix):
 			seen[strings.TrimSuffix(p, store.PartSuffix)] = true

@@ -14,6 +14,7 @@ import (
 	"github.com/bulkget/bulkget/internal/mask"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/scheduler"
+	"github.com/bulkget/bulkget/store"
 	"github.com/urfave/cli/v2"
 )
 
@@ -114,6 +115,10 @@ func newSummaryReport(path, list string, shard shardSpec) (*summaryReport, error
 
 func (r *summaryReport) setDir(dir string) { r.s.Dir = dir }
 
+// handOver leaves the summary to another process: the background half of
+// -b, which runs the download, writes it.
+func (r *summaryReport) handOver() { r.path = "" }
+
 // listRead records the entries this run is responsible for and the list's
 // bad lines. Every shard reads the whole list, so every shard reports every
 // bad line: the list is wrong wherever it is read.
@@ -199,7 +204,7 @@ func (r *summaryReport) finish(err error, stderr io.Writer) error {
 // user's business).
 func writeFileAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	f, err := os.CreateTemp(dir, store.SummaryTempPattern(filepath.Base(path)))
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"strconv"
 )
 
 // gamma is the splitmix64 increment (2^64 / golden ratio). Using the
@@ -103,4 +104,10 @@ func ETag(name string, version int, size int64) string {
 	h.Write([]byte{0})
 	h.Write(b[:])
 	return `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`
+}
+
+// ReplicaETag is the ETag replica replica (> 0) of a farm (see
+// Options.Replicas) sends for the same bytes as ETag's.
+func ReplicaETag(name string, version, replica int, size int64) string {
+	return ETag(name+"\x00replica"+strconv.Itoa(replica), version, size)
 }

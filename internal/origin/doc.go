@@ -39,6 +39,14 @@
 // or a paused reader, so the average over a few seconds stays within about 2%
 // of the limit even on a loaded machine.
 //
+// Options.Replicas serves every file as a farm of replicas behind one
+// address would, each answer from one replica, in turn per request or per
+// TCP connection (ReplicaPerConn): replica i > 0 sends ReplicaETag and a
+// Last-Modified i days later for the same bytes, or, with
+// ReplicaBytesDiffer, serves version+i (a deploy half done). An If-Match
+// that names no ETag of the version served gets 412 with no body and no
+// ETag, as nginx answers, unless IgnoreIfMatch.
+//
 // Options.Fault is called once per request for a registered file, before the
 // latency sleep, with a Request describing it. N is the per-file request
 // count, so a hook can fail "the 3rd request". Ranged is true when the server

@@ -78,8 +78,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	version := int(f.version.Load())
 	size := f.size
 	n := f.reqs.Add(1)
-	etag := ETag(name, version, size)
-	lastMod := LastModified(version).Format(http.TimeFormat)
+	replica := s.replica(r.Context(), opts)
+	etag, lastMod := ETag(name, version, size), LastModified(version)
+	switch {
+	case replica > 0 && opts.ReplicaBytesDiffer:
+		version += replica
+		etag, lastMod = ETag(name, version, size), LastModified(version)
+	case replica > 0:
+		etag = ReplicaETag(name, version, replica, size)
+		lastMod = lastMod.Add(time.Duration(replica) * 24 * time.Hour)
+	}
+	lastModified := lastMod.Format(http.TimeFormat)
 
 	rangesOn := !opts.NoRanges && !opts.NoLength
 	spec, ranged := rangeSpec{}, false
@@ -87,12 +96,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		spec, ranged = parseRange(r.Header.Values("Range"))
 	}
 	if ranged {
-		if ir := r.Header.Get("If-Range"); ir != "" && ir != etag && ir != lastMod {
+		if ir := r.Header.Get("If-Range"); ir != "" && ir != etag && ir != lastModified {
 			ranged = false
 		}
 	}
 
-	req := Request{Name: name, N: int(min(n, math.MaxInt)), End: -1, Ranged: ranged, Header: r.Header, Method: r.Method}
+	req := Request{Name: name, N: int(min(n, math.MaxInt)), End: -1, Ranged: ranged, Header: r.Header, Method: r.Method,
+		Replica: replica}
 	if ranged {
 		req.Start, req.End = spec.requested(size)
 	}
@@ -113,9 +123,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	h := w.Header()
+	if im := r.Header.Get("If-Match"); im != "" && !opts.IgnoreIfMatch && !matchesETag(im, etag) {
+		// As nginx answers: no validator of the version it has.
+		h.Set("Content-Length", "0")
+		s.writeHeader(w, http.StatusPreconditionFailed)
+		return
+	}
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("ETag", etag)
-	h.Set("Last-Modified", lastMod)
+	h.Set("Last-Modified", lastModified)
 	if rangesOn {
 		h.Set("Accept-Ranges", "bytes")
 	}
@@ -154,6 +170,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ci, _ := ctx.Value(connKey{}).(*connInfo)
 	s.sendBody(ctx, w, rc, r, ci, name, version, start, length, flt, !opts.NoLength)
+}
+
+// replica is the replica of a farm (Options.Replicas) that answers a
+// request: in turn per request, or the one its connection was sent to.
+func (s *Server) replica(ctx context.Context, opts *Options) int {
+	if opts.Replicas < 2 {
+		return 0
+	}
+	if ci, ok := ctx.Value(connKey{}).(*connInfo); ok && opts.ReplicaPerConn {
+		return ci.replica % opts.Replicas
+	}
+	return int((s.turn.Add(1) - 1) % int64(opts.Replicas))
+}
+
+// matchesETag says whether an If-Match value names etag, by the strong
+// comparison If-Match calls for ("*" names any).
+func matchesETag(ifMatch, etag string) bool {
+	for _, v := range strings.Split(ifMatch, ",") {
+		if v = strings.TrimSpace(v); v == "*" || v == etag {
+			return true
+		}
+	}
+	return false
 }
 
 // shift moves an inclusive range one byte up, clipped to the file; a range

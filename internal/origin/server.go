@@ -36,6 +36,20 @@ type Options struct {
 	// so that the long-run rate is still PerConnRate. False keeps the
 	// smooth pacing.
 	BurstPacing bool
+	// Replicas, if above 1, serves every file as a farm of that many
+	// replicas behind one address would: each answer comes from one
+	// replica, in turn per request, or per TCP connection with
+	// ReplicaPerConn (an L4 balancer). Replica i > 0 sends its own ETag
+	// and a Last-Modified i days later for the same bytes, as nginx
+	// replicas deployed apart do; with ReplicaBytesDiffer it serves
+	// version+i instead (a deploy half done).
+	Replicas           int
+	ReplicaPerConn     bool
+	ReplicaBytesDiffer bool
+	// IgnoreIfMatch answers as if If-Match were absent, as some servers
+	// do; otherwise an If-Match that names no ETag of the version served
+	// is answered 412 with no body.
+	IgnoreIfMatch bool
 }
 
 // Request is what the fault hook sees.
@@ -47,6 +61,8 @@ type Request struct {
 	Ranged bool        // the server intends to honour a Range header (see doc.go)
 	Header http.Header // request headers; do not modify
 	Method string      // "GET" or "HEAD"
+	// Replica is the replica answering (0 unless Options.Replicas > 1).
+	Replica int
 }
 
 // Fault describes how to break one response. The zero value is a normal
@@ -108,10 +124,13 @@ type Server struct {
 	clientOnce sync.Once
 	client     *http.Client
 
-	total     bucket
-	st        counters
-	closeOnce sync.Once
-	served    chan struct{}
+	total bucket
+	st    counters
+	// turn counts answers, and conns connections, for choosing replicas
+	// in turn.
+	turn, conns atomic.Int64
+	closeOnce   sync.Once
+	served      chan struct{}
 }
 
 type connKey struct{}
@@ -120,9 +139,10 @@ type connKey struct{}
 // per request) is what makes the per-connection rate span keep-alive requests
 // and multiplexed HTTP/2 streams.
 type connInfo struct {
-	conn   net.Conn
-	bucket bucket
-	burst  burstWindow
+	conn    net.Conn
+	bucket  bucket
+	burst   burstWindow
+	replica int // the replica a per-connection balancer sent it to
 }
 
 // New starts a plain HTTP/1.1 server on 127.0.0.1:0.
@@ -171,7 +191,7 @@ func newServer(opts Options, scheme string) *Server {
 		Handler:     s,
 		BaseContext: func(net.Listener) context.Context { return s.ctx },
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, connKey{}, &connInfo{conn: c})
+			return context.WithValue(ctx, connKey{}, &connInfo{conn: c, replica: int(s.conns.Add(1) - 1)})
 		},
 		ConnState: s.connState,
 		// Clients that hang up mid-body are the point of this server; its

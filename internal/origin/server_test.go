@@ -467,3 +467,52 @@ func TestCloseDoesNotWaitForAStalledHandler(t *testing.T) {
 		t.Error("server still answers after Close")
 	}
 }
+
+func TestReplicasTakeTurnsWithTheirOwnValidators(t *testing.T) {
+	const size = 4096
+	for _, differ := range []bool{false, true} {
+		s := startServer(t, Options{Replicas: 2, ReplicaBytesDiffer: differ})
+		s.Add("r.bin", size)
+		etags := map[string]bool{}
+		for i := range 4 {
+			r := do(t, s.Client(), http.MethodGet, s.URL("r.bin"), nil)
+			replica := i % 2
+			version, etag := 0, ETag("r.bin", 0, size)
+			switch {
+			case replica == 1 && differ:
+				version, etag = 1, ETag("r.bin", 1, size)
+			case replica == 1:
+				etag = ReplicaETag("r.bin", 0, 1, size)
+			}
+			if got := r.resp.Header.Get("ETag"); got != etag {
+				t.Errorf("differ %v, answer %d: ETag %s, want replica %d's %s", differ, i, got, replica, etag)
+			}
+			if !bytes.Equal(r.body, content("r.bin", version, 0, size)) {
+				t.Errorf("differ %v, answer %d: not version %d's bytes", differ, i, version)
+			}
+			etags[r.resp.Header.Get("ETag")] = true
+		}
+		if len(etags) != 2 {
+			t.Errorf("differ %v: %d ETags, want one per replica", differ, len(etags))
+		}
+	}
+}
+
+func TestIfMatchOfAnotherVersionIsRefusedUnlessIgnored(t *testing.T) {
+	for _, ignore := range []bool{false, true} {
+		s := startServer(t, Options{IgnoreIfMatch: ignore})
+		s.Add("m.bin", 100)
+		want := http.StatusPreconditionFailed
+		if ignore {
+			want = http.StatusPartialContent
+		}
+		r := do(t, s.Client(), http.MethodGet, s.URL("m.bin"), map[string]string{"Range": "bytes=0-9", "If-Match": `"other"`})
+		if r.resp.StatusCode != want || (want == http.StatusPreconditionFailed && r.resp.Header.Get("ETag") != "") {
+			t.Errorf("ignore %v: %d with ETag %q, want %d (and no ETag on a 412)", ignore, r.resp.StatusCode, r.resp.Header.Get("ETag"), want)
+		}
+		r = do(t, s.Client(), http.MethodGet, s.URL("m.bin"), map[string]string{"Range": "bytes=0-9", "If-Match": ETag("m.bin", 0, 100)})
+		if r.resp.StatusCode != http.StatusPartialContent {
+			t.Errorf("ignore %v: %d to an If-Match of the version served", ignore, r.resp.StatusCode)
+		}
+	}
+}

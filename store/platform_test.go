@@ -1,0 +1,5 @@
+package store
+
+import "runtime"
+
+const isWindows = runtime.GOOS == "windows"
