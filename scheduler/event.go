@@ -64,10 +64,13 @@ func (k Kind) String() string {
 // Event is one thing that happened during a Run. File events carry Line,
 // Name, Bytes (written so far) and Total (-1 if unknown).
 type Event struct {
-	Kind    Kind
-	Time    time.Time
-	Line    int
-	Name    string
+	Kind Kind
+	Time time.Time
+	Line int
+	Name string
+	// Host (file events) is the host[:port] of the file's list url: no
+	// path, query or credentials. Its mirrors are in Sources.
+	Host    string
 	Bytes   int64
 	Total   int64
 	Conns   int           // connections on the file when the event fired
@@ -86,8 +89,10 @@ type Event struct {
 	// file with one source.
 	Sources []SourceProgress
 
-	// Progress only: every file in progress, and run totals.
+	// Progress only: every file in progress, every host with requests
+	// running or hedges taken, and run totals.
 	Files      []FileProgress
+	Hosts      []HostProgress
 	BytesDone  int64 // bytes written in this run, all files
 	FilesDone  int   // done or skipped
 	FilesTotal int
@@ -102,6 +107,16 @@ type FileProgress struct {
 	Conns int
 	// Sources is nil for a file with one source (see Event.Sources).
 	Sources []SourceProgress
+}
+
+// HostProgress is one host's line in a Progress event: what a chart of
+// its connections over time needs, requests still awaiting their first
+// answer included.
+type HostProgress struct {
+	Host   string // host[:port]: no path, query or credentials
+	Conns  int    // requests to it now
+	Limit  int    // connections allowed to it now
+	Hedges int    // its requests taken over by a hedge so far
 }
 
 // SourceProgress is one source of a file with mirrors: the list's url

@@ -45,6 +45,8 @@ type host struct {
 	// (bursts.go).
 	burst  atomic.Int64
 	lastOK time.Time // last answer that was not a refusal
+	// hedges counts its requests taken over by a hedge, for Progress.
+	hedges int
 	// answers counts the answers from h with data, redirected those that
 	// came from another host; told holds the notices given.
 	answers, redirected int

@@ -314,7 +314,7 @@ func (r *run) retryLocked(s *seg, err error) []Event {
 
 // fileEvent is an event about f as it stands; call with mu held.
 func fileEvent(f *file, k Kind, err error) Event {
-	e := Event{Kind: k, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
+	e := Event{Kind: k, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name, Host: f.primary().host.name,
 		Bytes: f.written.Load(), Total: f.size, Conns: f.conns, Err: redact(err)}
 	if k == Done || k == Failed || k == Expired {
 		e.Sources = sourcesProgress(f)

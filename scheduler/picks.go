@@ -181,6 +181,7 @@ func (r *run) pickWork(now time.Time) *seg {
 				continue
 			}
 			victim.hedged = true
+			victim.src.host.hedges++
 			s = r.newSeg(f, segment.NewCursor(from, from, end))
 			s.hedgeOf = victim
 			// A takeover counts as a failed attempt of the range, unless

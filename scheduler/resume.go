@@ -161,7 +161,7 @@ func (r *run) install(s *seg, st *state.File, first int) error {
 	f.ckMu.Unlock()
 	if first < 0 {
 		r.rep.Report(Event{Kind: Resumed, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
-			Bytes: done, Total: st.Size, Conns: conns})
+			Host: f.primary().host.name, Bytes: done, Total: st.Size, Conns: conns})
 	}
 	return nil
 }

@@ -483,6 +483,11 @@ func (r *run) ticker(ctx context.Context) {
 			e.Files = append(e.Files, FileProgress{Line: f.entry.Line, Name: f.entry.Name,
 				Bytes: f.written.Load(), Total: f.size, Conns: f.conns, Sources: sourcesProgress(f)})
 		}
+		for _, h := range r.hosts {
+			if h.conns > 0 || h.hedges > 0 { // a running count must not be missed
+				e.Hosts = append(e.Hosts, HostProgress{Host: h.name, Conns: h.conns, Limit: h.ctl.Level(), Hedges: h.hedges})
+			}
+		}
 		r.mu.Unlock()
 		r.rep.Report(e)
 	})

@@ -301,7 +301,7 @@ func (r *run) onProbe(ctx context.Context, s *seg, resp *segment.Response) (*sto
 	r.notify()
 	r.mu.Unlock()
 	r.rep.Report(Event{Kind: Started, Time: time.Now(), Line: f.entry.Line, Name: f.entry.Name,
-		Total: size, Conns: conns})
+		Host: f.primary().host.name, Total: size, Conns: conns})
 	if tell {
 		r.rep.Report(notice)
 	}

@@ -174,7 +174,7 @@ func demoAction(c *cli.Context) error {
 	fmt.Fprintf(w, "demo: local origin on %s: %s, %v latency\n", srv.Addr(), capText, c.Duration("latency"))
 	fmt.Fprintf(w, "demo: %d files, %s, listed in %s\n", len(files), formatSize(total), listPath)
 
-	out, err := newOutput(c, c.App.Writer, w)
+	out, err := newOutput(c, c.App.Writer, w, opts, c.String("report"))
 	if err != nil {
 		return cli.Exit(err.Error(), exitUsage)
 	}
@@ -245,7 +245,7 @@ func demoCompare(c *cli.Context, entries []manifest.Entry, opts scheduler.Option
 	if c.String("progress") == modeJSON {
 		stdout = io.Discard
 	}
-	out, err := newOutput(c, stdout, w)
+	out, err := newOutput(c, stdout, w, opts, "") // the report is of the main run
 	if err != nil {
 		return cli.Exit(err.Error(), exitUsage)
 	}

@@ -93,8 +93,12 @@ func getAction(c *cli.Context) (err error) {
 		if err := hup.startLog(); err != nil {
 			return cli.Exit(err.Error(), exitFailed)
 		}
-		out = newQueue(&plain{w: hup.log, quiet: c.Bool("quiet"), every: hup.every})
-	} else if out, err = newOutput(c, c.App.Writer, c.App.ErrWriter); err != nil {
+		r, err := withReport(&plain{w: hup.log, quiet: c.Bool("quiet"), every: hup.every}, c.String("report"), opts, hup.log)
+		if err != nil {
+			return cli.Exit(err.Error(), exitUsage)
+		}
+		out = newQueue(r)
+	} else if out, err = newOutput(c, c.App.Writer, c.App.ErrWriter, opts, c.String("report")); err != nil {
 		return cli.Exit(err.Error(), exitUsage)
 	}
 	hup.setOutput(out)

@@ -17,6 +17,7 @@ import (
 type jsonLines struct {
 	enc   *json.Encoder
 	every time.Duration
+	run   *jsonRun // the run line, until it is written
 
 	t    tally
 	win  window
@@ -28,6 +29,34 @@ func newJSONLines(w io.Writer, every time.Duration) *jsonLines {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false) // names and URLs with & < > stay readable
 	return &jsonLines{enc: enc, every: every, t: newTally()}
+}
+
+// settings makes the stream open with a run line saying opts.
+func (j *jsonLines) settings(opts scheduler.Options) *jsonLines {
+	j.run = &jsonRun{jsonHead: jsonHead{Type: "run"}, Version: version, Limit: opts.RateLimit,
+		Connections: opts.Connections, PerHost: opts.MaxPerHost, Adaptive: opts.Adaptive}
+	return j
+}
+
+// jsonRun is the first line: the settings a reader needs to judge the run
+// (the rate limit a report draws, the connections allowed).
+type jsonRun struct {
+	jsonHead
+	Version     string `json:"version"`
+	Limit       int64  `json:"limit"` // bytes per second, 0 for none
+	Connections int    `json:"connections"`
+	PerHost     int    `json:"per_host"`
+	Adaptive    bool   `json:"adaptive"`
+}
+
+// head writes the run line before the first other line.
+func (j *jsonLines) head(t time.Time) {
+	if j.run == nil {
+		return
+	}
+	j.run.Time = jsonTime(t)
+	j.emit(j.run)
+	j.run = nil
 }
 
 // jsonTime is RFC 3339 in UTC with milliseconds: sortable as text, and
@@ -99,6 +128,25 @@ func jsonHosts(hosts []scheduler.HostBytes) []jsonHost {
 	return out
 }
 
+// jsonHostProgress is a host with requests running, in a progress object.
+type jsonHostProgress struct {
+	Host        string `json:"host"`
+	Connections int    `json:"connections"` // requests to it now
+	Limit       int    `json:"limit"`       // connections allowed to it now
+	Hedges      int    `json:"hedges"`      // its requests taken over by a hedge so far
+}
+
+func jsonHostsProgress(hosts []scheduler.HostProgress) []jsonHostProgress {
+	if len(hosts) == 0 {
+		return nil
+	}
+	out := make([]jsonHostProgress, len(hosts))
+	for i, h := range hosts {
+		out[i] = jsonHostProgress{hostText(h.Host), h.Conns, h.Limit, h.Hedges}
+	}
+	return out
+}
+
 type jsonFailure struct {
 	Line  int    `json:"line"`
 	File  string `json:"file,omitempty"`
@@ -112,6 +160,7 @@ func (j *jsonLines) emit(v any) {
 }
 
 func (j *jsonLines) event(e scheduler.Event) {
+	j.head(e.Time)
 	if j.next.IsZero() {
 		j.win.at, j.next = e.Time, e.Time.Add(j.every)
 	}
@@ -125,14 +174,16 @@ func (j *jsonLines) event(e scheduler.Event) {
 	case scheduler.Started:
 		j.emit(struct {
 			jsonFile
-			Total int64 `json:"total"`
-		}{file("started"), e.Total})
+			Host  string `json:"host,omitempty"`
+			Total int64  `json:"total"`
+		}{file("started"), hostText(e.Host), e.Total})
 	case scheduler.Resumed:
 		j.emit(struct {
 			jsonFile
-			Bytes int64 `json:"bytes"`
-			Total int64 `json:"total"`
-		}{file("resumed"), e.Bytes, e.Total})
+			Host  string `json:"host,omitempty"`
+			Bytes int64  `json:"bytes"`
+			Total int64  `json:"total"`
+		}{file("resumed"), hostText(e.Host), e.Bytes, e.Total})
 	case scheduler.Skipped:
 		j.emit(struct {
 			jsonFile
@@ -222,8 +273,9 @@ func (j *jsonLines) progress(e scheduler.Event) {
 		Speed          int64              `json:"speed"`
 		ETAMS          *int64             `json:"eta_ms,omitempty"`
 		Files          []jsonProgressFile `json:"files"`
+		Hosts          []jsonHostProgress `json:"hosts,omitempty"`
 	}{jsonHead{"progress", jsonTime(e.Time)}, j.t.filesDone, j.t.filesTotal, done, total, estimated,
-		int64(speed), nil, files}
+		int64(speed), nil, files, jsonHostsProgress(e.Hosts)}
 	if d, ok := eta(total-done, speed); ok {
 		ms := d.Milliseconds()
 		v.ETAMS = &ms
@@ -234,6 +286,7 @@ func (j *jsonLines) progress(e scheduler.Event) {
 // BadLines reports the list lines refused before the run, one object each,
 // and remembers them for the summary.
 func (j *jsonLines) BadLines(bad []*manifest.LineError) {
+	j.head(time.Now())
 	now := jsonTime(time.Now())
 	for _, b := range bad {
 		j.emit(struct {
@@ -246,6 +299,7 @@ func (j *jsonLines) BadLines(bad []*manifest.LineError) {
 }
 
 func (j *jsonLines) finish(sum scheduler.Summary) {
+	j.head(time.Now())
 	failed := make([]jsonFailure, 0, len(sum.Failed))
 	for _, f := range sum.Failed {
 		failed = append(failed, jsonFailure{f.Line, f.Name, errText(f.Err)})

@@ -107,6 +107,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			"bulkget demo [options]        download from a built-in local server: no network needed\n" +
 			"bulkget status [options] DIR  what is done, partial or not started in DIR, and the run there now\n" +
 			"bulkget watch DIR             show the bars of the run going on in DIR, from any terminal\n" +
+			"bulkget report EVENTS.jsonl   the HTML report of a saved --progress json stream (-o FILE.html)\n" +
 			"bulkget completion bash|zsh   print a shell completion script",
 		Description: "bulkget reads a list of filename,url lines and downloads many files at once,\n" +
 			"each large file in byte ranges over several connections, written in place and\n" +
@@ -115,7 +116,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			"   bulkget models.csv                             into ./models/, bars on a terminal\n" +
 			"   bulkget -c 32 -x 8 -d /data/models models.csv  32 connections, at most 8 per file\n" +
 			"   bulkget --progress json models.csv | jq -c 'select(.type == \"failed\")'",
-		Commands:             []*cli.Command{get, demoCommand(), statusCommand(), watchCommand(), completionCommand(), manCommand()},
+		Commands:             []*cli.Command{get, demoCommand(), statusCommand(), watchCommand(), reportCommand(), completionCommand(), manCommand()},
 		Flags:                getFlags(),
 		Action:               getAction,
 		OnUsageError:         usageError,

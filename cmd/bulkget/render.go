@@ -52,21 +52,28 @@ func outputFlags() []cli.Flag {
 			EnvVars: env("PROGRESS_INTERVAL"), Usage: "time between progress lines of plain and json output"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Category: catOutput, EnvVars: env("QUIET"),
 			Usage: "print errors only"},
+		&cli.StringFlag{Name: "report", Category: catOutput, EnvVars: env("REPORT"), TakesFile: true,
+			Usage: "write an HTML report of the run (charts of throughput and connections, a waterfall of files) " +
+				"to `FILE.html`, at the end and every 30s during the run"},
 	}
 }
 
-// newOutput makes the display of a run. stderr may be a console: the
-// display writes to what is under it (a display never goes to the log).
-func newOutput(c *cli.Context, stdout, stderr io.Writer) (*queue, error) {
-	r, w, err := newRenderer(c, stdout, stderr)
+// newOutput makes the display of a run, and with reportPath set the
+// --report page beside it, fed the same events. stderr may be a console:
+// the display writes to what is under it (a display never goes to the log).
+func newOutput(c *cli.Context, stdout, stderr io.Writer, opts scheduler.Options, reportPath string) (*queue, error) {
+	r, w, err := newRenderer(c, stdout, stderr, opts)
 	if err != nil {
+		return nil, err
+	}
+	if r, err = withReport(r, reportPath, opts, stderr); err != nil {
 		return nil, err
 	}
 	return newQueue(r).writesTo(w), nil
 }
 
 // newRenderer is the renderer --progress asks for, and what it writes to.
-func newRenderer(c *cli.Context, stdout, stderr io.Writer) (renderer, io.Writer, error) {
+func newRenderer(c *cli.Context, stdout, stderr io.Writer, opts scheduler.Options) (renderer, io.Writer, error) {
 	stderr = stderrOf(stderr)
 	mode := c.String("progress")
 	quiet := c.Bool("quiet")
@@ -87,7 +94,7 @@ func newRenderer(c *cli.Context, stdout, stderr io.Writer) (renderer, io.Writer,
 	case modePlain:
 		return &plain{w: stderr, quiet: quiet, every: every}, stderr, nil
 	case modeJSON:
-		return newJSONLines(stdout, every), stdout, nil
+		return newJSONLines(stdout, every).settings(opts), stdout, nil
 	case modeBars:
 		if quiet {
 			return &plain{w: stderr, quiet: true}, stderr, nil

@@ -31,6 +31,10 @@ func watchAction(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return cli.Exit("watch wants exactly one DIR argument (see bulkget watch --help)", exitUsage)
 	}
+	if c.String("report") != "" {
+		// The report is written by the run itself (its --report).
+		return cli.Exit("watch does not write --report: give --report to the run", exitUsage)
+	}
 	dir := c.Args().First()
 	rc, err := control.Call(c.Context, dir, control.Request{Op: opWatch})
 	if errors.Is(err, control.ErrNoRun) {
@@ -40,7 +44,7 @@ func watchAction(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("watch: %v", err), exitFailed)
 	}
 	defer rc.Close()
-	r, _, err := newRenderer(c, c.App.Writer, c.App.ErrWriter)
+	r, _, err := newRenderer(c, c.App.Writer, c.App.ErrWriter, scheduler.Options{})
 	if err != nil {
 		return cli.Exit(err.Error(), exitUsage)
 	}
