@@ -98,6 +98,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Action:       getAction,
 		OnUsageError: usageError,
 	}
+	commands := []*cli.Command{get, demoCommand(), statusCommand(), watchCommand(), reportCommand(), completionCommand(), manCommand()}
+	for _, c := range commands {
+		// No "help" subcommand under a command ("bulkget status help"):
+		// --help says it, and cli's shared help command would be written
+		// by every app that set it up (see cliflags.go).
+		c.HideHelpCommand = true
+	}
 	return &cli.App{
 		Name:    "bulkget",
 		Usage:   "download thousands of large files fast and reliably",
@@ -116,7 +123,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			"   bulkget models.csv                             into ./models/, bars on a terminal\n" +
 			"   bulkget -c 32 -x 8 -d /data/models models.csv  32 connections, at most 8 per file\n" +
 			"   bulkget --progress json models.csv | jq -c 'select(.type == \"failed\")'",
-		Commands:             []*cli.Command{get, demoCommand(), statusCommand(), watchCommand(), reportCommand(), completionCommand(), manCommand()},
+		Commands:             commands,
 		Flags:                getFlags(),
 		Action:               getAction,
 		OnUsageError:         usageError,
