@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bulkget/bulkget/hostlimit"
+	"github.com/bulkget/bulkget/pick"
 )
 
 // Host is a modelled server.
@@ -55,7 +56,9 @@ type Result struct {
 const (
 	Budget        = 64
 	LinkRate      = 1 << 30
-	minSegment    = 1 << 20
+	minSegment    = 4 << 20 // --min-segment
+	hedgeAfter    = time.Second
+	retries       = 5
 	pauseHalfLife = 11 * time.Second // as the scheduler forgets a pause
 	retryAfter    = time.Second
 	// Step is the virtual clock's step.
@@ -89,6 +92,8 @@ type request struct {
 	period time.Duration
 	silent time.Duration
 	rate   float64 // bytes/s in the last step
+	// lastByte is when it last received a byte (-1: never).
+	lastByte time.Duration
 }
 
 type span struct {
@@ -103,6 +108,10 @@ type hostState struct {
 	resting []time.Duration
 	recv    int64
 	pause   time.Duration
+	// rate is what the host delivers in all, bytes/s, a moving average
+	// over ticks, as the scheduler keeps it for choosing among mirrors.
+	rate     float64
+	rateRecv int64
 }
 
 func (h *hostState) caps(now time.Duration) (perConn, total float64) {
@@ -163,6 +172,9 @@ func run(s Shape, newCtl func() *hostlimit.Controller) Result {
 		}
 		if (now+Step)%tick == 0 {
 			for _, h := range hosts {
+				inst := float64(h.recv-h.rateRecv) / tick.Seconds()
+				h.rate += (inst - h.rate) / 4
+				h.rateRecv = h.recv
 				d := h.ctl.Tick(epoch.Add(now+Step), hostlimit.Sample{Recv: h.recv, Conns: len(h.running),
 					Pause: h.pause, Paces: h.pause >= max(2*tick, 4*h.RTT), RTT: h.RTT})
 				if d.Shed > 0 {
@@ -210,11 +222,11 @@ func fill(hosts []*hostState, waiting []span, now time.Duration, res *Result) []
 		}
 		var sp span
 		var ok bool
-		if sp, waiting, ok = take(hosts, waiting, now); !ok {
+		if sp, waiting, ok = take(hosts, waiting, now, res); !ok {
 			return waiting
 		}
 		r := &request{host: slices.Index(hosts, h), pos: sp.pos, end: sp.end, sent: now,
-			firstByte: now + h.RTT, silent: -1}
+			firstByte: now + h.RTT, silent: -1, lastByte: -1}
 		r.refused = h.MaxConns > 0 && len(h.running) >= h.MaxConns
 		h.running = append(h.running, r)
 		res.Requests++
@@ -222,9 +234,9 @@ func fill(hosts []*hostState, waiting []span, now time.Duration, res *Result) []
 }
 
 // take returns the work for a new request: the largest range waiting
-// whose backoff is over, or the second half of the running request with
-// the most left.
-func take(hosts []*hostState, waiting []span, now time.Duration) (span, []span, bool) {
+// whose backoff is over, else what the work policy (package pick) chooses
+// over the ranges in progress, applied as the scheduler applies it.
+func take(hosts []*hostState, waiting []span, now time.Duration, res *Result) (span, []span, bool) {
 	best := -1
 	for i, w := range waiting {
 		if w.notBefore <= now && (best < 0 || w.end-w.pos > waiting[best].end-waiting[best].pos) {
@@ -235,21 +247,62 @@ func take(hosts []*hostState, waiting []span, now time.Duration) (span, []span, 
 		sp := waiting[best]
 		return sp, slices.Delete(waiting, best, best+1), true
 	}
-	var victim *request
-	for _, h := range hosts {
+	p := pick.DefaultParams(minSegment, hedgeAfter, retries)
+	snap := pick.Snapshot{AtTail: true} // one file: nothing waits to start
+	var reqs []*request
+	for hi, h := range hosts {
+		snap.TTFB = max(snap.TTFB, h.RTT)
 		for _, r := range h.running {
-			if !r.refused && (victim == nil || r.end-r.pos > victim.end-victim.pos) {
-				victim = r
+			if r.refused {
+				continue
 			}
+			q := pick.Request{Host: hi, Eligible: true, Room: true, Running: true, HasSource: true,
+				Splittable: r.end - r.pos, Age: now - r.sent, Got: r.got, Pause: h.pause, Speed: 1}
+			q.Silent = q.Age
+			if r.lastByte >= 0 {
+				q.Silent = now - r.lastByte
+			}
+			if len(hosts) > 1 && h.rate > 0 {
+				q.Speed = h.rate / float64(max(len(h.running), 1))
+			}
+			snap.Requests = append(snap.Requests, q)
+			reqs = append(reqs, r)
 		}
 	}
-	if victim == nil || victim.end-victim.pos < 2*minSegment {
-		return span{}, waiting, false
+	for i, w := range waiting {
+		snap.Requests = append(snap.Requests, pick.Request{Host: -1, Eligible: true, Room: true,
+			Splittable: w.end - w.pos, Wait: w.notBefore - now, Speed: 1})
+		reqs = append(reqs, &request{pos: w.pos, end: w.end, host: -1 - i})
 	}
-	mid := victim.pos + (victim.end-victim.pos)/2
-	sp := span{mid, victim.end, now}
-	victim.end = mid
-	return sp, waiting, true
+	for _, c := range pick.Choose(snap, p) {
+		victim := reqs[c.Victim]
+		switch {
+		case victim.host < 0: // a waiting range: its first half keeps waiting
+			w := &waiting[-1-victim.host]
+			if w.end-w.pos < 2*c.Min {
+				continue
+			}
+			mid := w.pos + (w.end-w.pos)/2
+			sp := span{mid, w.end, now}
+			w.end = mid
+			return sp, waiting, true
+		case c.Kind == pick.Hedge:
+			// The victim stops where it is; what it had in flight is lost.
+			res.FetchedTwo += min(int64(victim.rate*hosts[victim.host].RTT.Seconds()), victim.end-victim.pos)
+			sp := span{victim.pos, victim.end, now}
+			victim.end = victim.pos
+			return sp, waiting, true
+		default:
+			if victim.end-victim.pos < 2*c.Min {
+				continue
+			}
+			mid := victim.pos + (victim.end-victim.pos)/2
+			sp := span{mid, victim.end, now}
+			victim.end = mid
+			return sp, waiting, true
+		}
+	}
+	return span{}, waiting, false
 }
 
 // deliver moves a step's bytes to h's answered requests and returns them.
@@ -307,6 +360,9 @@ func deliver(h *hostState, now time.Duration) int64 {
 		r.pos += n
 		r.got += n
 		r.rate = float64(n) / dt
+		if n > 0 {
+			r.lastByte = now
+		}
 		moved += n
 	}
 	h.recv += moved
