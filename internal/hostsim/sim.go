@@ -276,31 +276,25 @@ func take(hosts []*hostState, waiting []span, now time.Duration, res *Result) (s
 	}
 	for _, c := range pick.Choose(snap, p) {
 		victim := reqs[c.Victim]
-		switch {
-		case victim.host < 0: // a waiting range: its first half keeps waiting
-			w := &waiting[-1-victim.host]
-			if w.end-w.pos < 2*c.Min {
-				continue
-			}
-			mid := w.pos + (w.end-w.pos)/2
-			sp := span{mid, w.end, now}
-			w.end = mid
-			return sp, waiting, true
-		case c.Kind == pick.Hedge:
+		if c.Kind == pick.Hedge && victim.host >= 0 {
 			// The victim stops where it is; what it had in flight is lost.
 			res.FetchedTwo += min(int64(victim.rate*hosts[victim.host].RTT.Seconds()), victim.end-victim.pos)
 			sp := span{victim.pos, victim.end, now}
 			victim.end = victim.pos
 			return sp, waiting, true
-		default:
-			if victim.end-victim.pos < 2*c.Min {
-				continue
-			}
-			mid := victim.pos + (victim.end-victim.pos)/2
-			sp := span{mid, victim.end, now}
-			victim.end = mid
-			return sp, waiting, true
 		}
+		// A split; a waiting range's first half keeps waiting.
+		end := &victim.end
+		if victim.host < 0 {
+			end = &waiting[-1-victim.host].end
+		}
+		if *end-victim.pos < 2*c.Min {
+			continue
+		}
+		mid := victim.pos + (*end-victim.pos)/2
+		sp := span{mid, *end, now}
+		*end = mid
+		return sp, waiting, true
 	}
 	return span{}, waiting, false
 }
