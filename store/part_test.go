@@ -230,9 +230,12 @@ func TestRefusedDirectWriteFallsBackToThePageCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct().fail = errDirectRefused
-	writeSegments(t, d, p, want, []int64{0, size / 3, size})
-	if w := direct().writes; w != 1 {
-		t.Errorf("%d direct writes after a refusal, want just the refused one", w)
+	bounds := []int64{0, size / 3, size}
+	writeSegments(t, d, p, want, bounds)
+	// The segments write at once: each may try one direct write before it
+	// hears of the first refusal, and none tries again after.
+	if w, most := direct().writes, len(bounds)-1; w < 1 || w > most {
+		t.Errorf("%d direct writes after a refusal, want 1 to %d: one refused per segment at most", w, most)
 	}
 	if err := p.Commit(); err != nil {
 		t.Fatal(err)
