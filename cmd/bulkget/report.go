@@ -38,24 +38,42 @@ type reportTap struct {
 	told   bool // a failed write was reported; later ones are not
 }
 
-// newReportTap writes a first (empty) page at once, so that a path that
-// cannot be written fails the command before the run rather than after it.
+// newReportTap checks at once that the page can be written where path
+// says, so that a bad path fails the command before the run rather than
+// after it. The first page is written only once the run has begun (it
+// holds the folder): a run that cannot start, say because another holds
+// the folder, must not replace that run's page.
 func newReportTap(path string, opts scheduler.Options, stderr io.Writer) (*reportTap, error) {
 	if !strings.EqualFold(filepath.Ext(path), ".html") && !strings.EqualFold(filepath.Ext(path), ".htm") {
 		return nil, fmt.Errorf("--report %s: the report is an HTML page: name it FILE.html", path)
 	}
-	b := report.New()
-	r := &reportTap{path: path, stderr: stderr, b: b, j: newJSONLines(b, reportProgress).settings(opts)}
-	if err := b.WriteFile(path); err != nil {
+	if err := writable(path); err != nil {
 		return nil, fmt.Errorf("--report: %w", err)
 	}
-	return r, nil
+	b := report.New()
+	return &reportTap{path: path, stderr: stderr, b: b, j: newJSONLines(b, reportProgress).settings(opts)}, nil
+}
+
+// writable says whether a page can replace path: it is not a folder, and
+// a file can be made beside it (the page is written there, then renamed).
+func writable(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a folder", path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 func (r *reportTap) event(e scheduler.Event) {
 	r.j.event(e)
 	if r.next.IsZero() {
+		// The run's first event: it holds the folder now.
 		r.next = e.Time.Add(reportEvery)
+		r.write()
 	}
 	if e.Time.Before(r.next) {
 		return
@@ -67,6 +85,9 @@ func (r *reportTap) event(e scheduler.Event) {
 func (r *reportTap) BadLines(bad []*manifest.LineError) { r.j.BadLines(bad) }
 
 func (r *reportTap) finish(sum scheduler.Summary) {
+	if r.next.IsZero() && sum.Elapsed == 0 {
+		return // the run never began: whatever page is there stays
+	}
 	r.j.finish(sum)
 	r.told = false // the last page matters most: say if it failed
 	r.write()

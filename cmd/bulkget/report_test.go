@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkget/bulkget/folderlock"
 	"github.com/bulkget/bulkget/internal/origin"
 	"github.com/bulkget/bulkget/report"
 )
@@ -335,5 +336,29 @@ func TestReportFlagAndCommandRefuseWhatTheyCannotDo(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, stderr, exitUsage, c.want)
 		}
+	}
+}
+
+// A run that cannot start leaves the page at its path as it was: the run
+// holding the folder may be the one writing it.
+func TestReportOfARunThatCannotStartLeavesThePageAlone(t *testing.T) {
+	dir := chdir(t)
+	os.WriteFile("l.csv", []byte("filename,url\na.bin,http://127.0.0.1:1/a.bin\n"), 0o644)
+	if err := os.MkdirAll(filepath.Join(dir, "l"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := folderlock.Acquire(filepath.Join(dir, "l"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	const page = "<html>the other run's page</html>"
+	os.WriteFile("r.html", []byte(page), 0o644)
+	code, _, stderr := runCLI(t, "--report", "r.html", "--progress", "none", "l.csv")
+	if code == exitOK {
+		t.Fatalf("a run on a locked folder exited 0: %s", stderr)
+	}
+	if got, _ := os.ReadFile("r.html"); string(got) != page {
+		t.Errorf("the page was replaced by a run that never began:\n%.200s", got)
 	}
 }
