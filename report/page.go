@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/bulkget/bulkget/internal/atomicfile"
 )
 
 // maxFileRows bounds the file table: a list of 100,000 files shows its
@@ -369,37 +370,8 @@ func (b *Builder) WriteFile(path string) (err error) {
 	if err := b.Render(&buf); err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("report: write %s: %w", path, err)
-		}
-	}()
-	if _, err = f.Write(buf.Bytes()); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	// The rename is durable once the folder is synced; a folder that
-	// cannot be synced (some network file systems) is no reason to fail a
-	// report.
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		d.Close()
+	if err := atomicfile.Write(path, buf.Bytes(), "."+filepath.Base(path)+".*.tmp"); err != nil {
+		return fmt.Errorf("report: write %s: %w", path, err)
 	}
 	return nil
 }

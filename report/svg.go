@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/bulkget/bulkget/internal/bytesize"
 )
 
 // Drawing sizes, in CSS pixels.
@@ -474,15 +476,4 @@ func tail(s string, n int) string {
 }
 
 // size is a byte count for people, in binary units as bulkget prints them.
-func size(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
-}
+func size(n int64) string { return bytesize.Format(n) }

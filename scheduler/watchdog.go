@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulkget/bulkget/internal/bytesize"
 	"github.com/bulkget/bulkget/segment"
 )
 
@@ -88,22 +89,8 @@ func (r *run) judgeSpeedLocked(s *seg, now int64, floor float64) {
 		return
 	}
 	s.tooSlow = fmt.Errorf("%w: %s/s over %v, below the floor of %s/s (see --lowest-speed)",
-		segment.ErrTooSlow, byteCount(int64(rate)), span.Round(100*time.Millisecond), byteCount(int64(floor)))
+		segment.ErrTooSlow, bytesize.Format(int64(rate)), span.Round(100*time.Millisecond), bytesize.Format(int64(floor)))
 	s.cancel()
-}
-
-// byteCount formats n bytes with a binary unit, for messages.
-func byteCount(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // watchdog cuts requests that have received nothing for StallTimeout, or

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/bulkget/bulkget/internal/bytesize"
 )
 
 // parseSize reads a byte count: plain bytes ("4096"), or a number with a
@@ -46,18 +48,7 @@ func parseSize(s string) (int64, error) {
 }
 
 // formatSize renders n bytes with a 1024-based unit for people.
-func formatSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
-}
+func formatSize(n int64) string { return bytesize.Format(n) }
 
 // formatRate renders a speed in bytes per second.
 func formatRate(bytes int64, seconds float64) string {

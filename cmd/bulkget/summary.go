@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/bulkget/bulkget/internal/atomicfile"
 	"github.com/bulkget/bulkget/internal/mask"
 	"github.com/bulkget/bulkget/manifest"
 	"github.com/bulkget/bulkget/scheduler"
@@ -202,37 +203,6 @@ func (r *summaryReport) finish(err error, stderr io.Writer) error {
 // The file is readable by its owner only, like the resume state: failure
 // reasons quote URLs (redacted, but what was downloaded from where is the
 // user's business).
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, store.SummaryTempPattern(filepath.Base(path)))
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	// The rename is durable only once the folder is synced. Some systems
-	// cannot sync a folder at all (Windows, some network file systems);
-	// the summary is a report, not data, so that is not worth failing for.
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+func writeFileAtomic(path string, data []byte) error {
+	return atomicfile.Write(path, data, store.SummaryTempPattern(filepath.Base(path)))
 }
