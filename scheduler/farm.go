@@ -3,7 +3,6 @@ package scheduler
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/bulkget/bulkget/segment"
@@ -17,65 +16,16 @@ import (
 // validator in a 200 to If-Range or in a 206, or a 412 to If-Match) is
 // not written; what it means is decided here from the source's answers:
 //
-//   - another replica, when the kept version answers a request picked
-//     after the other version first answered, or the other validator is
-//     one the source kept before a restart: the host is a farm, which is
-//     said once per host, and the range is retried at once, without
-//     spending its retry budget;
-//   - a change of the remote file, when only other versions answer,
-//     changeAnswers in a row (farmAnswers on a host known to be a farm),
-//     or, before the host is known to be a farm, when they name more
-//     than farmVersions validators: the file restarts as for any change,
+//   - another replica (package replicas weighs the answers): the host is
+//     a farm, which is said once per host, and the range is retried at
+//     once, without spending its retry budget;
+//   - a change of the remote file: the file restarts as for any change,
 //     Options.Retries bounding it.
 //
 // Once a source has met another version, or its host is a farm, its
 // requests carry If-Match with the kept ETag beside If-Range, so that a
 // replica with another version answers 412 at once rather than start the
 // whole file.
-
-// changeAnswers is how many answers in a row of another version, with
-// none of the kept one, make a change of the remote file; answers to
-// requests sent before the run began do not count. Behind a farm the runs
-// are longer than coin tosses would make them: the connections retry at
-// once, together, and a balancer that hands out connections in turn can
-// give them the wrong replica several times over. On one changed server
-// they cost a round trip each (412s to If-Match) before the restart.
-const changeAnswers = 16
-
-// farmAnswers is the same bound on a host known to serve from replicas: a
-// farm whose replicas no longer serve the kept version (the deploy is
-// done) restarts the file onto the new one after that many.
-const farmAnswers = 64
-
-// farmVersions is how many other validators one run of other answers
-// may show before the host is known to be a farm: more means a file that
-// changes on every answer, not a farm (whose replicas have a few
-// versions). A farm of more replicas, each with its own validator, costs
-// one restart, after which its former validator proves the farm.
-const farmVersions = 2
-
-// formerKept is how many validators a source remembers having kept in
-// earlier generations of its file.
-const formerKept = 4
-
-// versionEvidence is what a source's answers of another version than the
-// kept one taught: in this generation, and the validators of earlier ones
-// (former). Guarded by run.mu.
-type versionEvidence struct {
-	// other is the latest other validator seen ("" while none is known:
-	// a 412 does not name the version it has).
-	other string
-	// since is when the current run of other answers began; streak counts
-	// its first and those to requests picked after it, and seen holds the
-	// validators they named. Zero: the last answer was of the kept
-	// version.
-	since  time.Time
-	streak int
-	seen   []string
-	// former are validators the source kept before its file restarted: a
-	// replica that still has one shows a farm, not a change.
-	former []string
-}
 
 // otherVersionError is an answer of another version of the file than the
 // one its bytes come from; nothing of it was written.
@@ -123,7 +73,7 @@ func checkVersion(snap snapshot, resp *segment.Response, whole bool) error {
 // from replicas. Call with mu held.
 func ifMatch(src *source) string {
 	strong := src.etag != "" && src.validator == src.etag
-	if strong && (src.evidence.streak > 0 || src.evidence.other != "" || src.host.farm) {
+	if strong && (src.evidence.InQuestion() || src.evidence.LastOther() != "" || src.host.farm) {
 		return src.etag
 	}
 	return ""
@@ -134,52 +84,29 @@ func ifMatch(src *source) string {
 // untouched), or the errChanged that restarts the file. Call with mu held.
 func (r *run) otherVersionLocked(s *seg, ov *otherVersionError) ([]Event, error) {
 	src, h := s.src, s.src.host
-	ev := &src.evidence
-	switch {
-	case ev.streak == 0:
-		ev.since = time.Now()
-		ev.streak = 1
-	case s.began.After(ev.since):
-		// Requests already on their way when the run began say nothing
-		// more: the connections that hit the other version at once count
-		// as one.
-		ev.streak++
-	}
-	if ov.got != "" {
-		ev.other = ov.got
-		if !slices.Contains(ev.seen, ov.got) {
-			ev.seen = append(ev.seen, ov.got)
-		}
-	}
+	v := src.evidence.Other(time.Now(), s.began, ov.got, h.farm)
 	var events []Event
-	if ov.got != "" && slices.Contains(ev.former, ov.got) {
+	if v.Farm {
 		events = r.farmLocked(s)
 	}
-	limit := changeAnswers
-	if h.farm {
-		limit = farmAnswers
-	}
-	if ev.streak >= limit || !h.farm && len(ev.seen) > farmVersions {
-		other := ev.other
+	if v.Changed {
+		other := src.evidence.LastOther()
 		if other == "" {
 			other = "another (412 to If-Match)"
 		}
-		return events, fmt.Errorf("%w: validator %s is now %s, %d answers in a row", errChanged, ov.kept, other, ev.streak)
+		return events, fmt.Errorf("%w: validator %s is now %s, %d answers in a row", errChanged, ov.kept, other, src.evidence.Streak())
 	}
 	s.notBefore = time.Time{}
 	return events, nil
 }
 
 // keptVersionLocked records an answer of the kept version to s while
-// src's evidence holds other versions: if s was picked after they began,
-// a replica still has the kept version, and the host serves from
-// replicas. Call with mu held.
+// other versions are in question: one to a request picked after they
+// began shows the host serves from replicas. Call with mu held.
 func (r *run) keptVersionLocked(s *seg) []Event {
-	ev := &s.src.evidence
-	if ev.streak == 0 || !s.began.After(ev.since) {
-		return nil // no other version since, or an answer older than them
+	if !s.src.evidence.Kept(s.began) {
+		return nil
 	}
-	ev.streak, ev.since, ev.seen = 0, time.Time{}, nil
 	return r.farmLocked(s)
 }
 
@@ -187,9 +114,8 @@ func (r *run) keptVersionLocked(s *seg) []Event {
 // per host. Call with mu held.
 func (r *run) farmLocked(s *seg) []Event {
 	src, h := s.src, s.src.host
-	ev := &src.evidence
 	h.farm = true
-	other := ev.other
+	other := src.evidence.LastOther()
 	if other == "" {
 		other = "another that answers 412 to If-Match"
 	}
@@ -210,18 +136,6 @@ func (r *run) keptVersion(s *seg) {
 	for _, e := range events {
 		r.rep.Report(e)
 	}
-}
-
-// forget keeps, for a file restarting from zero, the validator src
-// kept as a former one, and drops the evidence of this generation.
-func (ev *versionEvidence) forget(kept string) {
-	if kept != "" && !slices.Contains(ev.former, kept) {
-		ev.former = append(ev.former, kept)
-		if len(ev.former) > formerKept {
-			ev.former = ev.former[1:]
-		}
-	}
-	ev.other, ev.since, ev.streak, ev.seen = "", time.Time{}, 0, nil
 }
 
 // isOtherVersion reports whether err is an answer of another version.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bulkget/bulkget/internal/origin"
 	"github.com/bulkget/bulkget/manifest"
+	"github.com/bulkget/bulkget/replicas"
 	"github.com/bulkget/bulkget/segment"
 )
 
@@ -159,7 +160,7 @@ func TestFileThatChangesOnEveryAnswerFailsAfterItsRestarts(t *testing.T) {
 	// it from a farm, and the requests in flight then are the rest.
 	n := fx.srv.FileRequests("c.bin")
 	t.Logf("%d requests for 3 generations", n)
-	if n > int64(3*(1+farmVersions+1+2*opts.MaxPerFile)) {
+	if n > int64(3*(1+replicas.FarmVersions+1+2*opts.MaxPerFile)) {
 		t.Errorf("%d requests for 3 generations", n)
 	}
 }
@@ -240,11 +241,13 @@ func btoi(b bool) int {
 	return 0
 }
 
-// TestAnswersTellReplicasFromAChange drives the rules of farm.go with
-// answers in a given order: another version ("B"), the kept one ("A"),
-// each to a request picked before or after the other version first
-// answered.
-func TestAnswersTellReplicasFromAChange(t *testing.T) {
+// TestAnswersOfOtherVersionsAreWeighedPerSource checks the wiring of
+// farm.go to package replicas (whose own tests hold every rule): the
+// answers of a source in a given order, another version ("B") or the kept
+// one ("A"), each to a request picked before or after the other version
+// first answered, make the host a farm with one notice, or restart the
+// file with errChanged.
+func TestAnswersOfOtherVersionsAreWeighedPerSource(t *testing.T) {
 	type answer struct {
 		got   string // validator; "A" is the kept one, "" a 412
 		early bool   // the request was picked before the first other answer
@@ -260,23 +263,15 @@ func TestAnswersTellReplicasFromAChange(t *testing.T) {
 		{"the kept version again, asked after the other", nil, []answer{{got: "B"}, {got: "A"}}, true, false},
 		{"the kept version to a request sent before the other answered", nil, []answer{{got: "B"}, {got: "A", early: true}}, false, false},
 		{"a validator the source kept before a restart", []string{"B"}, []answer{{got: "B"}}, true, false},
-		{"another version 15 times is not yet a change", nil, many(changeAnswers-1, answer{got: "B"}), false, false},
-		{"another version 16 times is a change", nil, many(changeAnswers, answer{got: "B"}), false, true},
-		{"412s count like other validators", nil, append([]answer{{got: "B"}}, many(changeAnswers-1, answer{})...), false, true},
-		{"requests already on their way count as one", nil,
-			append(many(changeAnswers, answer{got: "B", early: true}), answer{got: "B"}), false, false},
-		{"three other validators are a file changing on every answer", nil,
-			[]answer{{got: "B"}, {got: "C"}, {got: "D"}}, false, true},
-		{"once a farm, 16 other answers are not a change", nil,
-			append([]answer{{got: "B"}, {got: "A"}}, many(changeAnswers, answer{got: "B"})...), true, false},
-		{"once a farm, 64 are", nil,
-			append([]answer{{got: "B"}, {got: "A"}}, many(farmAnswers, answer{got: "B"})...), true, true},
+		{"another version 16 times is a change", nil, many(replicas.ChangeAnswers, answer{got: "B"}), false, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := &run{}
 			h := &host{name: "farm.example"}
 			src := &source{host: h, known: true, validator: "A", etag: "A"}
-			src.evidence.former = c.former
+			for _, v := range c.former {
+				src.evidence.Forget(v)
+			}
 			f := &file{entry: manifest.Entry{Name: "big.bin"}, sources: []*source{src}}
 			before := time.Now()
 			time.Sleep(time.Millisecond) // the first other answer comes after before

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulkget/bulkget/replicas"
 	"github.com/bulkget/bulkget/signedurl"
 )
 
@@ -70,7 +71,7 @@ type source struct {
 	changedAway bool
 	// evidence is what its answers of another version than validator
 	// taught (farm.go).
-	evidence versionEvidence
+	evidence replicas.Evidence
 	bytes    atomic.Int64 // written from this source in this run
 	genBytes atomic.Int64 // written from it in the file's current generation
 }
@@ -87,7 +88,7 @@ func (src *source) setTarget(u *url.URL) {
 
 // forget drops what src's answers taught, for a file restarting from zero.
 func (src *source) forget() {
-	src.evidence.forget(src.validator)
+	src.evidence.Forget(src.validator)
 	src.known, src.validator, src.etag, src.lastModified = false, "", "", ""
 	if src.changedAway {
 		src.dropped, src.changedAway = nil, false

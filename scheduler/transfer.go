@@ -110,7 +110,7 @@ func (r *run) exec(ctx context.Context, s *seg, w *worker) {
 	src := s.src
 	snap := snapshot{probed: f.probed, ranged: f.ranged, noRanges: f.noRanges, onTrial: f.rangesOnTrial, size: f.size, out: f.out, sums: f.sums,
 		crc: f.crc, unconfirmed: f.unconfirmed, target: src.target, known: src.known, validator: src.validator, etag: src.etag,
-		ifMatch: ifMatch(src), suspect: src.evidence.streak > 0}
+		ifMatch: ifMatch(src), suspect: src.evidence.InQuestion()}
 	reqCtx, cancel := w.context(ctx)
 	s.cancel = cancel
 	r.mu.Unlock()
