@@ -59,14 +59,20 @@ const (
 )
 
 // awaitsTrial says whether f, on trial, must not get another request now:
-// it has two already (its stream and its trial), or another file of its
-// host is being tried. A file on trial has one source. Call with mu held.
+// it has two already (its stream and its trial), its trial is still
+// awaiting its verdict (even once the probe's stream has ended: a split of
+// the trial's range would be a third request to a server that may ignore
+// ranges), or another file of its host is being tried. A file on trial
+// has one source. Call with mu held.
 func (f *file) awaitsTrial() bool {
 	if !f.probed || !f.rangesOnTrial {
 		return false
 	}
+	if f.conns >= 2 || slices.ContainsFunc(f.segs, func(s *seg) bool { return s.trial }) {
+		return true
+	}
 	t := f.sources[0].host.trying
-	return f.conns >= 2 || t != nil && t != f && t.rangesOnTrial && t.state == active
+	return t != nil && t != f && t.rangesOnTrial && t.state == active
 }
 
 // beginTrialLocked marks s, about to run, as its file's trial if it asks
