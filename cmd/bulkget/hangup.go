@@ -266,6 +266,9 @@ func (h *hangup) header(l *runLog, how string) {
 
 // lose is called on each SIGHUP or SIGPIPE.
 func (h *hangup) lose(s os.Signal) {
+	if s == syscall.SIGPIPE && !outputGone() {
+		return // a socket's, not the output's
+	}
 	if h.detached && s == syscall.SIGPIPE {
 		// The -b parent read what it needed and left: expected, and no
 		// reason to stop, whatever --on-hangup says.

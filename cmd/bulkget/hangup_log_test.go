@@ -172,3 +172,26 @@ func TestHangupKeepsADisplayRedirectedToAFile(t *testing.T) {
 		}
 	}
 }
+
+// A SIGPIPE also comes for a write to a socket its peer closed (a server
+// dropping a kept-alive connection): while stdout and stderr still have
+// their readers (the test binary's, here), it neither swaps the display
+// for the log nor stops a run with --on-hangup stop.
+func TestSIGPIPEFromASocketIsNotAHangup(t *testing.T) {
+	if outputGone() {
+		t.Skip("this test process's own stdout or stderr has no reader")
+	}
+	dir := t.TempDir()
+	var stderr lockedBuffer
+	con := newConsole(&stderr)
+	h := &hangup{list: "l.csv", dir: dir, stop: true, con: con,
+		cancel: func(error) { t.Errorf("a SIGPIPE from a socket stopped the run") }, every: time.Second}
+	h.lose(syscall.SIGPIPE)
+	con.close()
+	if _, err := os.Stat(filepath.Join(dir, store.LogName)); err == nil {
+		t.Errorf("a SIGPIPE from a socket started the log")
+	}
+	if h.lost {
+		t.Errorf("a SIGPIPE from a socket counted as a lost terminal")
+	}
+}
